@@ -1,0 +1,100 @@
+# Makefile -- builds chat-fcgi (and chat-ws), runs the local stack and the tests.
+#
+#   make                 release build into build/
+#   make run             install missing packages, build, start the local stack
+#   make test            sanitizer build, unit tests, end-to-end tests
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make lint            banned functions and clang-format check
+#   make clean
+#
+# SANITIZE=address,undefined builds with the sanitizers (the tests do so,
+# into build/asan).
+
+CC       ?= cc
+BUILD    ?= build
+SANITIZE ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+OPT      ?= -O2 -g
+
+PKG_CFLAGS := $(shell pkg-config --cflags libpq jansson 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libpq jansson 2>/dev/null)
+
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes -Wmissing-prototypes \
+	-Wold-style-definition -Wpointer-arith -Wwrite-strings -Wvla -Wformat-security \
+	-Wformat=2 -Wshadow -fno-common -Werror
+
+ifneq ($(SANITIZE),)
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT      := -O1 -g
+endif
+
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icommon $(PKG_CFLAGS)
+CFLAGS   += $(OPT) $(WARN) $(SANFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+FCGI_SRC   := $(sort $(wildcard fcgi-app/*.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/common/test_*.c))
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+FCGI_OBJ   := $(FCGI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/common/%.c=$(BUILD)/tests/%)
+
+COMMON_LIB  := $(BUILD)/libchatcommon.a
+COMMON_LIBS := -lcrypto -lunistring $(PKG_LIBS)
+
+.PHONY: all run test unit unit-build e2e deps install lint clean
+
+all: $(BUILD)/chat-fcgi
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(COMMON_LIB): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/chat-fcgi: $(FCGI_OBJ) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(COMMON_LIB) -lfcgi $(COMMON_LIBS)
+
+$(BUILD)/tests/%: tests/unit/common/%.c $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON_LIB) -lcmocka $(COMMON_LIBS)
+
+deps:
+	deploy/local/deps.sh
+
+run: deps
+	$(MAKE) all
+	deploy/local/stack.sh run
+
+unit-build: $(UNIT_BIN)
+
+unit: unit-build
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+# The whole suite: sanitizer build, unit tests, then the real stack.
+test: deps
+	$(MAKE) BUILD=build/asan SANITIZE=address,undefined all unit
+	tests/e2e/run.sh build/asan
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/chat/migrations \
+		$(DESTDIR)$(PREFIX)/share/chat/deploy
+	install -m 0755 $(BUILD)/chat-fcgi $(DESTDIR)$(PREFIX)/bin/chat-fcgi
+	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/chat/migrations/
+	install -m 0755 deploy/migrate.sh $(DESTDIR)$(PREFIX)/share/chat/deploy/migrate.sh
+	cp -R web $(DESTDIR)$(PREFIX)/share/chat/web
+
+BANNED := sprintf|strcpy|strcat|strncpy|strtok|atoi|gets
+lint:
+	@if grep -nE '\b($(BANNED))\s*\(' common/*.[ch] fcgi-app/*.[ch] ws-bridge/*.[ch] 2>/dev/null \
+		| grep -v 'snprintf\|vsnprintf'; then echo "lint: banned function used"; exit 1; fi
+	@clang-format --dry-run --Werror common/*.[ch] fcgi-app/*.[ch] && echo "lint: ok"
+
+clean:
+	rm -rf build
+
+-include $(COMMON_OBJ:.o=.d) $(FCGI_OBJ:.o=.d)

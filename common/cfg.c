@@ -1,0 +1,96 @@
+/* cfg.c -- configuration from environment variables with sane defaults. */
+#include "cfg.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cfg_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	if (!(*s == '-' || (*s >= '0' && *s <= '9')))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0')
+		return -1;
+	if (v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+struct cfg_long {
+	const char *env;
+	size_t offset;
+	long def, min, max;
+};
+
+#define CFG_FIELD(f) offsetof(struct cfg, f)
+
+static const struct cfg_long cfg_longs[] = {
+	{ "CHAT_PORT", CFG_FIELD(port), 8080, 1, 65535 },
+	{ "CHAT_MAX_BODY", CFG_FIELD(max_body), 65536, 1024, 16 * 1024 * 1024 },
+	{ "CHAT_USERNAME_MAX", CFG_FIELD(username_max), 32, 1, 128 },
+	{ "CHAT_ROOM_NAME_MAX", CFG_FIELD(room_name_max), 64, 1, 256 },
+	{ "CHAT_DESCRIPTION_MAX", CFG_FIELD(description_max), 500, 0, 10000 },
+	{ "CHAT_MESSAGE_MAX", CFG_FIELD(message_max), 4000, 1, 100000 },
+	{ "CHAT_CLIENT_ID_MAX", CFG_FIELD(client_id_max), 64, 1, 256 },
+	{ "CHAT_MSG_RATE", CFG_FIELD(msg_rate), 20, 0, 1000000000 },
+	{ "CHAT_MSG_RATE_WINDOW", CFG_FIELD(msg_rate_window), 10, 1, 86400 },
+	{ "CHAT_JOIN_RATE", CFG_FIELD(join_rate), 10, 0, 1000000000 },
+	{ "CHAT_JOIN_RATE_WINDOW", CFG_FIELD(join_rate_window), 60, 1, 86400 },
+	{ "CHAT_SESSION_TTL", CFG_FIELD(session_ttl), 86400, 120, 365L * 86400 },
+	{ "CHAT_COOKIE_SECURE", CFG_FIELD(cookie_secure), 0, 0, 1 },
+	{ "CHAT_PRESENCE_TTL", CFG_FIELD(presence_ttl), 30, 2, 3600 },
+	{ "CHAT_DB_TIMEOUT", CFG_FIELD(db_timeout), 5, 1, 300 },
+};
+
+static const char *cfg_env(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+int cfg_load(struct cfg *c, char *err, size_t errlen)
+{
+	static const char *const levels[] = { "debug", "info", "warn", "error" };
+	size_t i;
+	int level_ok = 0;
+
+	if (errlen)
+		err[0] = '\0';
+	c->database_url = cfg_env("DATABASE_URL", "dbname=chat");
+	c->allowed_origins = cfg_env("CHAT_ALLOWED_ORIGINS", "");
+	c->log_level = cfg_env("CHAT_LOG_LEVEL", "info");
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcmp(c->log_level, levels[i]) == 0)
+			level_ok = 1;
+	if (!level_ok) {
+		snprintf(err, errlen, "invalid CHAT_LOG_LEVEL '%s': expected debug, info, warn or error",
+			 c->log_level);
+		return -1;
+	}
+	for (i = 0; i < sizeof(cfg_longs) / sizeof(cfg_longs[0]); i++) {
+		const struct cfg_long *d = &cfg_longs[i];
+		long *dst = (long *)(void *)((char *)c + d->offset);
+		const char *v = getenv(d->env);
+
+		*dst = d->def;
+		if (!v || !*v)
+			continue;
+		if (cfg_parse_long(v, d->min, d->max, dst)) {
+			snprintf(err, errlen, "invalid %s '%s': expected an integer from %ld to %ld",
+				 d->env, v, d->min, d->max);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,50 @@
+/* cfg.h -- configuration from environment variables with sane defaults. */
+#ifndef CHAT_CFG_H
+#define CHAT_CFG_H
+
+#include <stddef.h>
+
+/*
+ * Every limit of the service. Filled once at start-up by cfg_load() and
+ * passed down by pointer; nothing reads the environment after that.
+ * The variable of each field is named in cfg.c and in the README table.
+ */
+struct cfg {
+	const char *database_url;  /* DATABASE_URL, a libpq conninfo or URI */
+	const char *allowed_origins; /* CHAT_ALLOWED_ORIGINS, comma-separated */
+	const char *log_level;     /* CHAT_LOG_LEVEL: debug, info, warn, error */
+	long port;                 /* CHAT_PORT */
+	long max_body;             /* CHAT_MAX_BODY: request body bytes */
+	long username_max;         /* CHAT_USERNAME_MAX: characters */
+	long room_name_max;        /* CHAT_ROOM_NAME_MAX: characters */
+	long description_max;      /* CHAT_DESCRIPTION_MAX: characters */
+	long message_max;          /* CHAT_MESSAGE_MAX: characters */
+	long client_id_max;        /* CHAT_CLIENT_ID_MAX: characters */
+	long msg_rate;             /* CHAT_MSG_RATE: messages per window, 0 = off */
+	long msg_rate_window;      /* CHAT_MSG_RATE_WINDOW: seconds */
+	long join_rate;            /* CHAT_JOIN_RATE: joins per window per address */
+	long join_rate_window;     /* CHAT_JOIN_RATE_WINDOW: seconds */
+	long session_ttl;          /* CHAT_SESSION_TTL: idle seconds */
+	long cookie_secure;        /* CHAT_COOKIE_SECURE: 1 adds Secure */
+	long presence_ttl;         /* CHAT_PRESENCE_TTL: heartbeat expiry seconds */
+	long db_timeout;           /* CHAT_DB_TIMEOUT: connect and statement seconds */
+};
+
+/*
+ * Fills *c with defaults, then overrides them from the environment.
+ * Returns 0, or -1 with a message naming the variable in err (which is
+ * always NUL-terminated) when a value is malformed or out of range.
+ * The strings point into the environment or static storage.
+ */
+int cfg_load(struct cfg *c, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/*
+ * Parses a whole decimal integer within [min, max]. Returns 0 and sets
+ * *out, or -1 for anything else: empty, sign only, trailing bytes,
+ * overflow, out of range. *out is untouched on failure.
+ */
+int cfg_parse_long(const char *s, long min, long max, long *out)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,124 @@
+/* valid.c -- validation of client input, with an error that names the field. */
+#include "valid.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "qs.h"
+#include "utf8.h"
+
+static int valid_fail(struct valid_err *e, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int valid_fail(struct valid_err *e, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = ERR_VALIDATION;
+	e->field = field;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int valid_string_field(const json_t *obj, const char *field, enum valid_need need,
+		       const char **out, size_t *len, struct valid_err *e)
+{
+	const json_t *v = json_object_get(obj, field);
+
+	*out = NULL;
+	*len = 0;
+	if (!v || json_is_null(v)) {
+		if (need == VALID_REQUIRED)
+			return valid_fail(e, field, "%s is required", field);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return valid_fail(e, field, "%s must be a string", field);
+	*out = json_string_value(v);
+	*len = json_string_length(v);
+	return 0;
+}
+
+int valid_username(const char *s, size_t len, long max, struct valid_err *e)
+{
+	if (len == 0)
+		return valid_fail(e, "username", "username must not be empty");
+	if ((long)len > max)
+		return valid_fail(e, "username", "username must be at most %ld characters", max);
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.'))
+			return valid_fail(e, "username",
+					  "username may contain only letters, digits, '_', '-' and '.'");
+	}
+	return 0;
+}
+
+int valid_text(const char *field, const char *s, size_t len, long min, long max,
+	       unsigned flags, struct valid_err *e)
+{
+	unsigned uflags = (flags & VALID_MULTILINE) ? UTF8_ALLOW_NEWLINE | UTF8_ALLOW_TAB : 0;
+	size_t chars = 0;
+
+	switch (utf8_check_text(s, len, uflags, &chars)) {
+	case UTF8_OK:
+		break;
+	case UTF8_CONTROL:
+		return valid_fail(e, field, "%s must not contain control characters", field);
+	case UTF8_INVALID:
+	default:
+		return valid_fail(e, field, "%s must be valid UTF-8", field);
+	}
+	if ((long)chars < min)
+		return valid_fail(e, field, min == 1 ? "%s must not be empty" : "%s is too short",
+				  field);
+	if ((long)chars > max)
+		return valid_fail(e, field, "%s must be at most %ld characters", field, max);
+	if (chars > 0 && !(flags & VALID_ALLOW_BLANK) && utf8_is_blank(s, len))
+		return valid_fail(e, field, "%s must not be only white space", field);
+	return 0;
+}
+
+int valid_room_id(const char *s, size_t len)
+{
+	if (!s || len == 0 || len > 64)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int valid_query_long(const char *qs, const char *name, long min, long max, long *out,
+		     int *present, struct valid_err *e)
+{
+	char buf[32];
+
+	*present = 0;
+	switch (qs_get(qs, name, buf, sizeof(buf))) {
+	case QS_ABSENT:
+		return 0;
+	case QS_FOUND:
+		break;
+	case QS_TOO_LONG:
+	case QS_MALFORMED:
+	default:
+		return valid_fail(e, name, "%s must be an integer from %ld to %ld", name, min, max);
+	}
+	if (buf[0] == '-' && min >= 0)
+		return valid_fail(e, name, "%s must be an integer from %ld to %ld", name, min, max);
+	if (cfg_parse_long(buf, min, max, out))
+		return valid_fail(e, name, "%s must be an integer from %ld to %ld", name, min, max);
+	*present = 1;
+	return 0;
+}

@@ -1,0 +1,161 @@
+/* db.c -- the worker's PostgreSQL connection: prepared statements, reconnects. */
+#include "db.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+struct db_def {
+	const char *name;
+	const char *sql;
+	int nparams;
+	int readonly; /* safe to send twice */
+};
+
+/* The (err, msg, field, retry, data) functions are described in
+ * migrations/0002_functions.sql. */
+#define DB_CALL "SELECT err, msg, field, retry, data FROM "
+
+static const struct db_def db_defs[DB__COUNT] = {
+	[DB_HEALTH] = { "health", "SELECT 1", 0, 1 },
+	[DB_AUTH] = { "auth", "SELECT user_id, username FROM chat_auth($1::bytea, $2::int)", 2, 0 },
+	[DB_JOIN] = { "join",
+		      DB_CALL "chat_join($1, $2, $3::bytea, $4::int, $5, $6, $7::int, $8::int)", 8,
+		      0 },
+	[DB_LOGOUT] = { "logout", DB_CALL "chat_logout($1::bytea)", 1, 0 },
+	[DB_ME] = { "me", DB_CALL "chat_me($1)", 1, 1 },
+	[DB_ROOMS_LIST] = { "rooms_list", DB_CALL "chat_rooms_list($1::int, $2::int)", 2, 1 },
+	[DB_ROOM_GET] = { "room_get", DB_CALL "chat_room_get($1)", 1, 1 },
+	[DB_ROOM_CREATE] = { "room_create", DB_CALL "chat_room_create($1, $2, $3)", 3, 0 },
+	[DB_MESSAGES_PAGE] = { "messages_page",
+			       DB_CALL "chat_messages_page($1, $2::int, $3::bigint, $4::bigint)", 4,
+			       1 },
+	[DB_SEND_MESSAGE] = { "send_message",
+			      DB_CALL "chat_send_message($1, $2, $3, $4, $5::int, $6::int)", 6, 0 },
+	[DB_ROOM_USERS] = { "room_users", DB_CALL "chat_room_users($1)", 1, 1 },
+};
+
+void db_init(struct db *d, const struct cfg *cfg)
+{
+	d->cfg = cfg;
+	d->conn = NULL;
+}
+
+void db_release(struct db *d)
+{
+	if (d->conn)
+		PQfinish(d->conn);
+	d->conn = NULL;
+}
+
+/* Runs a utility command on a fresh connection; returns 0 or -1. */
+static int db_command(PGconn *c, const char *sql, const char *param)
+{
+	PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, param ? &param : NULL, NULL,
+				   NULL, 0);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		log_err("cannot run '%s': %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+static int db_connect(struct db *d)
+{
+	char timeout[16], ttl[16], stmt_ms[32];
+	const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+	const char *vals[] = { timeout, "chat-fcgi", d->cfg->database_url, NULL };
+	PGconn *c;
+
+	db_release(d);
+	snprintf(timeout, sizeof(timeout), "%ld", d->cfg->db_timeout);
+	snprintf(ttl, sizeof(ttl), "%ld", d->cfg->presence_ttl);
+	snprintf(stmt_ms, sizeof(stmt_ms), "%ld", d->cfg->db_timeout * 1000);
+	/* expand_dbname = 1: DATABASE_URL may be a conninfo string or a URI,
+	 * and what it says overrides the defaults before it. */
+	c = PQconnectdbParams(keys, vals, 1);
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		log_err("cannot connect to the database: %s",
+			c ? PQerrorMessage(c) : "out of memory");
+		PQfinish(c);
+		return -1;
+	}
+	if (db_command(c, "SELECT set_config('chat.presence_ttl', $1, false)", ttl) ||
+	    db_command(c, "SELECT set_config('statement_timeout', $1, false)", stmt_ms))
+		goto fail;
+	for (int i = 0; i < DB__COUNT; i++) {
+		PGresult *r = PQprepare(c, db_defs[i].name, db_defs[i].sql, db_defs[i].nparams,
+					NULL);
+
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			log_err("cannot prepare '%s': %s", db_defs[i].name, PQerrorMessage(c));
+			PQclear(r);
+			goto fail;
+		}
+		PQclear(r);
+	}
+	d->conn = c;
+	log_info("connected to the database");
+	return 0;
+fail:
+	PQfinish(c);
+	return -1;
+}
+
+/*
+ * Returns nonzero when the connection is still usable. Reading what the
+ * server sent while we were idle notices a server that shut down (it says
+ * so before it closes) without a round trip.
+ */
+static int db_alive(struct db *d)
+{
+	if (!d->conn)
+		return 0;
+	if (PQstatus(d->conn) != CONNECTION_OK || !PQconsumeInput(d->conn) ||
+	    PQstatus(d->conn) != CONNECTION_OK) {
+		log_warn("database connection lost: %s", PQerrorMessage(d->conn));
+		db_release(d);
+		return 0;
+	}
+	return 1;
+}
+
+enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *params,
+		       PGresult **res)
+{
+	const struct db_def *def = &db_defs[stmt];
+
+	*res = NULL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		PGresult *r;
+
+		if (!db_alive(d) && db_connect(d))
+			return DB_UNAVAILABLE;
+		r = PQexecPrepared(d->conn, def->name, def->nparams, params, NULL, NULL, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			*res = r;
+			return DB_OK;
+		}
+		if (PQstatus(d->conn) == CONNECTION_OK) {
+			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+			log_err("statement '%s' failed: %s", def->name, PQerrorMessage(d->conn));
+			PQclear(r);
+			/* 57P01..57P03: the server is shutting down or starting. */
+			if (state && strncmp(state, "57P0", 4) == 0) {
+				db_release(d);
+				return DB_UNAVAILABLE;
+			}
+			return DB_FAILED;
+		}
+		log_warn("database connection broke during '%s': %s", def->name,
+			 PQerrorMessage(d->conn));
+		PQclear(r);
+		db_release(d);
+		if (!def->readonly)
+			return DB_UNAVAILABLE;
+	}
+	return DB_UNAVAILABLE;
+}

@@ -1,0 +1,53 @@
+/* db.h -- the worker's PostgreSQL connection: prepared statements, reconnects. */
+#ifndef CHAT_DB_H
+#define CHAT_DB_H
+
+#include <libpq-fe.h>
+
+#include "cfg.h"
+
+/* Every statement the API runs; each is prepared once per connection. */
+enum db_stmt {
+	DB_HEALTH,
+	DB_AUTH,
+	DB_JOIN,
+	DB_LOGOUT,
+	DB_ME,
+	DB_ROOMS_LIST,
+	DB_ROOM_GET,
+	DB_ROOM_CREATE,
+	DB_MESSAGES_PAGE,
+	DB_SEND_MESSAGE,
+	DB_ROOM_USERS,
+	DB__COUNT
+};
+
+enum db_status {
+	DB_OK = 0,
+	DB_UNAVAILABLE = -1, /* no connection: the caller answers 503 */
+	DB_FAILED = -2,      /* the statement failed: the caller answers 500 */
+};
+
+struct db {
+	const struct cfg *cfg;
+	PGconn *conn; /* NULL or a connection with every statement prepared */
+};
+
+/* Prepares *d for use; connects lazily. cfg must outlive d. */
+void db_init(struct db *d, const struct cfg *cfg);
+
+/* Closes the connection. *d may be initialized again. */
+void db_release(struct db *d);
+
+/*
+ * Runs a prepared statement. Connects first when there is no usable
+ * connection (a server that went away is noticed before the statement is
+ * sent), and, for read-only statements, reconnects and retries once when
+ * the connection breaks mid-call. On DB_OK *res holds the tuples and the
+ * caller owns it (PQclear); otherwise *res is NULL and the failure has
+ * been logged.
+ */
+enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *params,
+		       PGresult **res) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,165 @@
+/* http.c -- one FastCGI request: its parameters, its body, its answer. */
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "envelope.h"
+#include "log.h"
+
+static const char *http_param(FCGX_Request *f, const char *name)
+{
+	return FCGX_GetParam(name, f->envp);
+}
+
+void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned long seq)
+{
+	memset(r, 0, sizeof(*r));
+	r->fcgi = fcgi;
+	r->method = http_param(fcgi, "REQUEST_METHOD");
+	r->path = http_param(fcgi, "DOCUMENT_URI");
+	if (!r->path)
+		r->path = http_param(fcgi, "SCRIPT_NAME");
+	r->query = http_param(fcgi, "QUERY_STRING");
+	r->content_type = http_param(fcgi, "CONTENT_TYPE");
+	r->content_length = http_param(fcgi, "CONTENT_LENGTH");
+	r->authorization = http_param(fcgi, "HTTP_AUTHORIZATION");
+	r->cookie = http_param(fcgi, "HTTP_COOKIE");
+	r->remote_addr = http_param(fcgi, "REMOTE_ADDR");
+	if (!r->method)
+		r->method = "";
+	if (!r->path)
+		r->path = "";
+	if (!r->query)
+		r->query = "";
+	snprintf(r->id, sizeof(r->id), "%x-%lx", (unsigned)getpid(), seq);
+}
+
+void http_req_release(struct http_req *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
+}
+
+enum err_code http_read_body(struct http_req *r, long max)
+{
+	long declared = 0;
+	size_t cap, len = 0;
+	char *buf;
+
+	if (r->content_length && *r->content_length &&
+	    cfg_parse_long(r->content_length, 0, max, &declared))
+		return ERR_PAYLOAD_TOO_LARGE;
+	/* Read one byte past the limit so a body longer than declared is caught. */
+	cap = (size_t)max + 1;
+	buf = malloc(cap + 1);
+	if (!buf)
+		return ERR_INTERNAL;
+	for (;;) {
+		int n = FCGX_GetStr(buf + len, (int)(cap - len), r->fcgi->in);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len >= cap)
+			break;
+	}
+	if (len > (size_t)max) {
+		free(buf);
+		return ERR_PAYLOAD_TOO_LARGE;
+	}
+	buf[len] = '\0';
+	r->body = buf;
+	r->body_len = len;
+	return ERR_NONE;
+}
+
+int http_is_json(const struct http_req *r)
+{
+	const char *ct = r->content_type;
+	size_t n = sizeof("application/json") - 1;
+
+	if (!ct)
+		return 0;
+	while (*ct == ' ')
+		ct++;
+	if (strncasecmp(ct, "application/json", n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+static const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+int http_send(struct http_req *r, int status, const char *extra_headers, const char *body,
+	      size_t len)
+{
+	FCGX_Stream *out = r->fcgi->out;
+	char head[1024];
+	int n;
+
+	/* libfcgi's own printf knows no %zu: format here, then write. */
+	n = snprintf(head, sizeof(head),
+		     "Status: %d %s\r\n"
+		     "Content-Type: application/json; charset=utf-8\r\n"
+		     "Cache-Control: no-store\r\n"
+		     "X-Content-Type-Options: nosniff\r\n"
+		     "X-Request-Id: %s\r\n"
+		     "Content-Length: %zu\r\n"
+		     "%s\r\n",
+		     status, http_reason(status), r->id, len, extra_headers ? extra_headers : "");
+	r->status = status;
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		log_err("response header too long for request '%s'", r->id);
+		return -1;
+	}
+	if (FCGX_PutStr(head, n, out) < 0)
+		return -1;
+	if (len && FCGX_PutStr(body, (int)len, out) < 0)
+		return -1;
+	return 0;
+}
+
+int http_send_error(struct http_req *r, enum err_code code, const char *message,
+		    const char *field, const char *extra_headers)
+{
+	size_t len = 0;
+	char *body = envelope_error(code, message, field, &len);
+	int rc;
+
+	if (!body) {
+		static const char oom[] =
+			"{\"success\":false,\"error\":{\"code\":\"internal_error\","
+			"\"message\":\"out of memory\"}}";
+
+		return http_send(r, 500, NULL, oom, sizeof(oom) - 1);
+	}
+	rc = http_send(r, err_http_status(code), extra_headers, body, len);
+	free(body);
+	return rc;
+}

@@ -1,0 +1,56 @@
+/* http.h -- one FastCGI request: its parameters, its body, its answer. */
+#ifndef CHAT_HTTP_H
+#define CHAT_HTTP_H
+
+#include <fcgiapp.h>
+#include <stddef.h>
+
+#include "err.h"
+
+struct http_req {
+	FCGX_Request *fcgi;
+	const char *method;        /* REQUEST_METHOD */
+	const char *path;          /* DOCUMENT_URI: decoded, without the query */
+	const char *query;         /* QUERY_STRING, "" when none */
+	const char *content_type;  /* CONTENT_TYPE or NULL */
+	const char *content_length; /* CONTENT_LENGTH or NULL */
+	const char *authorization; /* HTTP_AUTHORIZATION or NULL */
+	const char *cookie;        /* HTTP_COOKIE or NULL */
+	const char *remote_addr;   /* REMOTE_ADDR or NULL */
+	char id[32];               /* request id for logs and X-Request-Id */
+	char *body;                /* owned, NUL-terminated, after http_read_body */
+	size_t body_len;
+	int status;                /* status sent, 0 until then */
+};
+
+/*
+ * Reads the parameters of an accepted request. The strings point into
+ * libfcgi's storage, valid until FCGX_Finish_r. seq makes the request id
+ * unique within the process.
+ */
+void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned long seq);
+
+/* Frees what the request owns (the body). */
+void http_req_release(struct http_req *r);
+
+/*
+ * Reads the whole body, at most max bytes, into r->body. Returns ERR_NONE,
+ * or ERR_PAYLOAD_TOO_LARGE when the declared or actual length passes max.
+ */
+enum err_code http_read_body(struct http_req *r, long max) __attribute__((warn_unused_result));
+
+/* Returns nonzero when the Content-Type is application/json (any params). */
+int http_is_json(const struct http_req *r);
+
+/*
+ * Sends the status, the standard headers, extra_headers (each line ending
+ * in "\r\n", or NULL) and the body. Returns 0, or -1 when the client is gone.
+ */
+int http_send(struct http_req *r, int status, const char *extra_headers, const char *body,
+	      size_t len);
+
+/* Sends the error envelope with the code's status. Returns as http_send. */
+int http_send_error(struct http_req *r, enum err_code code, const char *message,
+		    const char *field, const char *extra_headers);
+
+#endif

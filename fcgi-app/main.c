@@ -1,0 +1,62 @@
+/* main.c -- chat-fcgi: the REST API as a FastCGI responder (one of a spawn-fcgi pool). */
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "cfg.h"
+#include "log.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+int main(void)
+{
+	struct sigaction sa;
+	struct cfg cfg;
+	struct api api;
+	FCGX_Request req;
+	char err[256];
+
+	if (cfg_load(&cfg, err, sizeof(err))) {
+		fprintf(stderr, "chat-fcgi: %s\n", err);
+		return 2;
+	}
+	log_init("fcgi", cfg.log_level);
+	if (FCGX_Init() != 0) {
+		log_err("cannot initialize libfcgi");
+		return 1;
+	}
+	/* No SA_RESTART: a blocked accept must return so the loop can end. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	api_init(&api, &cfg);
+	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_err("cannot initialize the request");
+		api_release(&api);
+		return 1;
+	}
+	log_info("worker ready");
+	while (!stop_requested) {
+		if (FCGX_Accept_r(&req) < 0)
+			break;
+		api_handle(&api, &req);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Free(&req, 1);
+	api_release(&api);
+	log_info("worker stopped");
+	return 0;
+}

@@ -1,0 +1,32 @@
+/* route.h -- maps a request path to an API resource. */
+#ifndef CHAT_ROUTE_H
+#define CHAT_ROUTE_H
+
+#include <stddef.h>
+
+enum route_id {
+	ROUTE_NONE = 0,
+	ROUTE_HEALTH,   /* /api/health */
+	ROUTE_JOIN,     /* /api/join */
+	ROUTE_SESSION,  /* /api/session */
+	ROUTE_ME,       /* /api/me */
+	ROUTE_ROOMS,    /* /api/rooms */
+	ROUTE_ROOM,     /* /api/rooms/{id} */
+	ROUTE_MESSAGES, /* /api/messages/{room_id} */
+	ROUTE_USERS,    /* /api/users/{room_id} */
+};
+
+struct route_match {
+	enum route_id id;
+	const char *param; /* the {id} segment inside the path, or NULL */
+	size_t param_len;
+};
+
+/*
+ * Matches path exactly against the resources above (a {id} is one
+ * non-empty segment; its shape is checked by the handler). Returns the
+ * route id, ROUTE_NONE for any other path; *m is always filled.
+ */
+enum route_id route_find(const char *path, struct route_match *m);
+
+#endif
