@@ -50,6 +50,7 @@ static const struct cfg_long cfg_longs[] = {
 	{ "CHAT_COOKIE_SECURE", CFG_FIELD(cookie_secure), 0, 0, 1 },
 	{ "CHAT_PRESENCE_TTL", CFG_FIELD(presence_ttl), 30, 2, 3600 },
 	{ "CHAT_DB_TIMEOUT", CFG_FIELD(db_timeout), 5, 1, 300 },
+	{ "CHAT_FCGI_WORKERS", CFG_FIELD(fcgi_workers), 0, 0, 256 },
 };
 
 static const char *cfg_env(const char *name, const char *def)

@@ -28,6 +28,7 @@ struct cfg {
 	long cookie_secure;        /* CHAT_COOKIE_SECURE: 1 adds Secure */
 	long presence_ttl;         /* CHAT_PRESENCE_TTL: heartbeat expiry seconds */
 	long db_timeout;           /* CHAT_DB_TIMEOUT: connect and statement seconds */
+	long fcgi_workers;         /* CHAT_FCGI_WORKERS: 0 serves in-process */
 };
 
 /*

@@ -7,6 +7,7 @@
 #include "api.h"
 #include "cfg.h"
 #include "log.h"
+#include "pool.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -16,12 +17,36 @@ static void on_stop(int sig)
 	stop_requested = 1;
 }
 
+/* One worker: accept and answer requests until asked to stop. */
+static int serve(void *arg)
+{
+	const struct cfg *cfg = arg;
+	struct api api;
+	FCGX_Request req;
+
+	api_init(&api, cfg);
+	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_err("cannot initialize the request");
+		api_release(&api);
+		return 1;
+	}
+	log_info("worker ready");
+	while (!stop_requested) {
+		if (FCGX_Accept_r(&req) < 0)
+			break;
+		api_handle(&api, &req);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Free(&req, 1);
+	api_release(&api);
+	log_info("worker stopped");
+	return 0;
+}
+
 int main(void)
 {
 	struct sigaction sa;
 	struct cfg cfg;
-	struct api api;
-	FCGX_Request req;
 	char err[256];
 
 	if (cfg_load(&cfg, err, sizeof(err))) {
@@ -42,21 +67,11 @@ int main(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
-	api_init(&api, &cfg);
-	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_err("cannot initialize the request");
-		api_release(&api);
+	if (cfg.fcgi_workers == 0)
+		return serve(&cfg);
+	if (pool_run((int)cfg.fcgi_workers, 10, &stop_requested, serve, &cfg)) {
+		log_err("cannot start any worker");
 		return 1;
 	}
-	log_info("worker ready");
-	while (!stop_requested) {
-		if (FCGX_Accept_r(&req) < 0)
-			break;
-		api_handle(&api, &req);
-		FCGX_Finish_r(&req);
-	}
-	FCGX_Free(&req, 1);
-	api_release(&api);
-	log_info("worker stopped");
 	return 0;
 }
