@@ -10,7 +10,7 @@ struct db_def {
 	const char *name;
 	const char *sql;
 	int nparams;
-	int readonly; /* safe to send twice */
+	int idempotent; /* sending it twice does no harm */
 };
 
 /* The (err, msg, field, retry, data) functions are described in
@@ -19,11 +19,11 @@ struct db_def {
 
 static const struct db_def db_defs[DB__COUNT] = {
 	[DB_HEALTH] = { "health", "SELECT 1", 0, 1 },
-	[DB_AUTH] = { "auth", "SELECT user_id, username FROM chat_auth($1::bytea, $2::int)", 2, 0 },
+	[DB_AUTH] = { "auth", "SELECT user_id, username FROM chat_auth($1::bytea, $2::int)", 2, 1 },
 	[DB_JOIN] = { "join",
 		      DB_CALL "chat_join($1, $2, $3::bytea, $4::int, $5, $6, $7::int, $8::int)", 8,
 		      0 },
-	[DB_LOGOUT] = { "logout", DB_CALL "chat_logout($1::bytea)", 1, 0 },
+	[DB_LOGOUT] = { "logout", DB_CALL "chat_logout($1::bytea)", 1, 1 },
 	[DB_ME] = { "me", DB_CALL "chat_me($1)", 1, 1 },
 	[DB_ROOMS_LIST] = { "rooms_list", DB_CALL "chat_rooms_list($1::int, $2::int)", 2, 1 },
 	[DB_ROOM_GET] = { "room_get", DB_CALL "chat_room_get($1)", 1, 1 },
@@ -62,6 +62,17 @@ static int db_command(PGconn *c, const char *sql, const char *param)
 	return ok ? 0 : -1;
 }
 
+/* Server notices (a FATAL before a shutdown, say) go to the log, not bare stderr. */
+static void db_notice(void *arg, const char *message)
+{
+	size_t n = strlen(message);
+
+	(void)arg;
+	while (n && message[n - 1] == '\n')
+		n--;
+	log_warn("database says: %.*s", (int)n, message);
+}
+
 static int db_connect(struct db *d)
 {
 	char timeout[16], ttl[16], stmt_ms[32];
@@ -82,6 +93,7 @@ static int db_connect(struct db *d)
 		PQfinish(c);
 		return -1;
 	}
+	PQsetNoticeProcessor(c, db_notice, NULL);
 	if (db_command(c, "SELECT set_config('chat.presence_ttl', $1, false)", ttl) ||
 	    db_command(c, "SELECT set_config('statement_timeout', $1, false)", stmt_ms))
 		goto fail;
@@ -154,7 +166,7 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 			 PQerrorMessage(d->conn));
 		PQclear(r);
 		db_release(d);
-		if (!def->readonly)
+		if (!def->idempotent)
 			return DB_UNAVAILABLE;
 	}
 	return DB_UNAVAILABLE;

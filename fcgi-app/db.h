@@ -42,7 +42,7 @@ void db_release(struct db *d);
 /*
  * Runs a prepared statement. Connects first when there is no usable
  * connection (a server that went away is noticed before the statement is
- * sent), and, for read-only statements, reconnects and retries once when
+ * sent), and, for idempotent statements, reconnects and retries once when
  * the connection breaks mid-call. On DB_OK *res holds the tuples and the
  * caller owns it (PQclear); otherwise *res is NULL and the failure has
  * been logged.
