@@ -19,6 +19,7 @@ OPT      ?= -O2 -g
 
 PKG_CFLAGS := $(shell pkg-config --cflags libpq jansson 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libpq jansson 2>/dev/null)
+LWS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null)
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes -Wmissing-prototypes \
 	-Wold-style-definition -Wpointer-arith -Wwrite-strings -Wvla -Wformat-security \
@@ -35,10 +36,12 @@ LDFLAGS  += $(SANFLAGS)
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 FCGI_SRC   := $(sort $(wildcard fcgi-app/*.c))
+WS_SRC     := $(sort $(wildcard ws-bridge/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/common/test_*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 FCGI_OBJ   := $(FCGI_SRC:%.c=$(BUILD)/obj/%.o)
+WS_OBJ     := $(WS_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/common/%.c=$(BUILD)/tests/%)
 
 COMMON_LIB  := $(BUILD)/libchatcommon.a
@@ -46,7 +49,7 @@ COMMON_LIBS := -lcrypto -lunistring $(PKG_LIBS)
 
 .PHONY: all run test unit unit-build e2e deps install lint clean
 
-all: $(BUILD)/chat-fcgi
+all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -58,6 +61,9 @@ $(COMMON_LIB): $(COMMON_OBJ)
 
 $(BUILD)/chat-fcgi: $(FCGI_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(COMMON_LIB) -lfcgi $(COMMON_LIBS)
+
+$(BUILD)/chat-ws: $(WS_OBJ) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(WS_OBJ) $(COMMON_LIB) $(LWS_LIBS) $(COMMON_LIBS)
 
 $(BUILD)/tests/%: tests/unit/common/%.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
@@ -84,6 +90,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/chat/migrations \
 		$(DESTDIR)$(PREFIX)/share/chat/deploy
 	install -m 0755 $(BUILD)/chat-fcgi $(DESTDIR)$(PREFIX)/bin/chat-fcgi
+	install -m 0755 $(BUILD)/chat-ws $(DESTDIR)$(PREFIX)/bin/chat-ws
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/chat/migrations/
 	install -m 0755 deploy/migrate.sh $(DESTDIR)$(PREFIX)/share/chat/deploy/migrate.sh
 	cp -R web $(DESTDIR)$(PREFIX)/share/chat/web
@@ -97,4 +104,4 @@ lint:
 clean:
 	rm -rf build
 
--include $(COMMON_OBJ:.o=.d) $(FCGI_OBJ:.o=.d)
+-include $(COMMON_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(WS_OBJ:.o=.d)

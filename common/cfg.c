@@ -51,6 +51,20 @@ static const struct cfg_long cfg_longs[] = {
 	{ "CHAT_PRESENCE_TTL", CFG_FIELD(presence_ttl), 30, 2, 3600 },
 	{ "CHAT_DB_TIMEOUT", CFG_FIELD(db_timeout), 5, 1, 300 },
 	{ "CHAT_FCGI_WORKERS", CFG_FIELD(fcgi_workers), 0, 0, 256 },
+	{ "CHAT_WS_PORT", CFG_FIELD(ws_port), 8081, 1, 65535 },
+	{ "CHAT_WS_MAX_CONN", CFG_FIELD(ws_max_conn), 200000, 1, 10000000 },
+	{ "CHAT_WS_QUEUE_FRAMES", CFG_FIELD(ws_queue_frames), 1000, 4, 1000000 },
+	{ "CHAT_WS_QUEUE_BYTES", CFG_FIELD(ws_queue_bytes), 1048576, 65536, 1073741824 },
+	{ "CHAT_WS_MAX_PAYLOAD", CFG_FIELD(ws_max_payload), 65536, 1024, 16777216 },
+	{ "CHAT_WS_PING_INTERVAL", CFG_FIELD(ws_ping_interval), 25000, 100, 3600000 },
+	{ "CHAT_WS_PING_TIMEOUT", CFG_FIELD(ws_ping_timeout), 20000, 100, 3600000 },
+	{ "CHAT_WS_AUTH_TIMEOUT", CFG_FIELD(ws_auth_timeout), 20000, 100, 3600000 },
+	{ "CHAT_WS_EVENT_RATE", CFG_FIELD(ws_event_rate), 100, 0, 1000000000 },
+	{ "CHAT_WS_EVENT_WINDOW", CFG_FIELD(ws_event_window), 10, 1, 86400 },
+	{ "CHAT_WS_MAX_ROOMS", CFG_FIELD(ws_max_rooms), 100, 1, 100000 },
+	{ "CHAT_WS_GRACE", CFG_FIELD(ws_grace), 3000, 0, 60000 },
+	{ "CHAT_WS_RECOVERY_MAX", CFG_FIELD(ws_recovery_max), 1000, 0, 100000 },
+	{ "CHAT_TYPING_TTL", CFG_FIELD(typing_ttl), 5000, 100, 600000 },
 };
 
 static const char *cfg_env(const char *name, const char *def)
@@ -71,6 +85,8 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 	c->database_url = cfg_env("DATABASE_URL", "dbname=chat");
 	c->allowed_origins = cfg_env("CHAT_ALLOWED_ORIGINS", "");
 	c->log_level = cfg_env("CHAT_LOG_LEVEL", "info");
+	c->ws_listen = cfg_env("CHAT_WS_LISTEN", "");
+	c->bridge_id = cfg_env("CHAT_BRIDGE_ID", "");
 	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
 		if (strcmp(c->log_level, levels[i]) == 0)
 			level_ok = 1;

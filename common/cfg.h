@@ -29,6 +29,23 @@ struct cfg {
 	long presence_ttl;         /* CHAT_PRESENCE_TTL: heartbeat expiry seconds */
 	long db_timeout;           /* CHAT_DB_TIMEOUT: connect and statement seconds */
 	long fcgi_workers;         /* CHAT_FCGI_WORKERS: 0 serves in-process */
+	/* The WebSocket bridge (chat-ws). */
+	const char *ws_listen;     /* CHAT_WS_LISTEN: a unix socket path, or "" for TCP */
+	const char *bridge_id;     /* CHAT_BRIDGE_ID: presence key, "" = host:pid */
+	long ws_port;              /* CHAT_WS_PORT: TCP port on 127.0.0.1 */
+	long ws_max_conn;          /* CHAT_WS_MAX_CONN: connections per process */
+	long ws_queue_frames;      /* CHAT_WS_QUEUE_FRAMES: per-connection output bound */
+	long ws_queue_bytes;       /* CHAT_WS_QUEUE_BYTES: per-connection output bound */
+	long ws_max_payload;       /* CHAT_WS_MAX_PAYLOAD: bytes of one incoming message */
+	long ws_ping_interval;     /* CHAT_WS_PING_INTERVAL: milliseconds */
+	long ws_ping_timeout;      /* CHAT_WS_PING_TIMEOUT: milliseconds */
+	long ws_auth_timeout;      /* CHAT_WS_AUTH_TIMEOUT: ms to complete CONNECT */
+	long ws_event_rate;        /* CHAT_WS_EVENT_RATE: events per window per connection */
+	long ws_event_window;      /* CHAT_WS_EVENT_WINDOW: seconds */
+	long ws_max_rooms;         /* CHAT_WS_MAX_ROOMS: rooms joined per connection */
+	long ws_grace;             /* CHAT_WS_GRACE: ms before a closed connection counts offline */
+	long ws_recovery_max;      /* CHAT_WS_RECOVERY_MAX: messages join_room recovers */
+	long typing_ttl;           /* CHAT_TYPING_TTL: ms until typing expires */
 };
 
 /*

@@ -1,0 +1,1142 @@
+/* bridge.c -- the chat events: client events in, NOTIFY payloads out, presence. */
+#include "bridge.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "sio.h"
+#include "tok.h"
+#include "valid.h"
+
+#define BRIDGE_SWEEP_US (250 * LWS_US_PER_MS)
+#define BRIDGE_PAGE 50          /* messages in a join_room ack without since_seq */
+#define BRIDGE_RANGE_PAGE 500   /* messages per gap read */
+#define BRIDGE_MAX_CURSOR 9007199254740991LL
+
+enum bstmt {
+	BS_CONNECT,
+	BS_ENTER,
+	BS_LEAVE,
+	BS_SEND,
+	BS_TYPING,
+	BS_PRESENCE_OPEN,
+	BS_PRESENCE_CLOSE,
+	BS_HEARTBEAT,
+	BS_REAP,
+	BS_REMOVE,
+	BS_RANGE,
+	BS_USER_ROOMS,
+	BS__COUNT
+};
+
+#define BS_CALL "SELECT err, msg, field, retry, data FROM "
+
+static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
+	[BS_CONNECT] = { "ws_connect", BS_CALL "chat_connect($1::bytea, $2::int, $3, $4)", 4 },
+	[BS_ENTER] = { "ws_enter", BS_CALL "chat_room_enter($1, $2, $3::bigint, $4::int, $5::int)",
+		       5 },
+	[BS_LEAVE] = { "ws_leave", BS_CALL "chat_room_leave($1, $2)", 2 },
+	[BS_SEND] = { "ws_send", BS_CALL "chat_send_message($1, $2, $3, $4, $5::int, $6::int)", 6 },
+	[BS_TYPING] = { "ws_typing", BS_CALL "chat_typing($1, $2, $3::boolean)", 3 },
+	[BS_PRESENCE_OPEN] = { "ws_presence_open", "SELECT chat_presence_open($1, $2, $3)", 3 },
+	[BS_PRESENCE_CLOSE] = { "ws_presence_close", "SELECT chat_presence_close($1, $2)", 2 },
+	[BS_HEARTBEAT] = { "ws_heartbeat", "SELECT chat_bridge_heartbeat($1)", 1 },
+	[BS_REAP] = { "ws_reap", "SELECT chat_bridge_remove(NULL)", 0 },
+	[BS_REMOVE] = { "ws_remove", "SELECT chat_bridge_remove($1)", 1 },
+	[BS_RANGE] = { "ws_range",
+		       "SELECT seq, message FROM chat_messages_range($1, $2::bigint, $3::bigint, $4::int)",
+		       4 },
+	[BS_USER_ROOMS] = { "ws_user_rooms", "SELECT room_id FROM user_rooms WHERE user_id = $1",
+			    1 },
+};
+
+/* A closed connection whose presence row goes after the grace period. */
+struct grace {
+	struct grace *next;
+	int64_t due_ms;
+	char key[24];
+};
+
+/* What an asynchronous request needs to find its connection again. */
+struct breq {
+	struct bridge *b;
+	char key[24];        /* connection key, "" for none */
+	long long ack_id;    /* -1 without an ack */
+	char room[72];
+	uint64_t after, upto;
+	int for_sub;
+	struct frame *frame; /* a frame to send once the request is done */
+};
+
+static struct breq *breq_new(struct bridge *b, const struct conn *c, long long ack_id,
+			     const char *room)
+{
+	struct breq *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->b = b;
+	q->ack_id = ack_id;
+	if (c)
+		snprintf(q->key, sizeof(q->key), "%s", c->key);
+	if (room)
+		snprintf(q->room, sizeof(q->room), "%s", room);
+	return q;
+}
+
+static void breq_free(struct breq *q)
+{
+	frame_unref(q->frame);
+	free(q);
+}
+
+/* The connection of a request, if it is still there. */
+static struct conn *breq_conn(const struct breq *q)
+{
+	return q->key[0] ? hmap_get(&q->b->by_key, q->key, strlen(q->key)) : NULL;
+}
+
+static int bridge_query(struct bridge *b, enum bstmt st, int n, const char *const *params,
+			pg_done_fn done, struct breq *q)
+{
+	if (pgloop_query(b->pg, st, n, params, done, q)) {
+		breq_free(q);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends a frame (dropping our reference); NULL frames mean out of memory. */
+static void send_frame(struct conn *c, struct frame *f)
+{
+	if (!f) {
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+		return;
+	}
+	conn_send(c, f);
+	frame_unref(f);
+}
+
+/* Answers a failed event: as its ack, or as an `error` event without one. */
+static void ev_fail(struct conn *c, long long ack_id, enum err_code code, const char *message)
+{
+	if (ack_id >= 0)
+		send_frame(c, sio_ack_error(ack_id, err_name(code), message));
+	else
+		send_frame(c, sio_error_event(err_name(code), message));
+}
+
+/* Answers a successful event with {"ok":true, ...data}. */
+static void ev_ok(struct conn *c, long long ack_id, const char *obj, size_t len)
+{
+	if (ack_id >= 0)
+		send_frame(c, sio_ack_ok(ack_id, obj, len));
+}
+
+/*
+ * Reads a (err, msg, field, retry, data) row. Returns 0 on success with
+ * *data set; otherwise answers the event and returns -1.
+ */
+static int ev_result(struct conn *c, long long ack_id, enum pg_status st, const PGresult *res,
+		     const char **data, size_t *len)
+{
+	if (st == PG_UNAVAILABLE || (st == PG_OK && !res)) {
+		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
+		return -1;
+	}
+	if (st != PG_OK || PQntuples(res) != 1 || PQnfields(res) != 5) {
+		ev_fail(c, ack_id, ERR_INTERNAL, "internal error");
+		return -1;
+	}
+	if (!PQgetisnull(res, 0, 0)) {
+		ev_fail(c, ack_id, err_from_name(PQgetvalue(res, 0, 0)), PQgetvalue(res, 0, 1));
+		return -1;
+	}
+	*data = PQgetvalue(res, 0, 4);
+	*len = (size_t)PQgetlength(res, 0, 4);
+	return 0;
+}
+
+/* ---- Socket.IO CONNECT ---------------------------------------------------- */
+
+static void presence_close_now(struct bridge *b, const char *key);
+
+static void on_connect_done(void *arg, enum pg_status st, const PGresult *res)
+{
+	struct breq *q = arg;
+	struct conn *c = breq_conn(q);
+	json_t *data = NULL, *user;
+	const char *code = "db_unavailable", *message = "the database is unavailable, try again";
+
+	if (!c || c->state != CONN_AUTHING) {
+		/* Gone while its presence row was being written: take it back. */
+		if (st == PG_OK && res && PQntuples(res) == 1 && PQgetisnull(res, 0, 0))
+			presence_close_now(q->b, q->key);
+		goto out;
+	}
+	if (st == PG_OK && res && PQntuples(res) == 1 && PQnfields(res) == 5) {
+		if (!PQgetisnull(res, 0, 0)) {
+			code = PQgetvalue(res, 0, 0);
+			message = PQgetvalue(res, 0, 1);
+		} else {
+			data = json_loadb(PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4), 0,
+					  NULL);
+		}
+	} else if (st == PG_FAILED) {
+		code = "internal_error";
+		message = "internal error";
+	}
+	user = json_object_get(data, "user");
+	if (!json_is_string(json_object_get(user, "id"))) {
+		c->state = CONN_OPEN;
+		send_frame(c, sio_connect_error("/", 1, code, message));
+		goto out;
+	}
+	snprintf(c->user_id, sizeof(c->user_id), "%s", json_string_value(json_object_get(user, "id")));
+	snprintf(c->username, sizeof(c->username), "%s",
+		 json_string_value(json_object_get(user, "username")));
+	c->state = CONN_READY;
+	send_frame(c, sio_connect_ok(c->sid));
+	send_frame(c, sio_event("connected", PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4)));
+	log_info("connection %s authenticated as '%s'", c->key, c->user_id);
+out:
+	json_decref(data);
+	breq_free(q);
+}
+
+static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_packet *p)
+{
+	char hash[2 + TOK_HASH_HEX_LEN + 1], ttl[24];
+	const char *token = c->token[0] ? c->token : NULL;
+	json_t *auth = NULL;
+	const char *params[4];
+	struct breq *q;
+
+	if (!sio_is_main_nsp(p)) {
+		send_frame(c, sio_connect_error(p->nsp, p->nsp_len, "not_found", "Invalid namespace"));
+		return;
+	}
+	if (c->state == CONN_READY) {
+		send_frame(c, sio_connect_ok(c->sid));
+		return;
+	}
+	if (c->state != CONN_OPEN)
+		return;
+	if (p->data_len) {
+		auth = json_loadb(p->data, p->data_len, 0, NULL);
+		if (!json_is_object(auth)) {
+			json_decref(auth);
+			send_frame(c, sio_connect_error("/", 1, "invalid_json",
+							"the CONNECT payload must be a JSON object"));
+			return;
+		}
+		if (json_is_string(json_object_get(auth, "token")))
+			token = json_string_value(json_object_get(auth, "token"));
+	}
+	if (!token || !tok_wellformed(token, strlen(token)) ||
+	    tok_hash_bytea(token, strlen(token), hash)) {
+		json_decref(auth);
+		send_frame(c, sio_connect_error("/", 1, "unauthorized",
+						token ? "the session token is malformed"
+						      : "a session token is required"));
+		return;
+	}
+	json_decref(auth);
+	snprintf(ttl, sizeof(ttl), "%ld", b->cfg->session_ttl);
+	params[0] = hash;
+	params[1] = ttl;
+	params[2] = b->id;
+	params[3] = c->key;
+	q = breq_new(b, c, -1, NULL);
+	if (!q) {
+		send_frame(c, sio_connect_error("/", 1, "internal_error", "out of memory"));
+		return;
+	}
+	c->state = CONN_AUTHING;
+	if (bridge_query(b, BS_CONNECT, 4, params, on_connect_done, q)) {
+		c->state = CONN_OPEN;
+		send_frame(c, sio_connect_error("/", 1, "db_unavailable",
+						"the database is unavailable, try again"));
+	}
+}
+
+/* ---- client events ---------------------------------------------------------- */
+
+/* Reads payload.room_id; answers and returns -1 when it is missing or cannot exist. */
+static int ev_room_id(struct conn *c, long long ack_id, json_t *payload, const char **room)
+{
+	struct valid_err e;
+	size_t len;
+
+	if (valid_string_field(payload, "room_id", VALID_REQUIRED, room, &len, &e)) {
+		ev_fail(c, ack_id, e.code, e.message);
+		return -1;
+	}
+	if (!valid_room_id(*room, len)) {
+		ev_fail(c, ack_id, ERR_NOT_FOUND, "room not found");
+		return -1;
+	}
+	return 0;
+}
+
+static void on_enter_done(void *arg, enum pg_status st, const PGresult *res)
+{
+	struct breq *q = arg;
+	struct conn *c = breq_conn(q);
+	const char *data;
+	size_t len;
+	json_t *j;
+	json_int_t last;
+
+	if (!c || c->state != CONN_READY || ev_result(c, q->ack_id, st, res, &data, &len))
+		goto out;
+	j = json_loadb(data, len, 0, NULL);
+	last = json_integer_value(json_object_get(json_object_get(j, "room"), "last_seq"));
+	json_decref(j);
+	/* The ack goes first: what the subscription catches up comes after it. */
+	ev_ok(c, q->ack_id, data, len);
+	if (!room_subscribe(&q->b->rooms, c, q->room, (uint64_t)last))
+		ev_fail(c, -1, ERR_INTERNAL, "cannot subscribe to the room");
+out:
+	breq_free(q);
+}
+
+static void ev_join_room(struct bridge *b, struct conn *c, long long ack_id, json_t *payload)
+{
+	const char *room;
+	json_t *since = json_object_get(payload, "since_seq");
+	char since_s[24], limit[16], rmax[16];
+	const char *params[5];
+	struct breq *q;
+
+	if (ev_room_id(c, ack_id, payload, &room))
+		return;
+	if (since && !json_is_null(since) &&
+	    (!json_is_integer(since) || json_integer_value(since) < 0 ||
+	     json_integer_value(since) > BRIDGE_MAX_CURSOR)) {
+		ev_fail(c, ack_id, ERR_VALIDATION, "since_seq must be a non-negative integer");
+		return;
+	}
+	if (!room_sub_of(c, room) && c->nsubs >= (unsigned)b->cfg->ws_max_rooms) {
+		ev_fail(c, ack_id, ERR_FORBIDDEN, "too many rooms joined on this connection");
+		return;
+	}
+	snprintf(since_s, sizeof(since_s), "%lld",
+		 since && json_is_integer(since) ? (long long)json_integer_value(since) : 0LL);
+	snprintf(limit, sizeof(limit), "%d", BRIDGE_PAGE);
+	snprintf(rmax, sizeof(rmax), "%ld", b->cfg->ws_recovery_max);
+	params[0] = c->user_id;
+	params[1] = room;
+	params[2] = since && json_is_integer(since) ? since_s : NULL;
+	params[3] = limit;
+	params[4] = rmax;
+	q = breq_new(b, c, ack_id, room);
+	if (!q || bridge_query(b, BS_ENTER, 5, params, on_enter_done, q))
+		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
+}
+
+static void typing_send(struct bridge *b, struct conn *c, const char *room, int is_typing);
+
+static void on_leave_done(void *arg, enum pg_status st, const PGresult *res)
+{
+	struct breq *q = arg;
+	struct conn *c = breq_conn(q);
+	struct sub *s;
+	const char *data;
+	size_t len;
+
+	if (!c || c->state != CONN_READY || ev_result(c, q->ack_id, st, res, &data, &len))
+		goto out;
+	s = room_sub_of(c, q->room);
+	if (s) {
+		if (s->typing_until_ms)
+			typing_send(q->b, c, q->room, 0);
+		room_unsubscribe(&q->b->rooms, s);
+	}
+	ev_ok(c, q->ack_id, data, len);
+out:
+	breq_free(q);
+}
+
+static void ev_leave_room(struct bridge *b, struct conn *c, long long ack_id, json_t *payload)
+{
+	const char *room;
+	const char *params[2];
+	struct breq *q;
+
+	if (ev_room_id(c, ack_id, payload, &room))
+		return;
+	params[0] = c->user_id;
+	params[1] = room;
+	q = breq_new(b, c, ack_id, room);
+	if (!q || bridge_query(b, BS_LEAVE, 2, params, on_leave_done, q))
+		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
+}
+
+static void on_send_done(void *arg, enum pg_status st, const PGresult *res)
+{
+	struct breq *q = arg;
+	struct conn *c = breq_conn(q);
+	const char *data;
+	size_t len;
+
+	if (c && c->state == CONN_READY && !ev_result(c, q->ack_id, st, res, &data, &len))
+		ev_ok(c, q->ack_id, data, len);
+	breq_free(q);
+}
+
+static void ev_send_message(struct bridge *b, struct conn *c, long long ack_id, json_t *payload)
+{
+	const struct cfg *cfg = b->cfg;
+	const char *room, *content, *client_id;
+	size_t clen, cidlen;
+	struct valid_err e;
+	char rate[24], window[24];
+	const char *params[6];
+	struct breq *q;
+
+	if (ev_room_id(c, ack_id, payload, &room))
+		return;
+	if (valid_string_field(payload, "message", VALID_REQUIRED, &content, &clen, &e) ||
+	    valid_text("message", content, clen, 1, cfg->message_max, VALID_MULTILINE, &e) ||
+	    valid_string_field(payload, "client_id", VALID_OPTIONAL, &client_id, &cidlen, &e) ||
+	    (client_id && valid_text("client_id", client_id, cidlen, 1, cfg->client_id_max, 0, &e))) {
+		ev_fail(c, ack_id, e.code, e.message);
+		return;
+	}
+	snprintf(rate, sizeof(rate), "%ld", cfg->msg_rate);
+	snprintf(window, sizeof(window), "%ld", cfg->msg_rate_window);
+	params[0] = c->user_id;
+	params[1] = room;
+	params[2] = content;
+	params[3] = client_id;
+	params[4] = rate;
+	params[5] = window;
+	q = breq_new(b, c, ack_id, room);
+	if (!q || bridge_query(b, BS_SEND, 6, params, on_send_done, q))
+		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
+}
+
+static void on_typing_done(void *arg, enum pg_status st, const PGresult *res)
+{
+	struct breq *q = arg;
+	struct conn *c = breq_conn(q);
+	const char *data;
+	size_t len;
+
+	if (c && c->state == CONN_READY && q->ack_id >= 0 &&
+	    !ev_result(c, q->ack_id, st, res, &data, &len))
+		ev_ok(c, q->ack_id, data, len);
+	breq_free(q);
+}
+
+/* Tells the room (through the database, so every bridge hears it). */
+static void typing_send_ack(struct bridge *b, struct conn *c, const char *room, int is_typing,
+			    long long ack_id)
+{
+	const char *params[3] = { c->user_id, room, is_typing ? "true" : "false" };
+	struct breq *q = breq_new(b, c, ack_id, room);
+
+	if (!q || bridge_query(b, BS_TYPING, 3, params, on_typing_done, q)) {
+		if (ack_id >= 0)
+			ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
+	}
+}
+
+static void typing_send(struct bridge *b, struct conn *c, const char *room, int is_typing)
+{
+	typing_send_ack(b, c, room, is_typing, -1);
+}
+
+static void ev_typing(struct bridge *b, struct conn *c, long long ack_id, json_t *payload)
+{
+	const char *room;
+	json_t *it = json_object_get(payload, "is_typing");
+	struct sub *s;
+	int on;
+
+	if (ev_room_id(c, ack_id, payload, &room))
+		return;
+	if (!json_is_boolean(it)) {
+		ev_fail(c, ack_id, ERR_VALIDATION, "is_typing must be a boolean");
+		return;
+	}
+	s = room_sub_of(c, room);
+	if (!s) {
+		ev_fail(c, ack_id, ERR_FORBIDDEN, "join the room first");
+		return;
+	}
+	on = json_is_true(it);
+	/* Only changes travel; a refresh just moves the expiry. */
+	if (on) {
+		int was = s->typing_until_ms != 0;
+
+		s->typing_until_ms = conn_now_ms() + b->cfg->typing_ttl;
+		if (was) {
+			ev_ok(c, ack_id, "{}", 2);
+			return;
+		}
+	} else {
+		if (!s->typing_until_ms) {
+			ev_ok(c, ack_id, "{}", 2);
+			return;
+		}
+		s->typing_until_ms = 0;
+	}
+	typing_send_ack(b, c, room, on, ack_id);
+}
+
+/* Takes one token from the connection's event bucket; 0 when allowed. */
+static int ev_rate_take(const struct cfg *cfg, struct conn *c)
+{
+	int64_t now = conn_now_ms();
+	double cap = (double)cfg->ws_event_rate;
+
+	if (cfg->ws_event_rate <= 0)
+		return 0;
+	c->ev_tokens += (double)(now - c->ev_at_ms) * cap / ((double)cfg->ws_event_window * 1000.0);
+	if (c->ev_tokens > cap)
+		c->ev_tokens = cap;
+	c->ev_at_ms = now;
+	if (c->ev_tokens < 1.0)
+		return -1;
+	c->ev_tokens -= 1.0;
+	return 0;
+}
+
+static void on_sio_event(struct bridge *b, struct conn *c, const struct sio_packet *p)
+{
+	json_t *arr = NULL, *payload;
+	const char *name;
+	long long ack = p->ack_id;
+
+	if (!sio_is_main_nsp(p)) {
+		ev_fail(c, ack, ERR_NOT_FOUND, "unknown namespace");
+		return;
+	}
+	if (c->state != CONN_READY) {
+		ev_fail(c, ack, ERR_UNAUTHORIZED, "connect with a valid session first");
+		return;
+	}
+	if (ev_rate_take(b->cfg, c)) {
+		ev_fail(c, ack, ERR_RATE_LIMITED, "too many events, slow down");
+		return;
+	}
+	arr = json_loadb(p->data, p->data_len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_array(arr) || !json_is_string(json_array_get(arr, 0))) {
+		ev_fail(c, ack, ERR_INVALID_JSON, "an event is a JSON array starting with its name");
+		goto out;
+	}
+	name = json_string_value(json_array_get(arr, 0));
+	payload = json_array_get(arr, 1);
+	if (!json_is_object(payload)) {
+		ev_fail(c, ack, ERR_VALIDATION, "the event payload must be a JSON object");
+		goto out;
+	}
+	if (strcmp(name, "join_room") == 0)
+		ev_join_room(b, c, ack, payload);
+	else if (strcmp(name, "leave_room") == 0)
+		ev_leave_room(b, c, ack, payload);
+	else if (strcmp(name, "send_message") == 0)
+		ev_send_message(b, c, ack, payload);
+	else if (strcmp(name, "typing") == 0)
+		ev_typing(b, c, ack, payload);
+	else
+		ev_fail(c, ack, ERR_VALIDATION, "unknown event");
+out:
+	json_decref(arr);
+}
+
+static void bridge_on_message(void *arg, struct conn *c, char *buf, size_t len)
+{
+	struct bridge *b = arg;
+	struct sio_packet p;
+
+	if (sio_parse(buf, len, &p)) {
+		conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "malformed packet");
+		return;
+	}
+	switch (p.eio) {
+	case SIO_EIO_PING: {
+		/* A client ping ("2probe" during an upgrade) gets its pong. */
+		struct frame *f = frame_alloc(1 + p.data_len);
+
+		if (f) {
+			frame_payload(f)[0] = SIO_EIO_PONG;
+			memcpy(frame_payload(f) + 1, p.data, p.data_len);
+		}
+		send_frame(c, f);
+		return;
+	}
+	case SIO_EIO_PONG:
+		c->pong_deadline_ms = 0;
+		return;
+	case SIO_EIO_CLOSE:
+		conn_close(c, LWS_CLOSE_STATUS_NORMAL, "");
+		return;
+	case SIO_EIO_NOOP:
+	case SIO_EIO_UPGRADE:
+		return;
+	case SIO_EIO_OPEN:
+		conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "unexpected open packet");
+		return;
+	case SIO_EIO_MESSAGE:
+		break;
+	}
+	switch (p.type) {
+	case SIO_CONNECT:
+		on_sio_connect(b, c, &p);
+		break;
+	case SIO_DISCONNECT:
+		conn_close(c, LWS_CLOSE_STATUS_NORMAL, "");
+		break;
+	case SIO_EVENT:
+		on_sio_event(b, c, &p);
+		break;
+	case SIO_BINARY_EVENT:
+	case SIO_BINARY_ACK:
+		ev_fail(c, p.type == SIO_BINARY_EVENT ? p.ack_id : -1, ERR_VALIDATION,
+			"binary attachments are not supported");
+		break;
+	case SIO_ACK:
+		break; /* the server asks for no acks */
+	default:
+		conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "unexpected packet type");
+		break;
+	}
+}
+
+static void bridge_on_open(void *arg, struct conn *c)
+{
+	struct bridge *b = arg;
+
+	if (hmap_put(&b->by_key, c->key, strlen(c->key), c))
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+}
+
+static void bridge_on_close(void *arg, struct conn *c)
+{
+	struct bridge *b = arg;
+
+	hmap_del(&b->by_key, c->key, strlen(c->key));
+	for (struct sub *s = c->subs; s; s = s->conn_next)
+		if (s->typing_until_ms)
+			typing_send(b, c, s->room->id, 0);
+	room_unsubscribe_all(&b->rooms, c);
+	if (c->state != CONN_READY && c->state != CONN_CLOSING)
+		return;
+	if (!c->user_id[0] || b->stopping)
+		return;
+	if (b->cfg->ws_grace <= 0) {
+		presence_close_now(b, c->key);
+		return;
+	}
+	struct grace *g = calloc(1, sizeof(*g));
+
+	if (!g) {
+		presence_close_now(b, c->key);
+		return;
+	}
+	g->due_ms = conn_now_ms() + b->cfg->ws_grace;
+	snprintf(g->key, sizeof(g->key), "%s", c->key);
+	if (b->grace_tail)
+		b->grace_tail->next = g;
+	else
+		b->grace_head = g;
+	b->grace_tail = g;
+}
+
+void bridge_conn_ops(struct bridge *b, struct conn_ops *ops)
+{
+	ops->on_open = bridge_on_open;
+	ops->on_message = bridge_on_message;
+	ops->on_close = bridge_on_close;
+	ops->arg = b;
+}
+
+/* ---- presence ------------------------------------------------------------------- */
+
+static void on_ignore_done(void *arg, enum pg_status st, const PGresult *res)
+{
+	(void)st;
+	(void)res;
+	breq_free(arg);
+}
+
+static void presence_close_now(struct bridge *b, const char *key)
+{
+	const char *params[2] = { b->id, key };
+	struct breq *q = breq_new(b, NULL, -1, NULL);
+
+	if (q)
+		bridge_query(b, BS_PRESENCE_CLOSE, 2, params, on_ignore_done, q);
+}
+
+/* The bridge row had to be created again: register every connection. */
+static void presence_reopen_all(struct bridge *b)
+{
+	for (struct conn *c = b->conns->head; c; c = c->next) {
+		const char *params[3] = { b->id, c->key, c->user_id };
+		struct breq *q;
+
+		if (c->state != CONN_READY)
+			continue;
+		q = breq_new(b, NULL, -1, NULL);
+		if (q)
+			bridge_query(b, BS_PRESENCE_OPEN, 3, params, on_ignore_done, q);
+	}
+}
+
+static void on_heartbeat_done(void *arg, enum pg_status st, const PGresult *res)
+{
+	struct breq *q = arg;
+	struct bridge *b = q->b;
+
+	if (st == PG_OK && res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0 &&
+	    b->conns->count) {
+		log_warn("bridge '%s' was missing from the presence table, registering again", b->id);
+		presence_reopen_all(b);
+	}
+	breq_free(q);
+}
+
+static void heartbeat(struct bridge *b)
+{
+	const char *params[1] = { b->id };
+	struct breq *q;
+
+	q = breq_new(b, NULL, -1, NULL);
+	if (q)
+		bridge_query(b, BS_HEARTBEAT, 1, params, on_heartbeat_done, q);
+	/* Reap bridges that died without cleaning up (any bridge may do it). */
+	q = breq_new(b, NULL, -1, NULL);
+	if (q)
+		bridge_query(b, BS_REAP, 0, NULL, on_ignore_done, q);
+}
+
+static void beat_cb(lws_sorted_usec_list_t *sul)
+{
+	struct bridge *b = lws_container_of(sul, struct bridge, beat_sul);
+	long every = b->cfg->presence_ttl * 1000 / 3;
+
+	if (!b->stopping && pgloop_ready(b->pg))
+		heartbeat(b);
+	lws_sul_schedule(b->ctx, 0, &b->beat_sul, beat_cb, (lws_usec_t)every * LWS_US_PER_MS);
+}
+
+/* ---- the periodic sweep: pings, timeouts, typing expiry, grace ------------------ */
+
+static void sweep_cb(lws_sorted_usec_list_t *sul)
+{
+	struct bridge *b = lws_container_of(sul, struct bridge, sweep_sul);
+	const struct cfg *cfg = b->cfg;
+	int64_t now = conn_now_ms();
+
+	for (struct conn *c = b->conns->head; c; c = c->next) {
+		if (c->state == CONN_CLOSING)
+			continue;
+		if ((c->state == CONN_OPEN || c->state == CONN_AUTHING) && now > c->auth_deadline_ms) {
+			conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no Socket.IO CONNECT in time");
+			continue;
+		}
+		if (c->pong_deadline_ms && now > c->pong_deadline_ms) {
+			log_info("connection %s: ping timeout", c->key);
+			conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "ping timeout");
+			continue;
+		}
+		if (now >= c->next_ping_ms) {
+			c->next_ping_ms = now + cfg->ws_ping_interval;
+			if (!c->pong_deadline_ms)
+				c->pong_deadline_ms = now + cfg->ws_ping_timeout;
+			conn_send(c, b->conns->ping);
+			continue;
+		}
+		for (struct sub *s = c->subs; s; s = s->conn_next)
+			if (s->typing_until_ms && now >= s->typing_until_ms) {
+				s->typing_until_ms = 0;
+				typing_send(b, c, s->room->id, 0);
+			}
+	}
+	while (b->grace_head && b->grace_head->due_ms <= now) {
+		struct grace *g = b->grace_head;
+
+		b->grace_head = g->next;
+		if (!b->grace_head)
+			b->grace_tail = NULL;
+		presence_close_now(b, g->key);
+		free(g);
+	}
+	lws_sul_schedule(b->ctx, 0, &b->sweep_sul, sweep_cb, BRIDGE_SWEEP_US);
+}
+
+/* ---- NOTIFY payloads ------------------------------------------------------------ */
+
+/* Serializes obj (minus the bus-only members) as a `name` event frame. */
+static struct frame *event_frame(const char *name, json_t *obj)
+{
+	char *s;
+	struct frame *f;
+
+	json_object_del(obj, "type");
+	s = json_dumps(obj, JSON_COMPACT);
+	if (!s)
+		return NULL;
+	f = sio_event(name, s, strlen(s));
+	free(s);
+	return f;
+}
+
+static void on_range_done(void *arg, enum pg_status st, const PGresult *res);
+
+static void range_request(struct bridge *b, struct breq *q)
+{
+	char after[24], upto[24], limit[16];
+	const char *params[4] = { q->room, after, upto, limit };
+	struct room *r;
+
+	snprintf(after, sizeof(after), "%llu", (unsigned long long)q->after);
+	snprintf(upto, sizeof(upto), "%llu", (unsigned long long)q->upto);
+	snprintf(limit, sizeof(limit), "%d", BRIDGE_RANGE_PAGE);
+	if (pgloop_query(b->pg, BS_RANGE, 4, params, on_range_done, q) == 0)
+		return;
+	/* No database now: give up; the reconnect resyncs every room. */
+	r = room_find(&b->rooms, q->room);
+	if (r) {
+		struct conn *c = q->for_sub ? breq_conn(q) : NULL;
+		struct sub *s = c ? room_sub_of(c, q->room) : NULL;
+
+		if (!q->for_sub || s)
+			room_fill_done(&b->rooms, r, s, q->upto, 0);
+	}
+	breq_free(q);
+}
+
+static void on_range_done(void *arg, enum pg_status st, const PGresult *res)
+{
+	struct breq *q = arg;
+	struct bridge *b = q->b;
+	struct room *r = room_find(&b->rooms, q->room);
+	struct conn *c = q->for_sub ? breq_conn(q) : NULL;
+	struct sub *s = c ? room_sub_of(c, q->room) : NULL;
+	int rows = 0;
+
+	if (!r || (q->for_sub && !s))
+		goto out;
+	if (st != PG_OK || !res) {
+		room_fill_done(&b->rooms, r, s, q->upto, 0);
+		goto out;
+	}
+	rows = PQntuples(res);
+	for (int i = 0; i < rows; i++) {
+		uint64_t seq = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+		struct frame *f = sio_event("new_message", PQgetvalue(res, i, 1),
+					    (size_t)PQgetlength(res, i, 1));
+
+		if (!f)
+			break;
+		room_fill(&b->rooms, r, s, seq, f);
+		frame_unref(f);
+		q->after = seq;
+	}
+	if (rows == BRIDGE_RANGE_PAGE && q->after < q->upto) {
+		range_request(b, q); /* the next page */
+		return;
+	}
+	room_fill_done(&b->rooms, r, s, q->upto, 1);
+out:
+	breq_free(q);
+}
+
+static void bridge_need_range(void *arg, struct room *r, struct sub *s, uint64_t after,
+			      uint64_t upto)
+{
+	struct bridge *b = arg;
+	struct breq *q = breq_new(b, s ? s->conn : NULL, -1, r->id);
+
+	if (!q) {
+		room_fill_done(&b->rooms, r, s, upto, 0);
+		return;
+	}
+	q->after = after;
+	q->upto = upto;
+	q->for_sub = s != NULL;
+	range_request(b, q);
+}
+
+static void notify_message(struct bridge *b, json_t *ev)
+{
+	const char *room = json_string_value(json_object_get(ev, "room_id"));
+	json_t *seqj = json_object_get(ev, "seq"), *msg = json_object_get(ev, "message");
+	struct room *r = room ? room_find(&b->rooms, room) : NULL;
+	struct frame *f = NULL;
+
+	if (!r || !json_is_integer(seqj) || json_integer_value(seqj) <= 0)
+		return;
+	if (json_is_object(msg)) {
+		char *s = json_dumps(msg, JSON_COMPACT);
+
+		if (s)
+			f = sio_event("new_message", s, strlen(s));
+		free(s);
+	}
+	room_message(&b->rooms, r, (uint64_t)json_integer_value(seqj), f);
+	frame_unref(f);
+}
+
+static void notify_to_room(struct bridge *b, json_t *ev, const char *name, const char *skip_user)
+{
+	const char *room = json_string_value(json_object_get(ev, "room_id"));
+	struct room *r = room ? room_find(&b->rooms, room) : NULL;
+	struct frame *f;
+
+	if (!r)
+		return;
+	f = event_frame(name, ev);
+	if (f)
+		room_broadcast(r, f, skip_user, 0);
+	frame_unref(f);
+}
+
+static void notify_user_left(struct bridge *b, json_t *ev)
+{
+	const char *room = json_string_value(json_object_get(ev, "room_id"));
+	const char *uid = json_string_value(json_object_get(json_object_get(ev, "user"), "id"));
+	struct room *r;
+
+	notify_to_room(b, ev, "user_left", NULL);
+	/* The user left on some connection: all of them stop receiving the room. */
+	r = room && uid ? room_find(&b->rooms, room) : NULL;
+	while (r) {
+		struct sub *s = r->subs;
+
+		while (s && strcmp(s->conn->user_id, uid) != 0)
+			s = s->room_next;
+		if (!s)
+			break;
+		if (s->typing_until_ms)
+			typing_send(b, s->conn, room, 0);
+		/* The last subscription frees the room. */
+		if (r->nsubs == 1) {
+			room_unsubscribe(&b->rooms, s);
+			break;
+		}
+		room_unsubscribe(&b->rooms, s);
+	}
+}
+
+static void status_to_rooms(struct bridge *b, struct frame *f, const char *const *rooms, int n)
+{
+	unsigned epoch = ++b->epoch;
+
+	if (!epoch)
+		epoch = ++b->epoch;
+	for (int i = 0; i < n; i++) {
+		struct room *r = room_find(&b->rooms, rooms[i]);
+
+		if (r)
+			room_broadcast(r, f, NULL, epoch);
+	}
+}
+
+static void on_user_rooms_done(void *arg, enum pg_status st, const PGresult *res)
+{
+	struct breq *q = arg;
+
+	if (st == PG_OK && res && q->frame) {
+		int n = PQntuples(res);
+		const char **rooms = calloc((size_t)n + 1, sizeof(*rooms));
+
+		if (rooms) {
+			for (int i = 0; i < n; i++)
+				rooms[i] = PQgetvalue(res, i, 0);
+			status_to_rooms(q->b, q->frame, rooms, n);
+			free(rooms);
+		}
+	}
+	breq_free(q);
+}
+
+static void notify_status(struct bridge *b, json_t *ev)
+{
+	json_t *rooms = json_incref(json_object_get(ev, "rooms"));
+	const char *uid = json_string_value(json_object_get(ev, "user_id"));
+	struct frame *f;
+
+	json_object_del(ev, "rooms");
+	f = event_frame("user_status", ev);
+	if (!f || !uid)
+		goto out;
+	if (json_is_array(rooms)) {
+		size_t n = json_array_size(rooms);
+		const char **ids = calloc(n + 1, sizeof(*ids));
+
+		if (ids) {
+			for (size_t i = 0; i < n; i++)
+				ids[i] = json_string_value(json_array_get(rooms, i));
+			for (size_t i = 0; i < n; i++)
+				if (!ids[i])
+					ids[i] = "";
+			status_to_rooms(b, f, ids, (int)n);
+			free(ids);
+		}
+	} else {
+		/* Too many rooms for the payload: read them. */
+		const char *params[1] = { uid };
+		struct breq *q = breq_new(b, NULL, -1, NULL);
+
+		if (q) {
+			q->frame = frame_ref(f);
+			bridge_query(b, BS_USER_ROOMS, 1, params, on_user_rooms_done, q);
+		}
+	}
+out:
+	frame_unref(f);
+	json_decref(rooms);
+}
+
+static void notify_room_created(struct bridge *b, json_t *ev)
+{
+	struct frame *f = event_frame("room_created", ev);
+
+	if (!f)
+		return;
+	for (struct conn *c = b->conns->head; c; c = c->next)
+		if (c->state == CONN_READY)
+			conn_send(c, f);
+	frame_unref(f);
+}
+
+static void bridge_on_notify(void *arg, const char *payload, size_t len)
+{
+	struct bridge *b = arg;
+	json_t *ev = json_loadb(payload, len, 0, NULL);
+	const char *type = json_string_value(json_object_get(ev, "type"));
+
+	if (!type) {
+		log_warn("ignored a malformed event on chat_events");
+		json_decref(ev);
+		return;
+	}
+	if (strcmp(type, "new_message") == 0)
+		notify_message(b, ev);
+	else if (strcmp(type, "typing") == 0)
+		notify_to_room(b, ev, "typing",
+			       json_string_value(json_object_get(ev, "user_id")));
+	else if (strcmp(type, "user_joined") == 0)
+		notify_to_room(b, ev, "user_joined", NULL);
+	else if (strcmp(type, "user_left") == 0)
+		notify_user_left(b, ev);
+	else if (strcmp(type, "user_status") == 0)
+		notify_status(b, ev);
+	else if (strcmp(type, "room_created") == 0)
+		notify_room_created(b, ev);
+	json_decref(ev);
+}
+
+static void bridge_on_listen(void *arg, int reconnected)
+{
+	struct bridge *b = arg;
+
+	if (reconnected) {
+		log_info("LISTEN is back: reading what every room missed");
+		rooms_resync(&b->rooms);
+	}
+}
+
+static void bridge_on_query_ready(void *arg, int reconnected)
+{
+	struct bridge *b = arg;
+
+	heartbeat(b);
+	if (reconnected)
+		rooms_resync(&b->rooms);
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
+
+int bridge_init(struct bridge *b, const struct cfg *cfg, struct lws_context *ctx,
+		struct lws_vhost *vh, struct conn_set *conns)
+{
+	struct pgloop_ops pops = { bridge_on_notify, bridge_on_listen, bridge_on_query_ready, b };
+	struct room_ops rops = { bridge_need_range, b };
+	char host[64];
+
+	memset(b, 0, sizeof(*b));
+	b->cfg = cfg;
+	b->ctx = ctx;
+	b->conns = conns;
+	hmap_init(&b->by_key);
+	rooms_init(&b->rooms, &rops);
+	if (cfg->bridge_id[0]) {
+		snprintf(b->id, sizeof(b->id), "%s", cfg->bridge_id);
+	} else {
+		if (gethostname(host, sizeof(host)))
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(b->id, sizeof(b->id), "%s:%d:%ld", host, (int)getpid(), (long)time(NULL));
+	}
+	b->pg = pgloop_new(ctx, vh, cfg, bridge_stmts, BS__COUNT, &pops);
+	if (!b->pg)
+		return -1;
+	lws_sul_schedule(ctx, 0, &b->sweep_sul, sweep_cb, BRIDGE_SWEEP_US);
+	lws_sul_schedule(ctx, 0, &b->beat_sul, beat_cb,
+			 (lws_usec_t)(cfg->presence_ttl * 1000 / 3) * LWS_US_PER_MS);
+	log_info("bridge '%s' starting", b->id);
+	return 0;
+}
+
+static void on_remove_done(void *arg, enum pg_status st, const PGresult *res)
+{
+	struct breq *q = arg;
+
+	(void)res;
+	if (st != PG_OK)
+		log_warn("cannot remove this bridge's presence rows; other bridges will expire them");
+	q->b->removed = 1;
+	breq_free(q);
+}
+
+void bridge_stop(struct bridge *b)
+{
+	const char *params[1] = { b->id };
+	struct breq *q;
+
+	if (b->stopping)
+		return;
+	b->stopping = 1;
+	b->conns->refusing = 1;
+	log_info("stopping: closing %u connections", b->conns->count);
+	for (struct conn *c = b->conns->head; c; c = c->next)
+		conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+	q = breq_new(b, NULL, -1, NULL);
+	if (!q || bridge_query(b, BS_REMOVE, 1, params, on_remove_done, q))
+		b->removed = 1;
+}
+
+int bridge_stopped(const struct bridge *b)
+{
+	return b->stopping && b->removed && b->conns->count == 0;
+}
+
+void bridge_release(struct bridge *b)
+{
+	lws_sul_cancel(&b->sweep_sul);
+	lws_sul_cancel(&b->beat_sul);
+	while (b->grace_head) {
+		struct grace *g = b->grace_head;
+
+		b->grace_head = g->next;
+		free(g);
+	}
+	b->grace_tail = NULL;
+	pgloop_free(b->pg);
+	b->pg = NULL;
+	rooms_release(&b->rooms);
+	hmap_release(&b->by_key);
+}

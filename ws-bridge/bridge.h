@@ -1,0 +1,52 @@
+/* bridge.h -- the chat events: client events in, NOTIFY payloads out, presence. */
+#ifndef CHAT_BRIDGE_H
+#define CHAT_BRIDGE_H
+
+#include <libwebsockets.h>
+
+#include "cfg.h"
+#include "conn.h"
+#include "hmap.h"
+#include "pgloop.h"
+#include "room.h"
+
+struct grace;
+
+struct bridge {
+	const struct cfg *cfg;
+	struct lws_context *ctx;
+	struct conn_set *conns;
+	struct rooms rooms;
+	struct pgloop *pg;
+	struct hmap by_key;          /* conn key -> struct conn */
+	char id[96];                 /* this process in the presence tables */
+	unsigned epoch;              /* broadcast de-duplication */
+	lws_sorted_usec_list_t sweep_sul, beat_sul;
+	struct grace *grace_head, *grace_tail;
+	int stopping;
+	int removed;                 /* shutdown: presence rows are gone */
+};
+
+/*
+ * Sets up the bridge and starts the database connections. conns must be
+ * set up with bridge_conn_ops() of this bridge. Returns 0 or -1.
+ */
+int bridge_init(struct bridge *b, const struct cfg *cfg, struct lws_context *ctx,
+		struct lws_vhost *vh, struct conn_set *conns) __attribute__((warn_unused_result));
+
+/* Fills the connection callbacks to give conn_setup(), bound to b. */
+void bridge_conn_ops(struct bridge *b, struct conn_ops *ops);
+
+/*
+ * Starts a graceful stop: refuse new connections, close every client with
+ * a close frame, remove this bridge's presence rows. Call once.
+ */
+void bridge_stop(struct bridge *b);
+
+/* Returns nonzero once a stop has nothing left to wait for. */
+int bridge_stopped(const struct bridge *b);
+
+/* Frees everything; the lws context must be destroyed after. */
+void bridge_release(struct bridge *b);
+
+#endif

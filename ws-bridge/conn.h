@@ -1,0 +1,100 @@
+/* conn.h -- one WebSocket client: handshake checks, reassembly, bounded output.
+ *
+ * The bottom layer of the bridge. It owns the libwebsockets protocol
+ * callback of the Socket.IO endpoint and reports upward only through the
+ * conn_ops given to conn_setup(). */
+#ifndef CHAT_CONN_H
+#define CHAT_CONN_H
+
+#include <libwebsockets.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "frame.h"
+#include "tok.h"
+
+struct sub;
+
+enum conn_state {
+	CONN_OPEN = 0,  /* Engine.IO open sent, no Socket.IO CONNECT yet */
+	CONN_AUTHING,   /* CONNECT received, session lookup in flight */
+	CONN_READY,     /* authenticated */
+	CONN_CLOSING,   /* close requested: flush, then close */
+};
+
+/* Per-connection state; lws allocates it (per_session_data) zeroed. */
+struct conn {
+	struct lws *wsi;
+	uint64_t id;
+	char key[24];                 /* id as text: presence conn_id, map key */
+	char sid[24];                 /* Engine.IO / Socket.IO session id */
+	enum conn_state state;
+	struct outq q;
+	char *rx;                     /* message being reassembled */
+	size_t rx_len, rx_cap;
+	char token[TOK_LEN + 1];      /* from the cookie or ?token=, may be empty */
+	char user_id[40];
+	char username[40];
+	int64_t next_ping_ms;
+	int64_t pong_deadline_ms;     /* 0 when no ping is outstanding */
+	int64_t auth_deadline_ms;     /* until CONNECT must succeed */
+	double ev_tokens;             /* event rate bucket */
+	int64_t ev_at_ms;
+	struct sub *subs;             /* owned by the room layer */
+	unsigned nsubs;
+	unsigned mark;                /* broadcast de-duplication epoch */
+	uint16_t close_code;
+	char close_reason[48];
+	struct conn *prev, *next;     /* every live connection of the process */
+};
+
+struct conn_ops {
+	/* The WebSocket is up and the open packet queued. */
+	void (*on_open)(void *arg, struct conn *c);
+	/* One whole text message arrived (NUL-terminated at buf[len]). */
+	void (*on_message)(void *arg, struct conn *c, char *buf, size_t len);
+	/* The connection is gone; c is freed after this returns. */
+	void (*on_close)(void *arg, struct conn *c);
+	void *arg;
+};
+
+/* Process-wide connection bookkeeping, owned by main. */
+struct conn_set {
+	const struct cfg *cfg;
+	struct conn_ops ops;
+	struct conn *head;            /* list of live connections */
+	unsigned count;
+	uint64_t next_id;
+	int refusing;                 /* shutting down: refuse new connections */
+	struct frame *ping;           /* the shared "2" frame */
+};
+
+/*
+ * Prepares the set; the vhost's protocol user data must point at it
+ * (see CONN_PROTOCOL below). Returns 0 or -1 when out of memory.
+ */
+int conn_setup(struct conn_set *cs, const struct cfg *cfg, const struct conn_ops *ops)
+	__attribute__((warn_unused_result));
+
+void conn_teardown(struct conn_set *cs);
+
+/*
+ * Queues f (a new reference is taken) and asks for a writable callback.
+ * A client whose queue is full is being too slow: it is closed (1008) and
+ * -1 returned. Frames for a closing connection are dropped (returns -1).
+ */
+int conn_send(struct conn *c, struct frame *f);
+
+/* Closes the connection after what is queued: code and reason go in the close frame. */
+void conn_close(struct conn *c, uint16_t code, const char *reason);
+
+/* Milliseconds of a monotonic clock. */
+int64_t conn_now_ms(void);
+
+#define CONN_PROTOCOL "socketio"
+
+/* The lws protocol callback of the Socket.IO endpoint (must be protocols[0]). */
+int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		  size_t len);
+
+#endif

@@ -1,0 +1,68 @@
+/* frame.h -- reference-counted outgoing WebSocket frames and per-connection queues. */
+#ifndef CHAT_FRAME_H
+#define CHAT_FRAME_H
+
+#include <libwebsockets.h>
+#include <stddef.h>
+
+/*
+ * One serialized frame. A broadcast is built once and the same frame is
+ * queued to every recipient; the last unref frees it. The payload starts
+ * LWS_PRE bytes into data, the headroom lws_write() needs.
+ */
+struct frame {
+	unsigned refs;
+	size_t len;
+	unsigned char data[];
+};
+
+/* Returns a frame with room for len payload bytes and one reference, or NULL. */
+struct frame *frame_alloc(size_t len);
+
+/* Returns a frame holding a copy of s[0..len), or NULL when out of memory. */
+struct frame *frame_from(const char *s, size_t len);
+
+static inline char *frame_payload(struct frame *f)
+{
+	return (char *)f->data + LWS_PRE;
+}
+
+static inline struct frame *frame_ref(struct frame *f)
+{
+	f->refs++;
+	return f;
+}
+
+/* Drops one reference; frees the frame with the last. NULL is ignored. */
+void frame_unref(struct frame *f);
+
+/*
+ * A bounded FIFO of frames for one connection. It grows on demand up to
+ * max_frames entries and max_bytes payload bytes; past either bound a push
+ * fails and the caller drops the client (it is not reading).
+ */
+struct outq {
+	struct frame **ring;
+	unsigned head, count, cap;
+	unsigned max_frames;
+	size_t bytes, max_bytes;
+};
+
+void outq_init(struct outq *q, unsigned max_frames, size_t max_bytes);
+
+/* Releases every queued frame and the ring. */
+void outq_release(struct outq *q);
+
+/*
+ * Queues f, taking a new reference. Returns 0, or -1 when a bound would be
+ * passed or memory is short (nothing is queued then).
+ */
+int outq_push(struct outq *q, struct frame *f) __attribute__((warn_unused_result));
+
+/* Returns the oldest frame (still queued) or NULL. */
+struct frame *outq_peek(const struct outq *q);
+
+/* Removes the oldest frame and drops the queue's reference to it. */
+void outq_pop(struct outq *q);
+
+#endif

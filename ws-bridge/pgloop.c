@@ -1,0 +1,644 @@
+/* pgloop.c -- PostgreSQL inside the libwebsockets event loop, never blocking. */
+#include "pgloop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define PG_SEGMENT_MAX 256     /* requests per pipeline segment (transaction) */
+#define PG_SEGMENTS_INFLIGHT 2 /* segments sent before the first one's sync */
+#define PG_QUEUE_MAX 20000     /* requests waiting for a segment */
+#define PG_TRIES 3             /* runs of a request whose segment rolled back */
+#define PG_BACKOFF_MIN_MS 100
+#define PG_BACKOFF_MAX_MS 5000
+#define PG_POLL_US 5000        /* connect progress polling */
+
+enum pgreq_kind { PGREQ_STMT, PGREQ_SYNC, PGREQ_SETUP };
+
+struct pgreq {
+	struct pgreq *next;
+	enum pgreq_kind kind;
+	int stmt;
+	int nparams;
+	char **params; /* one allocation: pointers then strings */
+	pg_done_fn done;
+	void *arg;
+	PGresult *res;
+	int failed, tries;
+};
+
+struct pgq_list {
+	struct pgreq *head, *tail;
+	unsigned n;
+};
+
+enum pgc_state { PGC_DOWN, PGC_CONNECTING, PGC_SETUP, PGC_READY };
+
+struct pgconn {
+	struct pgloop *pl;
+	int is_listen;
+	PGconn *conn;
+	struct lws *wsi;
+	enum pgc_state state;
+	lws_sorted_usec_list_t sul;
+	unsigned backoff_ms;
+	int ever_ready;
+	/* query connection only */
+	struct pgq_list inflight;  /* sent: statements and sync markers, in order */
+	struct pgq_list seg_done;  /* statements of the current segment, results in */
+	int seg_failed;
+	int segments;              /* sync markers in flight */
+};
+
+struct pgloop {
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	const struct cfg *cfg;
+	const struct pg_stmt_def *stmts;
+	int nstmts;
+	struct pgloop_ops ops;
+	struct pgconn listen, query;
+	struct pgq_list pending;
+	lws_sorted_usec_list_t flush_sul;
+	int flush_scheduled;
+	int closing;
+};
+
+static void pgq_push(struct pgq_list *l, struct pgreq *r)
+{
+	r->next = NULL;
+	if (l->tail)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+	l->n++;
+}
+
+static void pgq_push_front(struct pgq_list *l, struct pgreq *r)
+{
+	r->next = l->head;
+	l->head = r;
+	if (!l->tail)
+		l->tail = r;
+	l->n++;
+}
+
+static struct pgreq *pgq_pop(struct pgq_list *l)
+{
+	struct pgreq *r = l->head;
+
+	if (!r)
+		return NULL;
+	l->head = r->next;
+	if (!l->head)
+		l->tail = NULL;
+	l->n--;
+	r->next = NULL;
+	return r;
+}
+
+static void pgreq_free(struct pgreq *r)
+{
+	if (r->res)
+		PQclear(r->res);
+	free(r->params);
+	free(r);
+}
+
+/* Completes a request: runs its callback (if any) and frees it. */
+static void pgreq_finish(struct pgreq *r, enum pg_status st)
+{
+	if (r->done)
+		r->done(r->arg, st, st == PG_OK ? r->res : NULL);
+	pgreq_free(r);
+}
+
+static struct pgreq *pgreq_new(enum pgreq_kind kind, int stmt, int nparams,
+			       const char *const *params)
+{
+	size_t bytes = (size_t)nparams * sizeof(char *);
+	struct pgreq *r = calloc(1, sizeof(*r));
+	char *p;
+
+	if (!r)
+		return NULL;
+	r->kind = kind;
+	r->stmt = stmt;
+	r->nparams = nparams;
+	if (nparams <= 0)
+		return r;
+	for (int i = 0; i < nparams; i++)
+		if (params[i])
+			bytes += strlen(params[i]) + 1;
+	r->params = malloc(bytes);
+	if (!r->params) {
+		free(r);
+		return NULL;
+	}
+	p = (char *)(r->params + nparams);
+	for (int i = 0; i < nparams; i++) {
+		if (!params[i]) {
+			r->params[i] = NULL;
+			continue;
+		}
+		size_t n = strlen(params[i]) + 1;
+
+		memcpy(p, params[i], n);
+		r->params[i] = p;
+		p += n;
+	}
+	return r;
+}
+
+static void pgc_schedule(struct pgconn *pc, void (*cb)(lws_sorted_usec_list_t *), lws_usec_t us)
+{
+	lws_sul_schedule(pc->pl->ctx, 0, &pc->sul, cb, us);
+}
+
+static void pgc_connect_start(struct pgconn *pc);
+static void pgc_connect_poll(lws_sorted_usec_list_t *sul);
+static void pgloop_flush(struct pgloop *pl);
+
+static void pgc_retry_cb(lws_sorted_usec_list_t *sul)
+{
+	struct pgconn *pc = lws_container_of(sul, struct pgconn, sul);
+
+	pgc_connect_start(pc);
+}
+
+/* Fails everything the connection had in flight; schedules a reconnect. */
+static void pgc_lost(struct pgconn *pc, const char *why)
+{
+	struct pgreq *r;
+	struct pgq_list failed = { 0 };
+
+	if (pc->state == PGC_DOWN)
+		return;
+	log_warn("database %s connection lost: %s", pc->is_listen ? "listen" : "query", why);
+	pc->state = PGC_DOWN;
+	if (pc->wsi) {
+		struct lws *w = pc->wsi;
+
+		pc->wsi = NULL;
+		lws_set_opaque_user_data(w, NULL);
+		lws_set_timeout(w, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+	}
+	if (pc->conn) {
+		PQfinish(pc->conn);
+		pc->conn = NULL;
+	}
+	/* Collect first: a callback may queue new requests (they fail at once). */
+	while ((r = pgq_pop(&pc->seg_done)))
+		pgq_push(&failed, r);
+	while ((r = pgq_pop(&pc->inflight)))
+		pgq_push(&failed, r);
+	pc->segments = 0;
+	pc->seg_failed = 0;
+	if (!pc->is_listen) {
+		while ((r = pgq_pop(&pc->pl->pending)))
+			pgq_push(&failed, r);
+	}
+	while ((r = pgq_pop(&failed))) {
+		if (r->kind == PGREQ_STMT)
+			pgreq_finish(r, PG_UNAVAILABLE);
+		else
+			pgreq_free(r);
+	}
+	if (pc->pl->closing)
+		return;
+	if (!pc->backoff_ms)
+		pc->backoff_ms = PG_BACKOFF_MIN_MS;
+	pgc_schedule(pc, pgc_retry_cb, (lws_usec_t)pc->backoff_ms * LWS_US_PER_MS);
+	pc->backoff_ms *= 2;
+	if (pc->backoff_ms > PG_BACKOFF_MAX_MS)
+		pc->backoff_ms = PG_BACKOFF_MAX_MS;
+}
+
+static void pgc_notice(void *arg, const char *message)
+{
+	size_t n = strlen(message);
+
+	(void)arg;
+	while (n && message[n - 1] == '\n')
+		n--;
+	log_warn("database says: %.*s", (int)n, message);
+}
+
+static void pgc_connect_start(struct pgconn *pc)
+{
+	struct pgloop *pl = pc->pl;
+	char timeout[16];
+	const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+	const char *vals[] = { timeout, "chat-ws", pl->cfg->database_url, NULL };
+
+	snprintf(timeout, sizeof(timeout), "%ld", pl->cfg->db_timeout);
+	pc->conn = PQconnectStartParams(keys, vals, 1);
+	if (!pc->conn || PQstatus(pc->conn) == CONNECTION_BAD) {
+		pc->state = PGC_CONNECTING; /* so pgc_lost reschedules */
+		pgc_lost(pc, pc->conn ? PQerrorMessage(pc->conn) : "out of memory");
+		return;
+	}
+	pc->state = PGC_CONNECTING;
+	pgc_schedule(pc, pgc_connect_poll, PG_POLL_US);
+}
+
+/* Sends the connection's set-up: settings, prepared statements or LISTEN. */
+static int pgc_setup(struct pgconn *pc)
+{
+	struct pgloop *pl = pc->pl;
+	char ttl[16], stmt_ms[24];
+	const char *params[1];
+	struct pgreq *r;
+
+	PQsetNoticeProcessor(pc->conn, pgc_notice, NULL);
+	if (PQsetnonblocking(pc->conn, 1))
+		return -1;
+	if (pc->is_listen)
+		return PQsendQuery(pc->conn, "LISTEN chat_events") ? 0 : -1;
+	if (!PQenterPipelineMode(pc->conn))
+		return -1;
+	snprintf(ttl, sizeof(ttl), "%ld", pl->cfg->presence_ttl);
+	snprintf(stmt_ms, sizeof(stmt_ms), "%ld", pl->cfg->db_timeout * 1000);
+	params[0] = ttl;
+	if (!PQsendQueryParams(pc->conn, "SELECT set_config('chat.presence_ttl', $1, false)", 1,
+			       NULL, params, NULL, NULL, 0))
+		return -1;
+	params[0] = stmt_ms;
+	if (!PQsendQueryParams(pc->conn, "SELECT set_config('statement_timeout', $1, false)", 1,
+			       NULL, params, NULL, NULL, 0))
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		r = pgreq_new(PGREQ_SETUP, -1, 0, NULL);
+		if (!r)
+			return -1;
+		pgq_push(&pc->inflight, r);
+	}
+	for (int i = 0; i < pl->nstmts; i++) {
+		if (!PQsendPrepare(pc->conn, pl->stmts[i].name, pl->stmts[i].sql,
+				   pl->stmts[i].nparams, NULL))
+			return -1;
+		r = pgreq_new(PGREQ_SETUP, -1, 0, NULL);
+		if (!r)
+			return -1;
+		pgq_push(&pc->inflight, r);
+	}
+	if (!PQpipelineSync(pc->conn))
+		return -1;
+	r = pgreq_new(PGREQ_SYNC, -1, 0, NULL);
+	if (!r)
+		return -1;
+	pgq_push(&pc->inflight, r);
+	pc->segments = 1;
+	return 0;
+}
+
+/* Puts a dup of libpq's socket into the lws loop (lws closes the dup). */
+static int pgc_adopt(struct pgconn *pc)
+{
+	lws_sock_file_fd_type fd;
+	int dupfd = dup(PQsocket(pc->conn));
+
+	if (dupfd < 0)
+		return -1;
+	fd.filefd = dupfd;
+	pc->wsi = lws_adopt_descriptor_vhost(pc->pl->vh, LWS_ADOPT_RAW_FILE_DESC, fd,
+					     PGLOOP_PROTOCOL, NULL);
+	if (!pc->wsi) {
+		close(dupfd);
+		return -1;
+	}
+	lws_set_opaque_user_data(pc->wsi, pc);
+	return 0;
+}
+
+static void pgc_flush_out(struct pgconn *pc)
+{
+	int r = PQflush(pc->conn);
+
+	if (r < 0) {
+		pgc_lost(pc, PQerrorMessage(pc->conn));
+		return;
+	}
+	if (r == 1 && pc->wsi)
+		lws_callback_on_writable(pc->wsi);
+}
+
+static void pgc_connect_poll(lws_sorted_usec_list_t *sul)
+{
+	struct pgconn *pc = lws_container_of(sul, struct pgconn, sul);
+
+	switch (PQconnectPoll(pc->conn)) {
+	case PGRES_POLLING_OK:
+		break;
+	case PGRES_POLLING_FAILED:
+		pgc_lost(pc, PQerrorMessage(pc->conn));
+		return;
+	default:
+		pgc_schedule(pc, pgc_connect_poll, PG_POLL_US);
+		return;
+	}
+	pc->state = PGC_SETUP;
+	if (pgc_setup(pc) || pgc_adopt(pc)) {
+		pgc_lost(pc, PQerrorMessage(pc->conn));
+		return;
+	}
+	pgc_flush_out(pc);
+}
+
+static void pgc_ready(struct pgconn *pc)
+{
+	struct pgloop *pl = pc->pl;
+	int reconnected = pc->ever_ready;
+
+	pc->state = PGC_READY;
+	pc->ever_ready = 1;
+	pc->backoff_ms = 0;
+	log_info("database %s connection ready", pc->is_listen ? "listen" : "query");
+	if (pc->is_listen) {
+		if (pl->ops.on_listen)
+			pl->ops.on_listen(pl->ops.arg, reconnected);
+	} else {
+		if (pl->ops.on_query_ready)
+			pl->ops.on_query_ready(pl->ops.arg, reconnected);
+		pgloop_flush(pl);
+	}
+}
+
+/* The segment's sync arrived: it committed, or rolled back if one failed. */
+static void pgc_segment_end(struct pgconn *pc)
+{
+	struct pgloop *pl = pc->pl;
+	struct pgq_list retry = { 0 };
+	struct pgreq *r;
+	int failed = pc->seg_failed;
+
+	pc->seg_failed = 0;
+	pc->segments--;
+	if (pc->state == PGC_SETUP) {
+		while ((r = pgq_pop(&pc->seg_done)))
+			pgreq_free(r);
+		if (failed) {
+			pgc_lost(pc, "cannot prepare the statements");
+			return;
+		}
+		pgc_ready(pc);
+		return;
+	}
+	while ((r = pgq_pop(&pc->seg_done))) {
+		if (!failed) {
+			pgreq_finish(r, PG_OK);
+		} else if (r->failed || ++r->tries >= PG_TRIES) {
+			pgreq_finish(r, PG_FAILED);
+		} else {
+			/* Rolled back with the failing one: run it again. */
+			if (r->res) {
+				PQclear(r->res);
+				r->res = NULL;
+			}
+			pgq_push(&retry, r);
+		}
+	}
+	/* Retries go first, in their original order. */
+	if (retry.head) {
+		retry.tail->next = pl->pending.head;
+		pl->pending.head = retry.head;
+		if (!pl->pending.tail)
+			pl->pending.tail = retry.tail;
+		pl->pending.n += retry.n;
+	}
+	pgloop_flush(pl);
+}
+
+/* Reads every result that has arrived; returns -1 when the connection broke. */
+static int pgc_drain_query(struct pgconn *pc)
+{
+	while (pc->inflight.head && pc->conn) {
+		struct pgreq *r = pc->inflight.head;
+		PGresult *res;
+
+		if (PQisBusy(pc->conn))
+			return 0;
+		res = PQgetResult(pc->conn);
+		if (r->kind == PGREQ_SYNC) {
+			if (!res)
+				continue;
+			if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+				/* A statement's extra result: keep only the first. */
+				PQclear(res);
+				continue;
+			}
+			PQclear(res);
+			pgreq_free(pgq_pop(&pc->inflight));
+			pgc_segment_end(pc);
+			continue;
+		}
+		if (!res) {
+			pgq_push(&pc->seg_done, pgq_pop(&pc->inflight));
+			continue;
+		}
+		switch (PQresultStatus(res)) {
+		case PGRES_TUPLES_OK:
+		case PGRES_COMMAND_OK:
+			if (!r->res) {
+				r->res = res;
+				res = NULL;
+			}
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			break;
+		default:
+			log_err("statement '%s' failed: %s",
+				r->kind == PGREQ_STMT ? pc->pl->stmts[r->stmt].name : "setup",
+				PQresultErrorMessage(res));
+			r->failed = 1;
+			pc->seg_failed = 1;
+			break;
+		}
+		if (res)
+			PQclear(res);
+	}
+	return 0;
+}
+
+static void pgc_drain_listen(struct pgconn *pc)
+{
+	struct pgloop *pl = pc->pl;
+	PGnotify *n;
+
+	while (!PQisBusy(pc->conn)) {
+		PGresult *res = PQgetResult(pc->conn);
+
+		if (!res)
+			break;
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			log_err("cannot LISTEN: %s", PQresultErrorMessage(res));
+		else if (pc->state == PGC_SETUP)
+			pgc_ready(pc);
+		PQclear(res);
+	}
+	while ((n = PQnotifies(pc->conn))) {
+		if (pl->ops.on_notify && pc->state == PGC_READY)
+			pl->ops.on_notify(pl->ops.arg, n->extra, strlen(n->extra));
+		PQfreemem(n);
+	}
+}
+
+int pgloop_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct pgconn *pc = lws_get_opaque_user_data(wsi);
+
+	(void)user;
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (!pc || !pc->conn)
+			return -1;
+		/* A failed read must close the descriptor: returning 0 here would
+		 * have lws report it readable again at once, forever. */
+		if (!PQconsumeInput(pc->conn) || PQstatus(pc->conn) != CONNECTION_OK) {
+			pgc_lost(pc, PQerrorMessage(pc->conn));
+			return 0; /* pgc_lost already asked lws to close this wsi */
+		}
+		if (pc->is_listen)
+			pgc_drain_listen(pc);
+		else
+			pgc_drain_query(pc);
+		if (pc->conn && pc->state != PGC_DOWN)
+			pgc_flush_out(pc);
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		if (pc && pc->conn)
+			pgc_flush_out(pc);
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (pc && pc->wsi == wsi) {
+			pc->wsi = NULL;
+			pgc_lost(pc, "socket closed");
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Sends pending requests as one segment, when the connection can take it. */
+static void pgloop_flush(struct pgloop *pl)
+{
+	struct pgconn *pc = &pl->query;
+	struct pgreq *r;
+	int n = 0;
+
+	if (pc->state != PGC_READY || !pl->pending.head || pc->segments >= PG_SEGMENTS_INFLIGHT)
+		return;
+	while (n < PG_SEGMENT_MAX && (r = pgq_pop(&pl->pending))) {
+		const struct pg_stmt_def *d = &pl->stmts[r->stmt];
+
+		if (!PQsendQueryPrepared(pc->conn, d->name, r->nparams,
+					 (const char *const *)r->params, NULL, NULL, 0)) {
+			pgq_push_front(&pl->pending, r);
+			pgc_lost(pc, PQerrorMessage(pc->conn));
+			return;
+		}
+		pgq_push(&pc->inflight, r);
+		n++;
+	}
+	r = pgreq_new(PGREQ_SYNC, -1, 0, NULL);
+	if (!r || !PQpipelineSync(pc->conn)) {
+		free(r);
+		pgc_lost(pc, "cannot end a pipeline segment");
+		return;
+	}
+	pgq_push(&pc->inflight, r);
+	pc->segments++;
+	pgc_flush_out(pc);
+}
+
+static void pgloop_flush_cb(lws_sorted_usec_list_t *sul)
+{
+	struct pgloop *pl = lws_container_of(sul, struct pgloop, flush_sul);
+
+	pl->flush_scheduled = 0;
+	pgloop_flush(pl);
+}
+
+int pgloop_query(struct pgloop *pl, int stmt, int nparams, const char *const *params,
+		 pg_done_fn done, void *arg)
+{
+	struct pgreq *r;
+
+	if (pl->query.state != PGC_READY || pl->pending.n >= PG_QUEUE_MAX || stmt < 0 ||
+	    stmt >= pl->nstmts || nparams != pl->stmts[stmt].nparams)
+		return -1;
+	r = pgreq_new(PGREQ_STMT, stmt, nparams, params);
+	if (!r)
+		return -1;
+	r->done = done;
+	r->arg = arg;
+	pgq_push(&pl->pending, r);
+	/* Flush on the next loop turn so requests of this turn share a segment. */
+	if (!pl->flush_scheduled) {
+		pl->flush_scheduled = 1;
+		lws_sul_schedule(pl->ctx, 0, &pl->flush_sul, pgloop_flush_cb, 1);
+	}
+	return 0;
+}
+
+int pgloop_ready(const struct pgloop *pl)
+{
+	return pl->query.state == PGC_READY;
+}
+
+unsigned pgloop_pending(const struct pgloop *pl)
+{
+	return pl->pending.n + pl->query.inflight.n + pl->query.seg_done.n;
+}
+
+struct pgloop *pgloop_new(struct lws_context *ctx, struct lws_vhost *vh, const struct cfg *cfg,
+			  const struct pg_stmt_def *stmts, int nstmts, const struct pgloop_ops *ops)
+{
+	struct pgloop *pl = calloc(1, sizeof(*pl));
+
+	if (!pl)
+		return NULL;
+	pl->ctx = ctx;
+	pl->vh = vh;
+	pl->cfg = cfg;
+	pl->stmts = stmts;
+	pl->nstmts = nstmts;
+	pl->ops = *ops;
+	pl->listen.pl = pl;
+	pl->listen.is_listen = 1;
+	pl->query.pl = pl;
+	pgc_connect_start(&pl->listen);
+	pgc_connect_start(&pl->query);
+	return pl;
+}
+
+void pgloop_free(struct pgloop *pl)
+{
+	if (!pl)
+		return;
+	pl->closing = 1;
+	lws_sul_cancel(&pl->flush_sul);
+	lws_sul_cancel(&pl->listen.sul);
+	lws_sul_cancel(&pl->query.sul);
+	if (pl->listen.state == PGC_DOWN && pl->listen.conn) {
+		PQfinish(pl->listen.conn);
+		pl->listen.conn = NULL;
+	}
+	if (pl->query.state == PGC_DOWN && pl->query.conn) {
+		PQfinish(pl->query.conn);
+		pl->query.conn = NULL;
+	}
+	pl->listen.state = pl->listen.state == PGC_DOWN ? PGC_DOWN : PGC_SETUP;
+	pgc_lost(&pl->listen, "shutting down");
+	pl->query.state = pl->query.state == PGC_DOWN ? PGC_DOWN : PGC_SETUP;
+	pgc_lost(&pl->query, "shutting down");
+	free(pl);
+}

@@ -1,0 +1,81 @@
+/* pgloop.h -- PostgreSQL inside the libwebsockets event loop, never blocking.
+ *
+ * Two connections: one LISTENs on chat_events and hands every payload up;
+ * the other runs prepared statements in libpq's pipeline mode. Requests
+ * queued while a segment is in flight go out together as the next segment,
+ * which PostgreSQL runs as one implicit transaction: under load many
+ * messages share one commit (group commit), when idle each goes alone.
+ * A request's callback runs only after its segment committed. Both
+ * connections reconnect by themselves with backoff. */
+#ifndef CHAT_PGLOOP_H
+#define CHAT_PGLOOP_H
+
+#include <libpq-fe.h>
+#include <libwebsockets.h>
+
+#include "cfg.h"
+
+enum pg_status {
+	PG_OK = 0,
+	PG_UNAVAILABLE = -1, /* no connection, or it broke before the outcome was known */
+	PG_FAILED = -2,      /* the statement failed (logged) */
+};
+
+/* res is valid during the call only; NULL unless status is PG_OK. */
+typedef void (*pg_done_fn)(void *arg, enum pg_status status, const PGresult *res);
+
+struct pg_stmt_def {
+	const char *name;
+	const char *sql;
+	int nparams;
+};
+
+struct pgloop_ops {
+	/* A NOTIFY payload on chat_events (NUL-terminated). */
+	void (*on_notify)(void *arg, const char *payload, size_t len);
+	/* LISTEN is in place; reconnected says it was lost before (fill gaps now). */
+	void (*on_listen)(void *arg, int reconnected);
+	/* The query connection is ready (again). */
+	void (*on_query_ready)(void *arg, int reconnected);
+	void *arg;
+};
+
+struct pgloop;
+
+/*
+ * Creates the loop and starts connecting both connections. The statement
+ * table and ops must outlive the loop. vh must carry the protocol named
+ * PGLOOP_PROTOCOL with pgloop_callback. Returns NULL when out of memory.
+ */
+struct pgloop *pgloop_new(struct lws_context *ctx, struct lws_vhost *vh, const struct cfg *cfg,
+			  const struct pg_stmt_def *stmts, int nstmts, const struct pgloop_ops *ops);
+
+/*
+ * Closes both connections. Requests still queued or in flight get their
+ * callback with PG_UNAVAILABLE first.
+ */
+void pgloop_free(struct pgloop *pl);
+
+/*
+ * Queues prepared statement stmt with nparams text parameters (copied;
+ * NULL entries are SQL NULL). done(arg, …) runs exactly once, later, from
+ * the event loop. Returns 0, or -1 without calling done when the query
+ * connection is down or the queue is full: the caller answers
+ * db_unavailable at once.
+ */
+int pgloop_query(struct pgloop *pl, int stmt, int nparams, const char *const *params,
+		 pg_done_fn done, void *arg) __attribute__((warn_unused_result));
+
+/* Returns nonzero while the query connection is ready. */
+int pgloop_ready(const struct pgloop *pl);
+
+/* Requests queued or in flight, for metrics and shutdown. */
+unsigned pgloop_pending(const struct pgloop *pl);
+
+#define PGLOOP_PROTOCOL "chat-pg"
+
+/* The lws protocol callback for the adopted PostgreSQL sockets. */
+int pgloop_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len);
+
+#endif

@@ -1,0 +1,115 @@
+/* room.h -- room subscriptions and ordered, gap-free fan-out of one frame to many.
+ *
+ * Each room a local connection joined has a struct room: its subscribers,
+ * the highest seq delivered (last_seq) and a ring of the most recent
+ * message frames. Each subscription keeps its own last seq: a message is
+ * queued to a subscriber only as the next one it lacks, so nobody sees a
+ * gap or a repeat. What the ring cannot supply is asked of the layer above
+ * through room_ops.need_range. */
+#ifndef CHAT_ROOM_H
+#define CHAT_ROOM_H
+
+#include <stdint.h>
+
+#include "conn.h"
+#include "frame.h"
+#include "hmap.h"
+
+#define ROOM_RING 64
+
+struct room;
+
+struct sub {
+	struct room *room;
+	struct conn *conn;
+	uint64_t last;           /* highest seq this subscriber has */
+	int catching;            /* waiting for need_range to fill it */
+	int64_t typing_until_ms; /* 0 when not typing */
+	struct sub *room_prev, *room_next;
+	struct sub *conn_next;
+};
+
+struct room {
+	char id[72];
+	uint64_t last_seq;       /* highest seq delivered here; valid when seq_known */
+	int seq_known;
+	int filling;             /* a gap read is in flight */
+	uint64_t fill_want;      /* highest seq announced while filling */
+	struct sub *subs;
+	unsigned nsubs;
+	struct {
+		uint64_t seq;
+		struct frame *f;
+	} ring[ROOM_RING];
+};
+
+struct room_ops {
+	/*
+	 * Messages (after, upto] are needed: for a gap in the room (s NULL) or
+	 * for one subscriber catching up (s set). The answer comes back through
+	 * room_fill() and room_fill_done().
+	 */
+	void (*need_range)(void *arg, struct room *r, struct sub *s, uint64_t after, uint64_t upto);
+	void *arg;
+};
+
+struct rooms {
+	struct hmap map;
+	struct room_ops ops;
+};
+
+void rooms_init(struct rooms *rs, const struct room_ops *ops);
+
+/* Frees every room; subscriptions must be gone (connections closed). */
+void rooms_release(struct rooms *rs);
+
+/* Returns the room or NULL when no local connection is in it. */
+struct room *room_find(struct rooms *rs, const char *id);
+
+/*
+ * Subscribes c to room id. snapshot is the room's last seq as of the
+ * messages c was just given (join_room's ack); c then receives every
+ * message after it, in order. Re-subscribing only moves nothing.
+ * Returns the subscription or NULL when out of memory.
+ */
+struct sub *room_subscribe(struct rooms *rs, struct conn *c, const char *id, uint64_t snapshot);
+
+/* Returns c's subscription to room id, or NULL. */
+struct sub *room_sub_of(struct conn *c, const char *id);
+
+/* Ends one subscription (frees the room when it was the last). */
+void room_unsubscribe(struct rooms *rs, struct sub *s);
+
+/* Ends every subscription of c. */
+void room_unsubscribe_all(struct rooms *rs, struct conn *c);
+
+/*
+ * A message with this seq exists (a NOTIFY said so). f is its new_message
+ * frame, or NULL when the NOTIFY carried only a reference. Delivers it, or
+ * asks for the gap before it.
+ */
+void room_message(struct rooms *rs, struct room *r, uint64_t seq, struct frame *f);
+
+/*
+ * One message read back for a need_range request, in seq order: s NULL
+ * for a room gap, else for that subscriber.
+ */
+void room_fill(struct rooms *rs, struct room *r, struct sub *s, uint64_t seq, struct frame *f);
+
+/*
+ * The need_range read is over (ok = 0 when it failed). upto is what was
+ * asked. Asks again when more arrived meanwhile.
+ */
+void room_fill_done(struct rooms *rs, struct room *r, struct sub *s, uint64_t upto, int ok);
+
+/* The LISTEN connection was lost: every room must re-read after its last_seq. */
+void rooms_resync(struct rooms *rs);
+
+/*
+ * Queues f to every subscriber of r, except connections of skip_user
+ * (may be NULL). Connections marked with epoch are skipped and marked with
+ * it otherwise (pass 0 to not de-duplicate).
+ */
+void room_broadcast(struct room *r, struct frame *f, const char *skip_user, unsigned epoch);
+
+#endif
