@@ -78,8 +78,9 @@ run: deps
 
 unit-build: $(UNIT_BIN)
 
+# Runs every unit test binary, then fails if any failed.
 unit: unit-build
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 # The whole suite: sanitizer build, unit tests, then the real stack.
 test: deps

@@ -32,7 +32,11 @@ char *envelope_error(enum err_code code, const char *message, const char *field,
 	json_t *root, *err;
 	char *out;
 
+	/* jansson refuses strings that are not UTF-8: drop the message first,
+	 * then the field too. */
 	err = err_object(code, message, field);
+	if (!err)
+		err = err_object(code, NULL, field);
 	if (!err)
 		err = err_object(code, NULL, NULL);
 	if (!err)

@@ -451,24 +451,32 @@ fcgi_pids() {
 }
 
 fcgi_start() {
-  local rc=0 bin
+  local i bin
   bin=$(runnable "$BUILD/chat-fcgi")
   service_env
   # spawn-fcgi refuses a socket someone still accepts on; our workers are
   # stopped by now, so a socket file left here is stale.
   rm -f "$FCGI_SOCK" "$FCGI_PID"
-  # spawn-fcgi points the workers' stdout/stderr at /dev/null; the shell
-  # re-opens them on the log and then becomes chat-fcgi (same pid).
-  # shellcheck disable=SC2016 # $0 and $1 belong to that inner shell
-  as_user env -i "${svc_env[@]}" spawn-fcgi -s "$FCGI_SOCK" -M 0600 -F "$WORKERS" -P "$FCGI_PID" -- \
-    /bin/sh -c 'exec "$0" >>"$1" 2>&1' "$bin" "$LOG/fcgi.log" \
-    >>"$LOG/spawn-fcgi.log" 2>&1 || rc=$?
-  if [ "$rc" -ne 0 ]; then
-    tail -n 20 "$LOG/spawn-fcgi.log" "$LOG/fcgi.log" >&2 2>/dev/null || true
-    fcgi_stop
-    die "spawn-fcgi failed (exit $rc): a worker exited at once, see $LOG/fcgi.log"
-  fi
-  say "chat-fcgi: $WORKERS workers on $FCGI_SOCK (pids $(fcgi_pids))"
+  # spawn-fcgi -n creates the socket and becomes chat-fcgi, which forks
+  # CHAT_FCGI_WORKERS workers on it, keeps their stderr (our log) and
+  # replaces any that dies. The shell writes the supervisor's pid first.
+  # shellcheck disable=SC2016 # $$, $0 and $1 belong to that inner shell
+  as_user env -i "${svc_env[@]}" "CHAT_FCGI_WORKERS=$WORKERS" setsid /bin/sh -c \
+    'echo $$ >"$1"; exec spawn-fcgi -n -s "$2" -M 0600 -- "$0"' \
+    "$bin" "$FCGI_PID" "$FCGI_SOCK" </dev/null >>"$LOG/fcgi.log" 2>&1 9>&- &
+  for ((i = 0; i < 100; i++)); do
+    if [ -S "$FCGI_SOCK" ] && [ -n "$(fcgi_pids)" ]; then
+      say "chat-fcgi: $WORKERS workers on $FCGI_SOCK (pids $(fcgi_pids))"
+      return 0
+    fi
+    if [ "$i" -gt 5 ] && [ -z "$(fcgi_pids)" ]; then
+      break
+    fi
+    sleep 0.1
+  done
+  tail -n 20 "$LOG/fcgi.log" >&2 2>/dev/null || true
+  fcgi_stop
+  die "chat-fcgi did not start on $FCGI_SOCK; see $LOG/fcgi.log"
 }
 
 fcgi_stop() {

@@ -1,0 +1,220 @@
+// lib.mjs -- helpers shared by the end-to-end tests of the REST API.
+//
+// The tests talk to the real stack (nginx -> chat-fcgi pool -> PostgreSQL)
+// that tests/e2e/run.sh starts; CHAT_BASE_URL points them elsewhere.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const BASE = (process.env.CHAT_BASE_URL || 'http://127.0.0.1:18080').replace(/\/$/, '');
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const TOKEN_RE = /^[0-9a-f]{64}$/;
+export const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * Sends one request and returns {status, headers, json, text}.
+ * body: a value sent as JSON (Content-Type application/json);
+ * rawBody: a string or Buffer sent as is (Content-Type application/json
+ * unless headers say otherwise); token: sent as "Authorization: Bearer";
+ * headers: extra headers, a null value removes a default one.
+ */
+export async function api(method, urlPath, { body, token, headers = {}, rawBody } = {}) {
+  const h = {};
+  if (body !== undefined || rawBody !== undefined) h['content-type'] = 'application/json';
+  if (token !== undefined) h.authorization = `Bearer ${token}`;
+  for (const [k, v] of Object.entries(headers)) {
+    const key = k.toLowerCase();
+    if (v === null) delete h[key];
+    else h[key] = v;
+  }
+  let payload;
+  if (rawBody !== undefined) payload = rawBody;
+  else if (body !== undefined) payload = JSON.stringify(body);
+  const res = await fetch(BASE + urlPath, { method, headers: h, body: payload, redirect: 'manual' });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/** Describes a response for assertion messages. */
+export function show(r) {
+  const t = r.text.length > 400 ? `${r.text.slice(0, 400)}...` : r.text;
+  return `HTTP ${r.status} ${t}`;
+}
+
+/** Asserts the response is JSON (Content-Type and body). */
+export function assertJson(r) {
+  const ct = r.headers.get('content-type') || '';
+  assert.match(ct, /^application\/json\b/i, `Content-Type of ${show(r)}`);
+  assert.ok(r.json !== undefined && r.json !== null && typeof r.json === 'object', `JSON body expected: ${show(r)}`);
+}
+
+/** Asserts a success envelope with the status and returns its data. */
+export function ok(r, status = 200) {
+  assert.equal(r.status, status, show(r));
+  assertJson(r);
+  assert.equal(r.json.success, true, show(r));
+  assert.ok('data' in r.json, show(r));
+  assert.equal(r.json.error, undefined, show(r));
+  return r.json.data;
+}
+
+/**
+ * Asserts an error envelope: the status, the code and, when field is given
+ * (a string), error.field; field === null asserts that there is none.
+ * Returns the error object.
+ */
+export function fails(r, status, code, field) {
+  assert.equal(r.status, status, show(r));
+  assertJson(r);
+  assert.equal(r.json.success, false, show(r));
+  assert.equal(r.json.data, undefined, show(r));
+  const e = r.json.error;
+  assert.equal(typeof e, 'object', show(r));
+  assert.equal(e.code, code, show(r));
+  assert.equal(typeof e.message, 'string', show(r));
+  assert.ok(e.message.length > 0, show(r));
+  if (field === null) assert.equal(e.field, undefined, `no field expected: ${show(r)}`);
+  else if (field !== undefined) assert.equal(e.field, field, show(r));
+  return e;
+}
+
+let counter = 0;
+
+/** A username that no other test (or earlier run) uses: 1..32 of [A-Za-z0-9_.-]. */
+export function uniqueName(prefix = 'u') {
+  counter += 1;
+  const tail = `${process.pid.toString(36)}${counter.toString(36)}${randomBytes(4).toString('hex')}`;
+  return `${prefix.slice(0, 12)}_${tail}`.slice(0, 32);
+}
+
+/**
+ * Joins as a new user with a unique name. Options: room_id, token (of the
+ * caller), name (instead of a generated one). Returns {user, token, data, res}.
+ */
+export async function join(prefix = 'u', { room_id, token, name } = {}) {
+  const username = name ?? uniqueName(prefix);
+  const body = { username };
+  if (room_id !== undefined) body.room_id = room_id;
+  const res = await api('POST', '/api/join', { body, token });
+  const data = ok(res, 201);
+  assert.equal(data.user.username.toLowerCase(), username.toLowerCase(), show(res));
+  assert.match(data.token, TOKEN_RE, show(res));
+  return { user: data.user, token: data.token, data, res };
+}
+
+/** Creates a room (the creator becomes a member) and returns it. */
+export async function createRoom(token, prefix = 'room', extra = {}) {
+  const r = await api('POST', '/api/rooms', { token, body: { room_name: uniqueName(prefix), ...extra } });
+  return ok(r, 201).room;
+}
+
+/** Sends a message and returns the stored Message (asserting 201). */
+export async function send(token, roomId, message, extra = {}) {
+  const r = await api('POST', `/api/messages/${encodeURIComponent(roomId)}`, { token, body: { message, ...extra } });
+  const data = ok(r, 201);
+  assert.equal(data.duplicate, false, show(r));
+  return data.message;
+}
+
+/** Reads one history page. */
+export async function history(token, roomId, query = '') {
+  const r = await api('GET', `/api/messages/${encodeURIComponent(roomId)}${query ? `?${query}` : ''}`, { token });
+  return ok(r, 200);
+}
+
+export function assertUser(u, { online } = {}) {
+  assert.equal(typeof u, 'object');
+  assert.equal(typeof u.id, 'string');
+  assert.ok(u.id.length > 0);
+  assert.equal(typeof u.username, 'string');
+  assert.match(u.joined_at, TS_RE);
+  assert.ok(u.last_seen === null || TS_RE.test(u.last_seen), `last_seen ${u.last_seen}`);
+  assert.equal(typeof u.online, 'boolean');
+  if (online !== undefined) assert.equal(u.online, online);
+}
+
+export function assertRoom(room) {
+  assert.equal(typeof room, 'object');
+  assert.deepEqual(
+    Object.keys(room).sort(),
+    ['created_at', 'created_by', 'description', 'id', 'last_seq', 'member_count', 'name', 'online_count'],
+  );
+  assert.equal(typeof room.id, 'string');
+  assert.equal(typeof room.name, 'string');
+  assert.ok(room.description === null || typeof room.description === 'string');
+  assert.match(room.created_at, TS_RE);
+  assert.ok(room.created_by === null || typeof room.created_by === 'string');
+  assert.ok(Number.isInteger(room.member_count) && room.member_count >= 0);
+  assert.ok(Number.isInteger(room.online_count) && room.online_count >= 0);
+  assert.ok(Number.isInteger(room.last_seq) && room.last_seq >= 0);
+}
+
+export function assertMessage(m) {
+  assert.equal(typeof m, 'object');
+  assert.deepEqual(
+    Object.keys(m).sort(),
+    ['client_id', 'content', 'id', 'room_id', 'seq', 'timestamp', 'user_id', 'username'],
+  );
+  assert.ok(Number.isInteger(m.id) && m.id > 0, `id ${m.id}`);
+  assert.ok(Number.isInteger(m.seq) && m.seq > 0, `seq ${m.seq}`);
+  assert.equal(typeof m.room_id, 'string');
+  assert.equal(typeof m.user_id, 'string');
+  assert.equal(typeof m.username, 'string');
+  assert.equal(typeof m.content, 'string');
+  assert.match(m.timestamp, TS_RE);
+  assert.ok(m.client_id === null || typeof m.client_id === 'string');
+}
+
+/** Runs deploy/local/stack.sh cmd with this environment plus env; returns its output. */
+export function stack(cmd, env = {}) {
+  const r = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), [cmd], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const out = `${r.stdout || ''}${r.stderr || ''}`;
+  if (r.error) throw new Error(`stack.sh ${cmd}: ${r.error.message}\n${out}`);
+  if (r.status !== 0) throw new Error(`stack.sh ${cmd} exited ${r.status}:\n${out}`);
+  return out;
+}
+
+/** The pids of the running chat-fcgi processes, as stack.sh status reports them. */
+export function fcgiPids() {
+  const r = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), ['status'], {
+    cwd: REPO,
+    env: process.env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const m = /chat-fcgi:\s+running \(pids? ([0-9 ]+)\)/.exec(r.stdout || '');
+  assert.ok(m, `stack.sh status shows no chat-fcgi pids:\n${r.stdout}${r.stderr}`);
+  return m[1].trim().split(/\s+/).map(Number).sort((a, b) => a - b);
+}
+
+/** Polls until fn() returns a truthy value, at most timeoutMs; returns that value or null. */
+export async function waitFor(fn, timeoutMs = 30_000, stepMs = 200) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) return null;
+    await new Promise((res) => setTimeout(res, stepMs));
+  }
+}
+
+/** Returns the Set-Cookie header lines of a response. */
+export function setCookies(r) {
+  if (typeof r.headers.getSetCookie === 'function') return r.headers.getSetCookie();
+  const v = r.headers.get('set-cookie');
+  return v ? [v] : [];
+}
