@@ -12,11 +12,17 @@
 #   pg-start      start the private PostgreSQL only
 #   fcgi-restart  stop and re-spawn the chat-fcgi pool with the current
 #                 environment (e.g. new CHAT_* limits), wait until it answers
+#   ws-stop [I]   stop bridge I (0-based), or every bridge, with SIGTERM
+#   ws-kill I     kill bridge I with SIGKILL (a crash: no cleanup)
+#   ws-start [I]  start bridge I, or every bridge
+#   ws-restart [I] stop, then start bridge I (or every bridge)
 #   psql [args]   psql on the stack's database
 #
 # Environment:
 #   CHAT_PORT             nginx port on 127.0.0.1 (default 8080)
 #   CHAT_WS_PORT          chat-ws port on 127.0.0.1 (default CHAT_PORT + 1)
+#   CHAT_WS_BRIDGES       chat-ws processes behind nginx, on CHAT_WS_PORT,
+#                         CHAT_WS_PORT+1, ... (default 1)
 #   CHAT_STATE_DIR        data, sockets, logs (default <repo>/var/local)
 #   CHAT_BUILD            directory holding chat-fcgi and chat-ws (default <repo>/build)
 #   CHAT_FCGI_WORKERS     chat-fcgi processes (default 4)
@@ -58,6 +64,7 @@ STATE=${STATE%/}
 BUILD=$(absolute "${CHAT_BUILD:-$repo/build}")
 BUILD=${BUILD%/}
 WORKERS=${CHAT_FCGI_WORKERS:-4}
+BRIDGES=${CHAT_WS_BRIDGES:-1}
 JOIN_RATE=${CHAT_NGINX_JOIN_RATE:-5r/s}
 JOIN_BURST=${CHAT_NGINX_JOIN_BURST:-20}
 ACCESS_LOG=${CHAT_NGINX_ACCESS_LOG:-1}
@@ -74,7 +81,6 @@ set_paths() {
   NGINX_CONF=$NGINX_DIR/nginx.conf
   FCGI_SOCK=$RUN/fcgi.sock
   FCGI_PID=$RUN/fcgi.pid
-  WS_PID=$RUN/ws.pid
   NGINX_PID=$RUN/nginx.pid
   # Marks the processes of this stack so that stop also finds workers whose
   # pid file was lost (a crashed or interrupted earlier run).
@@ -88,9 +94,10 @@ set_paths
 
 check_settings() {
   local v
-  for v in "$PORT" "$WS_PORT" "$WORKERS" "$JOIN_BURST" "$START_TIMEOUT"; do
-    [[ $v =~ ^[0-9]+$ ]] || die "expected a number, got '$v' (CHAT_PORT, CHAT_WS_PORT, CHAT_FCGI_WORKERS, CHAT_NGINX_JOIN_BURST, CHAT_START_TIMEOUT)"
+  for v in "$PORT" "$WS_PORT" "$WORKERS" "$BRIDGES" "$JOIN_BURST" "$START_TIMEOUT"; do
+    [[ $v =~ ^[0-9]+$ ]] || die "expected a number, got '$v' (CHAT_PORT, CHAT_WS_PORT, CHAT_FCGI_WORKERS, CHAT_WS_BRIDGES, CHAT_NGINX_JOIN_BURST, CHAT_START_TIMEOUT)"
   done
+  [ "$BRIDGES" -ge 1 ] || die "CHAT_WS_BRIDGES must be at least 1"
   [ "$WORKERS" -ge 1 ] || die "CHAT_FCGI_WORKERS must be at least 1"
   [[ $JOIN_RATE =~ ^[0-9]+r/[sm]$ ]] || die "CHAT_NGINX_JOIN_RATE must look like 5r/s or 300r/m, got '$JOIN_RATE'"
   # The paths go into nginx and PostgreSQL configuration files unquoted.
@@ -492,44 +499,95 @@ port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# Bridge i (0-based) listens on WS_PORT+i; its pid file and log carry the
+# index (none for bridge 0).
+ws_port() { printf '%s\n' $((WS_PORT + $1)); }
+ws_pidfile() { printf '%s/ws%s.pid\n' "$RUN" "${1#0}"; }
+ws_log() { printf '%s/ws%s.log\n' "$LOG" "${1#0}"; }
+
+# Pids of every bridge of this stack, or of bridge $1 alone.
 ws_pids() {
-  { pids_from_file "$WS_PID" chat-ws; pids_marked chat-ws; } | uniq_pids
+  local i
+  if [ $# -gt 0 ]; then
+    pids_from_file "$(ws_pidfile "$1")" chat-ws | uniq_pids
+    return 0
+  fi
+  {
+    for ((i = 0; i < BRIDGES; i++)); do
+      pids_from_file "$(ws_pidfile "$i")" chat-ws
+    done
+    pids_marked chat-ws
+  } | uniq_pids
 }
 
-ws_start() {
-  local i bin
-  [ -e "$BUILD/chat-ws" ] || {
-    say "chat-ws: $BUILD/chat-ws not built; /socket.io/ will answer 502"
-    return 0
-  }
+# Starts bridge $1 and waits until its port accepts.
+ws_start_one() {
+  local i=$1 n bin port pidfile log
   bin=$(runnable "$BUILD/chat-ws")
   service_env
-  rm -f "$WS_PID"
+  port=$(ws_port "$i")
+  pidfile=$(ws_pidfile "$i")
+  log=$(ws_log "$i")
+  rm -f "$pidfile"
   # The shell writes its pid and becomes chat-ws; setsid keeps it out of the
   # terminal's process group, and no descriptor of ours stays open in it.
   # shellcheck disable=SC2016 # $$, $0 and $1 belong to that inner shell
-  as_user env -i "${svc_env[@]}" "CHAT_WS_PORT=$WS_PORT" setsid /bin/sh -c 'echo $$ >"$1"; exec "$0"' \
-    "$bin" "$WS_PID" </dev/null >>"$LOG/ws.log" 2>&1 9>&- &
-  for ((i = 0; i < 100; i++)); do
-    if [ -n "$(ws_pids)" ] && port_open "$WS_PORT"; then
-      say "chat-ws: 127.0.0.1:$WS_PORT (pid $(ws_pids))"
+  as_user env -i "${svc_env[@]}" "CHAT_WS_PORT=$port" setsid /bin/sh -c 'echo $$ >"$1"; exec "$0"' \
+    "$bin" "$pidfile" </dev/null >>"$log" 2>&1 9>&- &
+  for ((n = 0; n < 100; n++)); do
+    if [ -n "$(ws_pids "$i")" ] && port_open "$port"; then
+      say "chat-ws: 127.0.0.1:$port (pid $(ws_pids "$i"))"
       return 0
     fi
-    if [ "$i" -gt 5 ] && [ -z "$(ws_pids)" ]; then
+    if [ "$n" -gt 5 ] && [ -z "$(ws_pids "$i")" ]; then
       break
     fi
     sleep 0.1
   done
-  tail -n 20 "$LOG/ws.log" >&2 || true
-  die "chat-ws did not start listening on 127.0.0.1:$WS_PORT; see $LOG/ws.log"
+  tail -n 20 "$log" >&2 || true
+  die "chat-ws did not start listening on 127.0.0.1:$port; see $log"
 }
 
+ws_start() {
+  local i
+  [ -e "$BUILD/chat-ws" ] || {
+    say "chat-ws: $BUILD/chat-ws not built; /socket.io/ will answer 502"
+    return 0
+  }
+  for ((i = 0; i < BRIDGES; i++)); do
+    ws_start_one "$i"
+  done
+}
+
+# Stops bridge $1 (SIGTERM, or the signal in $2), or every bridge.
 ws_stop() {
   local pids
-  pids=$(ws_pids)
+  if [ $# -gt 0 ]; then
+    pids=$(ws_pids "$1")
+    if [ -n "${2:-}" ] && [ -n "$pids" ]; then
+      # shellcheck disable=SC2086 # one word per pid
+      kill "-$2" $pids 2>/dev/null || true
+      sleep 0.2
+    fi
+  else
+    pids=$(ws_pids)
+  fi
   # shellcheck disable=SC2086 # one word per pid
   [ -z "$pids" ] || { terminate chat-ws $pids && say "chat-ws stopped"; } || true
-  rm -f "$WS_PID"
+  if [ $# -gt 0 ]; then
+    rm -f "$(ws_pidfile "$1")"
+  else
+    rm -f "$RUN"/ws*.pid
+  fi
+}
+
+# The upstream servers of the bridges, for nginx.
+ws_servers() {
+  local i out=''
+  for ((i = 0; i < BRIDGES; i++)); do
+    out+="server 127.0.0.1:$(ws_port "$i"); "
+  done
+  printf '%s\n' "$out"
 }
 
 nginx_pids() {
@@ -558,7 +616,7 @@ render_nginx_conf() {
   expr+=(-e "s|@LOG@|$(sed_value "$LOG")|g")
   web=$(readable_copy "$WEB")
   expr+=(-e "s|@WEB@|$(sed_value "$web")|g")
-  expr+=(-e "s|@PORT@|$PORT|g" -e "s|@WS_PORT@|$WS_PORT|g")
+  expr+=(-e "s|@PORT@|$PORT|g" -e "s|@WS_SERVERS@|$(ws_servers)|g")
   expr+=(-e "s|@JOIN_RATE@|$(sed_value "$JOIN_RATE")|g" -e "s|@JOIN_BURST@|$JOIN_BURST|g")
   expr+=(-e "s|@ACCESS_LOG@|$(sed_value "$access")|g")
   expr+=(-e "s|@EXTRA_TEMP_PATHS@|$(sed_value "$extra")|g")
@@ -654,6 +712,7 @@ on_exit() {
 }
 
 start_all() {
+  local i
   check_settings
   ensure_user
   relocate_state
@@ -663,8 +722,11 @@ start_all() {
     stop_all
   fi
   ! port_open "$PORT" || die "127.0.0.1:$PORT is in use by another program; choose another CHAT_PORT"
-  if [ -e "$BUILD/chat-ws" ] && port_open "$WS_PORT"; then
-    die "127.0.0.1:$WS_PORT (chat-ws) is in use by another program; choose another CHAT_WS_PORT"
+  if [ -e "$BUILD/chat-ws" ]; then
+    for ((i = 0; i < BRIDGES; i++)); do
+      ! port_open "$(ws_port "$i")" ||
+        die "127.0.0.1:$(ws_port "$i") (chat-ws) is in use by another program; choose another CHAT_WS_PORT"
+    done
   fi
   starting=1
   trap on_exit EXIT
@@ -735,7 +797,7 @@ cmd_status() {
   fi
   pids=$(ws_pids)
   if [ -n "$pids" ]; then
-    say "chat-ws:   running (pid $pids, 127.0.0.1:$WS_PORT)"
+    say "chat-ws:   running (pid $pids, $BRIDGES bridge(s) from 127.0.0.1:$WS_PORT)"
   elif [ -e "$BUILD/chat-ws" ]; then
     say "chat-ws:   stopped"
     up=3
@@ -798,6 +860,28 @@ case ${1:-} in
     fcgi_stop
     fcgi_start
     wait_ready answering || die "chat-fcgi does not answer after the restart"
+    ;;
+  ws-stop | ws-kill | ws-start | ws-restart)
+    check_settings
+    lock
+    idx=${2:-}
+    if [ -n "$idx" ] && { ! [[ $idx =~ ^[0-9]+$ ]] || [ "$idx" -ge "$BRIDGES" ]; }; then
+      die "no bridge $idx (CHAT_WS_BRIDGES=$BRIDGES)"
+    fi
+    case $1 in
+      ws-kill)
+        [ -n "$idx" ] || die "ws-kill needs a bridge index"
+        ws_stop "$idx" KILL
+        ;;
+      ws-stop | ws-restart)
+        if [ -n "$idx" ]; then ws_stop "$idx"; else ws_stop; fi
+        ;;
+    esac
+    case $1 in
+      ws-start | ws-restart)
+        if [ -n "$idx" ]; then ws_start_one "$idx"; else ws_start; fi
+        ;;
+    esac
     ;;
   psql)
     shift
