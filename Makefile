@@ -87,14 +87,21 @@ test: deps
 	$(MAKE) BUILD=build/asan SANITIZE=address,undefined all unit
 	tests/e2e/run.sh build/asan
 
+# Deployment files go to share/chat/deploy/ only, never to /etc: the
+# sysadmin copies them into place (docs/deploy.md). web/. is copied into
+# the directory, so a second install replaces files instead of nesting web/.
+SHAREDIR = $(DESTDIR)$(PREFIX)/share/chat
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/chat/migrations \
-		$(DESTDIR)$(PREFIX)/share/chat/deploy
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHAREDIR)/migrations $(SHAREDIR)/web \
+		$(SHAREDIR)/deploy/systemd $(SHAREDIR)/deploy/nginx
 	install -m 0755 $(BUILD)/chat-fcgi $(DESTDIR)$(PREFIX)/bin/chat-fcgi
 	install -m 0755 $(BUILD)/chat-ws $(DESTDIR)$(PREFIX)/bin/chat-ws
-	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/chat/migrations/
-	install -m 0755 deploy/migrate.sh $(DESTDIR)$(PREFIX)/share/chat/deploy/migrate.sh
-	cp -R web $(DESTDIR)$(PREFIX)/share/chat/web
+	install -m 0644 migrations/*.sql $(SHAREDIR)/migrations/
+	install -m 0755 deploy/migrate.sh $(SHAREDIR)/deploy/migrate.sh
+	install -m 0644 deploy/systemd/*.service deploy/systemd/*.target $(SHAREDIR)/deploy/systemd/
+	install -m 0644 deploy/nginx/chat.conf $(SHAREDIR)/deploy/nginx/chat.conf
+	install -m 0644 deploy/chat.env.example $(SHAREDIR)/deploy/chat.env.example
+	if [ -d web ]; then cp -R web/. $(SHAREDIR)/web/; fi
 
 BANNED := sprintf|strcpy|strcat|strncpy|strtok|atoi|gets
 lint:
