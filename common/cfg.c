@@ -87,6 +87,14 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 	c->log_level = cfg_env("CHAT_LOG_LEVEL", "info");
 	c->ws_listen = cfg_env("CHAT_WS_LISTEN", "");
 	c->bridge_id = cfg_env("CHAT_BRIDGE_ID", "");
+	c->ws_sid_prefix = cfg_env("CHAT_WS_SID_PREFIX", "");
+	if (strlen(c->ws_sid_prefix) > 16 ||
+	    strspn(c->ws_sid_prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+		    strlen(c->ws_sid_prefix)) {
+		snprintf(err, errlen, "invalid CHAT_WS_SID_PREFIX '%s': up to 16 of A-Z a-z 0-9 - _",
+			 c->ws_sid_prefix);
+		return -1;
+	}
 	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
 		if (strcmp(c->log_level, levels[i]) == 0)
 			level_ok = 1;

@@ -32,6 +32,7 @@ struct cfg {
 	/* The WebSocket bridge (chat-ws). */
 	const char *ws_listen;     /* CHAT_WS_LISTEN: a unix socket path, or "" for TCP */
 	const char *bridge_id;     /* CHAT_BRIDGE_ID: presence key, "" = host:pid */
+	const char *ws_sid_prefix; /* CHAT_WS_SID_PREFIX: starts every session id (routing) */
 	long ws_port;              /* CHAT_WS_PORT: TCP port on 127.0.0.1 */
 	long ws_max_conn;          /* CHAT_WS_MAX_CONN: connections per process */
 	long ws_queue_frames;      /* CHAT_WS_QUEUE_FRAMES: per-connection output bound */

@@ -738,6 +738,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 	const struct cfg *cfg = b->cfg;
 	int64_t now = conn_now_ms();
 
+	conn_expire(b->conns, now);
 	for (struct conn *c = b->conns->head; c; c = c->next) {
 		if (c->state == CONN_CLOSING)
 			continue;
