@@ -23,6 +23,7 @@ enum conn_wsi_kind {
 	CW_PROBE,  /* a WebSocket probing the upgrade of a polling session */
 	CW_GET,    /* a long-poll GET (or the handshake) */
 	CW_POST,   /* a POST of packets */
+	CW_FULL,   /* a WebSocket refused for capacity: closed with 1013 */
 };
 
 int64_t conn_now_ms(void)
@@ -40,6 +41,7 @@ int conn_setup(struct conn_set *cs, const struct cfg *cfg, const struct conn_ops
 	cs->ops = *ops;
 	cs->next_id = 1;
 	hmap_init(&cs->by_sid);
+	hmap_init(&cs->by_addr);
 	cs->ping = frame_from("2", 1);
 	return cs->ping ? 0 : -1;
 }
@@ -49,6 +51,24 @@ void conn_teardown(struct conn_set *cs)
 	frame_unref(cs->ping);
 	cs->ping = NULL;
 	hmap_release(&cs->by_sid);
+	hmap_release(&cs->by_addr);
+}
+
+/* Sessions open from one client address. */
+static uintptr_t conn_addr_count(struct conn_set *cs, const char *addr)
+{
+	return (uintptr_t)hmap_get(&cs->by_addr, addr, strlen(addr));
+}
+
+/* Adds delta to the address's count; the entry goes at zero. */
+static void conn_addr_add(struct conn_set *cs, const char *addr, int delta)
+{
+	uintptr_t n = conn_addr_count(cs, addr) + (uintptr_t)(intptr_t)delta;
+
+	if (n == 0)
+		hmap_del(&cs->by_addr, addr, strlen(addr));
+	else if (hmap_put(&cs->by_addr, addr, strlen(addr), (void *)n))
+		log_warn("cannot count sessions of '%s': out of memory", addr);
 }
 
 static struct conn_set *conn_set_of(struct lws *wsi)
@@ -84,6 +104,7 @@ static void conn_end(struct conn *c)
 
 	cs->ops.on_close(cs->ops.arg, c);
 	hmap_del(&cs->by_sid, c->sid, strlen(c->sid));
+	conn_addr_add(cs, c->addr, -1);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -380,6 +401,7 @@ static struct conn *conn_new(struct conn_set *cs, enum conn_transport t, struct 
 		cs->head->prev = c;
 	cs->head = c;
 	cs->count++;
+	conn_addr_add(cs, c->addr, +1);
 	cs->ops.on_open(cs->ops.arg, c);
 	return c;
 }
@@ -423,14 +445,22 @@ static int conn_check_request(struct conn_set *cs, struct lws *wsi, const char *
 	return 0;
 }
 
-static int conn_full(struct conn_set *cs)
+/* Whether a new session from addr must be refused: shutting down, or a limit. */
+static int conn_full(struct conn_set *cs, const char *addr)
 {
+	long per_addr = cs->cfg->ws_max_conn_per_addr;
+
 	if (cs->refusing) {
 		log_info("refused a session: shutting down");
 		return 1;
 	}
 	if (cs->count >= (unsigned)cs->cfg->ws_max_conn) {
 		log_warn("refused a session: %u sessions is the limit", cs->count);
+		return 1;
+	}
+	if (per_addr > 0 && conn_addr_count(cs, addr) >= (uintptr_t)per_addr) {
+		log_warn("refused a session from '%s': %ld sessions is the limit per address", addr,
+			 per_addr);
 		return 1;
 	}
 	return 0;
@@ -446,8 +476,11 @@ static int conn_filter(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 	if (conn_check_request(cs, wsi, "websocket", w, &status, &answer))
 		return -1;
 	if (!w->sid[0]) {
-		w->kind = CW_WS;
-		return conn_full(cs) ? -1 : 0;
+		/* A refusal is an accepted upgrade closed at once with 1013 (try
+		 * again later): a client sees why, instead of a dropped socket. */
+		conn_client_addr(wsi, w->addr, sizeof(w->addr));
+		w->kind = conn_full(cs, w->addr) ? CW_FULL : CW_WS;
+		return 0;
 	}
 	c = hmap_get(&cs->by_sid, w->sid, strlen(w->sid));
 	if (!c || c->transport != CONN_POLLING || c->probe || c->state == CONN_CLOSING)
@@ -460,6 +493,10 @@ static int conn_established(struct conn_set *cs, struct conn_wsi *w, struct lws 
 {
 	struct conn *c;
 
+	if (w->kind == CW_FULL) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if (w->kind == CW_PROBE) {
 		c = hmap_get(&cs->by_sid, w->sid, strlen(w->sid));
 		if (!c || c->transport != CONN_POLLING || c->probe)
@@ -571,7 +608,8 @@ static int conn_http(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 			return conn_http_owe(wsi, w, 400,
 					     "{\"code\":1,\"message\":\"Session ID unknown\"}");
-		if (conn_full(cs))
+		conn_client_addr(wsi, w->addr, sizeof(w->addr));
+		if (conn_full(cs, w->addr))
 			return conn_http_owe(wsi, w, 503,
 					     "{\"code\":0,\"message\":\"Server full\"}");
 		c = conn_new(cs, CONN_POLLING, wsi);
@@ -727,12 +765,21 @@ int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_ESTABLISHED:
 		return conn_established(cs, w, wsi);
 	case LWS_CALLBACK_RECEIVE:
+		if (w && w->kind == CW_FULL)
+			return 0;
 		if (!c)
 			return -1;
 		if (w->kind == CW_PROBE)
 			return conn_probe_rx(c, wsi, w, in, len);
 		return conn_receive(cs, c, wsi, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (w && w->kind == CW_FULL) {
+			static const char why[] = "server full, try again later";
+
+			lws_close_reason(wsi, (enum lws_close_status)1013, (unsigned char *)why,
+					 sizeof(why) - 1);
+			return -1;
+		}
 		if (!c)
 			return -1;
 		if (wsi == c->probe) {

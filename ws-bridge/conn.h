@@ -83,6 +83,7 @@ struct conn_set {
 	struct conn *head;            /* list of live sessions */
 	unsigned count;
 	struct hmap by_sid;           /* sid -> session */
+	struct hmap by_addr;          /* client address -> sessions (as uintptr_t) */
 	uint64_t next_id;
 	int refusing;                 /* shutting down: refuse new connections */
 	struct frame *ping;           /* the shared "2" frame */
@@ -133,6 +134,7 @@ struct conn_wsi {
 	size_t body_len;
 	int kind;           /* enum conn_wsi_kind in conn.c */
 	int status;         /* an HTTP answer owed: status code */
+	char addr[48];      /* the client address of the request */
 	const char *answer; /* its body (static) */
 	char origin[128];   /* an allowed Origin to echo (CORS), or "" */
 };
