@@ -156,6 +156,7 @@ int conn_send(struct conn *c, struct frame *f)
 	if (outq_push(&c->q, f)) {
 		log_warn("closing session %s of user '%s': output queue full (%u frames)", c->key,
 			 c->user_id, c->q.count);
+		c->cs->slow_closed++;
 		outq_release(&c->q);
 		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too slow: output queue full");
 		return -1;
@@ -194,6 +195,8 @@ static int conn_ws_writeable(struct conn *c)
 
 		if (n < 0)
 			return -1;
+		c->cs->frames_out++;
+		c->cs->bytes_out += f->len;
 		outq_pop(&c->q);
 		if (lws_send_pipe_choked(c->ws))
 			break;
@@ -402,6 +405,7 @@ static struct conn *conn_new(struct conn_set *cs, enum conn_transport t, struct 
 	cs->head = c;
 	cs->count++;
 	conn_addr_add(cs, c->addr, +1);
+	cs->opened++;
 	cs->ops.on_open(cs->ops.arg, c);
 	return c;
 }
@@ -455,10 +459,12 @@ static int conn_full(struct conn_set *cs, const char *addr)
 		return 1;
 	}
 	if (cs->count >= (unsigned)cs->cfg->ws_max_conn) {
+		cs->refused++;
 		log_warn("refused a session: %u sessions is the limit", cs->count);
 		return 1;
 	}
 	if (per_addr > 0 && conn_addr_count(cs, addr) >= (uintptr_t)per_addr) {
+		cs->refused++;
 		log_warn("refused a session from '%s': %ld sessions is the limit per address", addr,
 			 per_addr);
 		return 1;
@@ -529,6 +535,7 @@ static int conn_probe_rx(struct conn *c, struct lws *wsi, struct conn_wsi *w, co
 		return 0;
 	}
 	if (len == 1 && in[0] == '5') {
+		c->cs->upgrades++;
 		c->transport = CONN_WEBSOCKET;
 		c->ws = wsi;
 		c->probe = NULL;
@@ -600,6 +607,18 @@ static int conn_http(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 	int status;
 	struct conn *c;
 
+	{
+		char uri[32];
+
+		/* The metrics page; nginx exposes it to loopback only. */
+		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) > 0 &&
+		    strcmp(uri, "/metrics") == 0 && cs->ops.metrics) {
+			size_t mlen = 0;
+
+			w->dyn_answer = cs->ops.metrics(cs->ops.arg, &mlen);
+			return conn_http_owe(wsi, w, w->dyn_answer ? 200 : 500, NULL);
+		}
+	}
 	if (conn_check_request(cs, wsi, "polling", w, &status, &answer))
 		return conn_http_owe(wsi, w, status, answer);
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0)
@@ -625,8 +644,10 @@ static int conn_http(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 	w->c = c;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
 		w->kind = CW_POST;
+		cs->posts++;
 		return 0;
 	}
+	cs->polls++;
 	if (c->poll) {
 		/* Two GETs at once: the client is confused; end the session. */
 		w->c = NULL;
@@ -815,9 +836,17 @@ int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return conn_http_body_done(cs, w, wsi);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (w->status) {
-			int status = w->status;
+			int status = w->status, rc;
 
 			w->status = 0;
+			if (w->dyn_answer) {
+				rc = conn_http_reply(wsi, w, (unsigned)status,
+						     "text/plain; version=0.0.4", w->dyn_answer,
+						     strlen(w->dyn_answer));
+				free(w->dyn_answer);
+				w->dyn_answer = NULL;
+				return rc;
+			}
 			return conn_http_reply(wsi, w, (unsigned)status,
 					       status == 200 ? "text/html" : "application/json",
 					       w->answer ? w->answer : "", w->answer ? strlen(w->answer) : 0);
@@ -832,6 +861,8 @@ int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			w->c = NULL;
 			free(w->body);
 			w->body = NULL;
+			free(w->dyn_answer);
+			w->dyn_answer = NULL;
 		}
 		return 0;
 	default:

@@ -73,6 +73,8 @@ struct conn_ops {
 	void (*on_message)(void *arg, struct conn *c, char *buf, size_t len);
 	/* The session is over; c is freed after this returns. */
 	void (*on_close)(void *arg, struct conn *c);
+	/* The metrics page: returns a malloc'd text (the caller frees it) or NULL. */
+	char *(*metrics)(void *arg, size_t *len);
 	void *arg;
 };
 
@@ -87,6 +89,9 @@ struct conn_set {
 	uint64_t next_id;
 	int refusing;                 /* shutting down: refuse new connections */
 	struct frame *ping;           /* the shared "2" frame */
+	/* Counters since start, for the metrics page. */
+	unsigned long long opened, refused, slow_closed, frames_out, bytes_out;
+	unsigned long long polls, posts, upgrades;
 };
 
 /*
@@ -136,6 +141,7 @@ struct conn_wsi {
 	int status;         /* an HTTP answer owed: status code */
 	char addr[48];      /* the client address of the request */
 	const char *answer; /* its body (static) */
+	char *dyn_answer;   /* or a body to free after writing */
 	char origin[128];   /* an allowed Origin to echo (CORS), or "" */
 };
 
