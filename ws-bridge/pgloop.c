@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dberr.h"
 #include "log.h"
 
 #define PG_SEGMENT_MAX 256     /* requests per pipeline segment (transaction) */
@@ -29,6 +30,7 @@ struct pgreq {
 	void *arg;
 	PGresult *res;
 	int failed, tries;
+	int unavailable; /* failed for a reason of the database, not the request */
 };
 
 struct pgq_list {
@@ -407,7 +409,7 @@ static void pgc_segment_end(struct pgconn *pc, int64_t sent_us)
 			pgreq_finish(r, PG_OK);
 		} else if (r->failed || ++r->tries >= PG_TRIES) {
 			pl->stats.failed++;
-			pgreq_finish(r, PG_FAILED);
+			pgreq_finish(r, r->unavailable ? PG_UNAVAILABLE : PG_FAILED);
 		} else {
 			/* Rolled back with the failing one: run it again. */
 			if (r->res) {
@@ -475,6 +477,7 @@ static int pgc_drain_query(struct pgconn *pc)
 				r->kind == PGREQ_STMT ? pc->pl->stmts[r->stmt].name : "setup",
 				PQresultErrorMessage(res));
 			r->failed = 1;
+			r->unavailable = dberr_unavailable(PQresultErrorField(res, PG_DIAG_SQLSTATE));
 			pc->seg_failed = 1;
 			break;
 		}
