@@ -153,14 +153,14 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 		}
 		if (PQstatus(d->conn) == CONNECTION_OK) {
 			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
 			int unavailable = dberr_unavailable(state);
+			int shutdown = state && strncmp(state, "57", 2) == 0;
 
 			log_err("statement '%s' failed: %s", def->name, PQerrorMessage(d->conn));
 			PQclear(r);
 			/* A full disk, a read-only or shutting-down server: not our bug. */
 			if (unavailable) {
-				if (state && strncmp(state, "57", 2) == 0)
+				if (shutdown)
 					db_release(d);
 				return DB_UNAVAILABLE;
 			}
