@@ -641,12 +641,16 @@ static int conn_http(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 					     "{\"code\":1,\"message\":\"Session ID unknown\"}");
 	}
 	c->last_poll_ms = conn_now_ms();
-	w->c = c;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+		/* The session may end while the body arrives: it is looked up
+		 * again by sid when the body is complete, never kept here. */
 		w->kind = CW_POST;
+		w->c = NULL;
+		snprintf(w->sid, sizeof(w->sid), "%s", c->sid);
 		cs->posts++;
 		return 0;
 	}
+	w->c = c;
 	cs->polls++;
 	if (c->poll) {
 		/* Two GETs at once: the client is confused; end the session. */
@@ -690,7 +694,7 @@ static int conn_http_body(struct conn_set *cs, struct conn_wsi *w, const char *i
 /* Every packet of a POST: parse them all first, then hand them up. */
 static int conn_http_body_done(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 {
-	struct conn *c = w->c;
+	struct conn *c = w->sid[0] ? hmap_get(&cs->by_sid, w->sid, strlen(w->sid)) : NULL;
 	size_t i, start;
 
 	if (w->kind != CW_POST)
@@ -700,7 +704,7 @@ static int conn_http_body_done(struct conn_set *cs, struct conn_wsi *w, struct l
 			conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "payload too large");
 		return conn_http_owe(wsi, w, 413, "{\"code\":3,\"message\":\"Payload too large\"}");
 	}
-	if (!c)
+	if (!c || c->transport != CONN_POLLING)
 		return conn_http_owe(wsi, w, 400, "{\"code\":1,\"message\":\"Session ID unknown\"}");
 	for (i = 0, start = 0; i <= w->body_len; i++) {
 		struct sio_packet p;
