@@ -53,6 +53,7 @@ static const struct cfg_long cfg_longs[] = {
 	{ "CHAT_FCGI_WORKERS", CFG_FIELD(fcgi_workers), 0, 0, 256 },
 	{ "CHAT_WS_PORT", CFG_FIELD(ws_port), 8081, 1, 65535 },
 	{ "CHAT_WS_MAX_CONN", CFG_FIELD(ws_max_conn), 200000, 1, 10000000 },
+	{ "CHAT_WS_MAX_CONN_PER_ADDR", CFG_FIELD(ws_max_conn_per_addr), 256, 0, 10000000 },
 	{ "CHAT_WS_QUEUE_FRAMES", CFG_FIELD(ws_queue_frames), 1000, 4, 1000000 },
 	{ "CHAT_WS_QUEUE_BYTES", CFG_FIELD(ws_queue_bytes), 1048576, 65536, 1073741824 },
 	{ "CHAT_WS_MAX_PAYLOAD", CFG_FIELD(ws_max_payload), 65536, 1024, 16777216 },
@@ -87,6 +88,14 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 	c->log_level = cfg_env("CHAT_LOG_LEVEL", "info");
 	c->ws_listen = cfg_env("CHAT_WS_LISTEN", "");
 	c->bridge_id = cfg_env("CHAT_BRIDGE_ID", "");
+	c->ws_sid_prefix = cfg_env("CHAT_WS_SID_PREFIX", "");
+	if (strlen(c->ws_sid_prefix) > 16 ||
+	    strspn(c->ws_sid_prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+		    strlen(c->ws_sid_prefix)) {
+		snprintf(err, errlen, "invalid CHAT_WS_SID_PREFIX '%s': up to 16 of A-Z a-z 0-9 - _",
+			 c->ws_sid_prefix);
+		return -1;
+	}
 	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
 		if (strcmp(c->log_level, levels[i]) == 0)
 			level_ok = 1;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "envelope.h"
 #include "http.h"
@@ -425,8 +426,29 @@ static void api_room_users(struct api_ctx *x)
 	api_reply(x, DB_ROOM_USERS, params);
 }
 
+/* The pool's metrics page: loopback clients only (nginx also restricts it). */
+static void api_metrics(struct api_ctx *x)
+{
+	const char *addr = x->req.remote_addr ? x->req.remote_addr : "";
+	size_t len = 0;
+	char *body;
+
+	if (strcmp(addr, "127.0.0.1") != 0 && strcmp(addr, "::1") != 0) {
+		api_error(x, ERR_NOT_FOUND, "no such endpoint", NULL);
+		return;
+	}
+	body = metrics_render(x->api->metrics, &len);
+	if (!body) {
+		api_error(x, ERR_INTERNAL, "out of memory", NULL);
+		return;
+	}
+	http_send_typed(&x->req, 200, "text/plain; version=0.0.4", NULL, body, len);
+	free(body);
+}
+
 static const struct api_endpoint api_endpoints[] = {
 	{ ROUTE_HEALTH, "GET", api_health, 0 },
+	{ ROUTE_METRICS, "GET", api_metrics, 0 },
 	{ ROUTE_JOIN, "POST", api_join, API_BODY },
 	{ ROUTE_SESSION, "DELETE", api_logout, API_AUTH },
 	{ ROUTE_ME, "GET", api_me, API_AUTH },
@@ -490,10 +512,13 @@ static int api_read_json(struct api_ctx *x)
 	return 0;
 }
 
-void api_init(struct api *a, const struct cfg *cfg)
+void api_init(struct api *a, const struct cfg *cfg, const struct metrics *metrics,
+	      struct metrics_slot *mine)
 {
 	a->cfg = cfg;
 	a->seq = 0;
+	a->metrics = metrics;
+	a->mine = mine;
 	db_init(&a->db, cfg);
 }
 
@@ -507,6 +532,9 @@ void api_handle(struct api *a, FCGX_Request *fcgi)
 	struct api_ctx x;
 	const struct api_endpoint *ep = NULL;
 
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&x, 0, sizeof(x));
 	x.api = a;
 	http_req_init(&x.req, fcgi, ++a->seq);
@@ -529,6 +557,14 @@ void api_handle(struct api *a, FCGX_Request *fcgi)
 		goto out;
 	ep->fn(&x);
 out:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (a->mine) {
+		metrics_request(a->mine, x.req.status,
+				(unsigned long long)((t1.tv_sec - t0.tv_sec) * 1000000LL +
+						     (t1.tv_nsec - t0.tv_nsec) / 1000));
+		if (x.req.status == 503)
+			a->mine->db_unavailable++;
+	}
 	if (x.req.status >= 500)
 		log_warn("%s %s answered %d", x.req.method, x.req.path, x.req.status);
 	else

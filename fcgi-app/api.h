@@ -6,15 +6,22 @@
 
 #include "cfg.h"
 #include "db.h"
+#include "metrics.h"
 
 struct api {
 	const struct cfg *cfg;
 	struct db db;
-	unsigned long seq; /* requests served, for request ids */
+	unsigned long seq;              /* requests served, for request ids */
+	const struct metrics *metrics;  /* the whole pool's, for the metrics page */
+	struct metrics_slot *mine;      /* this worker's counters */
 };
 
-/* Prepares the API; cfg must outlive it. Connects to the database lazily. */
-void api_init(struct api *a, const struct cfg *cfg);
+/*
+ * Prepares the API; cfg and the metrics must outlive it. Connects to the
+ * database lazily.
+ */
+void api_init(struct api *a, const struct cfg *cfg, const struct metrics *metrics,
+	      struct metrics_slot *mine);
 
 /* Releases the database connection. */
 void api_release(struct api *a);

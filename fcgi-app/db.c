@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dberr.h"
 #include "log.h"
 
 struct db_def {
@@ -152,12 +153,15 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 		}
 		if (PQstatus(d->conn) == CONNECTION_OK) {
 			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+			int unavailable = dberr_unavailable(state);
+			int shutdown = state && strncmp(state, "57", 2) == 0;
 
 			log_err("statement '%s' failed: %s", def->name, PQerrorMessage(d->conn));
 			PQclear(r);
-			/* 57P01..57P03: the server is shutting down or starting. */
-			if (state && strncmp(state, "57P0", 4) == 0) {
-				db_release(d);
+			/* A full disk, a read-only or shutting-down server: not our bug. */
+			if (unavailable) {
+				if (shutdown)
+					db_release(d);
 				return DB_UNAVAILABLE;
 			}
 			return DB_FAILED;

@@ -119,6 +119,13 @@ static const char *http_reason(int status)
 int http_send(struct http_req *r, int status, const char *extra_headers, const char *body,
 	      size_t len)
 {
+	return http_send_typed(r, status, "application/json; charset=utf-8", extra_headers, body,
+			       len);
+}
+
+int http_send_typed(struct http_req *r, int status, const char *type, const char *extra_headers,
+		    const char *body, size_t len)
+{
 	FCGX_Stream *out = r->fcgi->out;
 	char head[1024];
 	int n;
@@ -126,13 +133,14 @@ int http_send(struct http_req *r, int status, const char *extra_headers, const c
 	/* libfcgi's own printf knows no %zu: format here, then write. */
 	n = snprintf(head, sizeof(head),
 		     "Status: %d %s\r\n"
-		     "Content-Type: application/json; charset=utf-8\r\n"
+		     "Content-Type: %s\r\n"
 		     "Cache-Control: no-store\r\n"
 		     "X-Content-Type-Options: nosniff\r\n"
 		     "X-Request-Id: %s\r\n"
 		     "Content-Length: %zu\r\n"
 		     "%s\r\n",
-		     status, http_reason(status), r->id, len, extra_headers ? extra_headers : "");
+		     status, http_reason(status), type, r->id, len,
+		     extra_headers ? extra_headers : "");
 	r->status = status;
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		log_err("response header too long for request '%s'", r->id);

@@ -49,6 +49,10 @@ int http_is_json(const struct http_req *r);
 int http_send(struct http_req *r, int status, const char *extra_headers, const char *body,
 	      size_t len);
 
+/* As http_send, with another Content-Type than JSON. */
+int http_send_typed(struct http_req *r, int status, const char *type, const char *extra_headers,
+		    const char *body, size_t len);
+
 /* Sends the error envelope with the code's status. Returns as http_send. */
 int http_send_error(struct http_req *r, enum err_code code, const char *message,
 		    const char *field, const char *extra_headers);

@@ -3,10 +3,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "cfg.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -17,14 +19,20 @@ static void on_stop(int sig)
 	stop_requested = 1;
 }
 
+struct serve_ctx {
+	const struct cfg *cfg;
+	struct metrics *metrics;
+};
+
 /* One worker: accept and answer requests until asked to stop. */
-static int serve(void *arg)
+static int serve(void *arg, int slot)
 {
-	const struct cfg *cfg = arg;
+	const struct serve_ctx *sc = arg;
 	struct api api;
 	FCGX_Request req;
 
-	api_init(&api, cfg);
+	sc->metrics->slot[slot].pid = getpid();
+	api_init(&api, sc->cfg, sc->metrics, &sc->metrics->slot[slot]);
 	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_err("cannot initialize the request");
 		api_release(&api);
@@ -47,7 +55,9 @@ int main(void)
 {
 	struct sigaction sa;
 	struct cfg cfg;
+	struct serve_ctx sc;
 	char err[256];
+	int rc = 0;
 
 	if (cfg_load(&cfg, err, sizeof(err))) {
 		fprintf(stderr, "chat-fcgi: %s\n", err);
@@ -67,11 +77,19 @@ int main(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
-	if (cfg.fcgi_workers == 0)
-		return serve(&cfg);
-	if (pool_run((int)cfg.fcgi_workers, 10, &stop_requested, serve, &cfg)) {
-		log_err("cannot start any worker");
+	sc.cfg = &cfg;
+	sc.metrics = metrics_new(cfg.fcgi_workers ? (int)cfg.fcgi_workers : 1);
+	if (!sc.metrics) {
+		log_err("cannot map the metrics counters");
 		return 1;
 	}
-	return 0;
+	if (cfg.fcgi_workers == 0) {
+		rc = serve(&sc, 0);
+	} else if (pool_run((int)cfg.fcgi_workers, 10, &stop_requested, serve, &sc,
+			    &sc.metrics->restarts)) {
+		log_err("cannot start any worker");
+		rc = 1;
+	}
+	metrics_free(sc.metrics);
+	return rc;
 }

@@ -18,12 +18,12 @@
 
 #define POOL_MAX 256
 
-static pid_t pool_spawn(int (*worker)(void *), void *arg)
+static pid_t pool_spawn(int (*worker)(void *, int), void *arg, int slot)
 {
 	pid_t pid = fork();
 
 	if (pid == 0)
-		exit(worker(arg)); /* exit, not _exit: LeakSanitizer runs at exit */
+		exit(worker(arg, slot)); /* exit, not _exit: LeakSanitizer runs at exit */
 	if (pid < 0)
 		log_err("cannot fork a worker: %s", strerror(errno));
 	return pid;
@@ -37,8 +37,8 @@ static int pool_slot(const pid_t *pids, int n, pid_t pid)
 	return -1;
 }
 
-int pool_run(int workers, int grace_s, volatile sig_atomic_t *stop, int (*worker)(void *),
-	     void *arg)
+int pool_run(int workers, int grace_s, volatile sig_atomic_t *stop,
+	     int (*worker)(void *arg, int slot), void *arg, unsigned long long *restarts)
 {
 	pid_t pids[POOL_MAX];
 	time_t born[POOL_MAX];
@@ -48,7 +48,7 @@ int pool_run(int workers, int grace_s, volatile sig_atomic_t *stop, int (*worker
 	if (workers < 1 || workers > POOL_MAX)
 		return -1;
 	for (int i = 0; i < workers; i++) {
-		pids[i] = pool_spawn(worker, arg);
+		pids[i] = pool_spawn(worker, arg, i);
 		born[i] = time(NULL);
 		if (pids[i] > 0)
 			alive++;
@@ -68,7 +68,7 @@ int pool_run(int workers, int grace_s, volatile sig_atomic_t *stop, int (*worker
 				sleep(1);
 				for (int i = 0; i < workers; i++)
 					if (pids[i] <= 0)
-						pids[i] = pool_spawn(worker, arg);
+						pids[i] = pool_spawn(worker, arg, i);
 				continue;
 			}
 			break;
@@ -87,8 +87,10 @@ int pool_run(int workers, int grace_s, volatile sig_atomic_t *stop, int (*worker
 		if (time(NULL) - born[slot] < 1)
 			sleep(1);
 		if (!*stop) {
-			pids[slot] = pool_spawn(worker, arg);
+			pids[slot] = pool_spawn(worker, arg, slot);
 			born[slot] = time(NULL);
+			if (restarts)
+				(*restarts)++;
 		}
 	}
 	for (int i = 0; i < workers; i++)

@@ -12,6 +12,7 @@ static const struct {
 	{ "/api/join", 0, ROUTE_JOIN },
 	{ "/api/session", 0, ROUTE_SESSION },
 	{ "/api/me", 0, ROUTE_ME },
+	{ "/api/metrics", 0, ROUTE_METRICS },
 	{ "/api/rooms", 0, ROUTE_ROOMS },
 	{ "/api/rooms/", 1, ROUTE_ROOM },
 	{ "/api/messages/", 1, ROUTE_MESSAGES },

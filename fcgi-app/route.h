@@ -14,6 +14,7 @@ enum route_id {
 	ROUTE_ROOM,     /* /api/rooms/{id} */
 	ROUTE_MESSAGES, /* /api/messages/{room_id} */
 	ROUTE_USERS,    /* /api/users/{room_id} */
+	ROUTE_METRICS,  /* /api/metrics (loopback only) */
 };
 
 struct route_match {

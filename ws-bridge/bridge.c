@@ -2,7 +2,9 @@
 #include "bridge.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,10 @@ static void send_frame(struct conn *c, struct frame *f)
 /* Answers a failed event: as its ack, or as an `error` event without one. */
 static void ev_fail(struct conn *c, long long ack_id, enum err_code code, const char *message)
 {
+	struct bridge *b = c->cs->ops.arg;
+
+	if ((unsigned)code < ERR__COUNT)
+		b->stats.errors[code]++;
 	if (ack_id >= 0)
 		send_frame(c, sio_ack_error(ack_id, err_name(code), message));
 	else
@@ -539,16 +545,22 @@ static void on_sio_event(struct bridge *b, struct conn *c, const struct sio_pack
 		ev_fail(c, ack, ERR_VALIDATION, "the event payload must be a JSON object");
 		goto out;
 	}
-	if (strcmp(name, "join_room") == 0)
+	if (strcmp(name, "join_room") == 0) {
+		b->stats.events[BE_JOIN]++;
 		ev_join_room(b, c, ack, payload);
-	else if (strcmp(name, "leave_room") == 0)
+	} else if (strcmp(name, "leave_room") == 0) {
+		b->stats.events[BE_LEAVE]++;
 		ev_leave_room(b, c, ack, payload);
-	else if (strcmp(name, "send_message") == 0)
+	} else if (strcmp(name, "send_message") == 0) {
+		b->stats.events[BE_SEND]++;
 		ev_send_message(b, c, ack, payload);
-	else if (strcmp(name, "typing") == 0)
+	} else if (strcmp(name, "typing") == 0) {
+		b->stats.events[BE_TYPING]++;
 		ev_typing(b, c, ack, payload);
-	else
+	} else {
+		b->stats.events[BE_OTHER]++;
 		ev_fail(c, ack, ERR_VALIDATION, "unknown event");
+	}
 out:
 	json_decref(arr);
 }
@@ -652,11 +664,129 @@ static void bridge_on_close(void *arg, struct conn *c)
 	b->grace_tail = g;
 }
 
+/* Appends to a fixed buffer; output past its end is dropped (n keeps counting). */
+static void mput(char *buf, size_t size, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void mput(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (*n >= size)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(buf + *n, size - *n, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		*n += (size_t)w;
+}
+
+/* The Prometheus text format page of this bridge. */
+static char *bridge_metrics(void *arg, size_t *len)
+{
+	static const char *const evnames[BE__COUNT] = { "join_room", "leave_room", "send_message",
+							 "typing", "other" };
+	struct bridge *b = arg;
+	const struct conn_set *cs = b->conns;
+	const struct bridge_stats *st = &b->stats;
+	struct pgloop_stats pg;
+	size_t size = 16384, n = 0;
+	unsigned ws = 0, polling = 0;
+	char *buf = malloc(size);
+
+	if (!buf)
+		return NULL;
+	for (const struct conn *c = cs->head; c; c = c->next)
+		c->transport == CONN_WEBSOCKET ? ws++ : polling++;
+	pgloop_get_stats(b->pg, &pg);
+	mput(buf, size, &n, "# HELP chat_ws_sessions Engine.IO sessions open now.\n"
+			    "# TYPE chat_ws_sessions gauge\n"
+			    "chat_ws_sessions{transport=\"websocket\"} %u\n"
+			    "chat_ws_sessions{transport=\"polling\"} %u\n",
+	     ws, polling);
+	mput(buf, size, &n, "# TYPE chat_ws_sessions_opened_total counter\n"
+			    "chat_ws_sessions_opened_total %llu\n"
+			    "# TYPE chat_ws_sessions_refused_total counter\n"
+			    "chat_ws_sessions_refused_total %llu\n"
+			    "# TYPE chat_ws_slow_clients_closed_total counter\n"
+			    "chat_ws_slow_clients_closed_total %llu\n"
+			    "# TYPE chat_ws_upgrades_total counter\n"
+			    "chat_ws_upgrades_total %llu\n"
+			    "# TYPE chat_ws_polls_total counter\n"
+			    "chat_ws_polls_total{method=\"GET\"} %llu\n"
+			    "chat_ws_polls_total{method=\"POST\"} %llu\n",
+	     cs->opened, cs->refused, cs->slow_closed, cs->upgrades, cs->polls, cs->posts);
+	mput(buf, size, &n, "# HELP chat_ws_events_in_total Client events received.\n"
+			    "# TYPE chat_ws_events_in_total counter\n");
+	for (int i = 0; i < BE__COUNT; i++)
+		mput(buf, size, &n, "chat_ws_events_in_total{event=\"%s\"} %llu\n", evnames[i],
+		     st->events[i]);
+	mput(buf, size, &n, "# HELP chat_ws_errors_total Events answered with an error, by code.\n"
+			    "# TYPE chat_ws_errors_total counter\n");
+	for (int i = ERR_NONE + 1; i < ERR__COUNT; i++)
+		mput(buf, size, &n, "chat_ws_errors_total{code=\"%s\"} %llu\n",
+		     err_name((enum err_code)i), st->errors[i]);
+	mput(buf, size, &n, "# TYPE chat_ws_frames_out_total counter\n"
+			    "chat_ws_frames_out_total %llu\n"
+			    "# TYPE chat_ws_bytes_out_total counter\n"
+			    "chat_ws_bytes_out_total %llu\n"
+			    "# HELP chat_ws_queue_frames Frames waiting in output queues (sampled).\n"
+			    "# TYPE chat_ws_queue_frames gauge\n"
+			    "chat_ws_queue_frames %lu\n"
+			    "# TYPE chat_ws_queue_frames_max gauge\n"
+			    "chat_ws_queue_frames_max %lu\n",
+	     cs->frames_out, cs->bytes_out, st->queue_frames, st->queue_max);
+	mput(buf, size, &n, "# TYPE chat_ws_notify_total counter\n"
+			    "chat_ws_notify_total %llu\n"
+			    "# HELP chat_ws_notify_lag_ms From the NOTIFY in the database to its arrival here.\n"
+			    "# TYPE chat_ws_notify_lag_ms_sum counter\n"
+			    "chat_ws_notify_lag_ms_sum %.3f\n"
+			    "# TYPE chat_ws_notify_lag_ms_count counter\n"
+			    "chat_ws_notify_lag_ms_count %llu\n"
+			    "# TYPE chat_ws_notify_lag_ms_last gauge\n"
+			    "chat_ws_notify_lag_ms_last %.3f\n"
+			    "# TYPE chat_ws_gap_reads_total counter\n"
+			    "chat_ws_gap_reads_total %llu\n",
+	     pg.notifies, st->notify_lag_ms_sum, st->notify_lag_n, st->notify_lag_ms_last,
+	     st->gap_reads);
+	mput(buf, size, &n, "# TYPE chat_ws_db_up gauge\n"
+			    "chat_ws_db_up{conn=\"listen\"} %d\n"
+			    "chat_ws_db_up{conn=\"query\"} %d\n"
+			    "# TYPE chat_ws_db_pending gauge\n"
+			    "chat_ws_db_pending %u\n"
+			    "# HELP chat_ws_db_roundtrip_ms Send-to-commit time of pipeline segments.\n"
+			    "# TYPE chat_ws_db_roundtrip_ms_sum counter\n"
+			    "chat_ws_db_roundtrip_ms_sum %.3f\n"
+			    "# TYPE chat_ws_db_roundtrip_ms_count counter\n"
+			    "chat_ws_db_roundtrip_ms_count %llu\n"
+			    "# TYPE chat_ws_db_roundtrip_ms_last gauge\n"
+			    "chat_ws_db_roundtrip_ms_last %.3f\n"
+			    "# TYPE chat_ws_db_statements_total counter\n"
+			    "chat_ws_db_statements_total %llu\n"
+			    "# TYPE chat_ws_db_failed_total counter\n"
+			    "chat_ws_db_failed_total %llu\n"
+			    "# TYPE chat_ws_db_rolled_back_total counter\n"
+			    "chat_ws_db_rolled_back_total %llu\n"
+			    "# TYPE chat_ws_db_reconnects_total counter\n"
+			    "chat_ws_db_reconnects_total %llu\n",
+	     pg.listen_up, pg.query_up, pgloop_pending(b->pg), pg.segment_ms_sum, pg.segments,
+	     pg.segment_ms_last, pg.statements, pg.failed, pg.rolled_back, pg.reconnects);
+	if (n >= size) {
+		log_warn("metrics page truncated at %zu bytes", size);
+		n = size - 1;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
 void bridge_conn_ops(struct bridge *b, struct conn_ops *ops)
 {
 	ops->on_open = bridge_on_open;
 	ops->on_message = bridge_on_message;
 	ops->on_close = bridge_on_close;
+	ops->metrics = bridge_metrics;
 	ops->arg = b;
 }
 
@@ -738,7 +868,13 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 	const struct cfg *cfg = b->cfg;
 	int64_t now = conn_now_ms();
 
+	conn_expire(b->conns, now);
+	b->stats.queue_frames = 0;
+	b->stats.queue_max = 0;
 	for (struct conn *c = b->conns->head; c; c = c->next) {
+		b->stats.queue_frames += c->q.count;
+		if (c->q.count > b->stats.queue_max)
+			b->stats.queue_max = c->q.count;
 		if (c->state == CONN_CLOSING)
 			continue;
 		if ((c->state == CONN_OPEN || c->state == CONN_AUTHING) && now > c->auth_deadline_ms) {
@@ -859,6 +995,7 @@ static void bridge_need_range(void *arg, struct room *r, struct sub *s, uint64_t
 	struct bridge *b = arg;
 	struct breq *q = breq_new(b, s ? s->conn : NULL, -1, r->id);
 
+	b->stats.gap_reads++;
 	if (!q) {
 		room_fill_done(&b->rooms, r, s, upto, 0);
 		return;
@@ -1022,6 +1159,18 @@ static void bridge_on_notify(void *arg, const char *payload, size_t len)
 		log_warn("ignored a malformed event on chat_events");
 		json_decref(ev);
 		return;
+	}
+	if (json_is_integer(json_object_get(ev, "ts"))) {
+		struct timespec now;
+		double lag;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		lag = (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6 -
+		      (double)json_integer_value(json_object_get(ev, "ts"));
+		b->stats.notify_lag_n++;
+		b->stats.notify_lag_ms_sum += lag;
+		b->stats.notify_lag_ms_last = lag;
+		json_object_del(ev, "ts");
 	}
 	if (strcmp(type, "new_message") == 0)
 		notify_message(b, ev);

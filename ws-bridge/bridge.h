@@ -6,11 +6,24 @@
 
 #include "cfg.h"
 #include "conn.h"
+#include "err.h"
 #include "hmap.h"
 #include "pgloop.h"
 #include "room.h"
 
 struct grace;
+
+enum bridge_event { BE_JOIN, BE_LEAVE, BE_SEND, BE_TYPING, BE_OTHER, BE__COUNT };
+
+/* Counters since start, for the metrics page. */
+struct bridge_stats {
+	unsigned long long events[BE__COUNT];
+	unsigned long long errors[ERR__COUNT];
+	unsigned long long notify_lag_n;
+	double notify_lag_ms_sum, notify_lag_ms_last;
+	unsigned long long gap_reads;
+	unsigned long queue_frames, queue_max; /* sampled by the sweep */
+};
 
 struct bridge {
 	const struct cfg *cfg;
@@ -25,6 +38,7 @@ struct bridge {
 	struct grace *grace_head, *grace_tail;
 	int stopping;
 	int removed;                 /* shutdown: presence rows are gone */
+	struct bridge_stats stats;
 };
 
 /*

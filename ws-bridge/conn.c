@@ -1,4 +1,5 @@
-/* conn.c -- one WebSocket client: handshake checks, reassembly, bounded output. */
+/* conn.c -- Engine.IO sessions over WebSocket and HTTP long-polling: handshake
+ * checks, reassembly, bounded output, and the polling-to-WebSocket upgrade. */
 #include "conn.h"
 
 #include <openssl/rand.h>
@@ -13,6 +14,17 @@
 
 /* Seconds lws waits for a closing client to take its close frame. */
 #define CONN_CLOSE_WAIT_S 3
+/* The separator of packets in a polling payload (Engine.IO v4). */
+#define CONN_RS '\x1e'
+
+enum conn_wsi_kind {
+	CW_NONE = 0,
+	CW_WS,     /* the WebSocket of a session */
+	CW_PROBE,  /* a WebSocket probing the upgrade of a polling session */
+	CW_GET,    /* a long-poll GET (or the handshake) */
+	CW_POST,   /* a POST of packets */
+	CW_FULL,   /* a WebSocket refused for capacity: closed with 1013 */
+};
 
 int64_t conn_now_ms(void)
 {
@@ -28,6 +40,8 @@ int conn_setup(struct conn_set *cs, const struct cfg *cfg, const struct conn_ops
 	cs->cfg = cfg;
 	cs->ops = *ops;
 	cs->next_id = 1;
+	hmap_init(&cs->by_sid);
+	hmap_init(&cs->by_addr);
 	cs->ping = frame_from("2", 1);
 	return cs->ping ? 0 : -1;
 }
@@ -36,6 +50,25 @@ void conn_teardown(struct conn_set *cs)
 {
 	frame_unref(cs->ping);
 	cs->ping = NULL;
+	hmap_release(&cs->by_sid);
+	hmap_release(&cs->by_addr);
+}
+
+/* Sessions open from one client address. */
+static uintptr_t conn_addr_count(struct conn_set *cs, const char *addr)
+{
+	return (uintptr_t)hmap_get(&cs->by_addr, addr, strlen(addr));
+}
+
+/* Adds delta to the address's count; the entry goes at zero. */
+static void conn_addr_add(struct conn_set *cs, const char *addr, int delta)
+{
+	uintptr_t n = conn_addr_count(cs, addr) + (uintptr_t)(intptr_t)delta;
+
+	if (n == 0)
+		hmap_del(&cs->by_addr, addr, strlen(addr));
+	else if (hmap_put(&cs->by_addr, addr, strlen(addr), (void *)n))
+		log_warn("cannot count sessions of '%s': out of memory", addr);
 }
 
 static struct conn_set *conn_set_of(struct lws *wsi)
@@ -43,57 +76,137 @@ static struct conn_set *conn_set_of(struct lws *wsi)
 	return lws_context_user(lws_get_context(wsi));
 }
 
+/* Asks for a writable callback on whatever carries the session now. */
+static void conn_kick(struct conn *c)
+{
+	if (c->transport == CONN_WEBSOCKET && c->ws)
+		lws_callback_on_writable(c->ws);
+	else if (c->transport == CONN_POLLING && c->poll)
+		lws_callback_on_writable(c->poll);
+}
+
+static void conn_detach(struct lws *wsi)
+{
+	struct conn_wsi *w;
+
+	if (!wsi)
+		return;
+	w = lws_wsi_user(wsi);
+	if (w)
+		w->c = NULL;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+}
+
+/* The session is over: tell the layer above, drop it, let its lws connections go. */
+static void conn_end(struct conn *c)
+{
+	struct conn_set *cs = c->cs;
+
+	cs->ops.on_close(cs->ops.arg, c);
+	hmap_del(&cs->by_sid, c->sid, strlen(c->sid));
+	conn_addr_add(cs, c->addr, -1);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		cs->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	cs->count--;
+	conn_detach(c->ws);
+	conn_detach(c->probe);
+	conn_detach(c->poll);
+	outq_release(&c->q);
+	free(c->rx);
+	free(c);
+}
+
 void conn_close(struct conn *c, uint16_t code, const char *reason)
 {
-	if (c->state == CONN_CLOSING || !c->wsi)
+	if (c->state == CONN_CLOSING)
 		return;
-	c->state = CONN_CLOSING;
 	c->close_code = code;
 	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
-	lws_callback_on_writable(c->wsi);
-	/* A client that does not read never makes us writable: cut it off. */
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, CONN_CLOSE_WAIT_S);
+	if (c->transport == CONN_WEBSOCKET) {
+		c->state = CONN_CLOSING;
+		if (c->ws) {
+			lws_callback_on_writable(c->ws);
+			/* A client that does not read never makes us writable: cut it off. */
+			lws_set_timeout(c->ws, PENDING_TIMEOUT_CLOSE_SEND, CONN_CLOSE_WAIT_S);
+		}
+		return;
+	}
+	/* Polling: the close packet goes out with the next answer to a GET. */
+	{
+		struct frame *f = frame_from("1", 1);
+
+		if (f && outq_push(&c->q, f) == 0)
+			conn_kick(c);
+		frame_unref(f);
+	}
+	c->state = CONN_CLOSING;
+	c->last_poll_ms = conn_now_ms();
 }
 
 int conn_send(struct conn *c, struct frame *f)
 {
 	int was_empty = c->q.count == 0;
 
-	if (c->state == CONN_CLOSING || !c->wsi)
+	if (c->state == CONN_CLOSING)
 		return -1;
 	if (outq_push(&c->q, f)) {
-		log_warn("closing connection %s of user '%s': output queue full (%u frames)", c->key,
+		log_warn("closing session %s of user '%s': output queue full (%u frames)", c->key,
 			 c->user_id, c->q.count);
+		c->cs->slow_closed++;
 		outq_release(&c->q);
 		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too slow: output queue full");
 		return -1;
 	}
 	if (was_empty)
-		lws_callback_on_writable(c->wsi);
+		conn_kick(c);
 	return 0;
 }
 
-/* Writes queued frames while the socket takes them. Returns -1 to close. */
-static int conn_writeable(struct conn *c)
+void conn_expire(struct conn_set *cs, int64_t now_ms)
+{
+	const struct cfg *cfg = cs->cfg;
+	struct conn *c, *next;
+
+	for (c = cs->head; c; c = next) {
+		next = c->next;
+		if (c->transport != CONN_POLLING || c->poll)
+			continue;
+		if (c->state == CONN_CLOSING ? now_ms - c->last_poll_ms > cfg->ws_ping_timeout
+					     : now_ms - c->last_poll_ms >
+						       cfg->ws_ping_interval + cfg->ws_ping_timeout) {
+			log_info("polling session %s expired", c->key);
+			conn_end(c);
+		}
+	}
+}
+
+/* Writes queued frames to the session's WebSocket. Returns -1 to close it. */
+static int conn_ws_writeable(struct conn *c)
 {
 	struct frame *f;
 	int budget = 64;
 
 	while (budget-- > 0 && (f = outq_peek(&c->q))) {
-		int n = lws_write(c->wsi, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
+		int n = lws_write(c->ws, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
 
 		if (n < 0)
 			return -1;
+		c->cs->frames_out++;
+		c->cs->bytes_out += f->len;
 		outq_pop(&c->q);
-		if (lws_send_pipe_choked(c->wsi))
+		if (lws_send_pipe_choked(c->ws))
 			break;
 	}
 	if (c->q.count) {
-		lws_callback_on_writable(c->wsi);
+		lws_callback_on_writable(c->ws);
 		return 0;
 	}
 	if (c->state == CONN_CLOSING) {
-		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+		lws_close_reason(c->ws, (enum lws_close_status)c->close_code,
 				 (unsigned char *)c->close_reason, strlen(c->close_reason));
 		return -1;
 	}
@@ -101,18 +214,19 @@ static int conn_writeable(struct conn *c)
 }
 
 /* Appends a fragment; delivers the message when complete. */
-static int conn_receive(struct conn_set *cs, struct conn *c, const char *in, size_t len)
+static int conn_receive(struct conn_set *cs, struct conn *c, struct lws *wsi, const char *in,
+			size_t len)
 {
 	size_t max = (size_t)cs->cfg->ws_max_payload;
-	int final = lws_is_final_fragment(c->wsi) && lws_remaining_packet_payload(c->wsi) == 0;
+	int final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
 
 	if (c->state == CONN_CLOSING)
 		return 0;
-	if (lws_frame_is_binary(c->wsi)) {
+	if (lws_frame_is_binary(wsi)) {
 		conn_close(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames are not supported");
 		return 0;
 	}
-	if (lws_is_first_fragment(c->wsi))
+	if (lws_is_first_fragment(wsi))
 		c->rx_len = 0;
 	/* The common case, a whole message in one piece, needs no copy. */
 	if (final && c->rx_len == 0) {
@@ -152,15 +266,20 @@ static int conn_receive(struct conn_set *cs, struct conn *c, const char *in, siz
 	return 0;
 }
 
-/* Returns nonzero when the Origin may open a connection: no Origin (not a
+/*
+ * Returns nonzero when the Origin may use the endpoint: no Origin (not a
  * browser), an exact entry of CHAT_ALLOWED_ORIGINS, or the same host as
- * the request (same-origin through nginx). */
-static int conn_origin_ok(struct lws *wsi, const struct cfg *cfg)
+ * the request (same-origin through nginx). An allowed Origin is copied to
+ * echo (CORS) when echo is not NULL.
+ */
+static int conn_origin_ok(struct lws *wsi, const struct cfg *cfg, char *echo, size_t echolen)
 {
 	char origin[256], host[256];
 	const char *o, *list = cfg->allowed_origins;
 	size_t olen;
 
+	if (echo)
+		echo[0] = '\0';
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
 		return 1;
 	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
@@ -177,157 +296,579 @@ static int conn_origin_ok(struct lws *wsi, const struct cfg *cfg)
 		while (n && list[n - 1] == ' ')
 			n--;
 		if (n == olen && strncasecmp(list, origin, n) == 0)
-			return 1;
+			goto ok;
 		if (!end)
 			break;
 		list = end + 1;
 	}
 	o = strstr(origin, "://");
-	if (!o || lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
+	if (!o || lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0 ||
+	    strcasecmp(o + 3, host) != 0)
 		return 0;
-	return strcasecmp(o + 3, host) == 0;
+ok:
+	if (echo && olen < echolen)
+		memcpy(echo, origin, olen + 1);
+	return 1;
 }
 
-/* The handshake: path, Engine.IO version, transport, origin, capacity. */
-static int conn_filter(struct conn_set *cs, struct conn *c, struct lws *wsi)
+/* The client's address: the last X-Forwarded-For hop (nginx adds it), else the peer. */
+static void conn_client_addr(struct lws *wsi, char *out, size_t outlen)
 {
-	char uri[128], buf[160], cookie[1024];
+	char xff[256];
+	const char *last;
+
+	if (lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) > 0) {
+		size_t n;
+
+		last = strrchr(xff, ',');
+		last = last ? last + 1 : xff;
+		while (*last == ' ')
+			last++;
+		n = strlen(last);
+		if (n >= outlen)
+			n = outlen - 1;
+		memcpy(out, last, n);
+		out[n] = '\0';
+		return;
+	}
+	lws_get_peer_simple(wsi, out, outlen);
+}
+
+/* Reads the token a client may bring with the request: ?token= or the cookie. */
+static void conn_request_token(struct lws *wsi, char *out)
+{
+	char buf[160], cookie[1024];
 	const char *v, *tok;
 	size_t toklen;
 
-	if (cs->refusing) {
-		log_info("refused a connection: shutting down");
-		return -1;
-	}
-	if (cs->count >= (unsigned)cs->cfg->ws_max_conn) {
-		log_warn("refused a connection: %u connections is the limit", cs->count);
-		return -1;
-	}
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-	    strncmp(uri, "/socket.io/", 11) != 0)
-		return -1;
+	out[0] = '\0';
 	/* lws_get_urlarg_by_name() returns a pointer past "name=" in buf. */
-	v = lws_get_urlarg_by_name(wsi, "EIO=", buf, sizeof(buf));
-	if (!v || strcmp(v, "4") != 0) {
-		log_info("refused a connection: Engine.IO version '%s' is not 4", v ? v : "");
-		return -1;
-	}
-	v = lws_get_urlarg_by_name(wsi, "transport=", buf, sizeof(buf));
-	if (!v || strcmp(v, "websocket") != 0)
-		return -1;
-	if (!conn_origin_ok(wsi, cs->cfg)) {
-		log_warn("refused a connection: origin not allowed");
-		return -1;
-	}
-	c->token[0] = '\0';
 	v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf));
 	if (v && tok_wellformed(v, strlen(v))) {
-		memcpy(c->token, v, TOK_LEN + 1);
+		memcpy(out, v, TOK_LEN + 1);
 	} else if (lws_hdr_copy(wsi, cookie, sizeof(cookie), WSI_TOKEN_HTTP_COOKIE) > 0 &&
 		   tok_from_cookie(cookie, &tok, &toklen) == TOK_FOUND) {
-		memcpy(c->token, tok, toklen);
-		c->token[toklen] = '\0';
+		memcpy(out, tok, toklen);
+		out[toklen] = '\0';
 	}
-	return 0;
 }
 
-static void conn_new_sid(char *out, size_t outlen)
+static void conn_new_sid(const struct cfg *cfg, char *out, size_t outlen)
 {
 	unsigned char raw[15];
+	size_t pl = strlen(cfg->ws_sid_prefix);
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		memset(raw, 0, sizeof(raw));
-	lws_b64_encode_string_url((const char *)raw, sizeof(raw), out, (int)outlen);
+	snprintf(out, outlen, "%s", cfg->ws_sid_prefix);
+	if (pl < outlen)
+		lws_b64_encode_string_url((const char *)raw, sizeof(raw), out + pl,
+					  (int)(outlen - pl));
 }
 
-static void conn_established(struct conn_set *cs, struct conn *c, struct lws *wsi)
+/* Starts a session: the open packet is its first queued frame. */
+static struct conn *conn_new(struct conn_set *cs, enum conn_transport t, struct lws *wsi)
 {
 	const struct cfg *cfg = cs->cfg;
 	int64_t now = conn_now_ms();
+	struct conn *c = calloc(1, sizeof(*c));
 	struct frame *open;
 
-	c->wsi = wsi;
+	if (!c)
+		return NULL;
+	c->cs = cs;
 	c->id = cs->next_id++;
+	c->transport = t;
 	snprintf(c->key, sizeof(c->key), "%llu", (unsigned long long)c->id);
-	conn_new_sid(c->sid, sizeof(c->sid));
-	c->state = CONN_OPEN;
+	conn_new_sid(cfg, c->sid, sizeof(c->sid));
 	outq_init(&c->q, (unsigned)cfg->ws_queue_frames, (size_t)cfg->ws_queue_bytes);
 	c->next_ping_ms = now + cfg->ws_ping_interval;
 	c->auth_deadline_ms = now + cfg->ws_auth_timeout;
+	c->last_poll_ms = now;
 	c->ev_tokens = (double)cfg->ws_event_rate;
 	c->ev_at_ms = now;
+	conn_request_token(wsi, c->token);
+	conn_client_addr(wsi, c->addr, sizeof(c->addr));
+	open = sio_open(c->sid, t == CONN_POLLING, cfg->ws_ping_interval, cfg->ws_ping_timeout,
+			cfg->ws_max_payload);
+	if (!open || outq_push(&c->q, open) ||
+	    hmap_put(&cs->by_sid, c->sid, strlen(c->sid), c)) {
+		frame_unref(open);
+		outq_release(&c->q);
+		free(c);
+		return NULL;
+	}
+	frame_unref(open);
 	c->next = cs->head;
 	if (cs->head)
 		cs->head->prev = c;
 	cs->head = c;
 	cs->count++;
-	open = sio_open(c->sid, cfg->ws_ping_interval, cfg->ws_ping_timeout, cfg->ws_max_payload);
-	if (!open || conn_send(c, open)) {
-		frame_unref(open);
-		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-		return;
-	}
-	frame_unref(open);
+	conn_addr_add(cs, c->addr, +1);
+	cs->opened++;
 	cs->ops.on_open(cs->ops.arg, c);
+	return c;
 }
 
-static void conn_closed(struct conn_set *cs, struct conn *c)
+/* Checks common to a WebSocket upgrade and a polling request; 0 when fine. */
+static int conn_check_request(struct conn_set *cs, struct lws *wsi, const char *transport,
+			      struct conn_wsi *w, int *status, const char **answer)
 {
-	if (!c->wsi)
-		return;
-	cs->ops.on_close(cs->ops.arg, c);
-	outq_release(&c->q);
-	free(c->rx);
-	c->rx = NULL;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		cs->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-	c->wsi = NULL;
-	cs->count--;
+	char uri[128], buf[64];
+	const char *v;
+
+	*status = 400;
+	if ((lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 &&
+	     lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_POST_URI) <= 0 &&
+	     lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_OPTIONS_URI) <= 0) ||
+	    strncmp(uri, "/socket.io/", 11) != 0) {
+		*status = 404;
+		*answer = "{\"code\":0,\"message\":\"Not found\"}";
+		return -1;
+	}
+	v = lws_get_urlarg_by_name(wsi, "EIO=", buf, sizeof(buf));
+	if (!v || strcmp(v, "4") != 0) {
+		*answer = "{\"code\":5,\"message\":\"Unsupported protocol version\"}";
+		return -1;
+	}
+	v = lws_get_urlarg_by_name(wsi, "transport=", buf, sizeof(buf));
+	if (!v || strcmp(v, transport) != 0) {
+		*answer = "{\"code\":0,\"message\":\"Transport unknown\"}";
+		return -1;
+	}
+	if (!conn_origin_ok(wsi, cs->cfg, w->origin, sizeof(w->origin))) {
+		*status = 403;
+		*answer = "{\"code\":4,\"message\":\"Forbidden\"}";
+		log_warn("refused a request: origin not allowed");
+		return -1;
+	}
+	w->sid[0] = '\0';
+	v = lws_get_urlarg_by_name(wsi, "sid=", buf, sizeof(buf));
+	if (v)
+		snprintf(w->sid, sizeof(w->sid), "%s", v);
+	return 0;
 }
 
-/* Plain HTTP on the bridge: only the websocket transport is served. */
-static int conn_http(struct lws *wsi)
+/* Whether a new session from addr must be refused: shutting down, or a limit. */
+static int conn_full(struct conn_set *cs, const char *addr)
 {
-	static const char body[] = "{\"code\":0,\"message\":\"Transport unknown\"}";
-	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
-						   *end = buf + sizeof(buf) - 1;
+	long per_addr = cs->cfg->ws_max_conn_per_addr;
 
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_BAD_REQUEST, "application/json",
-					sizeof(body) - 1, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
+	if (cs->refusing) {
+		log_info("refused a session: shutting down");
+		return 1;
+	}
+	if (cs->count >= (unsigned)cs->cfg->ws_max_conn) {
+		cs->refused++;
+		log_warn("refused a session: %u sessions is the limit", cs->count);
+		return 1;
+	}
+	if (per_addr > 0 && conn_addr_count(cs, addr) >= (uintptr_t)per_addr) {
+		cs->refused++;
+		log_warn("refused a session from '%s': %ld sessions is the limit per address", addr,
+			 per_addr);
+		return 1;
+	}
+	return 0;
+}
+
+/* The WebSocket handshake: a new session, or the upgrade of a polling one. */
+static int conn_filter(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
+{
+	int status;
+	const char *answer;
+	struct conn *c;
+
+	if (conn_check_request(cs, wsi, "websocket", w, &status, &answer))
 		return -1;
-	memcpy(start, body, sizeof(body) - 1);
-	if (lws_write(wsi, start, sizeof(body) - 1, LWS_WRITE_HTTP_FINAL) < 0)
+	if (!w->sid[0]) {
+		/* A refusal is an accepted upgrade closed at once with 1013 (try
+		 * again later): a client sees why, instead of a dropped socket. */
+		conn_client_addr(wsi, w->addr, sizeof(w->addr));
+		w->kind = conn_full(cs, w->addr) ? CW_FULL : CW_WS;
+		return 0;
+	}
+	c = hmap_get(&cs->by_sid, w->sid, strlen(w->sid));
+	if (!c || c->transport != CONN_POLLING || c->probe || c->state == CONN_CLOSING)
 		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	w->kind = CW_PROBE;
+	return 0;
+}
+
+static int conn_established(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
+{
+	struct conn *c;
+
+	if (w->kind == CW_FULL) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (w->kind == CW_PROBE) {
+		c = hmap_get(&cs->by_sid, w->sid, strlen(w->sid));
+		if (!c || c->transport != CONN_POLLING || c->probe)
+			return -1;
+		c->probe = wsi;
+		w->c = c;
+		return 0;
+	}
+	c = conn_new(cs, CONN_WEBSOCKET, wsi);
+	if (!c)
+		return -1;
+	c->ws = wsi;
+	w->c = c;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* A message on a probing WebSocket: "2probe", then "5" to switch. */
+static int conn_probe_rx(struct conn *c, struct lws *wsi, struct conn_wsi *w, const char *in,
+			 size_t len)
+{
+	if (len == 6 && memcmp(in, "2probe", 6) == 0) {
+		c->probe_pong = 1;
+		lws_callback_on_writable(wsi);
+		/* Let the held GET return so the client can pause polling. */
+		if (c->poll) {
+			c->poll_noop = 1;
+			lws_callback_on_writable(c->poll);
+		}
+		return 0;
+	}
+	if (len == 1 && in[0] == '5') {
+		c->cs->upgrades++;
+		c->transport = CONN_WEBSOCKET;
+		c->ws = wsi;
+		c->probe = NULL;
+		w->kind = CW_WS;
+		if (c->poll) {
+			c->poll_noop = 1;
+			lws_callback_on_writable(c->poll);
+		}
+		if (c->q.count || c->state == CONN_CLOSING)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	return -1;
+}
+
+/* ---- HTTP long-polling ------------------------------------------------------- */
+
+/*
+ * Writes one HTTP answer and finishes the transaction. Returns what the
+ * lws callback must return.
+ */
+static int conn_http_reply(struct lws *wsi, const struct conn_wsi *w, unsigned status,
+			   const char *type, const char *body, size_t len)
+{
+	unsigned char *buf = malloc(LWS_PRE + 1024 + len);
+	unsigned char *start, *p, *end;
+	int rc = -1;
+
+	if (!buf)
+		return -1;
+	start = p = buf + LWS_PRE;
+	end = start + 1024 - 1;
+	if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end))
+		goto out;
+	if (w->origin[0] &&
+	    (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
+					 (const unsigned char *)w->origin, (int)strlen(w->origin),
+					 &p, end) ||
+	     lws_add_http_header_by_name(
+		     wsi, (const unsigned char *)"access-control-allow-credentials:",
+		     (const unsigned char *)"true", 4, &p, end)))
+		goto out;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		goto out;
+	memcpy(start, body, len);
+	if (lws_write(wsi, start, len, LWS_WRITE_HTTP_FINAL) < 0)
+		goto out;
+	rc = lws_http_transaction_completed(wsi) ? -1 : 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* Owes an answer on this request; it is written when the socket is writable. */
+static int conn_http_owe(struct lws *wsi, struct conn_wsi *w, int status, const char *answer)
+{
+	w->status = status;
+	w->answer = answer;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int conn_http(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
+{
+	const struct cfg *cfg = cs->cfg;
+	const char *answer = NULL;
+	int status;
+	struct conn *c;
+
+	{
+		char uri[32];
+
+		/* The metrics page; nginx exposes it to loopback only. */
+		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) > 0 &&
+		    strcmp(uri, "/metrics") == 0 && cs->ops.metrics) {
+			size_t mlen = 0;
+
+			w->dyn_answer = cs->ops.metrics(cs->ops.arg, &mlen);
+			return conn_http_owe(wsi, w, w->dyn_answer ? 200 : 500, NULL);
+		}
+	}
+	if (conn_check_request(cs, wsi, "polling", w, &status, &answer))
+		return conn_http_owe(wsi, w, status, answer);
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0)
+		return conn_http_owe(wsi, w, 204, "");
+	if (!w->sid[0]) {
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+			return conn_http_owe(wsi, w, 400,
+					     "{\"code\":1,\"message\":\"Session ID unknown\"}");
+		conn_client_addr(wsi, w->addr, sizeof(w->addr));
+		if (conn_full(cs, w->addr))
+			return conn_http_owe(wsi, w, 503,
+					     "{\"code\":0,\"message\":\"Server full\"}");
+		c = conn_new(cs, CONN_POLLING, wsi);
+		if (!c)
+			return -1;
+	} else {
+		c = hmap_get(&cs->by_sid, w->sid, strlen(w->sid));
+		if (!c || c->transport != CONN_POLLING)
+			return conn_http_owe(wsi, w, 400,
+					     "{\"code\":1,\"message\":\"Session ID unknown\"}");
+	}
+	c->last_poll_ms = conn_now_ms();
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+		/* The session may end while the body arrives: it is looked up
+		 * again by sid when the body is complete, never kept here. */
+		w->kind = CW_POST;
+		w->c = NULL;
+		snprintf(w->sid, sizeof(w->sid), "%s", c->sid);
+		cs->posts++;
+		return 0;
+	}
+	w->c = c;
+	cs->polls++;
+	if (c->poll) {
+		/* Two GETs at once: the client is confused; end the session. */
+		w->c = NULL;
+		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "overlapping polls");
+		return conn_http_owe(wsi, w, 400, "{\"code\":3,\"message\":\"Bad request\"}");
+	}
+	w->kind = CW_GET;
+	c->poll = wsi;
+	/* Held until there is data; the ping interval bounds the wait. */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+			(int)((cfg->ws_ping_interval + cfg->ws_ping_timeout) / 1000 + 5));
+	if (c->q.count || c->poll_noop)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int conn_http_body(struct conn_set *cs, struct conn_wsi *w, const char *in, size_t len)
+{
+	size_t max = (size_t)cs->cfg->ws_max_payload;
+	char *n;
+
+	if (w->kind != CW_POST || w->status)
+		return 0;
+	if (w->body_len + len > max) {
+		w->status = 413; /* read the rest, then answer */
+		free(w->body);
+		w->body = NULL;
+		w->body_len = 0;
+		return 0;
+	}
+	n = realloc(w->body, w->body_len + len + 1);
+	if (!n)
+		return -1;
+	w->body = n;
+	memcpy(w->body + w->body_len, in, len);
+	w->body_len += len;
+	return 0;
+}
+
+/* Every packet of a POST: parse them all first, then hand them up. */
+static int conn_http_body_done(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
+{
+	struct conn *c = w->sid[0] ? hmap_get(&cs->by_sid, w->sid, strlen(w->sid)) : NULL;
+	size_t i, start;
+
+	if (w->kind != CW_POST)
+		return conn_http_owe(wsi, w, 400, "{\"code\":3,\"message\":\"Bad request\"}");
+	if (w->status == 413) {
+		if (c)
+			conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "payload too large");
+		return conn_http_owe(wsi, w, 413, "{\"code\":3,\"message\":\"Payload too large\"}");
+	}
+	if (!c || c->transport != CONN_POLLING)
+		return conn_http_owe(wsi, w, 400, "{\"code\":1,\"message\":\"Session ID unknown\"}");
+	for (i = 0, start = 0; i <= w->body_len; i++) {
+		struct sio_packet p;
+
+		if (i < w->body_len && w->body[i] != CONN_RS)
+			continue;
+		if (!w->body || sio_parse(w->body + start, i - start, &p)) {
+			conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "malformed packet");
+			return conn_http_owe(wsi, w, 400,
+					     "{\"code\":3,\"message\":\"Bad request\"}");
+		}
+		start = i + 1;
+	}
+	for (i = 0, start = 0; i <= w->body_len && c->state != CONN_CLOSING; i++) {
+		if (i < w->body_len && w->body[i] != CONN_RS)
+			continue;
+		cs->ops.on_message(cs->ops.arg, c, w->body + start, i - start);
+		start = i + 1;
+	}
+	return conn_http_owe(wsi, w, 200, "ok");
+}
+
+/* Answers the held GET: queued packets joined by the separator, or a noop. */
+static int conn_poll_writeable(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
+{
+	struct conn *c = w->c;
+	size_t max = (size_t)cs->cfg->ws_max_payload, len = 0;
+	struct frame *f;
+	char *body;
+	int rc;
+
+	if (!c)
+		return conn_http_reply(wsi, w, 400, "application/json",
+				       "{\"code\":1,\"message\":\"Session ID unknown\"}", 41);
+	if (c->transport == CONN_WEBSOCKET || c->poll_noop || !c->q.count) {
+		if (c->transport == CONN_POLLING && !c->poll_noop && !c->q.count)
+			return 0; /* nothing yet: keep holding */
+		c->poll_noop = 0;
+		c->poll = NULL;
+		w->c = NULL;
+		return conn_http_reply(wsi, w, 200, "text/plain; charset=UTF-8", "6", 1);
+	}
+	body = malloc(max + 1);
+	if (!body)
+		return -1;
+	/* At least one packet, then as many as fit the announced maxPayload. */
+	while ((f = outq_peek(&c->q)) && (len == 0 || len + 1 + f->len <= max)) {
+		if (len)
+			body[len++] = CONN_RS;
+		if (f->len > max) {
+			char *bigger = realloc(body, len + f->len + 1);
+
+			if (!bigger) {
+				free(body);
+				return -1;
+			}
+			body = bigger;
+		}
+		memcpy(body + len, frame_payload(f), f->len);
+		len += f->len;
+		outq_pop(&c->q);
+	}
+	c->poll = NULL;
+	w->c = NULL;
+	c->last_poll_ms = conn_now_ms();
+	rc = conn_http_reply(wsi, w, 200, "text/plain; charset=UTF-8", body, len);
+	free(body);
+	if (c->state == CONN_CLOSING && !c->q.count)
+		conn_end(c);
+	return rc;
 }
 
 int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		  size_t len)
 {
 	struct conn_set *cs = conn_set_of(wsi);
-	struct conn *c = user;
+	struct conn_wsi *w = user;
+	struct conn *c = w ? w->c : NULL;
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return c && conn_filter(cs, c, wsi) == 0 ? 0 : 1;
+		return w && conn_filter(cs, w, wsi) == 0 ? 0 : 1;
 	case LWS_CALLBACK_ESTABLISHED:
-		conn_established(cs, c, wsi);
-		return 0;
+		return conn_established(cs, w, wsi);
 	case LWS_CALLBACK_RECEIVE:
-		return c->wsi ? conn_receive(cs, c, in, len) : -1;
+		if (w && w->kind == CW_FULL)
+			return 0;
+		if (!c)
+			return -1;
+		if (w->kind == CW_PROBE)
+			return conn_probe_rx(c, wsi, w, in, len);
+		return conn_receive(cs, c, wsi, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return c->wsi ? conn_writeable(c) : -1;
+		if (w && w->kind == CW_FULL) {
+			static const char why[] = "server full, try again later";
+
+			lws_close_reason(wsi, (enum lws_close_status)1013, (unsigned char *)why,
+					 sizeof(why) - 1);
+			return -1;
+		}
+		if (!c)
+			return -1;
+		if (wsi == c->probe) {
+			if (c->probe_pong) {
+				static char pong[LWS_PRE + 6];
+
+				c->probe_pong = 0;
+				memcpy(pong + LWS_PRE, "3probe", 6);
+				if (lws_write(wsi, (unsigned char *)pong + LWS_PRE, 6, LWS_WRITE_TEXT) < 0)
+					return -1;
+			}
+			return 0;
+		}
+		return wsi == c->ws ? conn_ws_writeable(c) : 0;
 	case LWS_CALLBACK_CLOSED:
-		conn_closed(cs, c);
+		if (!c)
+			return 0;
+		w->c = NULL;
+		if (wsi == c->probe) {
+			c->probe = NULL;
+			return 0;
+		}
+		if (wsi == c->ws) {
+			c->ws = NULL;
+			conn_end(c);
+		}
 		return 0;
 	case LWS_CALLBACK_HTTP:
-		return conn_http(wsi);
+		return conn_http(cs, w, wsi);
+	case LWS_CALLBACK_HTTP_BODY:
+		return conn_http_body(cs, w, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return conn_http_body_done(cs, w, wsi);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (w->status) {
+			int status = w->status, rc;
+
+			w->status = 0;
+			if (w->dyn_answer) {
+				rc = conn_http_reply(wsi, w, (unsigned)status,
+						     "text/plain; version=0.0.4", w->dyn_answer,
+						     strlen(w->dyn_answer));
+				free(w->dyn_answer);
+				w->dyn_answer = NULL;
+				return rc;
+			}
+			return conn_http_reply(wsi, w, (unsigned)status,
+					       status == 200 ? "text/html" : "application/json",
+					       w->answer ? w->answer : "", w->answer ? strlen(w->answer) : 0);
+		}
+		if (w->kind == CW_GET)
+			return conn_poll_writeable(cs, w, wsi);
+		return 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (c && c->poll == wsi)
+			c->poll = NULL;
+		if (w) {
+			w->c = NULL;
+			free(w->body);
+			w->body = NULL;
+			free(w->dyn_answer);
+			w->dyn_answer = NULL;
+		}
+		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}

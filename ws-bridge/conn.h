@@ -11,6 +11,7 @@
 
 #include "cfg.h"
 #include "frame.h"
+#include "hmap.h"
 #include "tok.h"
 
 struct sub;
@@ -22,19 +23,36 @@ enum conn_state {
 	CONN_CLOSING,   /* close requested: flush, then close */
 };
 
-/* Per-connection state; lws allocates it (per_session_data) zeroed. */
+enum conn_transport {
+	CONN_POLLING,   /* HTTP long-polling: a held GET takes what is queued */
+	CONN_WEBSOCKET,
+};
+
+/*
+ * One Engine.IO session. It outlives the HTTP requests of a polling
+ * session and moves to a WebSocket on upgrade; the lws connections that
+ * carry it point at it, and it points back at them.
+ */
 struct conn {
-	struct lws *wsi;
+	struct conn_set *cs;
 	uint64_t id;
 	char key[24];                 /* id as text: presence conn_id, map key */
-	char sid[24];                 /* Engine.IO / Socket.IO session id */
+	char sid[48];                 /* Engine.IO / Socket.IO session id */
 	enum conn_state state;
+	enum conn_transport transport;
+	struct lws *ws;               /* the WebSocket carrying the session */
+	struct lws *probe;            /* a WebSocket upgrading a polling session */
+	struct lws *poll;             /* the held long-poll GET */
+	int probe_pong;               /* "3probe" is owed on the probe */
+	int poll_noop;                /* answer the held GET with a noop only */
+	int64_t last_poll_ms;         /* polling: when a request last came */
 	struct outq q;
-	char *rx;                     /* message being reassembled */
+	char *rx;                     /* WebSocket message being reassembled */
 	size_t rx_len, rx_cap;
 	char token[TOK_LEN + 1];      /* from the cookie or ?token=, may be empty */
 	char user_id[40];
 	char username[40];
+	char addr[48];                /* client address (X-Real-IP from nginx) */
 	int64_t next_ping_ms;
 	int64_t pong_deadline_ms;     /* 0 when no ping is outstanding */
 	int64_t auth_deadline_ms;     /* until CONNECT must succeed */
@@ -45,16 +63,18 @@ struct conn {
 	unsigned mark;                /* broadcast de-duplication epoch */
 	uint16_t close_code;
 	char close_reason[48];
-	struct conn *prev, *next;     /* every live connection of the process */
+	struct conn *prev, *next;     /* every live session of the process */
 };
 
 struct conn_ops {
-	/* The WebSocket is up and the open packet queued. */
+	/* A session began (the open packet is queued). */
 	void (*on_open)(void *arg, struct conn *c);
-	/* One whole text message arrived (NUL-terminated at buf[len]). */
+	/* One whole Engine.IO packet arrived (buf[0..len), not NUL-terminated). */
 	void (*on_message)(void *arg, struct conn *c, char *buf, size_t len);
-	/* The connection is gone; c is freed after this returns. */
+	/* The session is over; c is freed after this returns. */
 	void (*on_close)(void *arg, struct conn *c);
+	/* The metrics page: returns a malloc'd text (the caller frees it) or NULL. */
+	char *(*metrics)(void *arg, size_t *len);
 	void *arg;
 };
 
@@ -62,11 +82,16 @@ struct conn_ops {
 struct conn_set {
 	const struct cfg *cfg;
 	struct conn_ops ops;
-	struct conn *head;            /* list of live connections */
+	struct conn *head;            /* list of live sessions */
 	unsigned count;
+	struct hmap by_sid;           /* sid -> session */
+	struct hmap by_addr;          /* client address -> sessions (as uintptr_t) */
 	uint64_t next_id;
 	int refusing;                 /* shutting down: refuse new connections */
 	struct frame *ping;           /* the shared "2" frame */
+	/* Counters since start, for the metrics page. */
+	unsigned long long opened, refused, slow_closed, frames_out, bytes_out;
+	unsigned long long polls, posts, upgrades;
 };
 
 /*
@@ -85,15 +110,41 @@ void conn_teardown(struct conn_set *cs);
  */
 int conn_send(struct conn *c, struct frame *f);
 
-/* Closes the connection after what is queued: code and reason go in the close frame. */
+/*
+ * Ends the session after what is queued: a WebSocket gets a close frame
+ * with code and reason, a polling client the close packet.
+ */
 void conn_close(struct conn *c, uint16_t code, const char *reason);
+
+/*
+ * Ends polling sessions whose client stopped asking (no request for a
+ * ping interval plus timeout). Called from the periodic sweep.
+ */
+void conn_expire(struct conn_set *cs, int64_t now_ms);
 
 /* Milliseconds of a monotonic clock. */
 int64_t conn_now_ms(void);
 
 #define CONN_PROTOCOL "socketio"
 
-/* The lws protocol callback of the Socket.IO endpoint (must be protocols[0]). */
+/*
+ * The lws protocol callback of the Socket.IO endpoint (must be
+ * protocols[0]): WebSocket connections and HTTP long-polling requests.
+ * Its per-session data is struct conn_wsi.
+ */
+struct conn_wsi {
+	struct conn *c;
+	char sid[48];       /* the session a request or upgrade names */
+	char *body;         /* a POST body being read */
+	size_t body_len;
+	int kind;           /* enum conn_wsi_kind in conn.c */
+	int status;         /* an HTTP answer owed: status code */
+	char addr[48];      /* the client address of the request */
+	const char *answer; /* its body (static) */
+	char *dyn_answer;   /* or a body to free after writing */
+	char origin[128];   /* an allowed Origin to echo (CORS), or "" */
+};
+
 int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		  size_t len);
 

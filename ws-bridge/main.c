@@ -48,7 +48,7 @@ int main(void)
 {
 	static const struct lws_protocols protocols[] = {
 		/* First: socket.io-client names no subprotocol, so lws binds protocols[0]. */
-		{ CONN_PROTOCOL, conn_callback, sizeof(struct conn), 4096, 0, NULL, 0 },
+		{ CONN_PROTOCOL, conn_callback, sizeof(struct conn_wsi), 4096, 0, NULL, 0 },
 		{ PGLOOP_PROTOCOL, pgloop_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dberr.h"
 #include "log.h"
 
 #define PG_SEGMENT_MAX 256     /* requests per pipeline segment (transaction) */
@@ -21,6 +22,7 @@ enum pgreq_kind { PGREQ_STMT, PGREQ_SYNC, PGREQ_SETUP };
 struct pgreq {
 	struct pgreq *next;
 	enum pgreq_kind kind;
+	int64_t sent_us;   /* sync markers: when the segment went out */
 	int stmt;
 	int nparams;
 	char **params; /* one allocation: pointers then strings */
@@ -28,6 +30,7 @@ struct pgreq {
 	void *arg;
 	PGresult *res;
 	int failed, tries;
+	int unavailable; /* failed for a reason of the database, not the request */
 };
 
 struct pgq_list {
@@ -65,6 +68,7 @@ struct pgloop {
 	lws_sorted_usec_list_t flush_sul;
 	int flush_scheduled;
 	int closing;
+	struct pgloop_stats stats;
 };
 
 static void pgq_push(struct pgq_list *l, struct pgreq *r)
@@ -355,6 +359,8 @@ static void pgc_ready(struct pgconn *pc)
 	int reconnected = pc->ever_ready;
 
 	pc->state = PGC_READY;
+	if (pc->ever_ready)
+		pl->stats.reconnects++;
 	pc->ever_ready = 1;
 	pc->backoff_ms = 0;
 	log_info("database %s connection ready", pc->is_listen ? "listen" : "query");
@@ -369,7 +375,7 @@ static void pgc_ready(struct pgconn *pc)
 }
 
 /* The segment's sync arrived: it committed, or rolled back if one failed. */
-static void pgc_segment_end(struct pgconn *pc)
+static void pgc_segment_end(struct pgconn *pc, int64_t sent_us)
 {
 	struct pgloop *pl = pc->pl;
 	struct pgq_list retry = { 0 };
@@ -378,6 +384,15 @@ static void pgc_segment_end(struct pgconn *pc)
 
 	pc->seg_failed = 0;
 	pc->segments--;
+	if (sent_us) {
+		double ms = (double)(lws_now_usecs() - sent_us) / 1000.0;
+
+		pl->stats.segments++;
+		pl->stats.segment_ms_sum += ms;
+		pl->stats.segment_ms_last = ms;
+		if (failed)
+			pl->stats.rolled_back++;
+	}
 	if (pc->state == PGC_SETUP) {
 		while ((r = pgq_pop(&pc->seg_done)))
 			pgreq_free(r);
@@ -390,9 +405,11 @@ static void pgc_segment_end(struct pgconn *pc)
 	}
 	while ((r = pgq_pop(&pc->seg_done))) {
 		if (!failed) {
+			pl->stats.statements++;
 			pgreq_finish(r, PG_OK);
 		} else if (r->failed || ++r->tries >= PG_TRIES) {
-			pgreq_finish(r, PG_FAILED);
+			pl->stats.failed++;
+			pgreq_finish(r, r->unavailable ? PG_UNAVAILABLE : PG_FAILED);
 		} else {
 			/* Rolled back with the failing one: run it again. */
 			if (r->res) {
@@ -432,8 +449,13 @@ static int pgc_drain_query(struct pgconn *pc)
 				continue;
 			}
 			PQclear(res);
-			pgreq_free(pgq_pop(&pc->inflight));
-			pgc_segment_end(pc);
+			{
+				struct pgreq *sync = pgq_pop(&pc->inflight);
+				int64_t sent = sync->sent_us;
+
+				pgreq_free(sync);
+				pgc_segment_end(pc, sent);
+			}
 			continue;
 		}
 		if (!res) {
@@ -455,6 +477,7 @@ static int pgc_drain_query(struct pgconn *pc)
 				r->kind == PGREQ_STMT ? pc->pl->stmts[r->stmt].name : "setup",
 				PQresultErrorMessage(res));
 			r->failed = 1;
+			r->unavailable = dberr_unavailable(PQresultErrorField(res, PG_DIAG_SQLSTATE));
 			pc->seg_failed = 1;
 			break;
 		}
@@ -481,6 +504,7 @@ static void pgc_drain_listen(struct pgconn *pc)
 		PQclear(res);
 	}
 	while ((n = PQnotifies(pc->conn))) {
+		pl->stats.notifies++;
 		if (pl->ops.on_notify && pc->state == PGC_READY)
 			pl->ops.on_notify(pl->ops.arg, n->extra, strlen(n->extra));
 		PQfreemem(n);
@@ -554,6 +578,7 @@ static void pgloop_flush(struct pgloop *pl)
 		pgc_lost(pc, "cannot end a pipeline segment");
 		return;
 	}
+	r->sent_us = lws_now_usecs();
 	pgq_push(&pc->inflight, r);
 	pc->segments++;
 	pgc_flush_out(pc);
@@ -597,6 +622,13 @@ int pgloop_ready(const struct pgloop *pl)
 unsigned pgloop_pending(const struct pgloop *pl)
 {
 	return pl->pending.n + pl->query.inflight.n + pl->query.seg_done.n;
+}
+
+void pgloop_get_stats(const struct pgloop *pl, struct pgloop_stats *st)
+{
+	*st = pl->stats;
+	st->listen_up = pl->listen.state == PGC_READY;
+	st->query_up = pl->query.state == PGC_READY;
 }
 
 struct pgloop *pgloop_new(struct lws_context *ctx, struct lws_vhost *vh, const struct cfg *cfg,

@@ -72,6 +72,21 @@ int pgloop_ready(const struct pgloop *pl);
 /* Requests queued or in flight, for metrics and shutdown. */
 unsigned pgloop_pending(const struct pgloop *pl);
 
+/* Counters since start, for the metrics page. */
+struct pgloop_stats {
+	unsigned long long segments;     /* pipeline segments (transactions) done */
+	unsigned long long statements;   /* statements completed */
+	unsigned long long failed;       /* statements that failed */
+	unsigned long long rolled_back;  /* segments rolled back by a failure */
+	unsigned long long reconnects;   /* connections re-established */
+	unsigned long long notifies;     /* NOTIFY payloads received */
+	double segment_ms_sum;           /* send-to-commit time of all segments */
+	double segment_ms_last;
+	int listen_up, query_up;
+};
+
+void pgloop_get_stats(const struct pgloop *pl, struct pgloop_stats *st);
+
 #define PGLOOP_PROTOCOL "chat-pg"
 
 /* The lws protocol callback for the adopted PostgreSQL sockets. */

@@ -171,11 +171,13 @@ struct frame *sio_connect_error(const char *nsp, size_t nsp_len, const char *cod
 			"");
 }
 
-struct frame *sio_open(const char *sid, long ping_interval_ms, long ping_timeout_ms,
-		       long max_payload)
+struct frame *sio_open(const char *sid, int can_upgrade, long ping_interval_ms,
+		       long ping_timeout_ms, long max_payload)
 {
+	json_t *upgrades = can_upgrade ? json_pack("[s]", "websocket") : json_array();
+
 	return sio_dump("0", 1,
-			json_pack("{s:s, s:[], s:I, s:I, s:I}", "sid", sid, "upgrades",
+			json_pack("{s:s, s:o, s:I, s:I, s:I}", "sid", sid, "upgrades", upgrades,
 				  "pingInterval", (json_int_t)ping_interval_ms, "pingTimeout",
 				  (json_int_t)ping_timeout_ms, "maxPayload", (json_int_t)max_payload),
 			"");

@@ -70,9 +70,10 @@ struct frame *sio_connect_ok(const char *sid);
 /* 44[<nsp>,]{"message":code,"data":{"code":code,"message":message}} */
 struct frame *sio_connect_error(const char *nsp, size_t nsp_len, const char *code,
 				const char *message);
-/* 0{"sid":...,"upgrades":[],"pingInterval":..,"pingTimeout":..,"maxPayload":..} */
-struct frame *sio_open(const char *sid, long ping_interval_ms, long ping_timeout_ms,
-		       long max_payload);
+/* 0{"sid":...,"upgrades":[...],"pingInterval":..,"pingTimeout":..,"maxPayload":..};
+ * a polling session is offered the upgrade to "websocket". */
+struct frame *sio_open(const char *sid, int can_upgrade, long ping_interval_ms,
+		       long ping_timeout_ms, long max_payload);
 
 /*
  * Builds {"ok":false,"error":{"code":code,"message":message}} (as the ack

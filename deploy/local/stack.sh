@@ -532,7 +532,8 @@ ws_start_one() {
   # The shell writes its pid and becomes chat-ws; setsid keeps it out of the
   # terminal's process group, and no descriptor of ours stays open in it.
   # shellcheck disable=SC2016 # $$, $0 and $1 belong to that inner shell
-  as_user env -i "${svc_env[@]}" "CHAT_WS_PORT=$port" setsid /bin/sh -c 'echo $$ >"$1"; exec "$0"' \
+  as_user env -i "${svc_env[@]}" "CHAT_WS_PORT=$port" "CHAT_WS_SID_PREFIX=b${i}_" \
+    setsid /bin/sh -c 'echo $$ >"$1"; exec "$0"' \
     "$bin" "$pidfile" </dev/null >>"$log" 2>&1 9>&- &
   for ((n = 0; n < 100; n++)); do
     if [ -n "$(ws_pids "$i")" ] && port_open "$port"; then
@@ -590,6 +591,24 @@ ws_servers() {
   printf '%s\n' "$out"
 }
 
+# One upstream per bridge, for the requests of a polling session: its sid
+# starts with the bridge's prefix (CHAT_WS_SID_PREFIX=b<i>_).
+ws_upstreams() {
+  local i out=''
+  for ((i = 0; i < BRIDGES; i++)); do
+    out+="upstream chat_ws_b$i { server 127.0.0.1:$(ws_port "$i"); } "
+  done
+  printf '%s\n' "$out"
+}
+
+ws_sid_map() {
+  local i out=''
+  for ((i = 0; i < BRIDGES; i++)); do
+    out+="~^b${i}_ chat_ws_b$i; "
+  done
+  printf '%s\n' "$out"
+}
+
 nginx_pids() {
   { pids_from_file "$NGINX_PID" nginx; pids_nginx; } | uniq_pids
 }
@@ -617,6 +636,7 @@ render_nginx_conf() {
   web=$(readable_copy "$WEB")
   expr+=(-e "s|@WEB@|$(sed_value "$web")|g")
   expr+=(-e "s|@PORT@|$PORT|g" -e "s|@WS_SERVERS@|$(ws_servers)|g")
+  expr+=(-e "s|@WS_UPSTREAMS@|$(ws_upstreams)|g" -e "s|@WS_SID_MAP@|$(ws_sid_map)|g")
   expr+=(-e "s|@JOIN_RATE@|$(sed_value "$JOIN_RATE")|g" -e "s|@JOIN_BURST@|$JOIN_BURST|g")
   expr+=(-e "s|@ACCESS_LOG@|$(sed_value "$access")|g")
   expr+=(-e "s|@EXTRA_TEMP_PATHS@|$(sed_value "$extra")|g")

@@ -174,9 +174,9 @@ export function assertMessage(m) {
   assert.ok(m.client_id === null || typeof m.client_id === 'string');
 }
 
-/** Runs deploy/local/stack.sh cmd with this environment plus env; returns its output. */
-export function stack(cmd, env = {}) {
-  const r = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), [cmd], {
+/** Runs deploy/local/stack.sh cmd [args] with this environment plus env; returns its output. */
+export function stack(cmd, env = {}, args = []) {
+  const r = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), [cmd, ...args], {
     cwd: REPO,
     env: { ...process.env, ...env },
     encoding: 'utf8',

@@ -31,7 +31,7 @@ command -v node >/dev/null 2>&1 || {
 }
 
 export CHAT_STATE_DIR=$repo/var/test
-export CHAT_PORT=18080
+export CHAT_PORT=${CHAT_E2E_PORT:-18080}
 export CHAT_BUILD=$build
 # The tests join many users from one address: raise both join limits (t08
 # lowers the application's one on purpose and restores it).

@@ -1,0 +1,13 @@
+/* dberr.c -- which PostgreSQL errors mean "the database is unavailable". */
+#include "dberr.h"
+
+#include <string.h>
+
+int dberr_unavailable(const char *sqlstate)
+{
+	if (!sqlstate || strlen(sqlstate) != 5)
+		return 1;
+	return strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "53", 2) == 0 ||
+	       strncmp(sqlstate, "57", 2) == 0 || strncmp(sqlstate, "58", 2) == 0 ||
+	       strcmp(sqlstate, "25006") == 0;
+}

@@ -1,0 +1,16 @@
+/* dberr.h -- which PostgreSQL errors mean "the database is unavailable". */
+#ifndef CHAT_DBERR_H
+#define CHAT_DBERR_H
+
+/*
+ * Returns nonzero when the SQLSTATE says the database cannot serve now,
+ * through no fault of the request: connection failures (class 08),
+ * insufficient resources such as a full disk (53), an operator
+ * intervention such as a shutdown (57), a read-only database (25006) or a
+ * system error such as an I/O failure (58). Those are answered 503
+ * db_unavailable and may be retried; anything else is a bug (500).
+ * NULL (no SQLSTATE: the connection broke) counts as unavailable.
+ */
+int dberr_unavailable(const char *sqlstate);
+
+#endif
