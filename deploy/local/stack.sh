@@ -28,6 +28,7 @@
 #   CHAT_FCGI_WORKERS     chat-fcgi processes (default 4)
 #   CHAT_NGINX_JOIN_RATE  nginx limit for POST /api/join per address (default 5r/s)
 #   CHAT_NGINX_JOIN_BURST burst for that limit (default 20)
+#   CHAT_NGINX_CLIENT_TIMEOUT  nginx client header/body/send timeout (default 10s)
 #   CHAT_NGINX_ACCESS_LOG 1 = write $CHAT_STATE_DIR/log/nginx-access.log (default), 0 = off
 #   CHAT_START_TIMEOUT    seconds to wait for /api/health (default 20)
 #   DATABASE_URL          use this existing PostgreSQL instead of a private cluster
@@ -67,6 +68,7 @@ WORKERS=${CHAT_FCGI_WORKERS:-4}
 BRIDGES=${CHAT_WS_BRIDGES:-1}
 JOIN_RATE=${CHAT_NGINX_JOIN_RATE:-5r/s}
 JOIN_BURST=${CHAT_NGINX_JOIN_BURST:-20}
+CLIENT_TIMEOUT=${CHAT_NGINX_CLIENT_TIMEOUT:-10s}
 ACCESS_LOG=${CHAT_NGINX_ACCESS_LOG:-1}
 START_TIMEOUT=${CHAT_START_TIMEOUT:-20}
 WEB=$repo/web
@@ -100,6 +102,7 @@ check_settings() {
   [ "$BRIDGES" -ge 1 ] || die "CHAT_WS_BRIDGES must be at least 1"
   [ "$WORKERS" -ge 1 ] || die "CHAT_FCGI_WORKERS must be at least 1"
   [[ $JOIN_RATE =~ ^[0-9]+r/[sm]$ ]] || die "CHAT_NGINX_JOIN_RATE must look like 5r/s or 300r/m, got '$JOIN_RATE'"
+  [[ $CLIENT_TIMEOUT =~ ^[0-9]+(ms|s|m)?$ ]] || die "CHAT_NGINX_CLIENT_TIMEOUT must look like 10s, got '$CLIENT_TIMEOUT'"
   # The paths go into nginx and PostgreSQL configuration files unquoted.
   for v in "$STATE" "$BUILD" "$WEB"; do
     [[ $v =~ ^[A-Za-z0-9_./+@,:=-]+$ ]] || die "path '$v' contains characters this script does not quote (spaces, quotes, \$, ;, ...); use another CHAT_STATE_DIR/CHAT_BUILD or checkout path"
@@ -313,11 +316,23 @@ pg_bin() {
   printf '%s\n' "$bin"
 }
 
+# The owner's connection: migrations and psql. The cluster's superuser.
 database_url() {
   if external_db; then
     printf '%s\n' "$DATABASE_URL"
   else
     printf 'host=%s port=%s dbname=chat user=chat\n' "$RUN" "$PGPORT_LOCAL"
+  fi
+}
+
+# The services' connection: the least-privilege role chat_svc, a member of
+# chat_app (migrations/0005_service_role.sql). With DATABASE_URL set the
+# services use it as given.
+service_database_url() {
+  if external_db; then
+    printf '%s\n' "$DATABASE_URL"
+  else
+    printf 'host=%s port=%s dbname=chat user=chat_svc\n' "$RUN" "$PGPORT_LOCAL"
   fi
 }
 
@@ -420,6 +435,12 @@ psql_admin() {
 migrate() {
   DATABASE_URL=$(database_url) "$repo/deploy/migrate.sh" "$repo/migrations" ||
     die "migrations failed"
+  external_db && return 0
+  if [ "$(psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'chat_svc'")" != 1 ]; then
+    psql_admin -c 'CREATE ROLE chat_svc LOGIN IN ROLE chat_app' ||
+      die "cannot create the service role chat_svc"
+    say "created the service role chat_svc (member of chat_app)"
+  fi
 }
 
 # ---------------------------------------------------------------- services
@@ -427,7 +448,7 @@ migrate() {
 # The environment the services get: nothing of the caller's but these.
 service_env() {
   local name
-  svc_env=(PATH=/usr/local/bin:/usr/bin:/bin "DATABASE_URL=$(database_url)" "$MARK")
+  svc_env=(PATH=/usr/local/bin:/usr/bin:/bin "DATABASE_URL=$(service_database_url)" "$MARK")
   while IFS= read -r name; do
     case $name in
       CHAT_* | ASAN_OPTIONS | UBSAN_OPTIONS | LSAN_OPTIONS | TZ)
@@ -638,6 +659,7 @@ render_nginx_conf() {
   expr+=(-e "s|@PORT@|$PORT|g" -e "s|@WS_SERVERS@|$(ws_servers)|g")
   expr+=(-e "s|@WS_UPSTREAMS@|$(ws_upstreams)|g" -e "s|@WS_SID_MAP@|$(ws_sid_map)|g")
   expr+=(-e "s|@JOIN_RATE@|$(sed_value "$JOIN_RATE")|g" -e "s|@JOIN_BURST@|$JOIN_BURST|g")
+  expr+=(-e "s|@CLIENT_TIMEOUT@|$CLIENT_TIMEOUT|g")
   expr+=(-e "s|@ACCESS_LOG@|$(sed_value "$access")|g")
   expr+=(-e "s|@EXTRA_TEMP_PATHS@|$(sed_value "$extra")|g")
   sed "${expr[@]}" "$here/nginx.conf.in" >"$out"

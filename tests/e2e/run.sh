@@ -37,6 +37,10 @@ export CHAT_BUILD=$build
 # lowers the application's one on purpose and restores it).
 export CHAT_NGINX_JOIN_RATE=1000r/s
 export CHAT_JOIN_RATE=100000
+# Two bridges behind nginx, as in production; short client timeouts for the
+# slowloris test.
+export CHAT_WS_BRIDGES=2
+export CHAT_NGINX_CLIENT_TIMEOUT=3s
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$CHAT_STATE_DIR/log/asan
 export UBSAN_OPTIONS=print_stacktrace=1:log_path=$CHAT_STATE_DIR/log/ubsan
 export CHAT_BASE_URL=http://127.0.0.1:$CHAT_PORT
