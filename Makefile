@@ -38,11 +38,18 @@ COMMON_SRC := $(sort $(wildcard common/*.c))
 FCGI_SRC   := $(sort $(wildcard fcgi-app/*.c))
 WS_SRC     := $(sort $(wildcard ws-bridge/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/common/test_*.c))
+UNIT_WS_SRC   := $(sort $(wildcard tests/unit/ws-bridge/test_*.c))
+UNIT_FCGI_SRC := $(sort $(wildcard tests/unit/fcgi-app/test_*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 FCGI_OBJ   := $(FCGI_SRC:%.c=$(BUILD)/obj/%.o)
 WS_OBJ     := $(WS_SRC:%.c=$(BUILD)/obj/%.o)
-UNIT_BIN   := $(UNIT_SRC:tests/unit/common/%.c=$(BUILD)/tests/%)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/common/%.c=$(BUILD)/tests/%) \
+	$(UNIT_WS_SRC:tests/unit/ws-bridge/%.c=$(BUILD)/tests/ws/%) \
+	$(UNIT_FCGI_SRC:tests/unit/fcgi-app/%.c=$(BUILD)/tests/fcgi/%)
+# The bridge's and the pool's modules the unit tests link (no main).
+WS_LIB_OBJ   := $(filter-out $(BUILD)/obj/ws-bridge/main.o,$(WS_OBJ))
+FCGI_LIB_OBJ := $(filter-out $(BUILD)/obj/fcgi-app/main.o,$(FCGI_OBJ))
 
 COMMON_LIB  := $(BUILD)/libchatcommon.a
 COMMON_LIBS := -lcrypto -lunistring $(PKG_LIBS)
@@ -68,6 +75,16 @@ $(BUILD)/chat-ws: $(WS_OBJ) $(COMMON_LIB)
 $(BUILD)/tests/%: tests/unit/common/%.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMMON_LIB) -lcmocka $(COMMON_LIBS)
+
+$(BUILD)/tests/ws/%: tests/unit/ws-bridge/%.c $(WS_LIB_OBJ) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iws-bridge $(CFLAGS) -o $@ $< $(WS_LIB_OBJ) $(COMMON_LIB) -lcmocka \
+		$(LWS_LIBS) $(COMMON_LIBS)
+
+$(BUILD)/tests/fcgi/%: tests/unit/fcgi-app/%.c $(FCGI_LIB_OBJ) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ifcgi-app $(CFLAGS) -o $@ $< $(FCGI_LIB_OBJ) $(COMMON_LIB) -lcmocka \
+		-lfcgi $(COMMON_LIBS)
 
 deps:
 	deploy/local/deps.sh

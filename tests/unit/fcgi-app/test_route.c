@@ -1,0 +1,52 @@
+/* test_route.c -- tests fcgi-app/route.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "route.h"
+
+static void test_routes(void **state)
+{
+	struct route_match m;
+
+	(void)state;
+	assert_int_equal(route_find("/api/health", &m), ROUTE_HEALTH);
+	assert_int_equal(route_find("/api/join", &m), ROUTE_JOIN);
+	assert_int_equal(route_find("/api/session", &m), ROUTE_SESSION);
+	assert_int_equal(route_find("/api/me", &m), ROUTE_ME);
+	assert_int_equal(route_find("/api/metrics", &m), ROUTE_METRICS);
+	assert_int_equal(route_find("/api/rooms", &m), ROUTE_ROOMS);
+	assert_int_equal(route_find("/api/rooms/general", &m), ROUTE_ROOM);
+	assert_int_equal(m.param_len, 7);
+	assert_memory_equal(m.param, "general", 7);
+	assert_int_equal(route_find("/api/messages/abc-1", &m), ROUTE_MESSAGES);
+	assert_int_equal(route_find("/api/users/x", &m), ROUTE_USERS);
+}
+
+static void test_not_routes(void **state)
+{
+	struct route_match m;
+	const char *bad[] = { NULL, "", "/", "/api", "/api/", "/api/healthz", "/api/health/",
+			      "/api/rooms/", "/api/rooms/a/b", "/api/messages/", "/api/mee",
+			      "/API/health", "/api/rooms//x", "/api/users" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(route_find(bad[i], &m), ROUTE_NONE);
+		assert_null(m.param);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_not_routes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

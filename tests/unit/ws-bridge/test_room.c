@@ -1,0 +1,244 @@
+/* test_room.c -- tests ws-bridge/room.c: ordered, gap-free fan-out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "room.h"
+
+struct ask {
+	int n;
+	struct room *room;
+	struct sub *sub;
+	uint64_t after, upto;
+};
+
+static void need_range(void *arg, struct room *r, struct sub *s, uint64_t after, uint64_t upto)
+{
+	struct ask *a = arg;
+
+	a->n++;
+	a->room = r;
+	a->sub = s;
+	a->after = after;
+	a->upto = upto;
+}
+
+static struct cfg cfg;
+static struct conn_set cs;
+
+static struct conn *mkconn(const char *user)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	c->cs = &cs;
+	c->transport = CONN_WEBSOCKET; /* no lws connection: frames stay queued */
+	c->state = CONN_READY;
+	snprintf(c->user_id, sizeof(c->user_id), "%s", user);
+	outq_init(&c->q, 1000, 1 << 20);
+	return c;
+}
+
+static void freeconn(struct rooms *rs, struct conn *c)
+{
+	room_unsubscribe_all(rs, c);
+	outq_release(&c->q);
+	free(c);
+}
+
+static struct frame *msg(uint64_t seq)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "m%llu", (unsigned long long)seq);
+
+	return frame_from(buf, (size_t)n);
+}
+
+static void deliver(struct rooms *rs, struct room *r, uint64_t seq)
+{
+	struct frame *f = msg(seq);
+
+	room_message(rs, r, seq, f);
+	frame_unref(f);
+}
+
+static void fill(struct rooms *rs, struct room *r, struct sub *s, uint64_t seq)
+{
+	struct frame *f = msg(seq);
+
+	room_fill(rs, r, s, seq, f);
+	frame_unref(f);
+}
+
+/* Pops every queued frame of c and checks they are m<first>..m<last>. */
+static void expect(struct conn *c, uint64_t first, uint64_t last)
+{
+	char want[32];
+
+	for (uint64_t s = first; s <= last; s++) {
+		struct frame *f = outq_peek(&c->q);
+		int n = snprintf(want, sizeof(want), "m%llu", (unsigned long long)s);
+
+		assert_non_null(f);
+		assert_int_equal(f->len, (size_t)n);
+		assert_memory_equal(frame_payload(f), want, (size_t)n);
+		outq_pop(&c->q);
+	}
+	assert_null(outq_peek(&c->q));
+}
+
+static void test_in_order_and_gaps(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct conn *c1 = mkconn("u1");
+	struct room *r;
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	assert_non_null(room_subscribe(&rs, c1, "r", 5));
+	r = room_find(&rs, "r");
+	assert_non_null(r);
+	deliver(&rs, r, 6);
+	deliver(&rs, r, 6); /* a repeat is dropped */
+	deliver(&rs, r, 4); /* and an old one */
+	expect(c1, 6, 6);
+	deliver(&rs, r, 8); /* 7 is missing: read it first */
+	assert_int_equal(a.n, 1);
+	assert_null(a.sub);
+	assert_int_equal(a.after, 6);
+	assert_int_equal(a.upto, 8);
+	expect(c1, 1, 0);
+	deliver(&rs, r, 9); /* arrives while the gap is read */
+	fill(&rs, r, NULL, 7);
+	fill(&rs, r, NULL, 8);
+	room_fill_done(&rs, r, NULL, 8, 1);
+	expect(c1, 7, 8);
+	assert_int_equal(a.n, 2); /* and asks for what came meanwhile */
+	assert_int_equal(a.after, 8);
+	assert_int_equal(a.upto, 9);
+	fill(&rs, r, NULL, 9);
+	room_fill_done(&rs, r, NULL, 9, 1);
+	expect(c1, 9, 9);
+	assert_int_equal(a.n, 2);
+	/* A reference without the message is a gap of one. */
+	room_message(&rs, r, 10, NULL);
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.after, 9);
+	assert_int_equal(a.upto, 10);
+	freeconn(&rs, c1);
+	assert_null(room_find(&rs, "r")); /* the last subscriber frees the room */
+	rooms_release(&rs);
+}
+
+static void test_late_and_early_subscribers(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct conn *c1 = mkconn("u1"), *c2 = mkconn("u2"), *c3 = mkconn("u3");
+	struct room *r;
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	room_subscribe(&rs, c1, "r", 0);
+	r = room_find(&rs, "r");
+	for (uint64_t s = 1; s <= 8; s++)
+		deliver(&rs, r, s);
+	expect(c1, 1, 8);
+	/* c2's snapshot was taken before 7 and 8 were delivered: from the ring. */
+	room_subscribe(&rs, c2, "r", 6);
+	expect(c2, 7, 8);
+	/* c3's snapshot is ahead of the room (9 is still on its way): no repeat. */
+	room_subscribe(&rs, c3, "r", 9);
+	deliver(&rs, r, 9);
+	deliver(&rs, r, 10);
+	expect(c1, 9, 10);
+	expect(c2, 9, 10);
+	expect(c3, 10, 10);
+	assert_int_equal(a.n, 0);
+	freeconn(&rs, c1);
+	freeconn(&rs, c2);
+	freeconn(&rs, c3);
+	rooms_release(&rs);
+}
+
+static void test_catch_up_beyond_the_ring(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct conn *c1 = mkconn("u1"), *c2 = mkconn("u2");
+	struct room *r;
+	struct sub *s2;
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	room_subscribe(&rs, c1, "r", 0);
+	r = room_find(&rs, "r");
+	for (uint64_t s = 1; s <= ROOM_RING + 10; s++)
+		deliver(&rs, r, s);
+	expect(c1, 1, ROOM_RING + 10);
+	s2 = room_subscribe(&rs, c2, "r", 2);
+	assert_int_equal(a.n, 1);
+	assert_ptr_equal(a.sub, s2);
+	assert_int_equal(a.after, 2);
+	assert_int_equal(a.upto, ROOM_RING + 10);
+	deliver(&rs, r, ROOM_RING + 11); /* c2 is catching up: held back */
+	expect(c1, ROOM_RING + 11, ROOM_RING + 11);
+	expect(c2, 1, 0);
+	for (uint64_t s = 3; s <= ROOM_RING + 10; s++)
+		fill(&rs, r, s2, s);
+	room_fill_done(&rs, r, s2, ROOM_RING + 10, 1);
+	expect(c2, 3, ROOM_RING + 11);
+	freeconn(&rs, c1);
+	freeconn(&rs, c2);
+	rooms_release(&rs);
+}
+
+static void test_broadcast_skip_and_dedupe(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct conn *c1 = mkconn("alice"), *c2 = mkconn("bob");
+	struct frame *f = frame_from("t", 1);
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	room_subscribe(&rs, c1, "r1", 0);
+	room_subscribe(&rs, c2, "r1", 0);
+	room_subscribe(&rs, c2, "r2", 0);
+	room_broadcast(room_find(&rs, "r1"), f, "alice", 0);
+	assert_int_equal(c1->q.count, 0);
+	assert_int_equal(c2->q.count, 1);
+	/* One epoch: a connection in both rooms gets the frame once. */
+	room_broadcast(room_find(&rs, "r1"), f, NULL, 7);
+	room_broadcast(room_find(&rs, "r2"), f, NULL, 7);
+	assert_int_equal(c1->q.count, 1);
+	assert_int_equal(c2->q.count, 2);
+	frame_unref(f);
+	freeconn(&rs, c1);
+	freeconn(&rs, c2);
+	rooms_release(&rs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_in_order_and_gaps),
+		cmocka_unit_test(test_late_and_early_subscribers),
+		cmocka_unit_test(test_catch_up_beyond_the_ring),
+		cmocka_unit_test(test_broadcast_skip_and_dedupe),
+	};
+
+	cfg.ws_queue_frames = 1000;
+	cs.cfg = &cfg;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
