@@ -179,6 +179,12 @@ static int api_auth(struct api_ctx *x, int required)
 	snprintf(x->user_id, sizeof(x->user_id), "%s", PQgetvalue(r, 0, 0));
 	log_context(x->req.id, x->user_id);
 	PQclear(r);
+	/* The session slides forward with use: so does a cookie that carried it. */
+	if (!x->req.authorization)
+		snprintf(x->req.set_cookie, sizeof(x->req.set_cookie),
+			 "Set-Cookie: " TOK_COOKIE "=%.*s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s\r\n",
+			 (int)len, tok, x->api->cfg->session_ttl,
+			 x->api->cfg->cookie_secure ? "; Secure" : "");
 	return 0;
 }
 
@@ -233,6 +239,7 @@ static void api_join(struct api_ctx *x)
 	}
 	if (api_auth(x, 0) < 0)
 		return;
+	x->req.set_cookie[0] = '\0'; /* join sets the new session's cookie itself */
 	if (tok_new(token) || tok_hash_bytea(token, TOK_LEN, hash)) {
 		api_error(x, ERR_INTERNAL, "cannot create a session token", NULL);
 		return;
@@ -279,6 +286,7 @@ static void api_logout(struct api_ctx *x)
 
 	if (api_db_call(x, DB_LOGOUT, params, &r))
 		return;
+	x->req.set_cookie[0] = '\0';
 	snprintf(headers, sizeof(headers),
 		 "Set-Cookie: " TOK_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax%s\r\n",
 		 x->api->cfg->cookie_secure ? "; Secure" : "");

@@ -138,8 +138,8 @@ int http_send_typed(struct http_req *r, int status, const char *type, const char
 		     "X-Content-Type-Options: nosniff\r\n"
 		     "X-Request-Id: %s\r\n"
 		     "Content-Length: %zu\r\n"
-		     "%s\r\n",
-		     status, http_reason(status), type, r->id, len,
+		     "%s%s\r\n",
+		     status, http_reason(status), type, r->id, len, r->set_cookie,
 		     extra_headers ? extra_headers : "");
 	r->status = status;
 	if (n < 0 || (size_t)n >= sizeof(head)) {

@@ -21,6 +21,7 @@ struct http_req {
 	char *body;                /* owned, NUL-terminated, after http_read_body */
 	size_t body_len;
 	int status;                /* status sent, 0 until then */
+	char set_cookie[192];      /* a Set-Cookie line every answer carries, or "" */
 };
 
 /*

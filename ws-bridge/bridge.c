@@ -34,6 +34,7 @@ enum bstmt {
 	BS_REMOVE,
 	BS_RANGE,
 	BS_USER_ROOMS,
+	BS_HOUSEKEEP,
 	BS__COUNT
 };
 
@@ -56,6 +57,7 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 		       4 },
 	[BS_USER_ROOMS] = { "ws_user_rooms", "SELECT room_id FROM user_rooms WHERE user_id = $1",
 			    1 },
+	[BS_HOUSEKEEP] = { "ws_housekeep", "SELECT chat_housekeeping()", 0 },
 };
 
 /* A closed connection whose presence row goes after the grace period. */
@@ -264,6 +266,8 @@ static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_pa
 		send_frame(c, sio_connect_error("/", 1, "internal_error", "out of memory"));
 		return;
 	}
+	/* Kept to close this connection when its session is revoked. */
+	memcpy(c->token_hash, hash + 2, TOK_HASH_HEX_LEN + 1);
 	c->state = CONN_AUTHING;
 	if (bridge_query(b, BS_CONNECT, 4, params, on_connect_done, q)) {
 		c->state = CONN_OPEN;
@@ -828,10 +832,16 @@ static void on_heartbeat_done(void *arg, enum pg_status st, const PGresult *res)
 	struct breq *q = arg;
 	struct bridge *b = q->b;
 
-	if (st == PG_OK && res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0 &&
-	    b->conns->count) {
-		log_warn("bridge '%s' was missing from the presence table, registering again", b->id);
-		presence_reopen_all(b);
+	if (st == PG_OK && res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		unsigned ready = 0;
+
+		for (struct conn *c = b->conns->head; c; c = c->next)
+			ready += c->state == CONN_READY;
+		if (ready) {
+			log_warn("bridge '%s' was missing from the presence table, registering %u connections again",
+				 b->id, ready);
+			presence_reopen_all(b);
+		}
 	}
 	breq_free(q);
 }
@@ -855,8 +865,17 @@ static void beat_cb(lws_sorted_usec_list_t *sul)
 	struct bridge *b = lws_container_of(sul, struct bridge, beat_sul);
 	long every = b->cfg->presence_ttl * 1000 / 3;
 
-	if (!b->stopping && pgloop_ready(b->pg))
+	if (!b->stopping && pgloop_ready(b->pg)) {
 		heartbeat(b);
+		/* Old sessions and idle rate buckets, about once a minute. */
+		if (++b->beats * every >= 60000) {
+			struct breq *q = breq_new(b, NULL, -1, NULL);
+
+			b->beats = 0;
+			if (q)
+				bridge_query(b, BS_HOUSEKEEP, 0, NULL, on_ignore_done, q);
+		}
+	}
 	lws_sul_schedule(b->ctx, 0, &b->beat_sul, beat_cb, (lws_usec_t)every * LWS_US_PER_MS);
 }
 
@@ -1149,6 +1168,24 @@ static void notify_room_created(struct bridge *b, json_t *ev)
 	frame_unref(f);
 }
 
+/* A logout: the connections opened with that session end (Socket.IO DISCONNECT). */
+static void notify_revoked(struct bridge *b, json_t *ev)
+{
+	const char *uid = json_string_value(json_object_get(ev, "user_id"));
+	const char *hash = json_string_value(json_object_get(ev, "token_hash"));
+
+	if (!uid || !hash)
+		return;
+	for (struct conn *c = b->conns->head; c; c = c->next) {
+		if (c->state != CONN_READY || strcmp(c->user_id, uid) != 0 ||
+		    strcmp(c->token_hash, hash) != 0)
+			continue;
+		log_info("connection %s: session revoked, disconnecting", c->key);
+		send_frame(c, frame_from("41", 2));
+		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session revoked");
+	}
+}
+
 static void bridge_on_notify(void *arg, const char *payload, size_t len)
 {
 	struct bridge *b = arg;
@@ -1185,6 +1222,8 @@ static void bridge_on_notify(void *arg, const char *payload, size_t len)
 		notify_status(b, ev);
 	else if (strcmp(type, "room_created") == 0)
 		notify_room_created(b, ev);
+	else if (strcmp(type, "session_revoked") == 0)
+		notify_revoked(b, ev);
 	json_decref(ev);
 }
 
@@ -1202,6 +1241,15 @@ static void bridge_on_query_ready(void *arg, int reconnected)
 {
 	struct bridge *b = arg;
 
+	/* A bridge restarted under the same CHAT_BRIDGE_ID: its predecessor's
+	 * connections are gone, so are their presence rows (users go offline). */
+	if (!reconnected) {
+		const char *params[1] = { b->id };
+		struct breq *q = breq_new(b, NULL, -1, NULL);
+
+		if (q)
+			bridge_query(b, BS_REMOVE, 1, params, on_ignore_done, q);
+	}
 	heartbeat(b);
 	if (reconnected)
 		rooms_resync(&b->rooms);

@@ -38,6 +38,7 @@ struct bridge {
 	struct grace *grace_head, *grace_tail;
 	int stopping;
 	int removed;                 /* shutdown: presence rows are gone */
+	long beats;                  /* heartbeats since the last housekeeping */
 	struct bridge_stats stats;
 };
 

@@ -50,6 +50,7 @@ struct conn {
 	char *rx;                     /* WebSocket message being reassembled */
 	size_t rx_len, rx_cap;
 	char token[TOK_LEN + 1];      /* from the cookie or ?token=, may be empty */
+	char token_hash[TOK_HASH_HEX_LEN + 1]; /* of the session's token, once READY */
 	char user_id[40];
 	char username[40];
 	char addr[48];                /* client address (X-Real-IP from nginx) */

@@ -113,8 +113,10 @@ int main(void)
 		conn_teardown(&conns);
 		return 1;
 	}
-	log_info("listening on %s%s%ld", cfg.ws_listen[0] ? cfg.ws_listen : "127.0.0.1",
-		 cfg.ws_listen[0] ? "" : ":", cfg.ws_listen[0] ? 0L : cfg.ws_port);
+	if (cfg.ws_listen[0])
+		log_info("listening on %s", cfg.ws_listen);
+	else
+		log_info("listening on 127.0.0.1:%ld", cfg.ws_port);
 	for (;;) {
 		if (lws_service(ctx, 0) < 0) {
 			rc = 1;

@@ -641,7 +641,7 @@ render_nginx_conf() {
   if [ "$ACCESS_LOG" = 0 ]; then
     access='access_log off;'
   else
-    access="access_log $LOG/nginx-access.log combined buffer=64k flush=1s;"
+    access="access_log $LOG/nginx-access.log chat buffer=64k flush=1s;"
   fi
   # Builds without these modules reject their directives.
   if ! nginx -V 2>&1 | grep -q -- --without-http_uwsgi_module; then

@@ -136,3 +136,33 @@ test('the services connect as chat_svc, which may not change the schema or delet
   const r = psqlAs('chat_svc', 'SELECT count(*) >= 0 FROM messages');
   assert.equal(r.out.trim(), 't', r.out);
 });
+
+test('logout closes the sockets opened with that session, and only those', async () => {
+  const u = await join('revoke');
+  const again = ok(await api('POST', '/api/join', { token: u.token, body: { username: u.user.username } }), 201);
+  const mk = (token) => io(BASE, { transports: ['websocket'], auth: { token }, reconnection: false, forceNew: true });
+  const s1 = mk(u.token);
+  const s2 = mk(again.token); // the same user, another session
+  await Promise.all([s1, s2].map((s) => new Promise((resolve, reject) => {
+    s.once('connected', resolve);
+    s.once('connect_error', reject);
+  })));
+  const gone = new Promise((resolve) => s1.once('disconnect', resolve));
+  ok(await api('DELETE', '/api/session', { token: u.token }));
+  assert.equal(await gone, 'io server disconnect');
+  const j = await s2.emitWithAck('join_room', { room_id: 'general' });
+  assert.equal(j.ok, true, 'the other session keeps its socket');
+  s2.close();
+});
+
+test('a cookie session is renewed with use: every answer refreshes the cookie', async () => {
+  const u = await join('cookie');
+  const r = await api('GET', '/api/me', { headers: { Cookie: `chat_token=${u.token}` } });
+  ok(r);
+  const sc = r.headers.get('set-cookie') ?? '';
+  assert.match(sc, new RegExp(`^chat_token=${u.token}; Path=/; Max-Age=\\d+; HttpOnly; SameSite=Lax`));
+  // A bearer token is not a cookie: nothing to refresh.
+  const b = await api('GET', '/api/me', { token: u.token });
+  ok(b);
+  assert.equal(b.headers.get('set-cookie'), null);
+});
