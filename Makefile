@@ -54,9 +54,14 @@ FCGI_LIB_OBJ := $(filter-out $(BUILD)/obj/fcgi-app/main.o,$(FCGI_OBJ))
 COMMON_LIB  := $(BUILD)/libchatcommon.a
 COMMON_LIBS := -lcrypto -lunistring $(PKG_LIBS)
 
-.PHONY: all run test unit unit-build e2e deps install lint clean
+.PHONY: all run test unit unit-build e2e deps install lint clean web-client
 
-all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws
+all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws web-client
+
+# The web client's socket.io bundle: npm ci from web/package-lock.json,
+# copied into web/vendor/ (git-ignored).
+web-client:
+	web/build.sh
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -103,6 +108,7 @@ unit: unit-build
 test: deps
 	$(MAKE) BUILD=build/asan SANITIZE=address,undefined all unit
 	tests/e2e/run.sh build/asan
+	tests/browser/run.sh build/asan
 
 # Deployment files go to share/chat/deploy/ only, never to /etc: the
 # sysadmin copies them into place (docs/deploy.md). web/. is copied into
@@ -118,7 +124,10 @@ install: all
 	install -m 0644 deploy/systemd/*.service deploy/systemd/*.target $(SHAREDIR)/deploy/systemd/
 	install -m 0644 deploy/nginx/chat.conf $(SHAREDIR)/deploy/nginx/chat.conf
 	install -m 0644 deploy/chat.env.example $(SHAREDIR)/deploy/chat.env.example
-	if [ -d web ]; then cp -R web/. $(SHAREDIR)/web/; fi
+	install -d $(SHAREDIR)/web/js $(SHAREDIR)/web/vendor
+	install -m 0644 web/index.html web/app.css web/favicon.svg $(SHAREDIR)/web/
+	install -m 0644 web/js/*.js $(SHAREDIR)/web/js/
+	install -m 0644 web/vendor/* $(SHAREDIR)/web/vendor/
 
 BANNED := sprintf|strcpy|strcat|strncpy|strtok|atoi|gets
 lint:
@@ -127,6 +136,6 @@ lint:
 	@clang-format --dry-run --Werror common/*.[ch] fcgi-app/*.[ch] && echo "lint: ok"
 
 clean:
-	rm -rf build
+	rm -rf build web/vendor
 
 -include $(COMMON_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(WS_OBJ:.o=.d)

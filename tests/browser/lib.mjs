@@ -1,0 +1,213 @@
+// lib.mjs -- helpers of the browser tests: Debian's chromium driven by
+// playwright-core against the real stack that tests/browser/run.sh starts
+// (nginx serving web/ and the API on one origin, chat-fcgi, chat-ws,
+// PostgreSQL). CHAT_BASE_URL points them elsewhere.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const BASE = (process.env.CHAT_BASE_URL || 'http://127.0.0.1:18180').replace(/\/$/, '');
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SHOTS = path.join(REPO, 'build', 'screenshots');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 360, height: 740 };
+
+/** Launches headless chromium; every context it makes starts empty. */
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+let counter = 0;
+
+/** A username no other test (or earlier run) uses: 1..32 of [A-Za-z0-9_.-]. */
+export function uniqueName(prefix = 'u') {
+  counter += 1;
+  return `${prefix.slice(0, 10)}_${process.pid.toString(36)}${counter.toString(36)}${randomBytes(3).toString('hex')}`.slice(0, 32);
+}
+
+/**
+ * A new browser context (its own cookies) with one page that records
+ * dialogs (dismissed), uncaught page errors and console errors.
+ */
+export async function newPage(browser, { viewport = DESKTOP, isMobile = false } = {}) {
+  const context = await browser.newContext({ viewport, isMobile, hasTouch: isMobile, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const dialogs = [];
+  const pageErrors = [];
+  const consoleErrors = [];
+  page.on('dialog', (d) => {
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    d.dismiss().catch(() => {});
+  });
+  page.on('pageerror', (e) => pageErrors.push(String(e && e.stack ? e.stack : e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  return { context, page, dialogs, pageErrors, consoleErrors };
+}
+
+/**
+ * Opens the client (at hash, e.g. '#/room/general'), joins with a fresh
+ * name through the join form and waits until the live connection is up.
+ * Returns {context, page, name, dialogs, pageErrors, consoleErrors}.
+ */
+export async function signIn(browser, { prefix = 'u', hash = '', viewport, isMobile, name } = {}) {
+  const s = await newPage(browser, { viewport, isMobile });
+  const username = name ?? uniqueName(prefix);
+  await s.page.goto(`${BASE}/${hash}`);
+  await s.page.locator('#join-name').fill(username);
+  await s.page.locator('#join-submit').click();
+  await s.page.locator('#view-join').waitFor({ state: 'hidden' });
+  await waitConn(s.page, 'online');
+  return { ...s, name: username };
+}
+
+/** Waits until the connection indicator shows state. */
+export async function waitConn(page, state, timeout = 15_000) {
+  await page.locator(`#conn[data-state="${state}"]`).waitFor({ timeout });
+}
+
+/** The session token of a context (the HttpOnly chat_token cookie). */
+export async function tokenOf(context) {
+  const c = (await context.cookies(BASE)).find((x) => x.name === 'chat_token');
+  assert.ok(c, 'chat_token cookie set by POST /api/join');
+  assert.equal(c.httpOnly, true, 'chat_token is HttpOnly');
+  return c.value;
+}
+
+/** Opens a room in the page and waits until its history is shown and the people list loaded. */
+export async function openRoom(page, roomId) {
+  await page.evaluate((id) => {
+    location.hash = `#/room/${encodeURIComponent(id)}`;
+  }, roomId);
+  await page.locator('#view-room').waitFor();
+  await page.waitForFunction(
+    () => !document.getElementById('history-start').hidden || !document.getElementById('load-older').hidden,
+  );
+  await page.locator('#people-list .person').first().waitFor();
+}
+
+/** Types and sends a message through the composer. */
+export async function sendUi(page, text) {
+  await page.locator('#msg-input').fill(text);
+  await page.locator('#msg-input').press('Enter');
+}
+
+/** The texts of the confirmed messages shown, in order. */
+export function shownTexts(page) {
+  return page.$$eval('#msg-list .msg .msg-text', (els) => els.map((e) => e.textContent));
+}
+
+/** The seqs of the confirmed messages shown, in order. */
+export function shownSeqs(page) {
+  return page.$$eval('#msg-list .msg', (els) => els.map((e) => Number(e.dataset.seq)));
+}
+
+/** Waits until a confirmed message with exactly this text is shown; returns its locator. */
+export async function waitMessage(page, text, timeout = 10_000) {
+  const loc = page.locator('#msg-list .msg .msg-text').filter({ hasText: text });
+  await page.waitForFunction(
+    (t) => [...document.querySelectorAll('#msg-list .msg .msg-text')].some((e) => e.textContent === t),
+    text,
+    { timeout },
+  );
+  return loc;
+}
+
+/** Saves a screenshot under build/screenshots/NAME.png. */
+export async function screenshot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+// ---------------------------------------------------------------- REST
+
+export async function api(method, urlPath, { body, token } = {}) {
+  const headers = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(BASE + urlPath, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+
+function ok(r, status) {
+  assert.equal(r.status, status, `HTTP ${r.status} ${r.text}`);
+  assert.equal(r.json.success, true, r.text);
+  return r.json.data;
+}
+
+/** Joins over REST (no browser): {user, token}. */
+export async function joinRest(prefix = 'r', room_id) {
+  const body = { username: uniqueName(prefix) };
+  if (room_id) body.room_id = room_id;
+  const d = ok(await api('POST', '/api/join', { body }), 201);
+  return { user: d.user, token: d.token };
+}
+
+export async function createRoomRest(token, name, description) {
+  const body = { room_name: name ?? uniqueName('room') };
+  if (description) body.description = description;
+  return ok(await api('POST', '/api/rooms', { token, body }), 201).room;
+}
+
+export async function sendRest(token, roomId, message) {
+  return ok(await api('POST', `/api/messages/${encodeURIComponent(roomId)}`, { token, body: { message } }), 201).message;
+}
+
+export async function historyRest(token, roomId, query = 'limit=200') {
+  return ok(await api('GET', `/api/messages/${encodeURIComponent(roomId)}?${query}`, { token }), 200);
+}
+
+// ---------------------------------------------------------------- the stack
+
+/** Runs deploy/local/stack.sh with the suite's environment; returns its output. */
+export function stack(...args) {
+  const r = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), args, {
+    cwd: REPO,
+    env: process.env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const out = `${r.stdout || ''}${r.stderr || ''}`;
+  if (r.error) throw new Error(`stack.sh ${args.join(' ')}: ${r.error.message}\n${out}`);
+  if (r.status !== 0) throw new Error(`stack.sh ${args.join(' ')} exited ${r.status}:\n${out}`);
+  return out;
+}
+
+/** Checks nothing went wrong inside a page: no dialog, no uncaught error. */
+export function assertClean(s, label = 'page') {
+  assert.deepEqual(s.dialogs, [], `${label}: no dialog may open`);
+  assert.deepEqual(s.pageErrors, [], `${label}: uncaught errors in the page`);
+}

@@ -1,0 +1,63 @@
+// api.js -- the REST API (docs/api.md) from the same origin.
+//
+// The session lives in the HttpOnly chat_token cookie that POST /api/join
+// sets: this code never sees the token. Every failure becomes an ApiError
+// carrying the server's code and message, for the page to show.
+
+export class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/**
+ * Sends one request; returns the envelope's data, or throws ApiError.
+ * body (optional) goes as JSON.
+ */
+export async function api(method, path, body) {
+  const init = { method, credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, 'network_error', 'Cannot reach the server. Check the connection and try again.');
+  }
+  let json = null;
+  try {
+    json = await res.json();
+  } catch {
+    json = null;
+  }
+  if (json && json.success === true && res.ok) return json.data;
+  if (json && json.success === false && json.error && typeof json.error.message === 'string') {
+    let message = json.error.message;
+    const retry = res.headers.get('Retry-After');
+    if (json.error.code === 'rate_limited' && retry && !/\d+\s*s/.test(message)) {
+      message += ` (try again in ${retry} s)`;
+    }
+    throw new ApiError(res.status, json.error.code, message, json.error.field);
+  }
+  throw new ApiError(res.status, 'bad_response', `The server answered HTTP ${res.status} without an explanation.`);
+}
+
+const enc = encodeURIComponent;
+
+export const me = () => api('GET', '/api/me');
+export const join = (username) => api('POST', '/api/join', { username });
+export const logout = () => api('DELETE', '/api/session');
+export const rooms = (limit, offset) => api('GET', `/api/rooms?limit=${limit}&offset=${offset}`);
+export const createRoom = (name, description) =>
+  api('POST', '/api/rooms', description ? { room_name: name, description } : { room_name: name });
+export const messagesBefore = (roomId, before, limit = 50) =>
+  api('GET', `/api/messages/${enc(roomId)}?limit=${limit}&before=${before}`);
+export const messagesAfter = (roomId, after, limit = 200) =>
+  api('GET', `/api/messages/${enc(roomId)}?limit=${limit}&after=${after}`);
+export const users = (roomId) => api('GET', `/api/users/${enc(roomId)}`);
