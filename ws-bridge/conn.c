@@ -663,7 +663,7 @@ static int conn_http(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 	/* Held until there is data; the ping interval bounds the wait. */
 	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
 			(int)((cfg->ws_ping_interval + cfg->ws_ping_timeout) / 1000 + 5));
-	if (c->q.count || c->poll_noop)
+	if (c->q.count || c->poll_noop || c->probe)
 		lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -740,8 +740,10 @@ static int conn_poll_writeable(struct conn_set *cs, struct conn_wsi *w, struct l
 		return conn_http_reply(wsi, w, 400, "application/json",
 				       "{\"code\":1,\"message\":\"Session ID unknown\"}", 41);
 	if (c->transport == CONN_WEBSOCKET || c->poll_noop || !c->q.count) {
-		if (c->transport == CONN_POLLING && !c->poll_noop && !c->q.count)
-			return 0; /* nothing yet: keep holding */
+		/* Nothing yet: keep holding, unless an upgrade is under way (the
+		 * client waits for this poll to end before it switches). */
+		if (c->transport == CONN_POLLING && !c->poll_noop && !c->q.count && !c->probe)
+			return 0;
 		c->poll_noop = 0;
 		c->poll = NULL;
 		w->c = NULL;

@@ -218,9 +218,10 @@ async function connect() {
     return;
   }
   if (state.socket || !state.me) return;
-  // Same origin: the HttpOnly chat_token cookie goes with the upgrade.
+  // Same origin: the HttpOnly chat_token cookie goes with every request.
+  // Default transports: long-polling first, then the upgrade to WebSocket,
+  // so the client also works behind proxies that block the Upgrade header.
   const s = io({
-    transports: ['websocket'],
     reconnectionDelay: 500,
     reconnectionDelayMax: 3000,
     timeout: 8000,
