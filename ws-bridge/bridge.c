@@ -16,7 +16,8 @@
 #include "tok.h"
 #include "valid.h"
 
-#define BRIDGE_SWEEP_US (250 * LWS_US_PER_MS)
+#define BRIDGE_SWEEP_US (1000 * LWS_US_PER_MS)
+#define BRIDGE_CLOSE_BATCH 1000 /* presence rows closed per statement */
 #define BRIDGE_PAGE 50          /* messages in a join_room ack without since_seq */
 #define BRIDGE_RANGE_PAGE 500   /* messages per gap read */
 #define BRIDGE_MAX_CURSOR 9007199254740991LL
@@ -35,6 +36,7 @@ enum bstmt {
 	BS_RANGE,
 	BS_USER_ROOMS,
 	BS_HOUSEKEEP,
+	BS_PRESENCE_CLOSE_MANY,
 	BS__COUNT
 };
 
@@ -58,6 +60,8 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 	[BS_USER_ROOMS] = { "ws_user_rooms", "SELECT room_id FROM user_rooms WHERE user_id = $1",
 			    1 },
 	[BS_HOUSEKEEP] = { "ws_housekeep", "SELECT chat_housekeeping()", 0 },
+	[BS_PRESENCE_CLOSE_MANY] = { "ws_presence_close_many",
+				     "SELECT chat_presence_close_many($1, $2::text[])", 2 },
 };
 
 /* A closed connection whose presence row goes after the grace period. */
@@ -918,14 +922,35 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 				typing_send(b, c, s->room->id, 0);
 			}
 	}
+	/* Connections past their grace period: one statement per batch. */
 	while (b->grace_head && b->grace_head->due_ms <= now) {
-		struct grace *g = b->grace_head;
+		size_t cap = BRIDGE_CLOSE_BATCH * 24 + 3, n = 0;
+		char *arr = malloc(cap);
+		int k = 0;
 
-		b->grace_head = g->next;
-		if (!b->grace_head)
-			b->grace_tail = NULL;
-		presence_close_now(b, g->key);
-		free(g);
+		if (!arr)
+			break;
+		arr[n++] = '{';
+		while (b->grace_head && b->grace_head->due_ms <= now && k < BRIDGE_CLOSE_BATCH) {
+			struct grace *g = b->grace_head;
+
+			b->grace_head = g->next;
+			if (!b->grace_head)
+				b->grace_tail = NULL;
+			n += (size_t)snprintf(arr + n, cap - n, "%s%s", k ? "," : "", g->key);
+			k++;
+			free(g);
+		}
+		arr[n++] = '}';
+		arr[n] = '\0';
+		{
+			const char *params[2] = { b->id, arr };
+			struct breq *q = breq_new(b, NULL, -1, NULL);
+
+			if (q)
+				bridge_query(b, BS_PRESENCE_CLOSE_MANY, 2, params, on_ignore_done, q);
+		}
+		free(arr);
 	}
 	lws_sul_schedule(b->ctx, 0, &b->sweep_sul, sweep_cb, BRIDGE_SWEEP_US);
 }
