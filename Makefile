@@ -107,6 +107,7 @@ unit: unit-build
 # The whole suite: sanitizer build, unit tests, then the real stack.
 test: deps
 	$(MAKE) BUILD=build/asan SANITIZE=address,undefined all unit
+	$(MAKE) fuzz-replay
 	tests/e2e/run.sh build/asan
 	tests/browser/run.sh build/asan
 
@@ -139,3 +140,7 @@ clean:
 	rm -rf build web/vendor
 
 -include $(COMMON_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(WS_OBJ:.o=.d)
+
+# libFuzzer harnesses (clang): make fuzz runs each for FUZZ_SECONDS; make
+# test replays the committed seed corpus (fuzz-replay).
+include tests/fuzz/fuzz.mk

@@ -37,6 +37,13 @@ enum utf8_result utf8_check_text(const char *s, size_t len, unsigned flags, size
 	return UTF8_OK;
 }
 
+size_t utf8_valid_prefix(const char *s, size_t len)
+{
+	const uint8_t *bad = u8_check((const uint8_t *)s, len);
+
+	return bad ? (size_t)(bad - (const uint8_t *)s) : len;
+}
+
 int utf8_is_blank(const char *s, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)s;

@@ -22,6 +22,9 @@ enum utf8_result {
  */
 enum utf8_result utf8_check_text(const char *s, size_t len, unsigned flags, size_t *chars);
 
+/* Returns the length of the longest prefix of s[0..len) that is well-formed UTF-8. */
+size_t utf8_valid_prefix(const char *s, size_t len);
+
 /* Returns nonzero when s[0..len) is only white space (or empty). */
 int utf8_is_blank(const char *s, size_t len);
 

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "route.h"
 #include "tok.h"
+#include "utf8.h"
 #include "valid.h"
 
 /* Cursors and offsets stay within what a JavaScript number holds exactly. */
@@ -509,7 +510,9 @@ static int api_read_json(struct api_ctx *x)
 	if (!x->body) {
 		char msg[200];
 
-		snprintf(msg, sizeof(msg), "body is not valid JSON: %s", jerr.text);
+		/* jansson may quote half a character of the input: keep the whole ones. */
+		snprintf(msg, sizeof(msg), "body is not valid JSON: %.*s",
+			 (int)utf8_valid_prefix(jerr.text, strlen(jerr.text)), jerr.text);
 		api_error(x, ERR_INVALID_JSON, msg, NULL);
 		return -1;
 	}

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 int sio_parse(const char *buf, size_t len, struct sio_packet *p)
 {
 	size_t i = 1;
@@ -158,7 +160,10 @@ struct frame *sio_connect_error(const char *nsp, size_t nsp_len, const char *cod
 	char head[160];
 	int hl;
 
-	if (nsp_len == 1 && nsp[0] == '/')
+	/* A namespace is echoed only when it is clean text (a polling body is
+	 * not UTF-8-checked by lws); the client could not match another anyway. */
+	if ((nsp_len == 1 && nsp[0] == '/') || utf8_check_text(nsp, nsp_len, 0, NULL) != UTF8_OK ||
+	    memchr(nsp, ',', nsp_len))
 		hl = snprintf(head, sizeof(head), "44");
 	else
 		hl = snprintf(head, sizeof(head), "44%.*s,", (int)nsp_len, nsp);

@@ -18,6 +18,7 @@ build_reqs=(
   gcc libc6-dev make 'pkg-config|pkgconf'
   libfcgi-dev libpq-dev libjansson-dev libssl-dev libunistring-dev
   libcmocka-dev libwebsockets-dev
+  clang libclang-rt-14-dev
 )
 runtime_reqs=(
   spawn-fcgi

@@ -218,9 +218,21 @@ static void test_blank(void **state)
 	assert_true(utf8_is_blank("  x", 2));
 }
 
+static void test_valid_prefix(void **state)
+{
+	(void)state;
+	assert_int_equal(utf8_valid_prefix("abc", 3), 3);
+	assert_int_equal(utf8_valid_prefix("", 0), 0);
+	/* "near '\xe6" : jansson cut a three-byte character after one byte. */
+	assert_int_equal(utf8_valid_prefix("near '\xe6", 7), 6);
+	assert_int_equal(utf8_valid_prefix("\xc3\xa9t\xc3", 4), 3);
+	assert_int_equal(utf8_valid_prefix("\xff", 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_prefix),
 		cmocka_unit_test(test_ascii_counts_bytes),
 		cmocka_unit_test(test_multibyte_counts_code_points),
 		cmocka_unit_test(test_chars_untouched_on_failure),

@@ -133,6 +133,10 @@ static void test_connect_error_and_open(void **state)
 	f = sio_connect_error("/admin", 6, "not_found", "Invalid namespace");
 	assert_memory_equal(frame_payload(f), "44/admin,{", 10);
 	frame_unref(f);
+	/* A namespace that is not clean text is not echoed. */
+	f = sio_connect_error("/\xff", 2, "not_found", "Invalid namespace");
+	assert_memory_equal(frame_payload(f), "44{", 3);
+	frame_unref(f);
 	f = sio_open("sid1", 1, 25000, 20000, 65536);
 	j = json_loadb(frame_payload(f) + 1, f->len - 1, 0, NULL);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "upgrades"), 0)),
