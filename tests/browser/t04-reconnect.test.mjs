@@ -19,17 +19,25 @@ after(async () => {
 /** Collects the Socket.IO packets a page sends: join_room payloads. */
 function recordJoins(page) {
   const joins = [];
+  const record = (packet) => {
+    const m = /^42\d*(\[.*)$/s.exec(packet);
+    if (!m) return;
+    try {
+      const [name, payload] = JSON.parse(m[1]);
+      if (name === 'join_room') joins.push(payload);
+    } catch {
+      // not an event
+    }
+  };
+  // The client starts on long-polling (packets in POST bodies, joined by
+  // \x1e) and upgrades to a WebSocket (one packet per frame).
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && req.url().includes('/socket.io/')) {
+      for (const packet of (req.postData() ?? '').split('\x1e')) record(packet);
+    }
+  });
   page.on('websocket', (ws) => {
-    ws.on('framesent', (f) => {
-      const m = /^42\d*(\[.*)$/s.exec(typeof f.payload === 'string' ? f.payload : '');
-      if (!m) return;
-      try {
-        const [name, payload] = JSON.parse(m[1]);
-        if (name === 'join_room') joins.push(payload);
-      } catch {
-        // not an event
-      }
-    });
+    ws.on('framesent', (f) => record(typeof f.payload === 'string' ? f.payload : ''));
   });
   return joins;
 }
