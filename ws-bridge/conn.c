@@ -226,19 +226,26 @@ static int conn_receive(struct conn_set *cs, struct conn *c, struct lws *wsi, co
 		conn_close(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames are not supported");
 		return 0;
 	}
-	if (lws_is_first_fragment(wsi))
+	if (lws_is_first_fragment(wsi)) {
 		c->rx_len = 0;
-	/* The common case, a whole message in one piece, needs no copy. */
-	if (final && c->rx_len == 0) {
-		if (len > max) {
-			conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
-			return 0;
+		c->rx_discard = 0;
+	}
+	/* Too large: read the rest of it away, then close. Closing with unread
+	 * input would reset the connection and lose the close frame. */
+	if (c->rx_discard || c->rx_len + len > max) {
+		if (!c->rx_discard) {
+			c->rx_discard = 1;
+			free(c->rx);
+			c->rx = NULL;
+			c->rx_len = c->rx_cap = 0;
 		}
-		cs->ops.on_message(cs->ops.arg, c, (char *)(uintptr_t)in, len);
+		if (final)
+			conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
 		return 0;
 	}
-	if (c->rx_len + len > max) {
-		conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+	/* The common case, a whole message in one piece, needs no copy. */
+	if (final && c->rx_len == 0) {
+		cs->ops.on_message(cs->ops.arg, c, (char *)(uintptr_t)in, len);
 		return 0;
 	}
 	if (c->rx_len + len + 1 > c->rx_cap) {
@@ -337,7 +344,7 @@ static void conn_client_addr(struct lws *wsi, char *out, size_t outlen)
 /* Reads the token a client may bring with the request: ?token= or the cookie. */
 static void conn_request_token(struct lws *wsi, char *out)
 {
-	char buf[160], cookie[1024];
+	char buf[512], cookie[1024];
 	const char *v, *tok;
 	size_t toklen;
 
@@ -414,7 +421,9 @@ static struct conn *conn_new(struct conn_set *cs, enum conn_transport t, struct 
 static int conn_check_request(struct conn_set *cs, struct lws *wsi, const char *transport,
 			      struct conn_wsi *w, int *status, const char **answer)
 {
-	char uri[128], buf[64];
+	/* lws_get_urlarg_by_name() copies each argument into buf while it looks:
+	 * a small buf stops the search at the first long one (a token). */
+	char uri[128], buf[512];
 	const char *v;
 
 	*status = 400;
@@ -472,6 +481,9 @@ static int conn_full(struct conn_set *cs, const char *addr)
 	return 0;
 }
 
+static void conn_http_refuse(struct lws *wsi, const struct conn_wsi *w, unsigned status,
+			     const char *answer);
+
 /* The WebSocket handshake: a new session, or the upgrade of a polling one. */
 static int conn_filter(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 {
@@ -479,8 +491,10 @@ static int conn_filter(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 	const char *answer;
 	struct conn *c;
 
-	if (conn_check_request(cs, wsi, "websocket", w, &status, &answer))
+	if (conn_check_request(cs, wsi, "websocket", w, &status, &answer)) {
+		conn_http_refuse(wsi, w, (unsigned)status, answer);
 		return -1;
+	}
 	if (!w->sid[0]) {
 		/* A refusal is an accepted upgrade closed at once with 1013 (try
 		 * again later): a client sees why, instead of a dropped socket. */
@@ -489,8 +503,10 @@ static int conn_filter(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 		return 0;
 	}
 	c = hmap_get(&cs->by_sid, w->sid, strlen(w->sid));
-	if (!c || c->transport != CONN_POLLING || c->probe || c->state == CONN_CLOSING)
+	if (!c || c->transport != CONN_POLLING || c->probe || c->state == CONN_CLOSING) {
+		conn_http_refuse(wsi, w, 400, "{\"code\":1,\"message\":\"Session ID unknown\"}");
 		return -1;
+	}
 	w->kind = CW_PROBE;
 	return 0;
 }
@@ -589,6 +605,18 @@ static int conn_http_reply(struct lws *wsi, const struct conn_wsi *w, unsigned s
 out:
 	free(buf);
 	return rc;
+}
+
+/*
+ * Answers a refused WebSocket upgrade with an HTTP status and an Engine.IO
+ * error body before lws drops the connection: the client sees why, and a
+ * proxy sees an answer, not a failed upstream it would stop using.
+ */
+static void conn_http_refuse(struct lws *wsi, const struct conn_wsi *w, unsigned status,
+			     const char *answer)
+{
+	if (conn_http_reply(wsi, w, status, "application/json", answer, strlen(answer)) < 0)
+		log_debug("cannot answer a refused upgrade");
 }
 
 /* Owes an answer on this request; it is written when the socket is writable. */

@@ -49,6 +49,7 @@ struct conn {
 	struct outq q;
 	char *rx;                     /* WebSocket message being reassembled */
 	size_t rx_len, rx_cap;
+	int rx_discard;               /* reading away a message past the limit */
 	char token[TOK_LEN + 1];      /* from the cookie or ?token=, may be empty */
 	char token_hash[TOK_HASH_HEX_LEN + 1]; /* of the session's token, once READY */
 	char user_id[40];
