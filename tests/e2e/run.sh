@@ -30,6 +30,21 @@ command -v node >/dev/null 2>&1 || {
   exit 2
 }
 
+# The tests' npm packages (socket.io-client, ws) come from the committed
+# lock file: installed when node_modules is missing or older than the lock
+# (npm ci writes node_modules/.package-lock.json last).
+if [ ! -f "$here/node_modules/.package-lock.json" ] ||
+  [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+  command -v npm >/dev/null 2>&1 || {
+    echo "run.sh: npm is not installed (needed once for $here/node_modules)" >&2
+    exit 2
+  }
+  (cd "$here" && npm ci --no-audit --no-fund) || {
+    echo "run.sh: npm ci failed in $here" >&2
+    exit 2
+  }
+fi
+
 export CHAT_STATE_DIR=$repo/var/test
 export CHAT_PORT=${CHAT_E2E_PORT:-18080}
 export CHAT_BUILD=$build

@@ -1,0 +1,223 @@
+// t19-sio-db-restart -- PostgreSQL stops and starts again while WebSocket
+// clients stay connected to two bridges (the stack's through nginx, and an
+// extra one). Keep this family last: it stops the database of the shared stack.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { api, ok, join, createRoom, history, stack, waitFor, show } from './lib.mjs';
+import {
+  connect, connectError, closeAll, collect, ack, ackFails, joinRoom, sendWs, member, sleep,
+  Bridge, EXTRA_PORT_1, STATE_DIR,
+} from './sio.mjs';
+
+let B;
+
+before(async () => {
+  B = await Bridge.start({ port: EXTRA_PORT_1 });
+});
+
+afterEach(closeAll);
+
+after(async () => {
+  await closeAll();
+  if (B) {
+    const r = await B.stop();
+    assert.deepEqual(r, { code: 0, signal: null }, `bridge B exits cleanly on SIGTERM; log:\n${B.logTail()}`);
+  }
+});
+
+/** Retries fn until it returns a truthy value (bounded); returns it. */
+async function retry(fn, timeoutMs, what) {
+  const v = await waitFor(fn, timeoutMs, 250);
+  assert.ok(v, `${what}: not within ${timeoutMs} ms`);
+  return v;
+}
+
+test('db restart: acks fail with db_unavailable during the outage; afterwards the same connections send, and listeners get every message once, in order', async () => {
+  const owner = await join('dr_owner');
+  const room = await createRoom(owner.token, 'dr');
+  const sender = await join('dr_sender', { room_id: room.id });
+  const late = await join('dr_late');
+  const listeners = [];
+  for (let i = 0; i < 3; i++) listeners.push(await join(`dr_l${i}`, { room_id: room.id }));
+
+  const sS = (await connect(sender.token)).socket;
+  const lA1 = (await connect(listeners[0].token)).socket;
+  const lA2 = (await connect(listeners[1].token)).socket;
+  const lB = (await connect(listeners[2].token, { url: B.url })).socket;
+  const sockets = [sS, lA1, lA2, lB];
+  for (const s of sockets) await joinRoom(s, room.id);
+  const cols = sockets.map((s) => collect(s, 'new_message'));
+  const drops = sockets.map((s) => collect(s, 'disconnect'));
+  const acked = [];
+  for (let i = 1; i <= 3; i++) acked.push(await sendWs(sS, room.id, `before ${i}`));
+  for (const c of cols) await c.waitCount(3);
+
+  let stopped = false;
+  try {
+    stack('pg-stop');
+    stopped = true;
+
+    // Each event answers at once with db_unavailable; none hangs (the ack bound is the test).
+    for (let i = 0; i < 3; i++) {
+      ackFails(await ack(sS, 'send_message', { room_id: room.id, message: `during ${i}` }, 15_000), 'db_unavailable', `send #${i}`);
+    }
+    ackFails(await ack(lA1, 'join_room', { room_id: room.id }, 15_000), 'db_unavailable', 'join_room');
+    ackFails(await ack(lB, 'send_message', { room_id: room.id, message: 'during on B' }, 15_000), 'db_unavailable', 'send on B');
+    // A new CONNECT cannot be checked: refused with db_unavailable, not unauthorized.
+    const err = await connectError(late.token);
+    assert.equal(err.message, 'db_unavailable', JSON.stringify(err.data));
+    // REST agrees.
+    const r = await api('POST', `/api/messages/${room.id}`, { token: owner.token, body: { message: 'rest during' } });
+    assert.equal(r.status, 503, show(r));
+
+    stack('pg-start');
+    stopped = false;
+  } finally {
+    if (stopped) stack('pg-start');
+  }
+
+  // Right away, through REST (the workers may well be back before the
+  // bridges LISTEN again: the bridges must fill that gap from the table).
+  const first = await retry(async () => {
+    const r = await api('POST', `/api/messages/${room.id}`, { token: owner.token, body: { message: 'rest after 1' } });
+    return r.status === 201 ? r.json.data.message : null;
+  }, 30_000, 'REST send after pg-start');
+  acked.push(first);
+  for (let i = 2; i <= 4; i++) {
+    acked.push(ok(await api('POST', `/api/messages/${room.id}`, { token: owner.token, body: { message: `rest after ${i}` } }), 201).message);
+  }
+  // The same WebSocket connection sends again once the bridge is back.
+  const again = await retry(async () => {
+    const a = await ack(sS, 'send_message', { room_id: room.id, message: 'ws after 1', client_id: 'dr-after-1' }, 15_000);
+    if (a.ok) return a.message;
+    assert.equal(a.error.code, 'db_unavailable', JSON.stringify(a));
+    return null;
+  }, 30_000, 'WebSocket send after pg-start');
+  acked.push(again);
+  for (let i = 2; i <= 4; i++) acked.push(await sendWs(sS, room.id, `ws after ${i}`));
+  // On bridge B too.
+  await retry(async () => (await ack(lB, 'send_message', { room_id: room.id, message: 'from B after', client_id: 'dr-b' }, 15_000)).ok, 30_000, 'send on B after pg-start');
+  const fromB = (await history(owner.token, room.id, 'limit=1')).messages[0];
+  assert.equal(fromB.content, 'from B after');
+  acked.push(fromB);
+
+  // Nothing refused was stored; everything acknowledged was.
+  const stored = (await history(owner.token, room.id, 'limit=200')).messages;
+  assert.deepEqual(stored.map((m) => m.content), [
+    'before 1', 'before 2', 'before 3',
+    'rest after 1', 'rest after 2', 'rest after 3', 'rest after 4',
+    'ws after 1', 'ws after 2', 'ws after 3', 'ws after 4', 'from B after',
+  ]);
+  assert.deepEqual(stored, acked);
+
+  // Every connection, on both bridges, got every message once, in order.
+  for (const [i, c] of cols.entries()) {
+    await c.waitCount(stored.length, 30_000, `connection ${i}`);
+    assert.deepEqual(c.items, stored, `connection ${i}`);
+  }
+  // Nobody was disconnected, and presence survived.
+  for (const [i, d] of drops.entries()) assert.deepEqual(d.items, [], `connection ${i} stayed connected`);
+  for (const s of sockets) assert.ok(s.connected);
+  assert.equal((await member(owner.token, room.id, listeners[2].user.id)).online, true);
+  // New connections work again.
+  const { connected } = await connect(late.token);
+  assert.equal(connected.user.id, late.user.id);
+  // And a last message after all that arrives everywhere, once.
+  const last = await sendWs(lA1, room.id, 'the end');
+  for (const c of cols) await c.waitFor((m) => m.id === last.id, 10_000);
+  for (const [i, c] of cols.entries()) assert.equal(c.items.length, stored.length + 1, `connection ${i}`);
+});
+
+test('lost LISTEN: messages committed while the bridges cannot reach the database are read back, in order, before newer ones', async () => {
+  const owner = await join('dl_owner');
+  const room = await createRoom(owner.token, 'dl');
+  const listeners = [];
+  for (let i = 0; i < 2; i++) listeners.push(await join(`dl_l${i}`, { room_id: room.id }));
+  const lA = (await connect(listeners[0].token)).socket;
+  const lB = (await connect(listeners[1].token, { url: B.url })).socket;
+  for (const s of [lA, lB]) await joinRoom(s, room.id);
+  const cols = [lA, lB].map((s) => collect(s, 'new_message'));
+  const drops = [lA, lB].map((s) => collect(s, 'disconnect'));
+  await sendWs(lA, room.id, 'before');
+  for (const c of cols) await c.waitCount(1);
+
+  // No new connections to the database; the bridges' connections cut;
+  // 5 messages committed by a session opened before (their NOTIFYs reach no
+  // bridge); a second later connections are allowed again. The REST
+  // workers keep their connections throughout.
+  const session = await PsqlSession.open();
+  let cut;
+  try {
+    psqlOther('ALTER DATABASE chat ALLOW_CONNECTIONS false');
+    cut = Number(await session.run("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'chat-ws'"));
+    await session.run(`DO $$ DECLARE r record; BEGIN FOR i IN 1..5 LOOP
+       SELECT * INTO r FROM chat_send_message('${owner.user.id}', '${room.id}', 'unheard ' || i, NULL, 0, 10);
+       IF r.err IS NOT NULL THEN RAISE EXCEPTION '%', r.msg; END IF; END LOOP; END $$`);
+    await sleep(1000);
+  } finally {
+    psqlOther('ALTER DATABASE chat ALLOW_CONNECTIONS true');
+    session.end();
+  }
+  assert.ok(cut >= 4, `the connections of both bridges were cut (${cut})`);
+
+  // The bridges come back by themselves; then a new message from each side.
+  await retry(async () => (await ack(lA, 'send_message', { room_id: room.id, message: 'A after', client_id: 'dl-a' }, 15_000)).ok, 30_000, 'send on A');
+  await retry(async () => (await ack(lB, 'send_message', { room_id: room.id, message: 'B after', client_id: 'dl-b' }, 15_000)).ok, 30_000, 'send on B');
+  const stored = (await history(owner.token, room.id)).messages;
+  assert.deepEqual(stored.map((m) => m.content), ['before', 'unheard 1', 'unheard 2', 'unheard 3', 'unheard 4', 'unheard 5', 'A after', 'B after']);
+  for (const [i, c] of cols.entries()) {
+    await c.waitCount(stored.length, 30_000, `connection ${i}`);
+    assert.deepEqual(c.items, stored, `connection ${i} (${i ? 'B' : 'A'})`);
+  }
+  for (const [i, d] of drops.entries()) assert.deepEqual(d.items, [], `connection ${i} stayed connected`);
+});
+
+const conninfo = (db) => process.env.DATABASE_URL
+  ? `${process.env.DATABASE_URL} dbname=${db}`
+  : `host=${fs.realpathSync(STATE_DIR)}/run port=5432 dbname=${db} user=chat`;
+
+/** One statement from the postgres database (chat may refuse connections). */
+function psqlOther(sql) {
+  const r = spawnSync('psql', [conninfo('postgres'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `psql ${sql}: ${r.stdout}${r.stderr}`);
+}
+
+/** A psql session on the chat database that stays open between statements. */
+class PsqlSession {
+  static async open() {
+    const s = new PsqlSession();
+    await s.run('SELECT 1');
+    return s;
+  }
+
+  constructor() {
+    this.p = spawn('psql', [conninfo('chat'), '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.out = '';
+    this.err = '';
+    this.n = 0;
+    this.exited = false;
+    this.p.stdout.on('data', (d) => { this.out += d; });
+    this.p.stderr.on('data', (d) => { this.err += d; });
+    this.p.on('exit', () => { this.exited = true; });
+  }
+
+  /** Runs one statement; resolves with its output (trimmed). */
+  async run(sql) {
+    const mark = `@@done${++this.n}@@`;
+    const from = this.out.length;
+    this.p.stdin.write(`${sql};\n\\echo ${mark}\n`);
+    const end = Date.now() + 30_000;
+    while (!this.out.includes(mark, from)) {
+      assert.ok(!this.exited, `psql exited: ${this.err}`);
+      assert.ok(Date.now() < end, `psql: no answer to ${sql.slice(0, 60)}: ${this.err}`);
+      await sleep(20);
+    }
+    return this.out.slice(from, this.out.indexOf(mark, from)).trim();
+  }
+
+  end() {
+    this.p.stdin.end();
+  }
+}
