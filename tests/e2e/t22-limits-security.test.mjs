@@ -14,6 +14,10 @@ const PORT = Number(new URL(BASE).port);
 const BRIDGE0 = `ws://127.0.0.1:${PORT + 1}`; // bridge 0, directly: one address, one process
 const STATE = process.env.CHAT_STATE_DIR;
 
+async function until(fn, ms, what) {
+  assert.ok(await waitFor(fn, ms), `timed out waiting for ${what}`);
+}
+
 /** Opens a raw Engine.IO WebSocket; resolves with {ws, opened, closed}. */
 function rawWs(base = BRIDGE0) {
   const ws = new WebSocket(`${base}/socket.io/?EIO=4&transport=websocket`);
@@ -165,4 +169,33 @@ test('a cookie session is renewed with use: every answer refreshes the cookie', 
   const b = await api('GET', '/api/me', { token: u.token });
   ok(b);
   assert.equal(b.headers.get('set-cookie'), null);
+});
+
+test('SIGTERM: a bridge closes its clients with 1001, cleans its presence rows and comes back', async () => {
+  const watcher = await join('term_w');
+  const room = await createRoom(watcher.token, 'term');
+  const leaver = await join('term_l', { room_id: room.id });
+  const w = io(`http://127.0.0.1:${PORT + 1}`, { transports: ['websocket'], auth: { token: watcher.token }, reconnection: false, forceNew: true });
+  await new Promise((resolve, reject) => { w.once('connected', resolve); w.once('connect_error', reject); });
+  assert.equal((await w.emitWithAck('join_room', { room_id: room.id })).ok, true);
+  const statuses = [];
+  w.on('user_status', (s) => statuses.push(s));
+  // The leaver's only connection is on bridge 1, by hand (raw Engine.IO).
+  const raw = rawWs(`ws://127.0.0.1:${PORT + 2}`);
+  await raw.opened;
+  raw.ws.send(`40{"token":"${leaver.token}"}`);
+  await until(() => statuses.some((s) => s.user_id === leaver.user.id && s.status === 'online'), 10000, 'online');
+  stack('ws-stop', {}, ['1']);
+  try {
+    const c = await raw.closed;
+    assert.equal(c.code, 1001, `close code ${c.code} ${c.reason}`);
+    assert.match(c.reason, /shutting down/);
+    // Offline at once (its rows were removed), not after the 30 s presence TTL.
+    await until(() => statuses.some((s) => s.user_id === leaver.user.id && s.status === 'offline'), 10000, 'offline after SIGTERM');
+  } finally {
+    stack('ws-start', {}, ['1']);
+  }
+  const users = ok(await api('GET', `/api/users/${room.id}`, { token: watcher.token })).users;
+  assert.equal(users.find((u) => u.id === leaver.user.id).online, false);
+  w.close();
 });
