@@ -5,6 +5,8 @@
 #   make test            sanitizer build, unit tests, end-to-end tests
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make lint            banned functions and clang-format check
+#   make bench           quick benchmark set (bench/run.sh), bench-full: all
+#   make fuzz            run the libFuzzer harnesses (FUZZ_SECONDS each)
 #   make clean
 #
 # SANITIZE=address,undefined builds with the sanitizers (the tests do so,
@@ -132,7 +134,7 @@ install: all
 
 BANNED := sprintf|strcpy|strcat|strncpy|strtok|atoi|gets
 lint:
-	@if grep -nE '\b($(BANNED))\s*\(' common/*.[ch] fcgi-app/*.[ch] ws-bridge/*.[ch] 2>/dev/null \
+	@if grep -nE '\b($(BANNED))\s*\(' common/*.[ch] fcgi-app/*.[ch] ws-bridge/*.[ch] bench/*.[ch] 2>/dev/null \
 		| grep -v 'snprintf\|vsnprintf'; then echo "lint: banned function used"; exit 1; fi
 	@clang-format --dry-run --Werror common/*.[ch] fcgi-app/*.[ch] && echo "lint: ok"
 
@@ -144,3 +146,6 @@ clean:
 # libFuzzer harnesses (clang): make fuzz runs each for FUZZ_SECONDS; make
 # test replays the committed seed corpus (fuzz-replay).
 include tests/fuzz/fuzz.mk
+
+# chat-bench, the Socket.IO load generator, and the benchmark sets.
+include bench/bench.mk

@@ -1,0 +1,36 @@
+# bench/bench.mk -- chat-bench (the Socket.IO load generator) and the benchmark targets.
+#
+# Included at the end of the Makefile (it uses BUILD, CC, CPPFLAGS, CFLAGS,
+# LDFLAGS and the $(BUILD)/obj/%.o pattern rule defined there):
+#
+#   make chat-bench      build $(BUILD)/chat-bench
+#   make bench           quick benchmark set (< 5 min), bench/run.sh
+#   make bench-full      everything, bench/run.sh --full
+#
+# Both benchmark targets build the release binaries themselves (make all
+# chat-bench into build/) and run their own stack in var/bench on port 18380.
+ifndef BENCH_MK_INCLUDED
+BENCH_MK_INCLUDED := 1
+
+BENCH_SRC    := $(sort $(wildcard bench/*.c))
+BENCH_OBJ    := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_CFLAGS := $(shell pkg-config --cflags libwebsockets libcurl jansson 2>/dev/null)
+BENCH_LIBS   := $(shell pkg-config --libs libwebsockets libcurl jansson 2>/dev/null)
+
+.PHONY: chat-bench bench bench-full
+
+chat-bench: $(BUILD)/chat-bench
+
+$(BENCH_OBJ): CPPFLAGS += $(BENCH_CFLAGS)
+
+$(BUILD)/chat-bench: $(BENCH_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJ) $(BENCH_LIBS)
+
+bench:
+	bench/run.sh
+
+bench-full:
+	bench/run.sh --full
+
+-include $(BENCH_OBJ:.o=.d)
+endif

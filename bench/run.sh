@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# run.sh -- the benchmark sets: make bench (quick, < 5 min) and make bench-full.
+#
+# Usage: bench/run.sh [--full]
+#
+# Builds the release binaries (make all chat-bench into build/), starts a
+# stack of its own in var/bench on 127.0.0.1:18380 with every rate limit
+# turned off through configuration, runs the set, prints a table and
+# writes one JSON line per run to build/bench/results-<UTC time>.jsonl.
+# The stack is stopped at the end (and on Ctrl-C). The state dir is wiped
+# first so that every run starts from the same database.
+#
+# Quick set: wrk on GET /api/rooms, GET /api/messages/general and
+# POST /api/messages/general; durable with 1 and 32 messages in flight;
+# fanout to 200 clients saturating and at 200 msg/s; rooms 100 x 10;
+# 10000 idle connections.
+# --full adds: fanout to 1000 clients; rooms 1000 x 10; fanout 200 and
+# 1000 split over two bridges (CHAT_WS_BRIDGES=2); 100000 idle connections
+# over six bridges with 16 nginx workers.
+#
+# Environment:
+#   BENCH_STATE_DIR   state dir of the benchmark stack (var/bench)
+#   BENCH_PORT        its nginx port (18380; chat-ws uses the next ports)
+#   BENCH_KEEP_STATE  1 = do not wipe the state dir first
+#   BENCH_QUIET_WAIT  seconds each run may wait for the machine to calm down (0)
+#   BENCH_ONLY        space-separated labels: run only these
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cd "$repo"
+
+full=0
+case ${1:-} in
+  --full) full=1 ;;
+  '') ;;
+  *)
+    sed -n '3,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+    exit 2
+    ;;
+esac
+
+export CHAT_STATE_DIR=${BENCH_STATE_DIR:-var/bench}
+export CHAT_PORT=${BENCH_PORT:-18380}
+unset CHAT_WS_PORT DATABASE_URL
+# Rate limits off, through their configuration values (no code path skips
+# them); every simulated client comes from 127.0.0.x, so the bridge's cap of
+# sessions per client address is lifted too.
+export CHAT_MSG_RATE=0 CHAT_WS_EVENT_RATE=0 CHAT_JOIN_RATE=0 CHAT_NGINX_JOIN_RATE=100000r/s
+export CHAT_WS_MAX_CONN_PER_ADDR=0
+export CHAT_BUILD=build
+quiet_wait=${BENCH_QUIET_WAIT:-0}
+
+url=http://127.0.0.1:$CHAT_PORT
+stack=deploy/local/stack.sh
+bench=build/chat-bench
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p build/bench
+results=build/bench/results-$stamp.jsonl
+: >"$results"
+failed=()
+t_start=$SECONDS
+
+say() { printf '\n### %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- build
+
+deploy/local/deps.sh libcurl4-openssl-dev wrk >&2
+if grep -q '^include bench/bench.mk' Makefile; then
+  make BUILD=build all chat-bench >&2
+else
+  make -f Makefile -f bench/bench.mk BUILD=build all chat-bench >&2
+fi
+
+# ---------------------------------------------------------------- stack
+
+state_real() { readlink -f "$CHAT_STATE_DIR"; }
+
+stack_start() {
+  local bridges=$1
+  say "stack: $bridges bridge(s), state $CHAT_STATE_DIR, $url"
+  CHAT_WS_BRIDGES=$bridges "$stack" start >&2
+  bridges_now=$bridges
+}
+
+stack_stop() {
+  CHAT_WS_BRIDGES=${bridges_now:-1} "$stack" stop >&2 || true
+}
+
+# Without a knob for it in deploy/local/nginx.conf.in, the rendered
+# configuration is edited: N workers, and accept_mutex on so that a worker
+# near its worker_connections stops taking new connections and the others
+# get them. nginx re-reads it on SIGHUP.
+nginx_workers() {
+  local n=$1 conf pid i
+  conf=$(state_real)/nginx/nginx.conf
+  pid=$(cat "$(state_real)/run/nginx.pid")
+  sed -i -e "s/^worker_processes .*/worker_processes $n;/" \
+    -e 's/^events {$/events {\n    accept_mutex on;/' "$conf"
+  chown --reference="$(state_real)/nginx" "$conf"
+  kill -HUP "$pid"
+  for ((i = 0; i < 50; i++)); do
+    [ "$(pgrep -P "$pid" -c nginx || true)" -ge "$n" ] && break
+    sleep 0.2
+  done
+  sleep 1
+  say "nginx: $(pgrep -P "$pid" -c nginx || true) workers"
+}
+
+on_exit() {
+  local rc=$?
+  trap '' INT TERM
+  stack_stop
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+wanted() {
+  [ -z "${BENCH_ONLY:-}" ] && return 0
+  case " $BENCH_ONLY " in *" $1 "*) return 0 ;; esac
+  return 1
+}
+
+# run LABEL ARGS... -- one chat-bench run, its JSON line appended to the results.
+run() {
+  local label=$1 line
+  shift
+  wanted "$label" || return 0
+  say "$label: chat-bench $*"
+  if line=$("$bench" --url "$url" --stack-dir "$CHAT_STATE_DIR" --label "$label" \
+    --quiet-wait "$quiet_wait" "$@"); then
+    printf '%s\n' "$line" >>"$results"
+  else
+    failed+=("$label")
+  fi
+  # Let the server finish closing the previous connections.
+  sleep 2
+}
+
+# wrk_run LABEL PATH [METHOD BODY] -- wrk against one endpoint, with the
+# server's CPU measured beside it by chat-bench --scenario watch.
+wrk_run() {
+  local label=$1 path=$2 method=${3:-GET} body=${4:-} secs=6 out watch
+  wanted "$label" || return 0
+  say "$label: wrk -t2 -c50 -d${secs}s $method $path"
+  watch=$(mktemp)
+  "$bench" --scenario watch --url "$url" --stack-dir "$CHAT_STATE_DIR" --label "$label" \
+    --warmup 1 --duration $((secs - 2)) --quiet >"$watch" &
+  local wpid=$!
+  out=$(WRK_TOKEN=$token WRK_METHOD=$method WRK_BODY=$body \
+    wrk -t2 -c50 -d${secs}s --timeout 10s -s bench/wrk/api.lua "$url$path") || true
+  wait "$wpid" || true
+  printf '%s\n' "$out" | grep -v '^WRKJSON' >&2
+  if printf '%s\n' "$out" | grep -q '^WRKJSON '; then
+    printf '{"scenario":"wrk","label":"%s","url":"%s%s","wrk":%s,"watch":%s}\n' "$label" "$url" "$path" \
+      "$(printf '%s\n' "$out" | sed -n 's/^WRKJSON //p')" "$(cat "$watch")" >>"$results"
+  else
+    failed+=("$label")
+  fi
+  rm -f "$watch"
+  sleep 1
+}
+
+# Seeds the database so that the wrk pages are full: 50 rooms, 50 messages.
+seed() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    curl -sf -o /dev/null -X POST "$url/api/rooms" -H "Authorization: Bearer $token" \
+      -H 'Content-Type: application/json' -d "{\"room_name\":\"seed-$stamp-$i\",\"description\":\"bench seed room\"}"
+    curl -sf -o /dev/null -X POST "$url/api/messages/general" -H "Authorization: Bearer $token" \
+      -H 'Content-Type: application/json' -d "{\"message\":\"bench seed message $i\"}"
+  done
+}
+
+# ---------------------------------------------------------------- the sets
+
+stack_stop
+if [ "${BENCH_KEEP_STATE:-0}" != 1 ]; then
+  target=$(state_real)
+  rm -rf "$CHAT_STATE_DIR"
+  # A relocated state dir (see stack.sh) lives behind the symlink.
+  case $target in /var/tmp/chat-stack/*) rm -rf "$target" ;; esac
+fi
+stack_start 1
+
+token=$("$bench" --scenario token --url "$url" --room general --label wrk)
+seed
+
+wrk_run wrk-get-rooms /api/rooms
+wrk_run wrk-get-messages /api/messages/general
+wrk_run wrk-post-message /api/messages/general POST '{"message":"wrk says hello"}'
+
+run durable-if1 --scenario durable --senders 10 --inflight 1 --warmup 2 --duration 6
+run durable-if32 --scenario durable --senders 10 --inflight 32 --warmup 2 --duration 6
+run fanout200-sat --scenario fanout --clients 200 --senders 10 --inflight 1 --procs 2 --warmup 2 --duration 6
+run fanout200-r200 --scenario fanout --clients 200 --senders 10 --rate 200 --procs 2 --warmup 2 --duration 6
+run rooms100x10 --scenario rooms --rooms 100 --per-room 10 --rate 200 --procs 2 --warmup 2 --duration 6
+run idle10k --scenario idle --clients 10000 --procs 2 --warmup 2 --duration 15
+
+if [ "$full" = 1 ]; then
+  run fanout1000-sat --scenario fanout --clients 1000 --senders 10 --inflight 1 --procs 2 --warmup 3 --duration 10 \
+    --connect-timeout 600
+  run rooms1000x10 --scenario rooms --rooms 1000 --per-room 10 --rate 1000 --procs 2 --warmup 3 --duration 10 \
+    --connect-timeout 900
+
+  # The fan-out split over two bridges: nginx spreads the clients, every
+  # bridge LISTENs and delivers to its own half.
+  stack_start 2
+  run fanout200-sat-2br --scenario fanout --clients 200 --senders 10 --inflight 1 --procs 2 --warmup 2 --duration 8
+  run fanout1000-sat-2br --scenario fanout --clients 1000 --senders 10 --inflight 1 --procs 2 --warmup 3 --duration 10 \
+    --connect-timeout 600
+
+  # 100000 connections: no process may hold 20000 descriptors, so six
+  # bridges (~16700 each), 16 nginx workers (two descriptors per proxied
+  # connection, 16384 worker_connections each) and 8 client processes
+  # spread over 10 source addresses (127.0.0.2-11).
+  stack_start 6
+  nginx_workers 16
+  run idle100k --scenario idle --clients 100000 --users 1000 --procs 8 --connect-concurrency 600 \
+    --warmup 5 --duration 30 --connect-timeout 1800
+fi
+
+say "results: $results ($((SECONDS - t_start)) s)"
+"$bench" --report "$results"
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "bench: failed runs: ${failed[*]}" >&2
+  exit 1
+fi
