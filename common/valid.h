@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "cfg.h"
 #include "err.h"
 
 /* What went wrong, ready for the error envelope. */
@@ -56,5 +57,19 @@ int valid_room_id(const char *s, size_t len);
  */
 int valid_query_long(const char *qs, const char *name, long min, long max, long *out,
 		     int *present, struct valid_err *e) __attribute__((warn_unused_result));
+
+/* A message as POST /api/messages/{room} and the send_message event take it. */
+struct valid_message {
+	const char *content;   /* the text, NUL-terminated (points into the JSON) */
+	const char *client_id; /* or NULL */
+};
+
+/*
+ * Reads and checks "message" (required text, 1..message_max characters,
+ * newlines and tabs allowed) and "client_id" (optional, 1..client_id_max
+ * characters) of obj. Returns 0 with *m filled, or -1 with *e filled.
+ */
+int valid_message_body(const json_t *obj, const struct cfg *cfg, struct valid_message *m,
+		       struct valid_err *e) __attribute__((warn_unused_result));
 
 #endif

@@ -389,8 +389,7 @@ static void api_messages_post(struct api_ctx *x)
 {
 	const struct cfg *cfg = x->api->cfg;
 	char room[72], rate[24], window[24];
-	const char *content, *client_id;
-	size_t clen, cidlen;
+	struct valid_message m;
 	struct valid_err e;
 	const char *params[6];
 	PGresult *r;
@@ -399,10 +398,7 @@ static void api_messages_post(struct api_ctx *x)
 
 	if (api_room_param(x, room, sizeof(room)))
 		return;
-	if (valid_string_field(x->body, "message", VALID_REQUIRED, &content, &clen, &e) ||
-	    valid_text("message", content, clen, 1, cfg->message_max, VALID_MULTILINE, &e) ||
-	    valid_string_field(x->body, "client_id", VALID_OPTIONAL, &client_id, &cidlen, &e) ||
-	    (client_id && valid_text("client_id", client_id, cidlen, 1, cfg->client_id_max, 0, &e))) {
+	if (valid_message_body(x->body, cfg, &m, &e)) {
 		api_valid_error(x, &e);
 		return;
 	}
@@ -410,8 +406,8 @@ static void api_messages_post(struct api_ctx *x)
 	snprintf(window, sizeof(window), "%ld", cfg->msg_rate_window);
 	params[0] = x->user_id;
 	params[1] = room;
-	params[2] = content;
-	params[3] = client_id;
+	params[2] = m.content;
+	params[3] = m.client_id;
 	params[4] = rate;
 	params[5] = window;
 	if (api_db_call(x, DB_SEND_MESSAGE, params, &r))

@@ -1,10 +1,11 @@
 /* metrics.c -- request counters of the pool, shared by its workers (one slot each). */
 #include "metrics.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+
+#include "textbuf.h"
 
 struct metrics *metrics_new(int nslots)
 {
@@ -32,23 +33,6 @@ void metrics_request(struct metrics_slot *s, int status, unsigned long long dura
 	s->duration_us += duration_us;
 }
 
-static void metrics_put(char *buf, size_t size, size_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void metrics_put(char *buf, size_t size, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	if (*n >= size)
-		return;
-	va_start(ap, fmt);
-	w = vsnprintf(buf + *n, size - *n, fmt, ap);
-	va_end(ap);
-	if (w > 0)
-		*n += (size_t)w;
-}
-
 char *metrics_render(const struct metrics *m, size_t *len)
 {
 	size_t size = 4096 + (size_t)m->nslots * 512, n = 0;
@@ -66,7 +50,7 @@ char *metrics_render(const struct metrics *m, size_t *len)
 		for (int k = 2; k < 6; k++)
 			st[k] += s->status[k];
 	}
-	metrics_put(buf, size, &n,
+	textbuf_printf(buf, size, &n,
 		    "# HELP chat_fcgi_workers Worker slots of the pool.\n"
 		    "# TYPE chat_fcgi_workers gauge\n"
 		    "chat_fcgi_workers %d\n"
@@ -75,9 +59,9 @@ char *metrics_render(const struct metrics *m, size_t *len)
 		    "# TYPE chat_fcgi_requests_total counter\n",
 		    m->nslots, m->restarts);
 	for (int k = 2; k < 6; k++)
-		metrics_put(buf, size, &n, "chat_fcgi_requests_total{status=\"%dxx\"} %llu\n", k,
+		textbuf_printf(buf, size, &n, "chat_fcgi_requests_total{status=\"%dxx\"} %llu\n", k,
 			    st[k]);
-	metrics_put(buf, size, &n,
+	textbuf_printf(buf, size, &n,
 		    "# HELP chat_fcgi_request_duration_ms Time from accept to the answer.\n"
 		    "# TYPE chat_fcgi_request_duration_ms_sum counter\n"
 		    "chat_fcgi_request_duration_ms_sum %.3f\n"
@@ -89,7 +73,7 @@ char *metrics_render(const struct metrics *m, size_t *len)
 		    "# TYPE chat_fcgi_worker_requests_total counter\n",
 		    (double)dur / 1000.0, req, dbu);
 	for (int i = 0; i < m->nslots; i++)
-		metrics_put(buf, size, &n, "chat_fcgi_worker_requests_total{slot=\"%d\",pid=\"%d\"} %llu\n",
+		textbuf_printf(buf, size, &n, "chat_fcgi_worker_requests_total{slot=\"%d\",pid=\"%d\"} %llu\n",
 			    i, (int)m->slot[i].pid, m->slot[i].requests);
 	if (n >= size)
 		n = size - 1;

@@ -2,7 +2,6 @@
 #include "bridge.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include "err.h"
 #include "log.h"
 #include "sio.h"
+#include "textbuf.h"
 #include "tok.h"
 #include "valid.h"
 
@@ -408,8 +408,8 @@ static void on_send_done(void *arg, enum pg_status st, const PGresult *res)
 static void ev_send_message(struct bridge *b, struct conn *c, long long ack_id, json_t *payload)
 {
 	const struct cfg *cfg = b->cfg;
-	const char *room, *content, *client_id;
-	size_t clen, cidlen;
+	const char *room;
+	struct valid_message m;
 	struct valid_err e;
 	char rate[24], window[24];
 	const char *params[6];
@@ -417,10 +417,7 @@ static void ev_send_message(struct bridge *b, struct conn *c, long long ack_id, 
 
 	if (ev_room_id(c, ack_id, payload, &room))
 		return;
-	if (valid_string_field(payload, "message", VALID_REQUIRED, &content, &clen, &e) ||
-	    valid_text("message", content, clen, 1, cfg->message_max, VALID_MULTILINE, &e) ||
-	    valid_string_field(payload, "client_id", VALID_OPTIONAL, &client_id, &cidlen, &e) ||
-	    (client_id && valid_text("client_id", client_id, cidlen, 1, cfg->client_id_max, 0, &e))) {
+	if (valid_message_body(payload, cfg, &m, &e)) {
 		ev_fail(c, ack_id, e.code, e.message);
 		return;
 	}
@@ -428,8 +425,8 @@ static void ev_send_message(struct bridge *b, struct conn *c, long long ack_id, 
 	snprintf(window, sizeof(window), "%ld", cfg->msg_rate_window);
 	params[0] = c->user_id;
 	params[1] = room;
-	params[2] = content;
-	params[3] = client_id;
+	params[2] = m.content;
+	params[3] = m.client_id;
 	params[4] = rate;
 	params[5] = window;
 	q = breq_new(b, c, ack_id, room);
@@ -672,24 +669,6 @@ static void bridge_on_close(void *arg, struct conn *c)
 	b->grace_tail = g;
 }
 
-/* Appends to a fixed buffer; output past its end is dropped (n keeps counting). */
-static void mput(char *buf, size_t size, size_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void mput(char *buf, size_t size, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	if (*n >= size)
-		return;
-	va_start(ap, fmt);
-	w = vsnprintf(buf + *n, size - *n, fmt, ap);
-	va_end(ap);
-	if (w > 0)
-		*n += (size_t)w;
-}
-
 /* The Prometheus text format page of this bridge. */
 static char *bridge_metrics(void *arg, size_t *len)
 {
@@ -708,12 +687,12 @@ static char *bridge_metrics(void *arg, size_t *len)
 	for (const struct conn *c = cs->head; c; c = c->next)
 		c->transport == CONN_WEBSOCKET ? ws++ : polling++;
 	pgloop_get_stats(b->pg, &pg);
-	mput(buf, size, &n, "# HELP chat_ws_sessions Engine.IO sessions open now.\n"
+	textbuf_printf(buf, size, &n, "# HELP chat_ws_sessions Engine.IO sessions open now.\n"
 			    "# TYPE chat_ws_sessions gauge\n"
 			    "chat_ws_sessions{transport=\"websocket\"} %u\n"
 			    "chat_ws_sessions{transport=\"polling\"} %u\n",
 	     ws, polling);
-	mput(buf, size, &n, "# TYPE chat_ws_sessions_opened_total counter\n"
+	textbuf_printf(buf, size, &n, "# TYPE chat_ws_sessions_opened_total counter\n"
 			    "chat_ws_sessions_opened_total %llu\n"
 			    "# TYPE chat_ws_sessions_refused_total counter\n"
 			    "chat_ws_sessions_refused_total %llu\n"
@@ -725,17 +704,17 @@ static char *bridge_metrics(void *arg, size_t *len)
 			    "chat_ws_polls_total{method=\"GET\"} %llu\n"
 			    "chat_ws_polls_total{method=\"POST\"} %llu\n",
 	     cs->opened, cs->refused, cs->slow_closed, cs->upgrades, cs->polls, cs->posts);
-	mput(buf, size, &n, "# HELP chat_ws_events_in_total Client events received.\n"
+	textbuf_printf(buf, size, &n, "# HELP chat_ws_events_in_total Client events received.\n"
 			    "# TYPE chat_ws_events_in_total counter\n");
 	for (int i = 0; i < BE__COUNT; i++)
-		mput(buf, size, &n, "chat_ws_events_in_total{event=\"%s\"} %llu\n", evnames[i],
+		textbuf_printf(buf, size, &n, "chat_ws_events_in_total{event=\"%s\"} %llu\n", evnames[i],
 		     st->events[i]);
-	mput(buf, size, &n, "# HELP chat_ws_errors_total Events answered with an error, by code.\n"
+	textbuf_printf(buf, size, &n, "# HELP chat_ws_errors_total Events answered with an error, by code.\n"
 			    "# TYPE chat_ws_errors_total counter\n");
 	for (int i = ERR_NONE + 1; i < ERR__COUNT; i++)
-		mput(buf, size, &n, "chat_ws_errors_total{code=\"%s\"} %llu\n",
+		textbuf_printf(buf, size, &n, "chat_ws_errors_total{code=\"%s\"} %llu\n",
 		     err_name((enum err_code)i), st->errors[i]);
-	mput(buf, size, &n, "# TYPE chat_ws_frames_out_total counter\n"
+	textbuf_printf(buf, size, &n, "# TYPE chat_ws_frames_out_total counter\n"
 			    "chat_ws_frames_out_total %llu\n"
 			    "# TYPE chat_ws_bytes_out_total counter\n"
 			    "chat_ws_bytes_out_total %llu\n"
@@ -745,7 +724,7 @@ static char *bridge_metrics(void *arg, size_t *len)
 			    "# TYPE chat_ws_queue_frames_max gauge\n"
 			    "chat_ws_queue_frames_max %lu\n",
 	     cs->frames_out, cs->bytes_out, st->queue_frames, st->queue_max);
-	mput(buf, size, &n, "# TYPE chat_ws_notify_total counter\n"
+	textbuf_printf(buf, size, &n, "# TYPE chat_ws_notify_total counter\n"
 			    "chat_ws_notify_total %llu\n"
 			    "# HELP chat_ws_notify_lag_ms From the NOTIFY in the database to its arrival here.\n"
 			    "# TYPE chat_ws_notify_lag_ms_sum counter\n"
@@ -758,7 +737,7 @@ static char *bridge_metrics(void *arg, size_t *len)
 			    "chat_ws_gap_reads_total %llu\n",
 	     pg.notifies, st->notify_lag_ms_sum, st->notify_lag_n, st->notify_lag_ms_last,
 	     st->gap_reads);
-	mput(buf, size, &n, "# TYPE chat_ws_db_up gauge\n"
+	textbuf_printf(buf, size, &n, "# TYPE chat_ws_db_up gauge\n"
 			    "chat_ws_db_up{conn=\"listen\"} %d\n"
 			    "chat_ws_db_up{conn=\"query\"} %d\n"
 			    "# TYPE chat_ws_db_pending gauge\n"

@@ -567,9 +567,43 @@ static void test_query_long_cursor_range(void **state)
 	assert_field_error(&e, "x");
 }
 
+static void test_message_body(void **state)
+{
+	struct cfg cfg;
+	struct valid_message m;
+	struct valid_err e;
+	char err[128];
+	json_t *o;
+
+	(void)state;
+	assert_int_equal(cfg_load(&cfg, err, sizeof(err)), 0);
+	o = json_pack("{s:s, s:s}", "message", "hi", "client_id", "c1");
+	assert_int_equal(valid_message_body(o, &cfg, &m, &e), 0);
+	assert_string_equal(m.content, "hi");
+	assert_string_equal(m.client_id, "c1");
+	json_decref(o);
+	o = json_pack("{s:s}", "message", "line\nbreak");
+	assert_int_equal(valid_message_body(o, &cfg, &m, &e), 0);
+	assert_null(m.client_id);
+	json_decref(o);
+	o = json_pack("{s:s, s:i}", "message", "hi", "client_id", 5);
+	assert_int_equal(valid_message_body(o, &cfg, &m, &e), -1);
+	assert_string_equal(e.field, "client_id");
+	json_decref(o);
+	o = json_pack("{s:s}", "message", "   ");
+	assert_int_equal(valid_message_body(o, &cfg, &m, &e), -1);
+	assert_string_equal(e.field, "message");
+	json_decref(o);
+	o = json_pack("{s:s, s:s}", "message", "ok", "client_id", "");
+	assert_int_equal(valid_message_body(o, &cfg, &m, &e), -1);
+	assert_string_equal(e.field, "client_id");
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_message_body),
 		cmocka_unit_test(test_string_field_present),
 		cmocka_unit_test(test_string_field_absent_and_null),
 		cmocka_unit_test(test_string_field_wrong_types),
