@@ -147,16 +147,14 @@ BEGIN
     IF p_since IS NOT NULL THEN
         recovered := r.last_seq - least(p_since, r.last_seq) <= p_recovery_max;
     END IF;
+    -- Both are pages of chat_messages_page (0002): every message after
+    -- since_seq, or the newest p_limit.
     IF recovered THEN
-        SELECT coalesce(json_agg(chat_message_json(x.m) ORDER BY (x.m).seq), '[]'::json)
-          INTO arr
-          FROM (SELECT m FROM messages m WHERE m.room_id = p_room AND m.seq > p_since
-                 ORDER BY m.seq) x;
+        SELECT p.data->'messages' INTO arr
+          FROM chat_messages_page(p_room, greatest(p_recovery_max, 1), NULL, p_since) p;
     ELSE
-        SELECT coalesce(json_agg(chat_message_json(x.m) ORDER BY (x.m).seq), '[]'::json)
-          INTO arr
-          FROM (SELECT m FROM messages m WHERE m.room_id = p_room
-                 ORDER BY m.seq DESC LIMIT p_limit) x;
+        SELECT p.data->'messages' INTO arr
+          FROM chat_messages_page(p_room, p_limit, NULL, NULL) p;
     END IF;
     SELECT coalesce(json_agg(chat_user_json(u) ORDER BY ur.joined_at, u.id), '[]'::json)
       INTO members

@@ -602,29 +602,15 @@ ws_stop() {
   fi
 }
 
-# The upstream servers of the bridges, for nginx.
-ws_servers() {
-  local i out=''
+# ws_each TEMPLATE -- TEMPLATE once per bridge, on one line, with {i}
+# replaced by the bridge's index and {port} by its port: the nginx upstream
+# servers, the upstream of each bridge for its polling sessions (their sid
+# starts with b<i>_, CHAT_WS_SID_PREFIX), and the map from sid prefix to it.
+ws_each() {
+  local i out='' one
   for ((i = 0; i < BRIDGES; i++)); do
-    out+="server 127.0.0.1:$(ws_port "$i"); "
-  done
-  printf '%s\n' "$out"
-}
-
-# One upstream per bridge, for the requests of a polling session: its sid
-# starts with the bridge's prefix (CHAT_WS_SID_PREFIX=b<i>_).
-ws_upstreams() {
-  local i out=''
-  for ((i = 0; i < BRIDGES; i++)); do
-    out+="upstream chat_ws_b$i { server 127.0.0.1:$(ws_port "$i"); } "
-  done
-  printf '%s\n' "$out"
-}
-
-ws_sid_map() {
-  local i out=''
-  for ((i = 0; i < BRIDGES; i++)); do
-    out+="~^b${i}_ chat_ws_b$i; "
+    one=${1//\{i\}/$i}
+    out+=${one//\{port\}/$(ws_port "$i")}
   done
   printf '%s\n' "$out"
 }
@@ -655,8 +641,9 @@ render_nginx_conf() {
   expr+=(-e "s|@LOG@|$(sed_value "$LOG")|g")
   web=$(readable_copy "$WEB")
   expr+=(-e "s|@WEB@|$(sed_value "$web")|g")
-  expr+=(-e "s|@PORT@|$PORT|g" -e "s|@WS_SERVERS@|$(ws_servers)|g")
-  expr+=(-e "s|@WS_UPSTREAMS@|$(ws_upstreams)|g" -e "s|@WS_SID_MAP@|$(ws_sid_map)|g")
+  expr+=(-e "s|@PORT@|$PORT|g" -e "s|@WS_SERVERS@|$(ws_each 'server 127.0.0.1:{port}; ')|g")
+  expr+=(-e "s|@WS_UPSTREAMS@|$(ws_each 'upstream chat_ws_b{i} { server 127.0.0.1:{port}; } ')|g")
+  expr+=(-e "s|@WS_SID_MAP@|$(ws_each '~^b{i}_ chat_ws_b{i}; ')|g")
   expr+=(-e "s|@JOIN_RATE@|$(sed_value "$JOIN_RATE")|g" -e "s|@JOIN_BURST@|$JOIN_BURST|g")
   expr+=(-e "s|@CLIENT_TIMEOUT@|$CLIENT_TIMEOUT|g")
   expr+=(-e "s|@ACCESS_LOG@|$(sed_value "$access")|g")
