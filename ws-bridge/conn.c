@@ -184,20 +184,62 @@ void conn_expire(struct conn_set *cs, int64_t now_ms)
 	}
 }
 
+/*
+ * Queued frames of one session go out together, up to this many bytes per
+ * send(): under fan-out a reader usually has several frames waiting, and one
+ * send for all of them saves a system call per frame here, in nginx and in
+ * the client. Single-threaded, so one buffer serves every session; lws_write
+ * either sends it all or keeps the rest before it returns.
+ */
+#define CONN_BATCH_MAX (16 * 1024)
+static unsigned char conn_batch[LWS_PRE + CONN_BATCH_MAX];
+
+static void conn_count_out(struct conn *c, const struct frame *f)
+{
+	c->cs->frames_out++;
+	c->cs->bytes_out += f->len;
+}
+
+/*
+ * Writes the frames at the head of the queue that fit in the batch buffer,
+ * at most *budget of them, as one send. Returns 0 or -1.
+ */
+static int conn_ws_write_batch(struct conn *c, int *budget)
+{
+	unsigned char *out = conn_batch + LWS_PRE;
+	size_t used = 0;
+	struct frame *f;
+
+	while (*budget > 0 && (f = outq_peek(&c->q)) &&
+	       used + WS_HEADER_MAX + f->len <= CONN_BATCH_MAX) {
+		used += ws_text_header(out + used, f->len);
+		memcpy(out + used, frame_payload(f), f->len);
+		used += f->len;
+		conn_count_out(c, f);
+		outq_pop(&c->q);
+		--*budget;
+	}
+	return lws_write(c->ws, out, used, LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
 /* Writes queued frames to the session's WebSocket. Returns -1 to close it. */
 static int conn_ws_writeable(struct conn *c)
 {
 	struct frame *f;
 	int budget = 64;
 
-	while (budget-- > 0 && (f = outq_peek(&c->q))) {
-		int n = lws_write(c->ws, (unsigned char *)frame_payload(f), f->len, LWS_WRITE_TEXT);
-
-		if (n < 0)
+	while (budget > 0 && (f = outq_peek(&c->q))) {
+		if (c->q.count == 1 || f->len + WS_HEADER_MAX > CONN_BATCH_MAX) {
+			/* Alone or too big to batch: lws frames it in place. */
+			if (lws_write(c->ws, (unsigned char *)frame_payload(f), f->len,
+				      LWS_WRITE_TEXT) < 0)
+				return -1;
+			conn_count_out(c, f);
+			outq_pop(&c->q);
+			budget--;
+		} else if (conn_ws_write_batch(c, &budget)) {
 			return -1;
-		c->cs->frames_out++;
-		c->cs->bytes_out += f->len;
-		outq_pop(&c->q);
+		}
 		if (lws_send_pipe_choked(c->ws))
 			break;
 	}

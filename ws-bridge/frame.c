@@ -1,6 +1,7 @@
 /* frame.c -- reference-counted outgoing WebSocket frames and per-connection queues. */
 #include "frame.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,25 @@ struct frame *frame_from(const char *s, size_t len)
 	if (f)
 		memcpy(frame_payload(f), s, len);
 	return f;
+}
+
+size_t ws_text_header(unsigned char *out, size_t len)
+{
+	out[0] = 0x81; /* FIN, opcode 1 (text) */
+	if (len < 126) {
+		out[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len <= 0xffff) {
+		out[1] = 126;
+		out[2] = (unsigned char)(len >> 8);
+		out[3] = (unsigned char)len;
+		return 4;
+	}
+	out[1] = 127;
+	for (int i = 0; i < 8; i++)
+		out[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	return 10;
 }
 
 void frame_unref(struct frame *f)

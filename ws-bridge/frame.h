@@ -16,6 +16,18 @@ struct frame {
 	unsigned char data[];
 };
 
+/* The longest header of a server-to-client WebSocket frame (RFC 6455 5.2). */
+#define WS_HEADER_MAX 10
+
+/*
+ * Writes the header of one unmasked, final text frame carrying len payload
+ * bytes into out (WS_HEADER_MAX bytes of room) and returns its length: 2, 4
+ * or 10. Only the batched writer uses it (conn.c): several queued frames
+ * go out in one send, which lws_write() cannot do for text frames. Every
+ * other frame, and all parsing, is left to libwebsockets.
+ */
+size_t ws_text_header(unsigned char *out, size_t len);
+
 /* Returns a frame with room for len payload bytes and one reference, or NULL. */
 struct frame *frame_alloc(size_t len);
 

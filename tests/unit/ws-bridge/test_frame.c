@@ -87,6 +87,29 @@ static void test_fifo_order_across_growth(void **state)
 		frame_unref(f[i]);
 }
 
+/* RFC 6455 5.2: 7-bit length below 126, then 16-bit, then 64-bit, big-endian. */
+static void test_text_header(void **state)
+{
+	unsigned char h[WS_HEADER_MAX];
+	static const unsigned char h125[] = { 0x81, 125 };
+	static const unsigned char h126[] = { 0x81, 126, 0x00, 126 };
+	static const unsigned char h65535[] = { 0x81, 126, 0xff, 0xff };
+	static const unsigned char h65536[] = { 0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0 };
+
+	(void)state;
+	assert_int_equal(ws_text_header(h, 0), 2);
+	assert_int_equal(h[0], 0x81);
+	assert_int_equal(h[1], 0);
+	assert_int_equal(ws_text_header(h, 125), 2);
+	assert_memory_equal(h, h125, sizeof(h125));
+	assert_int_equal(ws_text_header(h, 126), 4);
+	assert_memory_equal(h, h126, sizeof(h126));
+	assert_int_equal(ws_text_header(h, 65535), 4);
+	assert_memory_equal(h, h65535, sizeof(h65535));
+	assert_int_equal(ws_text_header(h, 65536), 10);
+	assert_memory_equal(h, h65536, sizeof(h65536));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -94,6 +117,7 @@ int main(void)
 		cmocka_unit_test(test_frame_bound),
 		cmocka_unit_test(test_byte_bound),
 		cmocka_unit_test(test_fifo_order_across_growth),
+		cmocka_unit_test(test_text_header),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
