@@ -47,7 +47,10 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 	[BS_ENTER] = { "ws_enter", BS_CALL "chat_room_enter($1, $2, $3::bigint, $4::int, $5::int)",
 		       5 },
 	[BS_LEAVE] = { "ws_leave", BS_CALL "chat_room_leave($1, $2)", 2 },
-	[BS_SEND] = { "ws_send", BS_CALL "chat_send_message($1, $2, $3, $4, $5::int, $6::int)", 6 },
+	[BS_SEND] = { "ws_send", BS_CALL "chat_send_message($1, $2, $3, $4, $5::int, $6::int)", 6,
+		      "ws_send_batch",
+		      BS_CALL "chat_send_batch($1::text[], $2::text[], $3::text[], $4::text[], "
+			      "$5::int[], $6::int[]) WITH ORDINALITY ORDER BY ordinality" },
 	[BS_TYPING] = { "ws_typing", BS_CALL "chat_typing($1, $2, $3::boolean)", 3 },
 	[BS_PRESENCE_OPEN] = { "ws_presence_open", "SELECT chat_presence_open($1, $2, $3)", 3 },
 	[BS_PRESENCE_CLOSE] = { "ws_presence_close", "SELECT chat_presence_close($1, $2)", 2 },
@@ -156,22 +159,22 @@ static void ev_ok(struct conn *c, long long ack_id, const char *obj, size_t len)
  * *data set; otherwise answers the event and returns -1.
  */
 static int ev_result(struct conn *c, long long ack_id, enum pg_status st, const PGresult *res,
-		     const char **data, size_t *len)
+		     int row, const char **data, size_t *len)
 {
 	if (st == PG_UNAVAILABLE || (st == PG_OK && !res)) {
 		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
 		return -1;
 	}
-	if (st != PG_OK || PQntuples(res) != 1 || PQnfields(res) != 5) {
+	if (st != PG_OK || row < 0 || row >= PQntuples(res) || PQnfields(res) != 5) {
 		ev_fail(c, ack_id, ERR_INTERNAL, "internal error");
 		return -1;
 	}
-	if (!PQgetisnull(res, 0, 0)) {
-		ev_fail(c, ack_id, err_from_name(PQgetvalue(res, 0, 0)), PQgetvalue(res, 0, 1));
+	if (!PQgetisnull(res, row, 0)) {
+		ev_fail(c, ack_id, err_from_name(PQgetvalue(res, row, 0)), PQgetvalue(res, row, 1));
 		return -1;
 	}
-	*data = PQgetvalue(res, 0, 4);
-	*len = (size_t)PQgetlength(res, 0, 4);
+	*data = PQgetvalue(res, row, 4);
+	*len = (size_t)PQgetlength(res, row, 4);
 	return 0;
 }
 
@@ -179,13 +182,14 @@ static int ev_result(struct conn *c, long long ack_id, enum pg_status st, const 
 
 static void presence_close_now(struct bridge *b, const char *key);
 
-static void on_connect_done(void *arg, enum pg_status st, const PGresult *res)
+static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct breq *q = arg;
 	struct conn *c = breq_conn(q);
 	json_t *data = NULL, *user;
 	const char *code = "db_unavailable", *message = "the database is unavailable, try again";
 
+	(void)row;
 	if (!c || c->state != CONN_AUTHING) {
 		/* Gone while its presence row was being written: take it back. */
 		if (st == PG_OK && res && PQntuples(res) == 1 && PQgetisnull(res, 0, 0))
@@ -299,7 +303,7 @@ static int ev_room_id(struct conn *c, long long ack_id, json_t *payload, const c
 	return 0;
 }
 
-static void on_enter_done(void *arg, enum pg_status st, const PGresult *res)
+static void on_enter_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct breq *q = arg;
 	struct conn *c = breq_conn(q);
@@ -308,7 +312,7 @@ static void on_enter_done(void *arg, enum pg_status st, const PGresult *res)
 	json_t *j;
 	json_int_t last;
 
-	if (!c || c->state != CONN_READY || ev_result(c, q->ack_id, st, res, &data, &len))
+	if (!c || c->state != CONN_READY || ev_result(c, q->ack_id, st, res, row, &data, &len))
 		goto out;
 	j = json_loadb(data, len, 0, NULL);
 	last = json_integer_value(json_object_get(json_object_get(j, "room"), "last_seq"));
@@ -357,7 +361,7 @@ static void ev_join_room(struct bridge *b, struct conn *c, long long ack_id, jso
 
 static void typing_send(struct bridge *b, struct conn *c, const char *room, int is_typing);
 
-static void on_leave_done(void *arg, enum pg_status st, const PGresult *res)
+static void on_leave_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct breq *q = arg;
 	struct conn *c = breq_conn(q);
@@ -365,7 +369,7 @@ static void on_leave_done(void *arg, enum pg_status st, const PGresult *res)
 	const char *data;
 	size_t len;
 
-	if (!c || c->state != CONN_READY || ev_result(c, q->ack_id, st, res, &data, &len))
+	if (!c || c->state != CONN_READY || ev_result(c, q->ack_id, st, res, row, &data, &len))
 		goto out;
 	s = room_sub_of(c, q->room);
 	if (s) {
@@ -393,14 +397,14 @@ static void ev_leave_room(struct bridge *b, struct conn *c, long long ack_id, js
 		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
 }
 
-static void on_send_done(void *arg, enum pg_status st, const PGresult *res)
+static void on_send_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct breq *q = arg;
 	struct conn *c = breq_conn(q);
 	const char *data;
 	size_t len;
 
-	if (c && c->state == CONN_READY && !ev_result(c, q->ack_id, st, res, &data, &len))
+	if (c && c->state == CONN_READY && !ev_result(c, q->ack_id, st, res, row, &data, &len))
 		ev_ok(c, q->ack_id, data, len);
 	breq_free(q);
 }
@@ -434,7 +438,7 @@ static void ev_send_message(struct bridge *b, struct conn *c, long long ack_id, 
 		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
 }
 
-static void on_typing_done(void *arg, enum pg_status st, const PGresult *res)
+static void on_typing_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct breq *q = arg;
 	struct conn *c = breq_conn(q);
@@ -442,7 +446,7 @@ static void on_typing_done(void *arg, enum pg_status st, const PGresult *res)
 	size_t len;
 
 	if (c && c->state == CONN_READY && q->ack_id >= 0 &&
-	    !ev_result(c, q->ack_id, st, res, &data, &len))
+	    !ev_result(c, q->ack_id, st, res, row, &data, &len))
 		ev_ok(c, q->ack_id, data, len);
 	breq_free(q);
 }
@@ -751,6 +755,11 @@ static char *bridge_metrics(void *arg, size_t *len)
 			    "chat_ws_db_roundtrip_ms_last %.3f\n"
 			    "# TYPE chat_ws_db_statements_total counter\n"
 			    "chat_ws_db_statements_total %llu\n"
+			    "# HELP chat_ws_db_batches_total Batch calls (chat_send_batch) committed.\n"
+			    "# TYPE chat_ws_db_batches_total counter\n"
+			    "chat_ws_db_batches_total %llu\n"
+			    "# TYPE chat_ws_db_batched_total counter\n"
+			    "chat_ws_db_batched_total %llu\n"
 			    "# TYPE chat_ws_db_failed_total counter\n"
 			    "chat_ws_db_failed_total %llu\n"
 			    "# TYPE chat_ws_db_rolled_back_total counter\n"
@@ -758,7 +767,8 @@ static char *bridge_metrics(void *arg, size_t *len)
 			    "# TYPE chat_ws_db_reconnects_total counter\n"
 			    "chat_ws_db_reconnects_total %llu\n",
 	     pg.listen_up, pg.query_up, pgloop_pending(b->pg), pg.segment_ms_sum, pg.segments,
-	     pg.segment_ms_last, pg.statements, pg.failed, pg.rolled_back, pg.reconnects);
+	     pg.segment_ms_last, pg.statements, pg.batches, pg.batched, pg.failed, pg.rolled_back,
+	     pg.reconnects);
 	if (n >= size) {
 		log_warn("metrics page truncated at %zu bytes", size);
 		n = size - 1;
@@ -779,8 +789,9 @@ void bridge_conn_ops(struct bridge *b, struct conn_ops *ops)
 
 /* ---- presence ------------------------------------------------------------------- */
 
-static void on_ignore_done(void *arg, enum pg_status st, const PGresult *res)
+static void on_ignore_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
+	(void)row;
 	(void)st;
 	(void)res;
 	breq_free(arg);
@@ -810,11 +821,12 @@ static void presence_reopen_all(struct bridge *b)
 	}
 }
 
-static void on_heartbeat_done(void *arg, enum pg_status st, const PGresult *res)
+static void on_heartbeat_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct breq *q = arg;
 	struct bridge *b = q->b;
 
+	(void)row;
 	if (st == PG_OK && res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
 		unsigned ready = 0;
 
@@ -951,7 +963,7 @@ static struct frame *event_frame(const char *name, json_t *obj)
 	return f;
 }
 
-static void on_range_done(void *arg, enum pg_status st, const PGresult *res);
+static void on_range_done(void *arg, enum pg_status st, const PGresult *res, int row);
 
 static void range_request(struct bridge *b, struct breq *q)
 {
@@ -976,7 +988,7 @@ static void range_request(struct bridge *b, struct breq *q)
 	breq_free(q);
 }
 
-static void on_range_done(void *arg, enum pg_status st, const PGresult *res)
+static void on_range_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct breq *q = arg;
 	struct bridge *b = q->b;
@@ -985,6 +997,7 @@ static void on_range_done(void *arg, enum pg_status st, const PGresult *res)
 	struct sub *s = c ? room_sub_of(c, q->room) : NULL;
 	int rows = 0;
 
+	(void)row;
 	if (!r || (q->for_sub && !s))
 		goto out;
 	if (st != PG_OK || !res) {
@@ -1104,10 +1117,11 @@ static void status_to_rooms(struct bridge *b, struct frame *f, const char *const
 	}
 }
 
-static void on_user_rooms_done(void *arg, enum pg_status st, const PGresult *res)
+static void on_user_rooms_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct breq *q = arg;
 
+	(void)row;
 	if (st == PG_OK && res && q->frame) {
 		int n = PQntuples(res);
 		const char **rooms = calloc((size_t)n + 1, sizeof(*rooms));
@@ -1292,10 +1306,11 @@ int bridge_init(struct bridge *b, const struct cfg *cfg, struct lws_context *ctx
 	return 0;
 }
 
-static void on_remove_done(void *arg, enum pg_status st, const PGresult *res)
+static void on_remove_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct breq *q = arg;
 
+	(void)row;
 	(void)res;
 	if (st != PG_OK)
 		log_warn("cannot remove this bridge's presence rows; other bridges will expire them");

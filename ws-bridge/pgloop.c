@@ -8,8 +8,10 @@
 
 #include "dberr.h"
 #include "log.h"
+#include "pgarray.h"
 
-#define PG_SEGMENT_MAX 256     /* requests per pipeline segment (transaction) */
+#define PG_SEGMENT_MAX 256     /* statements per pipeline segment (transaction) */
+#define PG_BATCH_MAX 256       /* requests in one batch call */
 #define PG_SEGMENTS_INFLIGHT 2 /* segments sent before the first one's sync */
 #define PG_QUEUE_MAX 20000     /* requests waiting for a segment */
 #define PG_TRIES 3             /* runs of a request whose segment rolled back */
@@ -31,6 +33,9 @@ struct pgreq {
 	PGresult *res;
 	int failed, tries;
 	int unavailable; /* failed for a reason of the database, not the request */
+	struct pgreq *kids; /* a batch: the requests it runs, in order */
+	unsigned nkids;
+	int batch_params;   /* params[i] are separate allocations */
 };
 
 struct pgq_list {
@@ -109,15 +114,36 @@ static void pgreq_free(struct pgreq *r)
 {
 	if (r->res)
 		PQclear(r->res);
+	if (r->batch_params)
+		for (int i = 0; i < r->nparams; i++)
+			free(r->params[i]);
 	free(r->params);
 	free(r);
 }
 
-/* Completes a request: runs its callback (if any) and frees it. */
+/*
+ * Completes a request: runs its callback (if any) and frees it. A batch
+ * completes each of its requests with its own row, or all of them with
+ * the batch's failure.
+ */
 static void pgreq_finish(struct pgreq *r, enum pg_status st)
 {
+	struct pgreq *k;
+	int row = 0;
+
 	if (r->done)
-		r->done(r->arg, st, st == PG_OK ? r->res : NULL);
+		r->done(r->arg, st, st == PG_OK ? r->res : NULL, 0);
+	if (r->nkids && st == PG_OK && (!r->res || PQntuples(r->res) != (int)r->nkids)) {
+		log_err("batch of %u got %d rows", r->nkids, r->res ? PQntuples(r->res) : -1);
+		st = PG_FAILED;
+	}
+	while ((k = r->kids)) {
+		r->kids = k->next;
+		if (k->done)
+			k->done(k->arg, st, st == PG_OK ? r->res : NULL, row);
+		row++;
+		pgreq_free(k);
+	}
 	pgreq_free(r);
 }
 
@@ -282,13 +308,17 @@ static int pgc_setup(struct pgconn *pc)
 		pgq_push(&pc->inflight, r);
 	}
 	for (int i = 0; i < pl->nstmts; i++) {
-		if (!PQsendPrepare(pc->conn, pl->stmts[i].name, pl->stmts[i].sql,
-				   pl->stmts[i].nparams, NULL))
-			return -1;
-		r = pgreq_new(PGREQ_SETUP, -1, 0, NULL);
-		if (!r)
-			return -1;
-		pgq_push(&pc->inflight, r);
+		const struct pg_stmt_def *d = &pl->stmts[i];
+
+		for (int batch = 0; batch < (d->batch_sql ? 2 : 1); batch++) {
+			if (!PQsendPrepare(pc->conn, batch ? d->batch_name : d->name,
+					   batch ? d->batch_sql : d->sql, d->nparams, NULL))
+				return -1;
+			r = pgreq_new(PGREQ_SETUP, -1, 0, NULL);
+			if (!r)
+				return -1;
+			pgq_push(&pc->inflight, r);
+		}
 	}
 	if (!PQpipelineSync(pc->conn))
 		return -1;
@@ -405,7 +435,11 @@ static void pgc_segment_end(struct pgconn *pc, int64_t sent_us)
 	}
 	while ((r = pgq_pop(&pc->seg_done))) {
 		if (!failed) {
-			pl->stats.statements++;
+			pl->stats.statements += r->nkids ? r->nkids : 1;
+			if (r->nkids) {
+				pl->stats.batches++;
+				pl->stats.batched += r->nkids;
+			}
 			pgreq_finish(r, PG_OK);
 		} else if (r->failed || ++r->tries >= PG_TRIES) {
 			pl->stats.failed++;
@@ -551,6 +585,63 @@ int pgloop_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	}
 }
 
+/*
+ * Takes first and the requests of the same statement queued right behind
+ * it (at most PG_BATCH_MAX) and returns one request that runs them all,
+ * or first itself when it is alone or memory is short.
+ */
+static struct pgreq *pgloop_batch(struct pgloop *pl, struct pgreq *first)
+{
+	struct pgreq *b, *r, **tail;
+	const char **vals;
+	unsigned n = 1;
+	int np = first->nparams;
+
+	for (r = pl->pending.head; r && n < PG_BATCH_MAX && r->stmt == first->stmt &&
+				   r->kind == PGREQ_STMT && !r->nkids;
+	     r = r->next)
+		n++;
+	if (n == 1)
+		return first;
+	b = pgreq_new(PGREQ_STMT, first->stmt, 0, NULL);
+	vals = malloc(n * sizeof(*vals));
+	if (b)
+		b->params = calloc((size_t)np, sizeof(*b->params));
+	if (!b || !vals || !b->params) {
+		if (b)
+			pgreq_free(b);
+		free(vals);
+		return first;
+	}
+	b->nparams = np;
+	b->batch_params = 1;
+	for (int i = 0; i < np; i++) {
+		r = first;
+		for (unsigned j = 0; j < n; j++) {
+			vals[j] = r->params[i];
+			r = j == 0 ? pl->pending.head : r->next;
+		}
+		b->params[i] = pgarray_literal(vals, n);
+		if (!b->params[i]) {
+			free(vals);
+			pgreq_free(b);
+			return first;
+		}
+	}
+	free(vals);
+	/* Committed to the batch: move the requests into it. */
+	tail = &b->kids;
+	*tail = first;
+	tail = &first->next;
+	for (unsigned j = 1; j < n; j++) {
+		*tail = pgq_pop(&pl->pending);
+		tail = &(*tail)->next;
+	}
+	*tail = NULL;
+	b->nkids = n;
+	return b;
+}
+
 /* Sends pending requests as one segment, when the connection can take it. */
 static void pgloop_flush(struct pgloop *pl)
 {
@@ -563,7 +654,9 @@ static void pgloop_flush(struct pgloop *pl)
 	while (n < PG_SEGMENT_MAX && (r = pgq_pop(&pl->pending))) {
 		const struct pg_stmt_def *d = &pl->stmts[r->stmt];
 
-		if (!PQsendQueryPrepared(pc->conn, d->name, r->nparams,
+		if (d->batch_sql && !r->nkids && r->kind == PGREQ_STMT)
+			r = pgloop_batch(pl, r);
+		if (!PQsendQueryPrepared(pc->conn, r->nkids ? d->batch_name : d->name, r->nparams,
 					 (const char *const *)r->params, NULL, NULL, 0)) {
 			pgq_push_front(&pl->pending, r);
 			pgc_lost(pc, PQerrorMessage(pc->conn));

@@ -21,13 +21,24 @@ enum pg_status {
 	PG_FAILED = -2,      /* the statement failed (logged) */
 };
 
-/* res is valid during the call only; NULL unless status is PG_OK. */
-typedef void (*pg_done_fn)(void *arg, enum pg_status status, const PGresult *res);
+/*
+ * res is valid during the call only; NULL unless status is PG_OK. row is
+ * the request's row of res: 0, unless the request ran in a batch.
+ */
+typedef void (*pg_done_fn)(void *arg, enum pg_status status, const PGresult *res, int row);
 
+/*
+ * A prepared statement. With batch_sql set, consecutive requests of the
+ * statement in one segment run as one call of batch_sql instead: its
+ * parameter i is the array literal of every request's parameter i, and it
+ * must return exactly one row per request, in their order.
+ */
 struct pg_stmt_def {
 	const char *name;
 	const char *sql;
 	int nparams;
+	const char *batch_name;
+	const char *batch_sql;
 };
 
 struct pgloop_ops {
@@ -75,7 +86,9 @@ unsigned pgloop_pending(const struct pgloop *pl);
 /* Counters since start, for the metrics page. */
 struct pgloop_stats {
 	unsigned long long segments;     /* pipeline segments (transactions) done */
-	unsigned long long statements;   /* statements completed */
+	unsigned long long statements;   /* statements completed (a batch counts its requests) */
+	unsigned long long batches;      /* batch calls committed */
+	unsigned long long batched;      /* requests that ran in them */
 	unsigned long long failed;       /* statements that failed */
 	unsigned long long rolled_back;  /* segments rolled back by a failure */
 	unsigned long long reconnects;   /* connections re-established */
