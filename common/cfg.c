@@ -49,6 +49,7 @@ static const struct cfg_long cfg_longs[] = {
 	{ "CHAT_SESSION_TTL", CFG_FIELD(session_ttl), 86400, 120, 365L * 86400 },
 	{ "CHAT_COOKIE_SECURE", CFG_FIELD(cookie_secure), 0, 0, 1 },
 	{ "CHAT_PRESENCE_TTL", CFG_FIELD(presence_ttl), 30, 2, 3600 },
+	{ "CHAT_ROOMS_CACHE_MS", CFG_FIELD(rooms_cache_ms), 1000, 0, 60000 },
 	{ "CHAT_DB_TIMEOUT", CFG_FIELD(db_timeout), 5, 1, 300 },
 	{ "CHAT_FCGI_WORKERS", CFG_FIELD(fcgi_workers), 0, 0, 256 },
 	{ "CHAT_WS_PORT", CFG_FIELD(ws_port), 8081, 1, 65535 },

@@ -27,6 +27,7 @@ struct api_ctx {
 	struct route_match route;
 	json_t *body;                              /* the parsed JSON object */
 	char user_id[64];                          /* after a successful auth */
+	char rooms_version[PAGECACHE_VERSION_MAX]; /* after a successful auth */
 	char token_hash[2 + TOK_HASH_HEX_LEN + 1]; /* after a successful auth */
 };
 
@@ -178,6 +179,7 @@ static int api_auth(struct api_ctx *x, int required)
 		return -1;
 	}
 	snprintf(x->user_id, sizeof(x->user_id), "%s", PQgetvalue(r, 0, 0));
+	snprintf(x->rooms_version, sizeof(x->rooms_version), "%s", PQgetvalue(r, 0, 2));
 	log_context(x->req.id, x->user_id);
 	PQclear(r);
 	/* The session slides forward with use: so does a cookie that carried it. */
@@ -302,6 +304,14 @@ static void api_me(struct api_ctx *x)
 	api_reply(x, DB_ME, params);
 }
 
+static int64_t api_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void api_rooms_list(struct api_ctx *x)
 {
 	long limit = API_PAGE_DEFAULT, offset = 0;
@@ -309,15 +319,31 @@ static void api_rooms_list(struct api_ctx *x)
 	struct valid_err e;
 	char l[24], o[24];
 	const char *params[2] = { l, o };
+	const char *body;
+	size_t len;
+	int64_t now;
+	PGresult *r;
 
 	if (valid_query_long(x->req.query, "limit", 1, API_PAGE_MAX, &limit, &has, &e) ||
 	    valid_query_long(x->req.query, "offset", 0, 1000000000L, &offset, &has, &e)) {
 		api_valid_error(x, &e);
 		return;
 	}
+	now = api_now_ms();
+	body = pagecache_get(&x->api->rooms, limit, offset, x->rooms_version, now, &len);
+	if (body) {
+		api_send_data(x, 200, NULL, body, len);
+		return;
+	}
 	snprintf(l, sizeof(l), "%ld", limit);
 	snprintf(o, sizeof(o), "%ld", offset);
-	api_reply(x, DB_ROOMS_LIST, params);
+	if (api_db_call(x, DB_ROOMS_LIST, params, &r))
+		return;
+	body = PQgetvalue(r, 0, 4);
+	len = (size_t)PQgetlength(r, 0, 4);
+	pagecache_put(&x->api->rooms, limit, offset, x->rooms_version, now, body, len);
+	api_send_data(x, 200, NULL, body, len);
+	PQclear(r);
 }
 
 static void api_rooms_create(struct api_ctx *x)
@@ -526,11 +552,13 @@ void api_init(struct api *a, const struct cfg *cfg, const struct metrics *metric
 	a->seq = 0;
 	a->metrics = metrics;
 	a->mine = mine;
+	pagecache_init(&a->rooms, cfg->rooms_cache_ms);
 	db_init(&a->db, cfg);
 }
 
 void api_release(struct api *a)
 {
+	pagecache_free(&a->rooms);
 	db_release(&a->db);
 }
 

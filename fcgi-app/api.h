@@ -7,6 +7,7 @@
 #include "cfg.h"
 #include "db.h"
 #include "metrics.h"
+#include "pagecache.h"
 
 struct api {
 	const struct cfg *cfg;
@@ -14,6 +15,7 @@ struct api {
 	unsigned long seq;              /* requests served, for request ids */
 	const struct metrics *metrics;  /* the whole pool's, for the metrics page */
 	struct metrics_slot *mine;      /* this worker's counters */
+	struct pagecache rooms;         /* recent GET /api/rooms answers */
 };
 
 /*

@@ -20,7 +20,11 @@ struct db_def {
 
 static const struct db_def db_defs[DB__COUNT] = {
 	[DB_HEALTH] = { "health", "SELECT 1", 0, 1 },
-	[DB_AUTH] = { "auth", "SELECT user_id, username FROM chat_auth($1::bytea, $2::int)", 2, 1 },
+	/* The rooms version (newest created_at) keys the cached room lists. */
+	[DB_AUTH] = { "auth",
+		      "SELECT a.user_id, a.username, (SELECT max(r.created_at) FROM rooms r)::text "
+		      "FROM chat_auth($1::bytea, $2::int) a",
+		      2, 1 },
 	[DB_JOIN] = { "join",
 		      DB_CALL "chat_join($1, $2, $3::bytea, $4::int, $5, $6, $7::int, $8::int)", 8,
 		      0 },

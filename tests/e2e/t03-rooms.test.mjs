@@ -235,3 +235,39 @@ test('join returns the same first page of 50 rooms as GET /api/rooms', async () 
   assert.deepEqual(joined.data.rooms.map((r) => r.id), page.rooms.map((r) => r.id));
   joined.data.rooms.forEach(assertRoom);
 });
+
+// GET /api/rooms answers are reused by a worker for CHAT_ROOMS_CACHE_MS
+// (default 1 s), keyed by the newest room: a new room shows at once.
+test('a new room is in GET /api/rooms at once, however warm the workers\' cached lists are', async () => {
+  const total = ok(await api('GET', '/api/rooms?limit=1', { token: alice.token })).total;
+  const last = `/api/rooms?limit=200&offset=${Math.max(0, total - 100)}`;
+  for (let round = 0; round < 3; round++) {
+    // Warm every worker with the page the new room lands on.
+    await Promise.all(Array.from({ length: 12 }, () => api('GET', last, { token: alice.token })));
+    const room = ok(await api('POST', '/api/rooms', { token: alice.token, body: { room_name: uniqueName('fresh') } }), 201).room;
+    const pages = await Promise.all(Array.from({ length: 12 }, () => api('GET', last, { token: alice.token })));
+    for (const p of pages) {
+      const data = ok(p);
+      assert.ok(data.rooms.some((r) => r.id === room.id), `room ${room.id} listed (round ${round})`);
+    }
+  }
+});
+
+test('member counts in GET /api/rooms catch up within the cache time', async () => {
+  const room = ok(await api('POST', '/api/rooms', { token: alice.token, body: { room_name: uniqueName('count') } }), 201).room;
+  const total = ok(await api('GET', '/api/rooms?limit=1', { token: alice.token })).total;
+  const page = `/api/rooms?limit=200&offset=${Math.max(0, total - 100)}`;
+  const listed = async () => ok(await api('GET', page, { token: alice.token })).rooms.find((r) => r.id === room.id);
+  assert.equal((await listed()).member_count, 1);
+  await join('counted', { room_id: room.id });
+  // GET /api/rooms/{id} is never cached.
+  assert.equal(ok(await api('GET', `/api/rooms/${room.id}`, { token: alice.token })).room.member_count, 2);
+  const deadline = Date.now() + 10_000;
+  let seen;
+  while (Date.now() < deadline) {
+    seen = (await listed()).member_count;
+    if (seen === 2) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(seen, 2, 'the listed member_count caught up');
+});

@@ -1,0 +1,49 @@
+/* pagecache.h -- a worker's few recent GET /api/rooms answers.
+ *
+ * The room list counts members and online members of every room on the
+ * page, which costs PostgreSQL far more than checking the session does. A
+ * worker keeps the last answers for each (limit, offset) for at most
+ * CHAT_ROOMS_CACHE_MS, tagged with the rooms version (the newest
+ * created_at) read together with the session: a new room makes every
+ * cached page stale at once, so only the counts can lag, and by no more
+ * than the time limit. Bounded: PAGECACHE_SLOTS entries, the oldest is
+ * replaced. */
+#ifndef CHAT_PAGECACHE_H
+#define CHAT_PAGECACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAGECACHE_SLOTS 8
+#define PAGECACHE_VERSION_MAX 64
+
+struct pagecache_slot {
+	long limit, offset;
+	char version[PAGECACHE_VERSION_MAX];
+	int64_t at_ms;   /* when it was stored; 0 = empty */
+	char *body;
+	size_t len;
+};
+
+struct pagecache {
+	long ttl_ms;     /* 0 turns the cache off */
+	struct pagecache_slot slot[PAGECACHE_SLOTS];
+};
+
+void pagecache_init(struct pagecache *pc, long ttl_ms);
+
+/* Frees every stored body. */
+void pagecache_free(struct pagecache *pc);
+
+/*
+ * Returns the body stored for (limit, offset) under this version if it is
+ * younger than the time limit at now_ms, else NULL.
+ */
+const char *pagecache_get(const struct pagecache *pc, long limit, long offset,
+			  const char *version, int64_t now_ms, size_t *len);
+
+/* Stores a copy of body[0..len); a failed copy (out of memory) stores nothing. */
+void pagecache_put(struct pagecache *pc, long limit, long offset, const char *version,
+		   int64_t now_ms, const char *body, size_t len);
+
+#endif
