@@ -43,7 +43,10 @@ enum bstmt {
 #define BS_CALL "SELECT err, msg, field, retry, data FROM "
 
 static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
-	[BS_CONNECT] = { "ws_connect", BS_CALL "chat_connect($1::bytea, $2::int, $3, $4)", 4 },
+	[BS_CONNECT] = { "ws_connect", BS_CALL "chat_connect($1::bytea, $2::int, $3, $4)", 4,
+			 "ws_connect_batch",
+			 BS_CALL "chat_connect_batch($1::bytea[], $2::int[], $3::text[], $4::text[]) "
+				 "WITH ORDINALITY ORDER BY ordinality" },
 	[BS_ENTER] = { "ws_enter", BS_CALL "chat_room_enter($1, $2, $3::bigint, $4::int, $5::int)",
 		       5 },
 	[BS_LEAVE] = { "ws_leave", BS_CALL "chat_room_leave($1, $2)", 2 },
@@ -189,19 +192,20 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 	json_t *data = NULL, *user;
 	const char *code = "db_unavailable", *message = "the database is unavailable, try again";
 
-	(void)row;
+	if (st == PG_OK && res && (row < 0 || row >= PQntuples(res) || PQnfields(res) != 5))
+		st = PG_FAILED;
 	if (!c || c->state != CONN_AUTHING) {
 		/* Gone while its presence row was being written: take it back. */
-		if (st == PG_OK && res && PQntuples(res) == 1 && PQgetisnull(res, 0, 0))
+		if (st == PG_OK && res && PQgetisnull(res, row, 0))
 			presence_close_now(q->b, q->key);
 		goto out;
 	}
-	if (st == PG_OK && res && PQntuples(res) == 1 && PQnfields(res) == 5) {
-		if (!PQgetisnull(res, 0, 0)) {
-			code = PQgetvalue(res, 0, 0);
-			message = PQgetvalue(res, 0, 1);
+	if (st == PG_OK && res) {
+		if (!PQgetisnull(res, row, 0)) {
+			code = PQgetvalue(res, row, 0);
+			message = PQgetvalue(res, row, 1);
 		} else {
-			data = json_loadb(PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4), 0,
+			data = json_loadb(PQgetvalue(res, row, 4), (size_t)PQgetlength(res, row, 4), 0,
 					  NULL);
 		}
 	} else if (st == PG_FAILED) {
@@ -219,7 +223,8 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 		 json_string_value(json_object_get(user, "username")));
 	c->state = CONN_READY;
 	send_frame(c, sio_connect_ok(c->sid));
-	send_frame(c, sio_event("connected", PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4)));
+	send_frame(c, sio_event("connected", PQgetvalue(res, row, 4),
+				(size_t)PQgetlength(res, row, 4)));
 	log_info("connection %s authenticated as '%s'", c->key, c->user_id);
 out:
 	json_decref(data);
@@ -755,7 +760,7 @@ static char *bridge_metrics(void *arg, size_t *len)
 			    "chat_ws_db_roundtrip_ms_last %.3f\n"
 			    "# TYPE chat_ws_db_statements_total counter\n"
 			    "chat_ws_db_statements_total %llu\n"
-			    "# HELP chat_ws_db_batches_total Batch calls (chat_send_batch) committed.\n"
+			    "# HELP chat_ws_db_batches_total Batch calls (send_message, CONNECT) committed.\n"
 			    "# TYPE chat_ws_db_batches_total counter\n"
 			    "chat_ws_db_batches_total %llu\n"
 			    "# TYPE chat_ws_db_batched_total counter\n"

@@ -109,3 +109,28 @@ test('a burst of sends mixing good, refused, duplicate and conflicting requests:
   const after = await batchedTotal();
   assert.ok(after - before >= 2, `requests ran in batches: ${before} -> ${after}`);
 });
+
+// CONNECTs queued together run as one chat_connect_batch call (migration
+// 0011), which takes the users' presence locks in one order: bursts of the
+// same users on every bridge neither deadlock nor mix up who is who.
+test('a burst of CONNECTs of the same users on every bridge: all connect as themselves, in batches', async () => {
+  const owner = await join('bc_owner');
+  const room = await createRoom(owner.token, 'bc_room');
+  const users = [];
+  for (let i = 0; i < 4; i++) users.push(await join(`bc_u${i}`, { room_id: room.id }));
+  const before = await batchedTotal();
+  const attempts = [];
+  for (let k = 0; k < 15; k++) for (const u of users) attempts.push(connect(u.token).then((r) => ({ r, u })));
+  attempts.push(connect('f'.repeat(64)).then((r) => ({ r }), (e) => ({ e })));
+  const results = await Promise.all(attempts);
+  const bad = results.pop();
+  assert.ok(bad.e, 'an unknown token in the burst is refused');
+  for (const { r, u } of results) {
+    assert.equal(r.connected.user.id, u.user.id, 'connected as its own user');
+    assert.ok(r.connected.rooms.some((x) => x.id === room.id), 'its room is listed');
+  }
+  const listed = ok(await api('GET', `/api/users/${room.id}`, { token: owner.token })).users;
+  for (const u of users) assert.equal(listed.find((x) => x.id === u.user.id)?.online, true, `${u.user.username} online`);
+  const after = await batchedTotal();
+  assert.ok(after - before >= 2, `connects ran in batches: ${before} -> ${after}`);
+});
