@@ -64,6 +64,9 @@ for (const t of TARGETS) {
   if (!wrk[t]) problems.push(`${t}/wrk: no result`);
   else if (wrk[t].non2xx) problems.push(`${t}/wrk: ${wrk[t].non2xx} non-2xx responses`);
 }
+for (const f of (read('failed.txt') || '').split('\n').filter(Boolean)) {
+  if (!problems.some((x) => x.startsWith(`${f}:`))) problems.push(`${f}: failed (see the bench/compare log)`);
+}
 const present = TARGETS.filter((t) => Object.keys(lg[t]).length || wrk[t]);
 for (const t of present) for (const r of RUNS) if (!lg[t][r] && !problems.some((p) => p.startsWith(`${t}/${r}:`))) problems.push(`${t}/${r}: missing`);
 
