@@ -101,6 +101,7 @@ const sections = [
     [`server + PostgreSQL CPU %, ${r}`, cpuSum(r), 'low', 0],
     [`machine busy %, ${r}`, cpu(r, 'machine_busy_pct'), 'low', 0],
     [`loadgen CPU %, ${r}`, cpu(r, 'loadgen_cpu_pct'), null, 0, true],
+    [`other CPU % (not server/PG/loadgen), ${r}`, cpu(r, 'unattributed_cpu_pct'), null, 0],
   ])],
   ['Idle connections', [
     ['RSS per connection (KB)', idle('rss_per_conn_kb'), 'low', 1],
@@ -133,6 +134,7 @@ p('server process tree (chat: chat-ws + nginx + chat-fcgi); PostgreSQL is counte
 p();
 p('**Ratios: > 1 = chat better** (chat/peer for throughput and connections; peer/chat for latency, memory, CPU).');
 p('CPU ratios at the fixed rates compare the cost of the same load; at `sat` read them with the throughput.');
+p('"other CPU" = machine busy − server − PostgreSQL − loadgen: other work on the shared machine and kernel time.');
 p();
 const machine = read('machine.txt');
 if (machine) {
