@@ -6,9 +6,12 @@
 #   make chat-bench      build $(BUILD)/chat-bench
 #   make bench           quick benchmark set (< 5 min), bench/run.sh
 #   make bench-full      everything, bench/run.sh --full
+#   make compare         side by side with the reference peers, bench/compare
+#                        (COMPARE_ARGS=--quick for the short run)
 #
-# Both benchmark targets build the release binaries themselves (make all
-# chat-bench into build/) and run their own stack in var/bench on port 18380.
+# The benchmark targets build the release binaries themselves (make all
+# chat-bench into build/) and run their own stack: var/bench on port 18380,
+# var/compare/stack on port 18480 for compare.
 ifndef BENCH_MK_INCLUDED
 BENCH_MK_INCLUDED := 1
 
@@ -17,7 +20,7 @@ BENCH_OBJ    := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_CFLAGS := $(shell pkg-config --cflags libwebsockets libcurl jansson 2>/dev/null)
 BENCH_LIBS   := $(shell pkg-config --libs libwebsockets libcurl jansson 2>/dev/null)
 
-.PHONY: chat-bench bench bench-full
+.PHONY: chat-bench bench bench-full compare
 
 chat-bench: $(BUILD)/chat-bench
 
@@ -31,6 +34,9 @@ bench:
 
 bench-full:
 	bench/run.sh --full
+
+compare:
+	bench/compare $(COMPARE_ARGS)
 
 -include $(BENCH_OBJ:.o=.d)
 endif

@@ -42,13 +42,9 @@ esac
 
 export CHAT_STATE_DIR=${BENCH_STATE_DIR:-var/bench}
 export CHAT_PORT=${BENCH_PORT:-18380}
-unset CHAT_WS_PORT DATABASE_URL
-# Rate limits off, through their configuration values (no code path skips
-# them); every simulated client comes from 127.0.0.x, so the bridge's cap of
-# sessions per client address is lifted too.
-export CHAT_MSG_RATE=0 CHAT_WS_EVENT_RATE=0 CHAT_JOIN_RATE=0 CHAT_NGINX_JOIN_RATE=100000r/s
-export CHAT_WS_MAX_CONN_PER_ADDR=0
-export CHAT_BUILD=build
+# Rate limits off, private database, release build: shared with bench/compare.
+# shellcheck source=bench/stack-env.sh
+. bench/stack-env.sh
 quiet_wait=${BENCH_QUIET_WAIT:-0}
 
 url=http://127.0.0.1:$CHAT_PORT

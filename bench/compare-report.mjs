@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+// compare-report.mjs -- the side-by-side table of bench/compare: chat against the Flask and Node peers.
+//
+// Usage: node bench/compare-report.mjs build/compare/<stamp>
+//
+// Reads lg-<target>-<run>.json (one loadgen JSON line each), wrk-<target>.wrk
+// and machine.txt from that directory, prints the tables as Markdown and
+// writes the same text to COMPARE.md there. Plain node, no dependencies.
+// Every ratio is oriented so that > 1 means chat is better: chat/peer for
+// throughput and connections, peer/chat for latency, memory and CPU.
+// Exit status 1 when a run is missing, left no JSON, or reported a fatal error.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const dir = process.argv[2];
+if (!dir || !fs.existsSync(dir)) {
+  console.error('usage: node bench/compare-report.mjs DIR   (a build/compare/<stamp> directory)');
+  process.exit(2);
+}
+const TARGETS = ['chat', 'flask', 'node'];
+const PEERS = ['flask', 'node'];
+const RUNS = ['fixed5', 'fixed20', 'sat', 'idle'];
+
+const read = (f) => { try { return fs.readFileSync(path.join(dir, f), 'utf8'); } catch { return null; } };
+const problems = [];
+
+// ---------------------------------------------------------------- inputs
+const lg = {};
+for (const t of TARGETS) {
+  lg[t] = {};
+  for (const r of RUNS) {
+    const txt = read(`lg-${t}-${r}.json`);
+    if (txt === null) continue; // target not run
+    const line = txt.trim().split('\n').pop();
+    let j = null;
+    try { j = JSON.parse(line); } catch { /* below */ }
+    if (!j || typeof j !== 'object') { problems.push(`${t}/${r}: no JSON output`); continue; }
+    if (j.fatal) problems.push(`${t}/${r}: fatal: ${j.fatal}`);
+    lg[t][r] = j;
+  }
+}
+
+const unit = (v) => {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(v || '');
+  if (!m) return null;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60000 }[m[2]];
+};
+function parseWrk(txt) {
+  if (!txt) return null;
+  const r = {};
+  let m;
+  if ((m = /Requests\/sec:\s+([\d.]+)/.exec(txt))) r.rps = Number(m[1]); else return null;
+  for (const q of ['50', '99']) if ((m = new RegExp(`\\n\\s+${q}(?:\\.000)?%\\s+(\\S+)`).exec(txt))) r[`p${q}`] = unit(m[1]);
+  r.non2xx = (m = /Non-2xx or 3xx responses:\s+(\d+)/.exec(txt)) ? Number(m[1]) : 0;
+  r.sockerr = (m = /Socket errors: (.*)/.exec(txt)) ? m[1].trim() : null;
+  r.total = (m = /(\d+) requests in ([\d.]+\w+)/.exec(txt)) ? `${m[1]} in ${m[2]}` : null;
+  return r;
+}
+const wrk = {};
+for (const t of TARGETS) {
+  const txt = read(`wrk-${t}.wrk`);
+  if (txt === null) continue;
+  wrk[t] = parseWrk(txt);
+  if (!wrk[t]) problems.push(`${t}/wrk: no result`);
+  else if (wrk[t].non2xx) problems.push(`${t}/wrk: ${wrk[t].non2xx} non-2xx responses`);
+}
+for (const f of (read('failed.txt') || '').split('\n').filter(Boolean)) {
+  if (!problems.some((x) => x.startsWith(`${f}:`))) problems.push(`${f}: failed (see the bench/compare log)`);
+}
+const present = TARGETS.filter((t) => Object.keys(lg[t]).length || wrk[t]);
+for (const t of present) for (const r of RUNS) if (!lg[t][r] && !problems.some((p) => p.startsWith(`${t}/${r}:`))) problems.push(`${t}/${r}: missing`);
+
+// ---------------------------------------------------------------- metrics
+const ok = (j) => j && !j.fatal;
+const send = (r, k) => (t) => { const j = lg[t][r]; return ok(j) && j.send ? j.send[k] : null; };
+const lat = (r, k, q) => (t) => { const j = lg[t][r]; return ok(j) && j.send && j.send[k] && j.send[k].n ? j.send[k][q] : null; };
+const cpu = (r, k) => (t) => { const j = lg[t][r]; return ok(j) && j.cpu_send_phase ? j.cpu_send_phase[k] : null; };
+const cpuSum = (r) => (t) => {
+  const j = lg[t][r];
+  if (!ok(j) || !j.cpu_send_phase || j.cpu_send_phase.server_cpu_pct == null) return null;
+  return j.cpu_send_phase.server_cpu_pct + (j.cpu_send_phase.aux_cpu_pct || 0);
+};
+const idle = (k) => (t) => { const j = lg[t].idle; return ok(j) ? j[k] : null; };
+const wrkv = (k) => (t) => (wrk[t] ? wrk[t][k] : null);
+
+// better: 'high' (ratio chat/peer), 'low' (ratio peer/chat), null (no ratio: a measurement check)
+const sections = [
+  ['Throughput', [
+    ['stored msg/s, sat', send('sat', 'stored_msgs_per_s'), 'high', 1],
+    ['deliveries/s, sat', send('sat', 'deliveries_per_s'), 'high', 0],
+    ['stored msg/s, fixed20 (200 offered)', send('fixed20', 'stored_msgs_per_s'), 'high', 1],
+    ['deliveries/s, fixed20', send('fixed20', 'deliveries_per_s'), 'high', 0],
+  ]],
+  ['Latency (ms)', ['fixed5', 'fixed20', 'sat'].flatMap((r) => [
+    [`e2e p50, ${r}`, lat(r, 'e2e_latency_ms', 'p50'), 'low', 1],
+    [`e2e p99, ${r}`, lat(r, 'e2e_latency_ms', 'p99'), 'low', 1],
+    [`ack p99, ${r}`, lat(r, 'ack_latency_ms', 'p99'), 'low', 1],
+  ])],
+  ['CPU during the send phase (% of one core; the machine has 200 %)', ['fixed5', 'fixed20', 'sat'].flatMap((r) => [
+    [`server CPU %, ${r}`, cpu(r, 'server_cpu_pct'), 'low', 0],
+    [`server + PostgreSQL CPU %, ${r}`, cpuSum(r), 'low', 0],
+    [`machine busy %, ${r}`, cpu(r, 'machine_busy_pct'), 'low', 0],
+    [`loadgen CPU %, ${r}`, cpu(r, 'loadgen_cpu_pct'), null, 0, true],
+    [`other CPU % (not server/PG/loadgen), ${r}`, cpu(r, 'unattributed_cpu_pct'), null, 0],
+  ])],
+  ['Idle connections', [
+    ['RSS per connection (KB)', idle('rss_per_conn_kb'), 'low', 1],
+    ['max connected', idle('max_connected'), 'high', 0],
+  ]],
+  ['REST: wrk GET /api/rooms (-t2 -c50, 11 rooms)', [
+    ['req/s', wrkv('rps'), 'high', 0],
+    ['p99 (ms)', wrkv('p99'), 'low', 1],
+  ]],
+];
+
+const fmt = (x, d) => (x == null || Number.isNaN(x) ? '–' : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
+function ratio(c, p, better) {
+  if (!better || c == null || p == null) return '–';
+  const r = better === 'high' ? c / p : p / c;
+  if (!Number.isFinite(r) || r === 0) return '–';
+  return `${r >= 10 ? r.toFixed(0) : r.toFixed(2)}×`;
+}
+
+const out = [];
+const p = (s = '') => out.push(s);
+const stamp = path.basename(path.resolve(dir));
+p(`## bench/compare ${stamp}: chat vs the Flask and Node peers`);
+p();
+p('Same load generator (the peers\' `loadgen.js`, unchanged) and the same runs as the peers\' `run-all.sh`:');
+p('200 clients in one room, 10 senders; `fixed5` = 10 × 5 msg/s, `fixed20` = 10 × 20 msg/s, `sat` = closed loop,');
+p('window 1. chat = this project through nginx (1 bridge, rate limits lifted); flask = `flask/app.py` (loadgen offers');
+p('permessage-deflate, as in the peers\' `flask` row); node = `node/server.js`, 1 process. CPU "server" is the');
+p('server process tree (chat: chat-ws + nginx + chat-fcgi); PostgreSQL is counted apart (chat, node).');
+p();
+p('**Ratios: > 1 = chat better** (chat/peer for throughput and connections; peer/chat for latency, memory, CPU).');
+p('CPU ratios at the fixed rates compare the cost of the same load; at `sat` read them with the throughput.');
+p('"other CPU" = machine busy − server − PostgreSQL − loadgen: other work on the shared machine and kernel time.');
+p();
+const machine = read('machine.txt');
+if (machine) {
+  const m = Object.fromEntries(machine.trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+  p(`Machine: ${m.nproc} cores (${m.cpu}), ${m.os}, ${m.date}; chat at ${m.chat}; ${m.settings}.`);
+  p();
+}
+const flags = [];
+for (const [title, rows] of sections) {
+  p(`### ${title}`);
+  p();
+  p('| metric | chat | flask | node | chat vs flask | chat vs node |');
+  p('|---|---|---|---|---|---|');
+  for (const [label, get, better, dec, flag85] of rows) {
+    const v = Object.fromEntries(TARGETS.map((t) => [t, get(t)]));
+    const cell = (t) => {
+      let s = fmt(v[t], dec);
+      if (flag85 && v[t] != null && v[t] >= 85) { s += ' ⚠'; flags.push(`${t}: ${label} = ${v[t]} (≥ 85 %: the load generator co-limits this run)`); }
+      return s;
+    };
+    p(`| ${label} | ${cell('chat')} | ${cell('flask')} | ${cell('node')} | ${ratio(v.chat, v.flask, better)} | ${ratio(v.chat, v.node, better)} |`);
+  }
+  p();
+}
+if (flags.length) {
+  p('⚠ Load generator at ≥ 85 % of a core (figures of that run are a lower bound for the server):');
+  p();
+  for (const f of flags) p(`- ${f}`);
+  p();
+}
+
+// ---------------------------------------------------------------- sanity per run
+p('### Checks per run');
+p();
+p('| target | run | sent / acked | delivered ratio | errors | unexpected disconnects | bg busy % before |');
+p('|---|---|---|---|---|---|---|');
+const errs = (j) => {
+  const parts = Object.entries(j.errors || {}).map(([k, n]) => `${k}=${n}`);
+  if (j.send && j.send.inflight_at_end) parts.push(`unacked_at_end=${j.send.inflight_at_end}`);
+  return parts.length ? parts.join(', ') : '0';
+};
+for (const t of TARGETS) {
+  for (const r of RUNS) {
+    const j = lg[t][r];
+    if (!j) { if (present.includes(t)) p(`| ${t} | ${r} | NO OUTPUT | | | | |`); continue; }
+    if (j.fatal) { p(`| ${t} | ${r} | FATAL: ${j.fatal} | | ${errs(j)} | | ${fmt(j.background_busy_pct_before, 0)} |`); continue; }
+    if (r === 'idle') {
+      p(`| ${t} | idle | ${j.max_connected} connected (${j.stop_reason}); ${j.connected_after_hold} after hold | – | ${errs(j)} | ${j.hold_disconnects} during hold | ${fmt(j.background_busy_pct_before, 0)} |`);
+    } else {
+      const s = j.send;
+      p(`| ${t} | ${r} | ${s.sent} / ${s.acked} | ${s.delivered_ratio} | ${errs(j)} | ${j.unexpected_disconnects} | ${fmt(j.background_busy_pct_before, 0)} |`);
+    }
+  }
+}
+p();
+for (const t of TARGETS) {
+  const w = wrk[t];
+  if (w && (w.non2xx || w.sockerr)) p(`- wrk ${t}: non-2xx ${w.non2xx}, socket errors: ${w.sockerr || 'none'}`);
+}
+if (problems.length) {
+  p('**Problems:**');
+  p();
+  for (const x of problems) p(`- ${x}`);
+  p();
+}
+
+const text = `${out.join('\n')}\n`;
+process.stdout.write(text);
+fs.writeFileSync(path.join(dir, 'COMPARE.md'), text);
+process.exit(problems.length ? 1 : 0);
