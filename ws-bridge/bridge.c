@@ -225,7 +225,7 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 	send_frame(c, sio_connect_ok(c->sid));
 	send_frame(c, sio_event("connected", PQgetvalue(res, row, 4),
 				(size_t)PQgetlength(res, row, 4)));
-	log_info("connection %s authenticated as '%s'", c->key, c->user_id);
+	log_debug("connection %s authenticated as '%s'", c->key, c->user_id);
 out:
 	json_decref(data);
 	breq_free(q);

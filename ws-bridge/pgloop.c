@@ -208,7 +208,10 @@ static void pgc_lost(struct pgconn *pc, const char *why)
 
 	if (pc->state == PGC_DOWN)
 		return;
-	log_warn("database %s connection lost: %s", pc->is_listen ? "listen" : "query", why);
+	if (pc->pl->closing)
+		log_info("database %s connection closed: %s", pc->is_listen ? "listen" : "query", why);
+	else
+		log_warn("database %s connection lost: %s", pc->is_listen ? "listen" : "query", why);
 	pc->state = PGC_DOWN;
 	if (pc->wsi) {
 		struct lws *w = pc->wsi;
