@@ -77,7 +77,7 @@ $(BUILD)/chat-fcgi: $(FCGI_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(COMMON_LIB) -lfcgi $(COMMON_LIBS)
 
 $(BUILD)/chat-ws: $(WS_OBJ) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(WS_OBJ) $(COMMON_LIB) $(LWS_LIBS) $(COMMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(WS_OBJ) $(COMMON_LIB) $(LWS_LIBS) -lev $(COMMON_LIBS)
 
 $(BUILD)/tests/%: tests/unit/common/%.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)

@@ -1,4 +1,5 @@
 /* main.c -- chat-ws: the Socket.IO bridge between WebSocket clients and PostgreSQL. */
+#include <ev.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "pgloop.h"
 
 #define STOP_GRACE_MS 5000
+#define STOP_CHECK_US (50 * LWS_US_PER_MS) /* how often the libev loop looks at the flag */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -32,6 +34,60 @@ static void raise_nofile(long want)
 		rl.rlim_cur = (rlim_t)want < rl.rlim_max ? (rlim_t)want : rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			log_warn("cannot raise the descriptor limit to %ld", want);
+	}
+}
+
+/*
+ * The event loop. lws's own loop calls poll() over every descriptor on each
+ * wake-up, which at tens of thousands of idle connections costs more than
+ * the heartbeats it serves; with the libev plugin (libwebsockets-evlib-ev)
+ * lws runs on our libev loop, on epoll. Without the plugin chat-ws falls
+ * back to poll().
+ */
+struct run {
+	struct bridge *bridge;
+	struct lws_context *ctx;
+	struct ev_loop *loop; /* NULL: lws's poll() loop */
+	lws_sorted_usec_list_t sul;
+	int64_t stop_deadline;
+};
+
+/* Starts the bridge's stop after SIGTERM/SIGINT; nonzero once it may exit. */
+static int run_stop_check(struct run *r)
+{
+	if (stop_requested && !r->bridge->stopping) {
+		bridge_stop(r->bridge);
+		r->stop_deadline = conn_now_ms() + STOP_GRACE_MS;
+	}
+	return r->bridge->stopping &&
+	       (bridge_stopped(r->bridge) || conn_now_ms() > r->stop_deadline);
+}
+
+static void run_tick(lws_sorted_usec_list_t *sul)
+{
+	struct run *r = lws_container_of(sul, struct run, sul);
+
+	if (run_stop_check(r)) {
+		ev_break(r->loop, EVBREAK_ALL);
+		return;
+	}
+	lws_sul_schedule(r->ctx, 0, &r->sul, run_tick, STOP_CHECK_US);
+}
+
+/* Runs until the bridge has stopped; returns the exit status. */
+static int run_loop(struct run *r)
+{
+	if (r->loop) {
+		lws_sul_schedule(r->ctx, 0, &r->sul, run_tick, STOP_CHECK_US);
+		ev_run(r->loop, 0);
+		lws_sul_cancel(&r->sul);
+		return 0;
+	}
+	for (;;) {
+		if (lws_service(r->ctx, 0) < 0)
+			return 1;
+		if (run_stop_check(r))
+			return 0;
 	}
 }
 
@@ -65,8 +121,9 @@ int main(void)
 	struct bridge bridge;
 	struct sigaction sa;
 	struct cfg cfg;
+	struct run run;
+	void *foreign_loops[1];
 	char err[256];
-	int64_t stop_deadline = 0;
 	int rc = 0;
 
 	if (cfg_load(&cfg, err, sizeof(err))) {
@@ -85,6 +142,7 @@ int main(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
+	memset(&run, 0, sizeof(run));
 	bridge_conn_ops(&bridge, &ops);
 	if (conn_setup(&conns, &cfg, &ops)) {
 		log_err("out of memory");
@@ -106,8 +164,25 @@ int main(void)
 	/* info.extensions stays NULL: permessage-deflate is declined. */
 	info.timeout_secs = 20;
 	info.fd_limit_per_thread = (unsigned)(cfg.ws_max_conn + 1024);
+	run.loop = ev_loop_new(EVFLAG_AUTO);
+	if (run.loop) {
+		foreign_loops[0] = run.loop;
+		info.foreign_loops = foreign_loops;
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+	}
 	ctx = lws_create_context(&info);
+	if (!ctx && run.loop) {
+		log_warn("cannot start on the libev loop (is libwebsockets-evlib-ev installed?), "
+			 "trying lws's poll() loop");
+		ev_loop_destroy(run.loop);
+		run.loop = NULL;
+		info.foreign_loops = NULL;
+		info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+		ctx = lws_create_context(&info);
+	}
 	if (!ctx) {
+		if (run.loop)
+			ev_loop_destroy(run.loop);
 		log_err("cannot start the WebSocket server on %s:%ld",
 			cfg.ws_listen[0] ? cfg.ws_listen : "127.0.0.1", cfg.ws_port);
 		conn_teardown(&conns);
@@ -116,6 +191,8 @@ int main(void)
 	if (bridge_init(&bridge, &cfg, ctx, lws_get_vhost_by_name(ctx, "default"), &conns)) {
 		log_err("cannot start the bridge");
 		lws_context_destroy(ctx);
+		if (run.loop)
+			ev_loop_destroy(run.loop);
 		conn_teardown(&conns);
 		return 1;
 	}
@@ -123,21 +200,14 @@ int main(void)
 		log_info("listening on %s", cfg.ws_listen);
 	else
 		log_info("listening on 127.0.0.1:%ld", cfg.ws_port);
-	for (;;) {
-		if (lws_service(ctx, 0) < 0) {
-			rc = 1;
-			break;
-		}
-		if (stop_requested && !bridge.stopping) {
-			bridge_stop(&bridge);
-			stop_deadline = conn_now_ms() + STOP_GRACE_MS;
-		}
-		if (bridge.stopping && (bridge_stopped(&bridge) || conn_now_ms() > stop_deadline))
-			break;
-	}
+	run.bridge = &bridge;
+	run.ctx = ctx;
+	rc = run_loop(&run);
 	log_info("stopped with %u connections left", conns.count);
 	bridge_release(&bridge);
 	lws_context_destroy(ctx);
+	if (run.loop)
+		ev_loop_destroy(run.loop);
 	conn_teardown(&conns);
 	return rc;
 }

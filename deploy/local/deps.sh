@@ -17,10 +17,11 @@ set -euo pipefail
 build_reqs=(
   gcc libc6-dev make 'pkg-config|pkgconf'
   libfcgi-dev libpq-dev libjansson-dev libssl-dev libunistring-dev
-  libcmocka-dev libwebsockets-dev
+  libcmocka-dev libwebsockets-dev libev-dev
   clang libclang-rt-14-dev
 )
 runtime_reqs=(
+  libwebsockets-evlib-ev
   spawn-fcgi
   'nginx-light|nginx|nginx-core|nginx-full|nginx-extras'
   'postgresql|postgresql-17|postgresql-16|postgresql-15'
