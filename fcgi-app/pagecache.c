@@ -73,5 +73,5 @@ void pagecache_put(struct pagecache *pc, long limit, long offset, const char *ve
 	s->limit = limit;
 	s->offset = offset;
 	s->at_ms = now_ms > 0 ? now_ms : 1;
-	strcpy(s->version, version);
+	memcpy(s->version, version, strlen(version) + 1); /* length checked above */
 }
