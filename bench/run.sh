@@ -16,7 +16,7 @@
 # 10000 idle connections.
 # --full adds: fanout to 1000 clients; rooms 1000 x 10; fanout 200 and
 # 1000 split over two bridges (CHAT_WS_BRIDGES=2); 100000 idle connections
-# over six bridges with 16 nginx workers.
+# over six bridges with 24 nginx workers.
 #
 # Environment:
 #   BENCH_STATE_DIR   state dir of the benchmark stack (var/bench)
@@ -208,11 +208,12 @@ if [ "$full" = 1 ]; then
     --connect-timeout 600
 
   # 100000 connections: no process may hold 20000 descriptors, so six
-  # bridges (~16700 each), 16 nginx workers (two descriptors per proxied
-  # connection, 16384 worker_connections each) and 8 client processes
+  # bridges (~16700 each), 24 nginx workers (two descriptors per proxied
+  # connection, 16384 worker_connections each; with 16 workers the accepts
+  # fell unevenly enough that some workers ran out) and 8 client processes
   # spread over 10 source addresses (127.0.0.2-11).
   stack_start 6
-  nginx_workers 16
+  nginx_workers 24
   run idle100k --scenario idle --clients 100000 --users 1000 --procs 8 --connect-concurrency 600 \
     --warmup 5 --duration 30 --connect-timeout 1800
 fi

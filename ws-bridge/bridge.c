@@ -42,11 +42,17 @@ enum bstmt {
 
 #define BS_CALL "SELECT err, msg, field, retry, data FROM "
 
+/*
+ * The statements that take users' presence locks run alone (pgloop's
+ * 'alone'): each takes its locks in one order (sorted, or just one), and
+ * two of them in one transaction would not, so bridges could deadlock.
+ */
 static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 	[BS_CONNECT] = { "ws_connect", BS_CALL "chat_connect($1::bytea, $2::int, $3, $4)", 4,
 			 "ws_connect_batch",
 			 BS_CALL "chat_connect_batch($1::bytea[], $2::int[], $3::text[], $4::text[]) "
-				 "WITH ORDINALITY ORDER BY ordinality" },
+				 "WITH ORDINALITY ORDER BY ordinality",
+			 1 },
 	[BS_ENTER] = { "ws_enter", BS_CALL "chat_room_enter($1, $2, $3::bigint, $4::int, $5::int)",
 		       5 },
 	[BS_LEAVE] = { "ws_leave", BS_CALL "chat_room_leave($1, $2)", 2 },
@@ -55,11 +61,13 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 		      BS_CALL "chat_send_batch($1::text[], $2::text[], $3::text[], $4::text[], "
 			      "$5::int[], $6::int[]) WITH ORDINALITY ORDER BY ordinality" },
 	[BS_TYPING] = { "ws_typing", BS_CALL "chat_typing($1, $2, $3::boolean)", 3 },
-	[BS_PRESENCE_OPEN] = { "ws_presence_open", "SELECT chat_presence_open($1, $2, $3)", 3 },
-	[BS_PRESENCE_CLOSE] = { "ws_presence_close", "SELECT chat_presence_close($1, $2)", 2 },
+	[BS_PRESENCE_OPEN] = { "ws_presence_open", "SELECT chat_presence_open($1, $2, $3)", 3,
+			       NULL, NULL, 1 },
+	[BS_PRESENCE_CLOSE] = { "ws_presence_close", "SELECT chat_presence_close($1, $2)", 2,
+				NULL, NULL, 1 },
 	[BS_HEARTBEAT] = { "ws_heartbeat", "SELECT chat_bridge_heartbeat($1)", 1 },
-	[BS_REAP] = { "ws_reap", "SELECT chat_bridge_remove(NULL)", 0 },
-	[BS_REMOVE] = { "ws_remove", "SELECT chat_bridge_remove($1)", 1 },
+	[BS_REAP] = { "ws_reap", "SELECT chat_bridge_remove(NULL)", 0, NULL, NULL, 1 },
+	[BS_REMOVE] = { "ws_remove", "SELECT chat_bridge_remove($1)", 1, NULL, NULL, 1 },
 	[BS_RANGE] = { "ws_range",
 		       "SELECT seq, message FROM chat_messages_range($1, $2::bigint, $3::bigint, $4::int)",
 		       4 },
@@ -67,7 +75,8 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 			    1 },
 	[BS_HOUSEKEEP] = { "ws_housekeep", "SELECT chat_housekeeping()", 0 },
 	[BS_PRESENCE_CLOSE_MANY] = { "ws_presence_close_many",
-				     "SELECT chat_presence_close_many($1, $2::text[])", 2 },
+				     "SELECT chat_presence_close_many($1, $2::text[])", 2, NULL, NULL,
+				     1 },
 };
 
 /* A closed connection whose presence row goes after the grace period. */

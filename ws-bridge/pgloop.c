@@ -654,9 +654,12 @@ static void pgloop_flush(struct pgloop *pl)
 
 	if (pc->state != PGC_READY || !pl->pending.head || pc->segments >= PG_SEGMENTS_INFLIGHT)
 		return;
-	while (n < PG_SEGMENT_MAX && (r = pgq_pop(&pl->pending))) {
+	while (n < PG_SEGMENT_MAX && (r = pl->pending.head)) {
 		const struct pg_stmt_def *d = &pl->stmts[r->stmt];
 
+		if (d->alone && n > 0)
+			break; /* it starts the next segment */
+		pgq_pop(&pl->pending);
 		if (d->batch_sql && !r->nkids && r->kind == PGREQ_STMT)
 			r = pgloop_batch(pl, r);
 		if (!PQsendQueryPrepared(pc->conn, r->nkids ? d->batch_name : d->name, r->nparams,
@@ -667,6 +670,8 @@ static void pgloop_flush(struct pgloop *pl)
 		}
 		pgq_push(&pc->inflight, r);
 		n++;
+		if (d->alone)
+			break; /* nothing joins it */
 	}
 	r = pgreq_new(PGREQ_SYNC, -1, 0, NULL);
 	if (!r || !PQpipelineSync(pc->conn)) {

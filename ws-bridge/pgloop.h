@@ -39,6 +39,12 @@ struct pg_stmt_def {
 	int nparams;
 	const char *batch_name;
 	const char *batch_sql;
+	/*
+	 * Runs in a transaction of its own (one request, or one batch): for
+	 * statements that take several locks in a fixed order, which sharing
+	 * a transaction with another such statement would break.
+	 */
+	int alone;
 };
 
 struct pgloop_ops {
