@@ -36,6 +36,7 @@ struct cfg {
 	const char *ws_sid_prefix; /* CHAT_WS_SID_PREFIX: starts every session id (routing) */
 	long ws_port;              /* CHAT_WS_PORT: TCP port on 127.0.0.1 */
 	long ws_max_conn;          /* CHAT_WS_MAX_CONN: connections per process */
+	long ws_libev;             /* CHAT_WS_LIBEV: 1 = libev (epoll) loop, 0 = lws's poll() */
 	long ws_max_conn_per_addr; /* CHAT_WS_MAX_CONN_PER_ADDR: per client address, 0 = off */
 	long ws_queue_frames;      /* CHAT_WS_QUEUE_FRAMES: per-connection output bound */
 	long ws_queue_bytes;       /* CHAT_WS_QUEUE_BYTES: per-connection output bound */

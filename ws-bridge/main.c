@@ -173,7 +173,7 @@ int main(void)
 	info.retry_and_idle_policy = &no_validity;
 	info.timeout_secs = 20;
 	info.fd_limit_per_thread = (unsigned)(cfg.ws_max_conn + 1024);
-	run.loop = ev_loop_new(EVFLAG_AUTO);
+	run.loop = cfg.ws_libev ? ev_loop_new(EVFLAG_AUTO) : NULL;
 	if (run.loop) {
 		foreign_loops[0] = run.loop;
 		info.foreign_loops = foreign_loops;
