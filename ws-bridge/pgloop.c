@@ -445,7 +445,7 @@ static void pgc_segment_end(struct pgconn *pc, int64_t sent_us)
 			}
 			pgreq_finish(r, PG_OK);
 		} else if (r->failed || ++r->tries >= PG_TRIES) {
-			pl->stats.failed++;
+			pl->stats.failed += r->nkids ? r->nkids : 1;
 			pgreq_finish(r, r->unavailable ? PG_UNAVAILABLE : PG_FAILED);
 		} else {
 			/* Rolled back with the failing one: run it again. */

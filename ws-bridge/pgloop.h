@@ -95,7 +95,7 @@ struct pgloop_stats {
 	unsigned long long statements;   /* statements completed (a batch counts its requests) */
 	unsigned long long batches;      /* batch calls committed */
 	unsigned long long batched;      /* requests that ran in them */
-	unsigned long long failed;       /* statements that failed */
+	unsigned long long failed;       /* statements that failed (a batch counts its requests) */
 	unsigned long long rolled_back;  /* segments rolled back by a failure */
 	unsigned long long reconnects;   /* connections re-established */
 	unsigned long long notifies;     /* NOTIFY payloads received */
