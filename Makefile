@@ -6,6 +6,9 @@
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make lint            banned functions and clang-format check
 #   make bench           quick benchmark set (bench/run.sh), bench-full: all
+#   make soak            release build, then the soak test (tests/soak/run.sh,
+#                        SOAK_SECONDS of load under faults, default 1500)
+#   make docs-check      the docs against the shipped files (tests/docs/check.sh)
 #   make fuzz            run the libFuzzer harnesses (FUZZ_SECONDS each)
 #   make clean
 #
@@ -56,7 +59,7 @@ FCGI_LIB_OBJ := $(filter-out $(BUILD)/obj/fcgi-app/main.o,$(FCGI_OBJ))
 COMMON_LIB  := $(BUILD)/libchatcommon.a
 COMMON_LIBS := -lcrypto -lunistring $(PKG_LIBS)
 
-.PHONY: all run test unit unit-build e2e deps install lint clean web-client
+.PHONY: all run test unit unit-build e2e deps install lint clean web-client soak docs-check
 
 all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws web-client
 
@@ -110,8 +113,17 @@ unit: unit-build
 test: deps
 	$(MAKE) BUILD=build/asan SANITIZE=address,undefined all unit
 	$(MAKE) fuzz-replay
+	tests/docs/check.sh
 	tests/e2e/run.sh build/asan
 	tests/browser/run.sh build/asan
+
+# Not part of test: about SOAK_SECONDS (default 1500) plus a few minutes.
+soak: deps
+	$(MAKE) all
+	tests/soak/run.sh $(BUILD)
+
+docs-check:
+	tests/docs/check.sh
 
 # Deployment files go to share/chat/deploy/ only, never to /etc: the
 # sysadmin copies them into place (docs/deploy.md). web/. is copied into
