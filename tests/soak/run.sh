@@ -5,7 +5,7 @@
 #
 # Usage: tests/soak/run.sh BUILD_DIR     (make soak passes build)
 #
-# Its own state dir (var/soak) and port (18180, or CHAT_SOAK_PORT; the
+# Its own state dir (var/soak) and port (18280, or CHAT_SOAK_PORT; the
 # bridges take the next two). Not part of make test. Exits non-zero when
 # the stack does not start, an invariant is violated (the summary says
 # which; the figures are in var/soak/soak-summary.json), or a service left
@@ -35,7 +35,7 @@ export CHAT_WS_BRIDGES=2
 export CHAT_MSG_RATE=${CHAT_MSG_RATE:-100000}
 export CHAT_WS_EVENT_RATE=${CHAT_WS_EVENT_RATE:-100000}
 export CHAT_LOG_LEVEL=${CHAT_LOG_LEVEL:-info}
-harness_start "$repo/var/soak" "${CHAT_SOAK_PORT:-18180}"
+harness_start "$repo/var/soak" "${CHAT_SOAK_PORT:-18280}"
 
 cd "$repo"
 rc=0

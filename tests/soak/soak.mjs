@@ -266,46 +266,47 @@ class SockClient {
     setTimeout(() => this.connect(), delay);
   }
 
-  async joinRoom(room, conn) {
+  // The ack is handled in its callback, synchronously: the ack and the
+  // events after it may arrive in one read, and an awaited promise would
+  // resume only after those events were handled.
+  joinRoom(room, conn) {
     const since = this.maxSeq(room);
     this.stream.set(room, null);
-    let a;
-    try {
-      a = await this.socket.timeout(15_000).emitWithAck('join_room', { room_id: room, since_seq: since });
-    } catch {
-      if (conn === this.conn) this.retry(conn, between(200, 1000));
-      return;
-    }
-    if (conn !== this.conn) return;
-    if (!a || !a.ok) {
-      // db_unavailable during an outage: the connection is fine, ask again.
-      setTimeout(() => {
-        if (conn === this.conn) this.joinRoom(room, conn);
-      }, between(500, 1500));
-      return;
-    }
-    stats.joins++;
-    if (since > 0) stats.recoveries++;
-    const last = a.room.last_seq;
-    const msgs = a.messages || [];
-    if (a.recovered === false) {
-      // More were missed than the recovery limit: the newest page came; the
-      // rest is read over REST, as a client would.
-      stats.recovered_false++;
-      for (const m of msgs) this.hold(room, m, 'fill');
-      await this.fill(room, since, last);
-    } else {
+    this.socket.timeout(15_000).emit('join_room', { room_id: room, since_seq: since }, (err, a) => {
+      if (conn !== this.conn) return;
+      if (err) {
+        this.retry(conn, between(200, 1000));
+        return;
+      }
+      if (!a || !a.ok) {
+        // db_unavailable during an outage: the connection is fine, ask again.
+        setTimeout(() => {
+          if (conn === this.conn) this.joinRoom(room, conn);
+        }, between(500, 1500));
+        return;
+      }
+      stats.joins++;
+      if (since > 0) stats.recoveries++;
+      const last = a.room.last_seq;
+      const msgs = a.messages || [];
+      this.stream.set(room, last + 1);
+      this.joined.add(room);
+      if (a.recovered === false) {
+        // More were missed than the recovery limit: the newest page came; the
+        // rest is read over REST, as a client would.
+        stats.recovered_false++;
+        for (const m of msgs) this.hold(room, m, 'fill');
+        this.fill(room, since, last);
+        return;
+      }
       let want = since + 1;
       for (const m of msgs) {
         if (m.seq !== want) violate('recovery_not_consecutive', { client: this.name, room, since, last, want, got: m.seq, conn });
         want = m.seq + 1;
         this.hold(room, m, 'recovery');
       }
-      if (want !== last + 1) violate('recovery_short', { client: this.name, room, since, last, ends: want - 1, conn });
-    }
-    if (conn !== this.conn) return;
-    this.stream.set(room, last + 1);
-    this.joined.add(room);
+      if (want !== last + 1) violate('recovery_short', { client: this.name, transport: this.transport, room, since, last, ack_ends_at: want - 1, conn });
+    });
   }
 
   async fill(room, from, to) {
@@ -377,18 +378,19 @@ class SockClient {
         this.left.delete(room);
         this.joinRoom(room, conn);
       } else if (this.joined.has(room)) {
-        try {
-          const a = await this.socket.timeout(10_000).emitWithAck('leave_room', { room_id: room });
-          if (a && a.ok && conn === this.conn) {
-            stats.leaves++;
-            this.leftAt = { ...this.leftAt, [room]: this.stream.get(room) - 1 };
-            this.left.add(room);
-            this.joined.delete(room);
-            this.stream.delete(room);
-          }
-        } catch {
-          // the disconnect handler reconnects
-        }
+        await new Promise((resolve) => {
+          this.socket.timeout(10_000).emit('leave_room', { room_id: room }, (err, a) => {
+            // Synchronously, as for join_room: events after the ack are violations.
+            if (!err && a && a.ok && conn === this.conn) {
+              stats.leaves++;
+              this.leftAt = { ...this.leftAt, [room]: this.stream.get(room) - 1 };
+              this.left.add(room);
+              this.joined.delete(room);
+              this.stream.delete(room);
+            }
+            resolve();
+          });
+        });
       }
     }
     // Members of the room again for the final check.
