@@ -447,13 +447,26 @@ static void api_messages_post(struct api_ctx *x)
 	PQclear(r);
 }
 
+/* Members per GET /api/users page: the default is also the most. */
+#define API_USERS_PAGE 1000
+
 static void api_room_users(struct api_ctx *x)
 {
-	char room[72];
-	const char *params[1] = { room };
+	char room[72], l[24], o[24];
+	const char *params[3] = { room, l, o };
+	long limit = API_USERS_PAGE, offset = 0;
+	int has;
+	struct valid_err e;
 
 	if (api_room_param(x, room, sizeof(room)))
 		return;
+	if (valid_query_long(x->req.query, "limit", 1, API_USERS_PAGE, &limit, &has, &e) ||
+	    valid_query_long(x->req.query, "offset", 0, 1000000000L, &offset, &has, &e)) {
+		api_valid_error(x, &e);
+		return;
+	}
+	snprintf(l, sizeof(l), "%ld", limit);
+	snprintf(o, sizeof(o), "%ld", offset);
 	api_reply(x, DB_ROOM_USERS, params);
 }
 

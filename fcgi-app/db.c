@@ -38,7 +38,7 @@ static const struct db_def db_defs[DB__COUNT] = {
 			       1 },
 	[DB_SEND_MESSAGE] = { "send_message",
 			      DB_CALL "chat_send_message($1, $2, $3, $4, $5::int, $6::int)", 6, 0 },
-	[DB_ROOM_USERS] = { "room_users", DB_CALL "chat_room_users($1)", 1, 1 },
+	[DB_ROOM_USERS] = { "room_users", DB_CALL "chat_room_users($1, $2::int, $3::int)", 3, 1 },
 };
 
 void db_init(struct db *d, const struct cfg *cfg)

@@ -19,6 +19,8 @@
 #define BRIDGE_SWEEP_US (1000 * LWS_US_PER_MS)
 #define BRIDGE_CLOSE_BATCH 1000 /* presence rows closed per statement */
 #define BRIDGE_PAGE 50          /* messages in a join_room ack without since_seq */
+#define BRIDGE_MEMBERS_PAGE 100 /* members in a join_room ack (the rest: GET /api/users) */
+#define BRIDGE_TYPING_GAP_MS 1000 /* typing changes of one subscription, at most one per */
 #define BRIDGE_RANGE_PAGE 500   /* messages per gap read */
 #define BRIDGE_MAX_CURSOR 9007199254740991LL
 
@@ -53,8 +55,10 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 			 BS_CALL "chat_connect_batch($1::bytea[], $2::int[], $3::text[], $4::text[]) "
 				 "WITH ORDINALITY ORDER BY ordinality",
 			 1 },
-	[BS_ENTER] = { "ws_enter", BS_CALL "chat_room_enter($1, $2, $3::bigint, $4::int, $5::int)",
-		       5 },
+	[BS_ENTER] = { "ws_enter",
+		       "SELECT err, msg, field, retry, data, member_gen "
+		       "FROM chat_room_enter($1, $2, $3::bigint, $4::int, $5::int, $6::int, $7::int)",
+		       7 },
 	[BS_LEAVE] = { "ws_leave", BS_CALL "chat_room_leave($1, $2)", 2 },
 	[BS_SEND] = { "ws_send", BS_CALL "chat_send_message($1, $2, $3, $4, $5::int, $6::int)", 6,
 		      "ws_send_batch",
@@ -177,7 +181,7 @@ static int ev_result(struct conn *c, long long ack_id, enum pg_status st, const 
 		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
 		return -1;
 	}
-	if (st != PG_OK || row < 0 || row >= PQntuples(res) || PQnfields(res) != 5) {
+	if (st != PG_OK || row < 0 || row >= PQntuples(res) || PQnfields(res) < 5) {
 		ev_fail(c, ack_id, ERR_INTERNAL, "internal error");
 		return -1;
 	}
@@ -321,20 +325,37 @@ static void on_enter_done(void *arg, enum pg_status st, const PGresult *res, int
 {
 	struct breq *q = arg;
 	struct conn *c = breq_conn(q);
+	struct sub *s;
 	const char *data;
 	size_t len;
 	json_t *j;
 	json_int_t last;
+	uint64_t gen = 0;
 
-	if (!c || c->state != CONN_READY || ev_result(c, q->ack_id, st, res, row, &data, &len))
+	if (!c)
+		goto out; /* its subscriptions went with it */
+	if (c->state != CONN_READY || ev_result(c, q->ack_id, st, res, row, &data, &len)) {
+		room_join_end(&q->b->rooms, c, q->room, 0, 0);
 		goto out;
+	}
 	j = json_loadb(data, len, 0, NULL);
 	last = json_integer_value(json_object_get(json_object_get(j, "room"), "last_seq"));
 	json_decref(j);
+	if (PQnfields(res) > 5 && !PQgetisnull(res, row, 5))
+		gen = strtoull(PQgetvalue(res, row, 5), NULL, 10);
 	/* The ack goes first: what the subscription catches up comes after it. */
 	ev_ok(c, q->ack_id, data, len);
-	if (!room_subscribe(&q->b->rooms, c, q->room, (uint64_t)last))
+	s = room_sub_of(c, q->room);
+	if (s && s->pending && s->left_gen && gen <= s->left_gen) {
+		/* A leave (elsewhere) ended this membership before the ack came. */
+		room_join_end(&q->b->rooms, c, q->room, 0, 0);
+		goto out;
+	}
+	s = room_join_end(&q->b->rooms, c, q->room, 1, (uint64_t)last);
+	if (!s)
 		ev_fail(c, -1, ERR_INTERNAL, "cannot subscribe to the room");
+	else if (gen > s->gen)
+		s->gen = gen;
 out:
 	breq_free(q);
 }
@@ -343,8 +364,8 @@ static void ev_join_room(struct bridge *b, struct conn *c, long long ack_id, jso
 {
 	const char *room;
 	json_t *since = json_object_get(payload, "since_seq");
-	char since_s[24], limit[16], rmax[16];
-	const char *params[5];
+	char since_s[24], limit[16], rmax[16], mpage[16], bytes[24];
+	const char *params[7];
 	struct breq *q;
 
 	if (ev_room_id(c, ack_id, payload, &room))
@@ -355,6 +376,7 @@ static void ev_join_room(struct bridge *b, struct conn *c, long long ack_id, jso
 		ev_fail(c, ack_id, ERR_VALIDATION, "since_seq must be a non-negative integer");
 		return;
 	}
+	/* Joins on their way count: their subscriptions exist, pending. */
 	if (!room_sub_of(c, room) && c->nsubs >= (unsigned)b->cfg->ws_max_rooms) {
 		ev_fail(c, ack_id, ERR_FORBIDDEN, "too many rooms joined on this connection");
 		return;
@@ -363,14 +385,31 @@ static void ev_join_room(struct bridge *b, struct conn *c, long long ack_id, jso
 		 since && json_is_integer(since) ? (long long)json_integer_value(since) : 0LL);
 	snprintf(limit, sizeof(limit), "%d", BRIDGE_PAGE);
 	snprintf(rmax, sizeof(rmax), "%ld", b->cfg->ws_recovery_max);
+	snprintf(mpage, sizeof(mpage), "%d", BRIDGE_MEMBERS_PAGE);
+	/* The ack's messages take at most a quarter of the output queue. */
+	snprintf(bytes, sizeof(bytes), "%ld", b->cfg->ws_queue_bytes / 4);
 	params[0] = c->user_id;
 	params[1] = room;
 	params[2] = since && json_is_integer(since) ? since_s : NULL;
 	params[3] = limit;
 	params[4] = rmax;
+	params[5] = mpage;
+	params[6] = bytes;
 	q = breq_new(b, c, ack_id, room);
-	if (!q || bridge_query(b, BS_ENTER, 5, params, on_enter_done, q))
+	if (!q) {
+		ev_fail(c, ack_id, ERR_INTERNAL, "out of memory");
+		return;
+	}
+	/* Subscribed (pending) before the query: nothing announced meanwhile is lost. */
+	if (!room_join_begin(&b->rooms, c, room)) {
+		breq_free(q);
+		ev_fail(c, ack_id, ERR_INTERNAL, "out of memory");
+		return;
+	}
+	if (bridge_query(b, BS_ENTER, 7, params, on_enter_done, q)) {
+		room_join_end(&b->rooms, c, room, 0, 0);
 		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
+	}
 }
 
 static void typing_send(struct bridge *b, struct conn *c, const char *room, int is_typing);
@@ -387,9 +426,13 @@ static void on_leave_done(void *arg, enum pg_status st, const PGresult *res, int
 		goto out;
 	s = room_sub_of(c, q->room);
 	if (s) {
-		if (s->typing_until_ms)
+		if (s->typing_sent)
 			typing_send(q->b, c, q->room, 0);
-		room_unsubscribe(&q->b->rooms, s);
+		/* A join_room sent after this leave keeps the room, pending. */
+		if (s->joins)
+			room_sub_suspend(s);
+		else
+			room_unsubscribe(&q->b->rooms, s);
 	}
 	ev_ok(c, q->ack_id, data, len);
 out:
@@ -483,6 +526,26 @@ static void typing_send(struct bridge *b, struct conn *c, const char *room, int 
 	typing_send_ack(b, c, room, is_typing, -1);
 }
 
+/*
+ * Tells the room the subscription's typing state when it changed since it
+ * was last told, at most once per BRIDGE_TYPING_GAP_MS: a change within
+ * that waits for the sweep, and toggles meanwhile fold into the last state.
+ * Returns 1 when a change went out (ack_id answered by it).
+ */
+static int typing_flush(struct bridge *b, struct sub *s, long long ack_id)
+{
+	int64_t now = conn_now_ms();
+	int want = s->typing_until_ms != 0;
+
+	if (want == s->typing_sent ||
+	    (s->typing_sent_ms && now - s->typing_sent_ms < BRIDGE_TYPING_GAP_MS))
+		return 0;
+	s->typing_sent = want;
+	s->typing_sent_ms = now;
+	typing_send_ack(b, s->conn, s->room->id, want, ack_id);
+	return 1;
+}
+
 static void ev_typing(struct bridge *b, struct conn *c, long long ack_id, json_t *payload)
 {
 	const char *room;
@@ -497,28 +560,15 @@ static void ev_typing(struct bridge *b, struct conn *c, long long ack_id, json_t
 		return;
 	}
 	s = room_sub_of(c, room);
-	if (!s) {
+	if (!s || s->pending) {
 		ev_fail(c, ack_id, ERR_FORBIDDEN, "join the room first");
 		return;
 	}
 	on = json_is_true(it);
-	/* Only changes travel; a refresh just moves the expiry. */
-	if (on) {
-		int was = s->typing_until_ms != 0;
-
-		s->typing_until_ms = conn_now_ms() + b->cfg->typing_ttl;
-		if (was) {
-			ev_ok(c, ack_id, "{}", 2);
-			return;
-		}
-	} else {
-		if (!s->typing_until_ms) {
-			ev_ok(c, ack_id, "{}", 2);
-			return;
-		}
-		s->typing_until_ms = 0;
-	}
-	typing_send_ack(b, c, room, on, ack_id);
+	/* A refresh just moves the expiry. */
+	s->typing_until_ms = on ? conn_now_ms() + b->cfg->typing_ttl : 0;
+	if (!typing_flush(b, s, ack_id))
+		ev_ok(c, ack_id, "{}", 2);
 }
 
 /* Takes one token from the connection's event bucket; 0 when allowed. */
@@ -661,7 +711,7 @@ static void bridge_on_close(void *arg, struct conn *c)
 
 	hmap_del(&b->by_key, c->key, strlen(c->key));
 	for (struct sub *s = c->subs; s; s = s->conn_next)
-		if (s->typing_until_ms)
+		if (s->typing_sent)
 			typing_send(b, c, s->room->id, 0);
 	room_unsubscribe_all(&b->rooms, c);
 	if (c->state != CONN_READY && c->state != CONN_CLOSING)
@@ -752,9 +802,13 @@ static char *bridge_metrics(void *arg, size_t *len)
 			    "# TYPE chat_ws_notify_lag_ms_last gauge\n"
 			    "chat_ws_notify_lag_ms_last %.3f\n"
 			    "# TYPE chat_ws_gap_reads_total counter\n"
-			    "chat_ws_gap_reads_total %llu\n",
+			    "chat_ws_gap_reads_total %llu\n"
+			    "# HELP chat_ws_range_reads_total Pages of messages read back, for a room gap or one subscriber.\n"
+			    "# TYPE chat_ws_range_reads_total counter\n"
+			    "chat_ws_range_reads_total{for=\"room\"} %llu\n"
+			    "chat_ws_range_reads_total{for=\"subscriber\"} %llu\n",
 	     pg.notifies, st->notify_lag_ms_sum, st->notify_lag_n, st->notify_lag_ms_last,
-	     st->gap_reads);
+	     st->gap_reads, st->range_reads[0], st->range_reads[1]);
 	textbuf_printf(buf, size, &n, "# TYPE chat_ws_db_up gauge\n"
 			    "chat_ws_db_up{conn=\"listen\"} %d\n"
 			    "chat_ws_db_up{conn=\"query\"} %d\n"
@@ -921,11 +975,11 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 			conn_send(c, b->conns->ping);
 			continue;
 		}
-		for (struct sub *s = c->subs; s; s = s->conn_next)
-			if (s->typing_until_ms && now >= s->typing_until_ms) {
+		for (struct sub *s = c->subs; s; s = s->conn_next) {
+			if (s->typing_until_ms && now >= s->typing_until_ms)
 				s->typing_until_ms = 0;
-				typing_send(b, c, s->room->id, 0);
-			}
+			typing_flush(b, s, -1);
+		}
 	}
 	/* Connections past their grace period: one statement per batch. */
 	while (b->grace_head && b->grace_head->due_ms <= now) {
@@ -988,6 +1042,7 @@ static void range_request(struct bridge *b, struct breq *q)
 	snprintf(after, sizeof(after), "%llu", (unsigned long long)q->after);
 	snprintf(upto, sizeof(upto), "%llu", (unsigned long long)q->upto);
 	snprintf(limit, sizeof(limit), "%d", BRIDGE_RANGE_PAGE);
+	b->stats.range_reads[q->for_sub ? 1 : 0]++;
 	if (pgloop_query(b->pg, BS_RANGE, 4, params, on_range_done, q) == 0)
 		return;
 	/* No database now: give up; the reconnect resyncs every room. */
@@ -1094,19 +1149,35 @@ static void notify_user_left(struct bridge *b, json_t *ev)
 {
 	const char *room = json_string_value(json_object_get(ev, "room_id"));
 	const char *uid = json_string_value(json_object_get(json_object_get(ev, "user"), "id"));
+	json_t *genj = json_object_get(ev, "member_gen");
+	/* Without a number (an older database) it ends every membership. */
+	uint64_t gen = json_is_integer(genj) && json_integer_value(genj) >= 0
+			       ? (uint64_t)json_integer_value(genj)
+			       : UINT64_MAX;
 	struct room *r;
+	struct sub *s, *next;
 
+	json_object_del(ev, "member_gen");
 	notify_to_room(b, ev, "user_left", NULL);
-	/* The user left on some connection: all of them stop receiving the room. */
+	/*
+	 * The user left on some connection: all of them stop receiving the
+	 * room, except subscriptions of a later membership (a join_room whose
+	 * ack came before this NOTIFY). A pending join learns of it when its
+	 * ack comes.
+	 */
 	r = room && uid ? room_find(&b->rooms, room) : NULL;
-	while (r) {
-		struct sub *s = r->subs;
-
-		while (s && strcmp(s->conn->user_id, uid) != 0)
-			s = s->room_next;
-		if (!s)
-			break;
-		if (s->typing_until_ms)
+	for (s = r ? r->subs : NULL; s; s = next) {
+		next = s->room_next;
+		if (strcmp(s->conn->user_id, uid) != 0)
+			continue;
+		if (s->pending) {
+			if (gen > s->left_gen)
+				s->left_gen = gen;
+			continue;
+		}
+		if (s->gen > gen)
+			continue;
+		if (s->typing_sent)
 			typing_send(b, s->conn, room, 0);
 		/* The last subscription frees the room. */
 		if (r->nsubs == 1) {

@@ -21,7 +21,8 @@ struct bridge_stats {
 	unsigned long long errors[ERR__COUNT];
 	unsigned long long notify_lag_n;
 	double notify_lag_ms_sum, notify_lag_ms_last;
-	unsigned long long gap_reads;
+	unsigned long long gap_reads;        /* need_range calls */
+	unsigned long long range_reads[2];   /* pages read: for a room gap, for a subscriber */
 	unsigned long queue_frames, queue_max; /* sampled by the sweep */
 };
 

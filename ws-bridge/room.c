@@ -55,12 +55,28 @@ static struct frame *room_ring_get(const struct room *r, uint64_t seq)
 	return (struct frame *)(uintptr_t)f;
 }
 
+/*
+ * Queues f to a subscriber. A connection that takes no more is closing
+ * (its queue overflowed, or it was closing already): the subscription is
+ * stuck for good, so that nothing is read back for it again.
+ */
+static int sub_send(struct sub *s, struct frame *f)
+{
+	if (s->stuck || conn_send(s->conn, f)) {
+		s->stuck = 1;
+		return -1;
+	}
+	return 0;
+}
+
 /* Brings one subscriber up to the room's last_seq from the ring, or asks. */
 static void sub_catch_up(struct rooms *rs, struct sub *s)
 {
 	struct room *r = s->room;
 
-	while (!s->catching && s->last < r->last_seq) {
+	if (s->conn->state == CONN_CLOSING)
+		s->stuck = 1;
+	while (!s->catching && !s->pending && !s->stuck && s->last < r->last_seq) {
 		struct frame *f = room_ring_get(r, s->last + 1);
 
 		if (!f) {
@@ -68,20 +84,22 @@ static void sub_catch_up(struct rooms *rs, struct sub *s)
 			rs->ops.need_range(rs->ops.arg, r, s, s->last, r->last_seq);
 			return;
 		}
-		if (conn_send(s->conn, f))
+		if (sub_send(s, f))
 			return;
 		s->last++;
 	}
 }
 
-struct sub *room_subscribe(struct rooms *rs, struct conn *c, const char *id, uint64_t snapshot)
+static void room_deliver(struct rooms *rs, struct room *r, uint64_t seq, struct frame *f);
+static void room_ask_gap(struct rooms *rs, struct room *r, uint64_t upto);
+
+/* A new subscription of c to room id (made with its room when needed), pending. */
+static struct sub *sub_new(struct rooms *rs, struct conn *c, const char *id)
 {
 	struct room *r;
-	struct sub *s = room_sub_of(c, id);
+	struct sub *s;
 	size_t idlen = strlen(id);
 
-	if (s)
-		return s;
 	if (idlen >= sizeof(r->id))
 		return NULL;
 	r = room_find(rs, id);
@@ -101,13 +119,9 @@ struct sub *room_subscribe(struct rooms *rs, struct conn *c, const char *id, uin
 			room_free(hmap_del(&rs->map, r->id, idlen));
 		return NULL;
 	}
-	if (!r->seq_known) {
-		r->last_seq = snapshot;
-		r->seq_known = 1;
-	}
 	s->room = r;
 	s->conn = c;
-	s->last = snapshot;
+	s->pending = 1;
 	s->room_next = r->subs;
 	if (r->subs)
 		r->subs->room_prev = s;
@@ -116,9 +130,89 @@ struct sub *room_subscribe(struct rooms *rs, struct conn *c, const char *id, uin
 	s->conn_next = c->subs;
 	c->subs = s;
 	c->nsubs++;
+	return s;
+}
+
+/*
+ * The first live subscription of a room: the room starts at its snapshot
+ * and delivers what was announced meanwhile, from the ring or read back.
+ */
+static void room_start(struct rooms *rs, struct room *r, uint64_t snapshot)
+{
+	uint64_t want = r->early_max;
+	int resync = r->early_resync;
+
+	r->last_seq = snapshot;
+	r->seq_known = 1;
+	r->early_max = 0;
+	r->early_resync = 0;
+	while (want > r->last_seq) {
+		struct frame *f = room_ring_get(r, r->last_seq + 1);
+
+		if (!f)
+			break;
+		room_deliver(rs, r, r->last_seq + 1, f);
+	}
+	if (resync) {
+		/* The LISTEN connection was lost while the join was on its way. */
+		r->filling = 1;
+		rs->ops.need_range(rs->ops.arg, r, NULL, r->last_seq, INT64_MAX);
+	} else if (want > r->last_seq) {
+		room_ask_gap(rs, r, want);
+	}
+}
+
+struct sub *room_subscribe(struct rooms *rs, struct conn *c, const char *id, uint64_t snapshot)
+{
+	struct sub *s = room_sub_of(c, id);
+
+	if (s && !s->pending)
+		return s;
+	if (!s) {
+		s = sub_new(rs, c, id);
+		if (!s)
+			return NULL;
+	}
+	s->pending = 0;
+	s->left_gen = 0;
+	s->last = snapshot;
+	if (!s->room->seq_known)
+		room_start(rs, s->room, snapshot);
 	/* Messages delivered here after the snapshot was taken: from the ring. */
 	sub_catch_up(rs, s);
 	return s;
+}
+
+struct sub *room_join_begin(struct rooms *rs, struct conn *c, const char *id)
+{
+	struct sub *s = room_sub_of(c, id);
+
+	if (!s)
+		s = sub_new(rs, c, id);
+	if (s)
+		s->joins++;
+	return s;
+}
+
+struct sub *room_join_end(struct rooms *rs, struct conn *c, const char *id, int ok,
+			  uint64_t snapshot)
+{
+	struct sub *s = room_sub_of(c, id);
+
+	if (s && s->joins)
+		s->joins--;
+	if (ok)
+		return room_subscribe(rs, c, id, snapshot);
+	if (s && s->pending && !s->joins)
+		room_unsubscribe(rs, s);
+	return NULL;
+}
+
+void room_sub_suspend(struct sub *s)
+{
+	s->pending = 1;
+	s->typing_until_ms = 0;
+	s->typing_sent = 0;
 }
 
 void room_unsubscribe(struct rooms *rs, struct sub *s)
@@ -155,17 +249,19 @@ void room_unsubscribe_all(struct rooms *rs, struct conn *c)
 static void room_deliver(struct rooms *rs, struct room *r, uint64_t seq, struct frame *f)
 {
 	struct sub *s, *next;
+	struct frame *old = r->ring[seq % ROOM_RING].f;
 
-	frame_unref(r->ring[seq % ROOM_RING].f);
+	/* f may be the ring's own (a message kept while the first join was on its way). */
 	r->ring[seq % ROOM_RING].seq = seq;
 	r->ring[seq % ROOM_RING].f = frame_ref(f);
+	frame_unref(old);
 	r->last_seq = seq;
 	for (s = r->subs; s; s = next) {
 		next = s->room_next;
-		if (s->catching || s->last >= seq)
+		if (s->catching || s->pending || s->stuck || s->last >= seq)
 			continue;
 		if (s->last + 1 == seq) {
-			if (conn_send(s->conn, f) == 0)
+			if (sub_send(s, f) == 0)
 				s->last = seq;
 		} else {
 			sub_catch_up(rs, s);
@@ -183,7 +279,18 @@ static void room_ask_gap(struct rooms *rs, struct room *r, uint64_t upto)
 
 void room_message(struct rooms *rs, struct room *r, uint64_t seq, struct frame *f)
 {
-	if (!r->seq_known || seq <= r->last_seq)
+	if (!r->seq_known) {
+		/* Only pending joins here: keep it for the first snapshot. */
+		if (f) {
+			frame_unref(r->ring[seq % ROOM_RING].f);
+			r->ring[seq % ROOM_RING].seq = seq;
+			r->ring[seq % ROOM_RING].f = frame_ref(f);
+		}
+		if (seq > r->early_max)
+			r->early_max = seq;
+		return;
+	}
+	if (seq <= r->last_seq)
 		return;
 	if (r->filling) {
 		if (seq > r->fill_want)
@@ -206,7 +313,7 @@ void room_fill(struct rooms *rs, struct room *r, struct sub *s, uint64_t seq, st
 			room_deliver(rs, r, seq, f);
 		return;
 	}
-	if (seq == s->last + 1 && conn_send(s->conn, f) == 0)
+	if (!s->pending && seq == s->last + 1 && sub_send(s, f) == 0)
 		s->last = seq;
 }
 
@@ -215,7 +322,7 @@ void room_fill_done(struct rooms *rs, struct room *r, struct sub *s, uint64_t up
 	(void)upto;
 	if (s) {
 		s->catching = 0;
-		if (ok)
+		if (ok && !s->stuck)
 			sub_catch_up(rs, s);
 		return;
 	}
@@ -230,7 +337,9 @@ static void room_resync_one(void *value, void *arg)
 	struct rooms *rs = arg;
 
 	/* Everything after last_seq, however much: the bridge pages through it. */
-	if (r->seq_known && !r->filling) {
+	if (!r->seq_known) {
+		r->early_resync = 1;
+	} else if (!r->filling) {
 		r->filling = 1;
 		rs->ops.need_range(rs->ops.arg, r, NULL, r->last_seq, INT64_MAX);
 	}
@@ -246,6 +355,8 @@ void room_broadcast(struct room *r, struct frame *f, const char *skip_user, unsi
 	for (struct sub *s = r->subs; s; s = s->room_next) {
 		struct conn *c = s->conn;
 
+		if (s->pending)
+			continue;
 		if (skip_user && strcmp(c->user_id, skip_user) == 0)
 			continue;
 		if (epoch) {

@@ -5,7 +5,12 @@
  * message frames. Each subscription keeps its own last seq: a message is
  * queued to a subscriber only as the next one it lacks, so nobody sees a
  * gap or a repeat. What the ring cannot supply is asked of the layer above
- * through room_ops.need_range. */
+ * through room_ops.need_range.
+ *
+ * A join_room makes its subscription at once, pending: the room struct then
+ * exists while the database answers, so no message announced meanwhile is
+ * dropped, and the subscription counts against the connection's room
+ * limit. A pending subscription receives nothing until room_join_end(). */
 #ifndef CHAT_ROOM_H
 #define CHAT_ROOM_H
 
@@ -24,7 +29,14 @@ struct sub {
 	struct conn *conn;
 	uint64_t last;           /* highest seq this subscriber has */
 	int catching;            /* waiting for need_range to fill it */
+	int pending;             /* its join_room is still on the way: receives nothing */
+	int stuck;               /* its connection took no more: never caught up again */
+	unsigned joins;          /* join_room requests of it in flight */
+	uint64_t gen;            /* the membership it stands for (user_left compares) */
+	uint64_t left_gen;       /* pending: the newest membership a user_left ended */
 	int64_t typing_until_ms; /* 0 when not typing */
+	int typing_sent;         /* the typing state the room was last told */
+	int64_t typing_sent_ms;  /* when; 0 never */
 	struct sub *room_prev, *room_next;
 	struct sub *conn_next;
 };
@@ -35,6 +47,8 @@ struct room {
 	int seq_known;
 	int filling;             /* a gap read is in flight */
 	uint64_t fill_want;      /* highest seq announced while filling */
+	uint64_t early_max;      /* !seq_known: highest seq announced so far */
+	int early_resync;        /* !seq_known: the LISTEN connection was lost meanwhile */
 	struct sub *subs;
 	unsigned nsubs;
 	struct {
@@ -69,10 +83,32 @@ struct room *room_find(struct rooms *rs, const char *id);
 /*
  * Subscribes c to room id. snapshot is the room's last seq as of the
  * messages c was just given (join_room's ack); c then receives every
- * message after it, in order. Re-subscribing only moves nothing.
- * Returns the subscription or NULL when out of memory.
+ * message after it, in order. Re-subscribing only moves nothing; a
+ * pending subscription becomes live. Returns the subscription or NULL when
+ * out of memory.
  */
 struct sub *room_subscribe(struct rooms *rs, struct conn *c, const char *id, uint64_t snapshot);
+
+/*
+ * A join_room of c for room id goes to the database: returns c's
+ * subscription (its joins counted up), made pending when c had none, or
+ * NULL when out of memory. Until the first subscription of a room is live,
+ * the room keeps what is announced (the ring, and the highest seq) so that
+ * the first live one gets every message after its snapshot.
+ */
+struct sub *room_join_begin(struct rooms *rs, struct conn *c, const char *id);
+
+/*
+ * The join_room answered (ok, with the ack's snapshot) or failed (!ok).
+ * Counts the join down; ok makes the subscription live (or makes one, when
+ * a leave_room took it meanwhile) and returns it. A failed join drops a
+ * pending subscription no other join waits for; returns NULL then.
+ */
+struct sub *room_join_end(struct rooms *rs, struct conn *c, const char *id, int ok,
+			  uint64_t snapshot);
+
+/* Back to pending (a leave_room answered while a join_room is on its way). */
+void room_sub_suspend(struct sub *s);
 
 /* Returns c's subscription to room id, or NULL. */
 struct sub *room_sub_of(struct conn *c, const char *id);

@@ -44,8 +44,10 @@ test('POST /api/rooms creates a room whose creator is its only member', async ()
   assert.ok(me.rooms.some((x) => x.id === room.id));
 
   const users = ok(await api('GET', `/api/users/${room.id}`, { token: alice.token }));
-  assert.deepEqual(Object.keys(users), ['users']);
+  assert.deepEqual(Object.keys(users), ['users', 'total', 'has_more']);
   assert.equal(users.users.length, 1);
+  assert.equal(users.total, 1);
+  assert.equal(users.has_more, false);
   const [u] = users.users;
   assertUser(u, { online: false });
   assert.equal(u.id, alice.user.id);

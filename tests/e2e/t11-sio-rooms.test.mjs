@@ -23,7 +23,8 @@ test('join_room ack: {ok, room, members, messages (newest 50), recovered:null}',
   const u = await join('r_joiner');
   const { socket } = await connect(u.token);
   const a = ackOk(await ack(socket, 'join_room', { room_id: room.id }));
-  assert.deepEqual(Object.keys(a).sort(), ['members', 'messages', 'ok', 'recovered', 'room']);
+  assert.deepEqual(Object.keys(a).sort(), ['members', 'members_has_more', 'messages', 'ok', 'recovered', 'room']);
+  assert.equal(a.members_has_more, false);
   assert.equal(a.recovered, null);
   assertRoom(a.room);
   assert.equal(a.room.id, room.id);

@@ -60,4 +60,6 @@ export const messagesBefore = (roomId, before, limit = 50) =>
   api('GET', `/api/messages/${enc(roomId)}?limit=${limit}&before=${before}`);
 export const messagesAfter = (roomId, after, limit = 200) =>
   api('GET', `/api/messages/${enc(roomId)}?limit=${limit}&after=${after}`);
-export const users = (roomId) => api('GET', `/api/users/${enc(roomId)}`);
+/** One page of a room's members (1000 at most a page): {users, total, has_more}. */
+export const users = (roomId, limit = 1000, offset = 0) =>
+  api('GET', `/api/users/${enc(roomId)}?limit=${limit}&offset=${offset}`);

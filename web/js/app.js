@@ -927,8 +927,10 @@ async function loadPeople(r) {
   try {
     const d = await api.users(r.id);
     if (state.room !== r) return;
+    // The first page only (the oldest 1000 memberships); total counts all.
     r.members = new Map(d.users.map((u) => [u.id, { ...u }]));
-    if (r.info) r.info.member_count = r.members.size;
+    r.membersTotal = Number.isInteger(d.total) ? d.total : r.members.size;
+    if (r.info) r.info.member_count = r.membersTotal;
     renderPeople(r);
   } catch (e) {
     if (state.room === r) apiFailed(e, 'Could not load who is in the room');
@@ -955,9 +957,13 @@ function renderPeople(r) {
       ),
     );
   }
+  const total = Math.max(r.membersTotal ?? 0, people.length);
+  if (total > people.length) {
+    ul.appendChild(h('li', { className: 'person more' }, `and ${total - people.length} more`));
+  }
   const online = people.filter((u) => u.online).length;
   $('people-count').textContent = String(online);
-  $('people-toggle').setAttribute('aria-label', `People: ${online} online of ${people.length}`);
+  $('people-toggle').setAttribute('aria-label', `People: ${online} online of ${total}`);
   renderRoomSub(r);
 }
 
@@ -982,6 +988,7 @@ function onMembership(ev, joined) {
   const r = state.room;
   if (!r || ev.room_id !== r.id) return;
   if (r.info && Number.isInteger(ev.member_count)) r.info.member_count = ev.member_count;
+  if (Number.isInteger(ev.member_count)) r.membersTotal = ev.member_count;
   const mine = state.me && ev.user.id === state.me.id;
   if (joined) {
     const had = r.members.has(ev.user.id);

@@ -229,6 +229,161 @@ static void test_broadcast_skip_and_dedupe(void **state)
 	rooms_release(&rs);
 }
 
+/*
+ * The first join of a room on this bridge: a message commits after the
+ * join read last_seq = 2 and its NOTIFY arrives before the ack. It must
+ * reach the connection once the ack is in, as must one announced only by
+ * reference (read back), and nothing at or before the snapshot.
+ */
+static void test_first_join_keeps_what_is_announced_meanwhile(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct conn *c1 = mkconn("u1");
+	struct sub *s;
+	struct room *r;
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	s = room_join_begin(&rs, c1, "r");
+	assert_non_null(s);
+	assert_true(s->pending);
+	assert_int_equal(c1->nsubs, 1); /* counts against the room limit at once */
+	r = room_find(&rs, "r");
+	assert_non_null(r);
+	deliver(&rs, r, 2); /* committed before the snapshot: a repeat */
+	deliver(&rs, r, 3); /* committed after it, announced before the ack */
+	expect(c1, 1, 0);   /* nothing before the ack */
+	assert_ptr_equal(room_join_end(&rs, c1, "r", 1, 2), s);
+	assert_false(s->pending);
+	expect(c1, 3, 3);
+	assert_int_equal(a.n, 0);
+	deliver(&rs, r, 4);
+	expect(c1, 4, 4);
+	freeconn(&rs, c1);
+
+	/* The same with a message announced by reference only: read after the ack. */
+	c1 = mkconn("u1");
+	s = room_join_begin(&rs, c1, "q");
+	r = room_find(&rs, "q");
+	room_message(&rs, r, 6, NULL);
+	deliver(&rs, r, 7);
+	assert_int_equal(a.n, 0);
+	room_join_end(&rs, c1, "q", 1, 5);
+	assert_int_equal(a.n, 1);
+	assert_null(a.sub);
+	assert_int_equal(a.after, 5);
+	assert_int_equal(a.upto, 7);
+	fill(&rs, r, NULL, 6);
+	fill(&rs, r, NULL, 7);
+	room_fill_done(&rs, r, NULL, 7, 1);
+	expect(c1, 6, 7);
+	freeconn(&rs, c1);
+
+	/* And a LISTEN reconnect while the join was on its way: read everything after. */
+	c1 = mkconn("u1");
+	room_join_begin(&rs, c1, "p");
+	rooms_resync(&rs);
+	room_join_end(&rs, c1, "p", 1, 9);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.after, 9);
+	assert_true(a.upto > 1000000);
+	freeconn(&rs, c1);
+	assert_null(room_find(&rs, "p"));
+	rooms_release(&rs);
+}
+
+/* A failed join drops its pending subscription (and the room with it). */
+static void test_failed_and_overlapping_joins(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct conn *c1 = mkconn("u1"), *c2 = mkconn("u2");
+	struct frame *f = frame_from("t", 1);
+	struct sub *s;
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	room_join_begin(&rs, c1, "r");
+	assert_null(room_join_end(&rs, c1, "r", 0, 0));
+	assert_null(room_find(&rs, "r"));
+	assert_int_equal(c1->nsubs, 0);
+	/* Two joins in flight: the first failing keeps the subscription for the second. */
+	s = room_join_begin(&rs, c1, "r");
+	assert_ptr_equal(room_join_begin(&rs, c1, "r"), s);
+	assert_int_equal(c1->nsubs, 1);
+	/* A pending subscriber gets no room events either. */
+	room_subscribe(&rs, c2, "r", 0);
+	room_broadcast(room_find(&rs, "r"), f, NULL, 0);
+	assert_int_equal(c1->q.count, 0);
+	assert_int_equal(c2->q.count, 1);
+	assert_null(room_join_end(&rs, c1, "r", 0, 0));
+	assert_ptr_equal(room_sub_of(c1, "r"), s);
+	assert_ptr_equal(room_join_end(&rs, c1, "r", 1, 0), s);
+	assert_int_equal(s->joins, 0);
+	/* A leave answered while a join is on its way: pending again, then live. */
+	s->joins++;
+	room_sub_suspend(s);
+	deliver(&rs, room_find(&rs, "r"), 1);
+	assert_int_equal(c1->q.count, 0);
+	assert_ptr_equal(room_join_end(&rs, c1, "r", 1, 1), s);
+	deliver(&rs, room_find(&rs, "r"), 2);
+	expect(c1, 2, 2);
+	frame_unref(f);
+	freeconn(&rs, c1);
+	freeconn(&rs, c2);
+	rooms_release(&rs);
+}
+
+/*
+ * A subscriber whose connection takes no more (closing, or its queue full)
+ * is far behind the ring: it must not make the room read its range again
+ * and again.
+ */
+static void test_stuck_subscriber_reads_nothing(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct conn *c1 = mkconn("u1"), *c2 = mkconn("u2");
+	struct room *r;
+	struct sub *s2;
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	room_subscribe(&rs, c1, "r", 0);
+	s2 = room_subscribe(&rs, c2, "r", 0);
+	r = room_find(&rs, "r");
+	deliver(&rs, r, 1);
+	expect(c1, 1, 1);
+	c2->state = CONN_CLOSING; /* e.g. closed as too slow */
+	for (uint64_t s = 2; s <= ROOM_RING + 20; s++)
+		deliver(&rs, r, s);
+	expect(c1, 2, ROOM_RING + 20);
+	assert_true(s2->stuck);
+	assert_int_equal(a.n, 0);
+
+	/* Stuck while catching up: the answer of the read asks nothing more. */
+	c2->state = CONN_READY;
+	s2->stuck = 0;
+	deliver(&rs, r, ROOM_RING + 21);
+	assert_int_equal(a.n, 1);
+	assert_ptr_equal(a.sub, s2);
+	c2->state = CONN_CLOSING;
+	for (uint64_t s = a.after + 1; s <= a.upto; s++)
+		fill(&rs, r, s2, s);
+	room_fill_done(&rs, r, s2, a.upto, 1);
+	assert_int_equal(a.n, 1);
+	deliver(&rs, r, ROOM_RING + 22);
+	assert_int_equal(a.n, 1);
+	c2->state = CONN_READY;
+	freeconn(&rs, c1);
+	freeconn(&rs, c2);
+	rooms_release(&rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +391,9 @@ int main(void)
 		cmocka_unit_test(test_late_and_early_subscribers),
 		cmocka_unit_test(test_catch_up_beyond_the_ring),
 		cmocka_unit_test(test_broadcast_skip_and_dedupe),
+		cmocka_unit_test(test_first_join_keeps_what_is_announced_meanwhile),
+		cmocka_unit_test(test_failed_and_overlapping_joins),
+		cmocka_unit_test(test_stuck_subscriber_reads_nothing),
 	};
 
 	cfg.ws_queue_frames = 1000;
