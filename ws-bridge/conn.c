@@ -120,6 +120,16 @@ static void conn_end(struct conn *c)
 	free(c);
 }
 
+void conn_end_all(struct conn_set *cs)
+{
+	unsigned n = cs->count;
+
+	while (cs->head)
+		conn_end(cs->head);
+	if (n)
+		log_info("ended %u sessions still open at exit", n);
+}
+
 void conn_close(struct conn *c, uint16_t code, const char *reason)
 {
 	if (c->state == CONN_CLOSING)
@@ -762,11 +772,13 @@ static int conn_http_body(struct conn_set *cs, struct conn_wsi *w, const char *i
 }
 
 /* Every packet of a POST: parse them all first, then hand them up. */
-static int conn_http_body_done(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
+static int conn_http_body_parse(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 {
 	struct conn *c = w->sid[0] ? hmap_get(&cs->by_sid, w->sid, strlen(w->sid)) : NULL;
 	size_t i, start;
 
+	if (w->status && w->status != 413)
+		return 0; /* the request was refused before its body: that answer stands */
 	if (w->kind != CW_POST)
 		return conn_http_owe(wsi, w, 400, "{\"code\":3,\"message\":\"Bad request\"}");
 	if (w->status == 413) {
@@ -795,6 +807,18 @@ static int conn_http_body_done(struct conn_set *cs, struct conn_wsi *w, struct l
 		start = i + 1;
 	}
 	return conn_http_owe(wsi, w, 200, "ok");
+}
+
+/* The body is read: answer it, then let it go (the next request on a
+ * kept-alive connection starts clean). */
+static int conn_http_body_done(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
+{
+	int rc = conn_http_body_parse(cs, w, wsi);
+
+	free(w->body);
+	w->body = NULL;
+	w->body_len = 0;
+	return rc;
 }
 
 /* Answers the held GET: queued packets joined by the separator, or a noop. */
@@ -847,6 +871,18 @@ static int conn_poll_writeable(struct conn_set *cs, struct conn_wsi *w, struct l
 	if (c->state == CONN_CLOSING && !c->q.count)
 		conn_end(c);
 	return rc;
+}
+
+/* Lets go of what one HTTP request held: its session link, body and answer. */
+static void conn_wsi_reset(struct conn_wsi *w, struct lws *wsi)
+{
+	if (!w)
+		return;
+	if (w->c && w->c->poll == wsi)
+		w->c->poll = NULL;
+	free(w->body);
+	free(w->dyn_answer);
+	memset(w, 0, sizeof(*w));
 }
 
 int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -905,6 +941,9 @@ int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP:
+		/* lws may keep the user data of a kept-alive connection from the
+		 * request before: this one starts clean. */
+		conn_wsi_reset(w, wsi);
 		return conn_http(cs, w, wsi);
 	case LWS_CALLBACK_HTTP_BODY:
 		return conn_http_body(cs, w, in, len);
@@ -931,15 +970,10 @@ int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return conn_poll_writeable(cs, w, wsi);
 		return 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (c && c->poll == wsi)
-			c->poll = NULL;
-		if (w) {
-			w->c = NULL;
-			free(w->body);
-			w->body = NULL;
-			free(w->dyn_answer);
-			w->dyn_answer = NULL;
-		}
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		/* The connection ends, or lws frees its user data before the next
+		 * request of a kept-alive connection. */
+		conn_wsi_reset(w, wsi);
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);

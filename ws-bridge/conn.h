@@ -119,6 +119,13 @@ int conn_send(struct conn *c, struct frame *f);
 void conn_close(struct conn *c, uint16_t code, const char *reason);
 
 /*
+ * Ends every session still open (the process is exiting): the layer above
+ * hears of each, and their lws connections are let go. Call it before the
+ * layer above and the lws context are released.
+ */
+void conn_end_all(struct conn_set *cs);
+
+/*
  * Ends polling sessions whose client stopped asking (no request for a
  * ping interval plus timeout). Called from the periodic sweep.
  */
