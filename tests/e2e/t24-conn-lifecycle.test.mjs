@@ -225,3 +225,122 @@ test('kept-alive HTTP straight to the bridge: each request starts clean', async 
     ka.close();
   }
 });
+
+/** Runs fn(port) against an extra bridge with env, then stops it: exit 0, no sanitizer report. */
+async function withExtra(env, fn) {
+  extra = await Bridge.start({ port: EXTRA_PORT_1, env });
+  try {
+    await fn(EXTRA_PORT_1);
+  } finally {
+    const r = await extra.stop(30_000);
+    assert.deepEqual(r, { code: 0, signal: null }, `exit; log:\n${extra.logTail()}`);
+    assert.deepEqual(reportsOf(extra.pid), [], 'no sanitizer report from the stopped bridge');
+  }
+}
+
+/** A raw Engine.IO WebSocket with headers; resolves 'open' or the close code. */
+function wsOutcome(port, headers = {}) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { headers });
+  ws.on('error', () => {});
+  return new Promise((resolve) => {
+    ws.on('message', (m) => { if (String(m)[0] === '0') resolve({ ws, outcome: 'open' }); });
+    ws.on('close', (code) => resolve({ ws, outcome: code }));
+  });
+}
+
+const ip = (a) => ({ 'X-Real-IP': a });
+
+test('client address: X-Real-IP from the proxy, IPv6 keyed by /64, a long X-Forwarded-For still gives its client', async () => {
+  await withExtra({ CHAT_WS_MAX_CONN_PER_ADDR: '2', CHAT_WS_MAX_UNAUTH_PER_ADDR: '0' }, async (port) => {
+    // Two addresses of one /64 share its limit; the next /64 has its own.
+    await open(port, ip('2001:db8:1:2::1'));
+    await open(port, ip('2001:db8:1:2:aaaa:bbbb:cccc:2'));
+    let r = await poll(port, '', { headers: ip('2001:db8:1:2:ffff::3') });
+    assert.equal(r.status, 503, `a third address of the same /64: ${r.text}`);
+    assert.deepEqual(JSON.parse(r.text), { code: 0, message: 'Server full' });
+    const ws = await wsOutcome(port, ip('2001:DB8:1:2::99'));
+    assert.equal(ws.outcome, 1013, 'a WebSocket from the same /64 too');
+    await open(port, ip('2001:db8:1:3::1'));
+    // An IPv4-mapped address is its IPv4 host.
+    await open(port, ip('198.51.100.7'));
+    await open(port, ip('::ffff:198.51.100.7'));
+    r = await poll(port, '', { headers: ip('198.51.100.7') });
+    assert.equal(r.status, 503, r.text);
+    // X-Real-IP wins over X-Forwarded-For (which a client may have started).
+    await open(port, { 'X-Real-IP': '198.51.100.8', 'X-Forwarded-For': '198.51.100.7' });
+    // Without X-Real-IP, a long X-Forwarded-For is read to its last hop:
+    // not the proxy's address, which would share one limit with everyone.
+    await open(port);
+    await open(port);
+    r = await poll(port, '');
+    assert.equal(r.status, 503, `the peer 127.0.0.1 is full: ${r.text}`);
+    const hops = Array.from({ length: 40 }, (_, i) => `10.0.${i}.1`).join(', ');
+    assert.ok(hops.length > 256);
+    await open(port, { 'X-Forwarded-For': `${hops}, 192.0.2.44` });
+    await open(port, { 'X-Forwarded-For': `${hops}, 192.0.2.44` });
+    r = await poll(port, '', { headers: { 'X-Forwarded-For': `${hops}, 192.0.2.44` } });
+    assert.equal(r.status, 503, `192.0.2.44 has its own limit, now full: ${r.text}`);
+    // A header that is not an address counts as the peer.
+    r = await poll(port, '', { headers: ip('garbage') });
+    assert.equal(r.status, 503, r.text);
+    ws.ws.terminate();
+  });
+});
+
+test('sessions not yet authenticated are bounded per address (CHAT_WS_MAX_UNAUTH_PER_ADDR); authenticating frees the slot', async () => {
+  const u = await join('lc_unauth');
+  await withExtra({ CHAT_WS_MAX_CONN_PER_ADDR: '0', CHAT_WS_MAX_UNAUTH_PER_ADDR: '2' }, async (port) => {
+    const A = ip('198.51.100.20');
+    const a1 = await open(port, A);
+    await open(port, A);
+    let r = await poll(port, '', { headers: A });
+    assert.equal(r.status, 503, `a third unauthenticated session: ${r.text}`);
+    assert.equal((await wsOutcome(port, A)).outcome, 1013);
+    // Another address is not affected.
+    const b = await wsOutcome(port, ip('198.51.100.21'));
+    assert.equal(b.outcome, 'open');
+    // Authenticating one session frees its slot.
+    assert.equal((await post(port, a1.sid, `40{"token":"${u.token}"}`, A)).text, 'ok');
+    r = await poll(port, `&sid=${a1.sid}`, { headers: A });
+    assert.match(r.text, /^40\{"sid"/, r.text);
+    const a3 = await open(port, A);
+    r = await poll(port, '', { headers: A });
+    assert.equal(r.status, 503, r.text);
+    // A failed CONNECT does not: the session is still unauthenticated.
+    assert.equal((await post(port, a3.sid, '40{"token":"nope"}', A)).text, 'ok');
+    r = await poll(port, `&sid=${a3.sid}`, { headers: A });
+    assert.match(r.text, /^44/, r.text);
+    r = await poll(port, '', { headers: A });
+    assert.equal(r.status, 503, r.text);
+    // A session that ends frees its slot: close, then the GET that takes the close packet.
+    assert.equal((await post(port, a3.sid, '1', A)).text, 'ok');
+    r = await poll(port, `&sid=${a3.sid}`, { headers: A });
+    assert.ok(r.text.split(RS).includes('1'), r.text);
+    await open(port, A);
+    b.ws.terminate();
+  });
+});
+
+test('client pings are answered within the event rate, before authentication too', async () => {
+  await withExtra({ CHAT_WS_EVENT_RATE: '5', CHAT_WS_EVENT_WINDOW: '60' }, async (port) => {
+    const { ws, outcome } = await wsOutcome(port);
+    assert.equal(outcome, 'open');
+    const got = [];
+    const marker = new Promise((resolve) => ws.on('message', (m) => {
+      got.push(String(m));
+      if (String(m).startsWith('44')) resolve();
+    }));
+    for (let i = 0; i < 40; i++) ws.send('2');
+    ws.send('40'); // no token: a connect_error, after every pong
+    await marker;
+    const pongs = got.filter((m) => m === '3').length;
+    assert.ok(pongs >= 1 && pongs <= 6, `pongs for 40 pings with 5 per 60 s: ${pongs}`);
+    ws.terminate();
+    // The polling transport too.
+    const o = await open(port);
+    assert.equal((await post(port, o.sid, Array(40).fill('2').join(RS))).text, 'ok');
+    const r = await poll(port, `&sid=${o.sid}`);
+    const n = r.text.split(RS).filter((p) => p === '3').length;
+    assert.ok(n >= 1 && n <= 6, `pongs over polling: ${n} (${r.text})`);
+  });
+});
