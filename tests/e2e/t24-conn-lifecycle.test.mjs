@@ -108,6 +108,25 @@ function probe(port, sid) {
   });
 }
 
+/** Starts an extra bridge and waits until both its database connections are up. */
+async function startExtra(env) {
+  extra = await Bridge.start({ port: EXTRA_PORT_1, env });
+  const up = async () => {
+    const r = await fetch(`http://127.0.0.1:${EXTRA_PORT_1}/metrics`).catch(() => null);
+    const t = r ? await r.text() : '';
+    return /chat_ws_db_up\{conn="listen"\} 1/.test(t) && /chat_ws_db_up\{conn="query"\} 1/.test(t);
+  };
+  assert.ok(await waitFor(up, 20_000, 100), `the extra bridge's database is up; log:\n${extra.logTail()}`);
+  return extra;
+}
+
+/** Stops the extra bridge: it exits 0 and leaves no sanitizer report. */
+async function stopExtra() {
+  const r = await extra.stop(30_000);
+  assert.deepEqual(r, { code: 0, signal: null }, `exit; log:\n${extra.logTail()}`);
+  assert.deepEqual(reportsOf(extra.pid), [], 'no sanitizer report from the stopped bridge');
+}
+
 /** The sanitizer reports a process left (harness_start sends them to log/asan.PID). */
 function reportsOf(pid) {
   const dir = path.join(STATE_DIR, 'log');
@@ -171,14 +190,16 @@ async function sessionsInEveryState(port, token) {
 for (const libev of ['1', '0']) {
   test(`SIGTERM with sessions in every state (CHAT_WS_LIBEV=${libev}): exits 0, frees every session`, async () => {
     const u = await join('lc_term');
-    extra = await Bridge.start({ port: EXTRA_PORT_1, env: { CHAT_WS_LIBEV: libev } });
-    const s = await sessionsInEveryState(EXTRA_PORT_1, u.token);
-    const r = await extra.stop(30_000);
-    assert.deepEqual(r, { code: 0, signal: null }, `exit; log:\n${extra.logTail()}`);
+    await startExtra({ CHAT_WS_LIBEV: libev });
+    let s;
+    try {
+      s = await sessionsInEveryState(EXTRA_PORT_1, u.token);
+    } finally {
+      await stopExtra();
+    }
     await Promise.all(s.held);
     s.closeables.forEach((w) => w.terminate());
     s.sockets.forEach((x) => x.destroy());
-    assert.deepEqual(reportsOf(extra.pid), [], 'no sanitizer report from the stopped bridge');
   });
 }
 
@@ -228,13 +249,11 @@ test('kept-alive HTTP straight to the bridge: each request starts clean', async 
 
 /** Runs fn(port) against an extra bridge with env, then stops it: exit 0, no sanitizer report. */
 async function withExtra(env, fn) {
-  extra = await Bridge.start({ port: EXTRA_PORT_1, env });
+  await startExtra(env);
   try {
     await fn(EXTRA_PORT_1);
   } finally {
-    const r = await extra.stop(30_000);
-    assert.deepEqual(r, { code: 0, signal: null }, `exit; log:\n${extra.logTail()}`);
-    assert.deepEqual(reportsOf(extra.pid), [], 'no sanitizer report from the stopped bridge');
+    await stopExtra();
   }
 }
 
