@@ -38,6 +38,7 @@ struct cfg {
 	long ws_max_conn;          /* CHAT_WS_MAX_CONN: connections per process */
 	long ws_libev;             /* CHAT_WS_LIBEV: 1 = libev (epoll) loop, 0 = lws's poll() */
 	long ws_max_conn_per_addr; /* CHAT_WS_MAX_CONN_PER_ADDR: per client address, 0 = off */
+	long ws_max_unauth_per_addr; /* CHAT_WS_MAX_UNAUTH_PER_ADDR: not yet authenticated, 0 = off */
 	long ws_queue_frames;      /* CHAT_WS_QUEUE_FRAMES: per-connection output bound */
 	long ws_queue_bytes;       /* CHAT_WS_QUEUE_BYTES: per-connection output bound */
 	long ws_max_payload;       /* CHAT_WS_MAX_PAYLOAD: bytes of one incoming message */

@@ -234,7 +234,7 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 	snprintf(c->user_id, sizeof(c->user_id), "%s", json_string_value(json_object_get(user, "id")));
 	snprintf(c->username, sizeof(c->username), "%s",
 		 json_string_value(json_object_get(user, "username")));
-	c->state = CONN_READY;
+	conn_ready(c);
 	send_frame(c, sio_connect_ok(c->sid));
 	send_frame(c, sio_event("connected", PQgetvalue(res, row, 4),
 				(size_t)PQgetlength(res, row, 4)));
@@ -649,8 +649,13 @@ static void bridge_on_message(void *arg, struct conn *c, char *buf, size_t len)
 	}
 	switch (p.eio) {
 	case SIO_EIO_PING: {
-		/* A client ping ("2probe" during an upgrade) gets its pong. */
-		struct frame *f = frame_alloc(1 + p.data_len);
+		/* A client ping gets its pong, within the event rate: past it,
+		 * none (authenticated or not, pings cost the bridge output). */
+		struct frame *f;
+
+		if (ev_rate_take(b->cfg, c))
+			return;
+		f = frame_alloc(1 + p.data_len);
 
 		if (f) {
 			frame_payload(f)[0] = SIO_EIO_PONG;

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "addr.h"
 #include "log.h"
 #include "sio.h"
 
@@ -23,7 +24,7 @@ enum conn_wsi_kind {
 	CW_PROBE,  /* a WebSocket probing the upgrade of a polling session */
 	CW_GET,    /* a long-poll GET (or the handshake) */
 	CW_POST,   /* a POST of packets */
-	CW_FULL,   /* a WebSocket refused for capacity: closed with 1013 */
+	CW_REFUSED, /* a WebSocket refused once upgraded: closed with w->status */
 };
 
 int64_t conn_now_ms(void)
@@ -42,6 +43,7 @@ int conn_setup(struct conn_set *cs, const struct cfg *cfg, const struct conn_ops
 	cs->next_id = 1;
 	hmap_init(&cs->by_sid);
 	hmap_init(&cs->by_addr);
+	hmap_init(&cs->unauth_by_addr);
 	cs->ping = frame_from("2", 1);
 	return cs->ping ? 0 : -1;
 }
@@ -52,23 +54,39 @@ void conn_teardown(struct conn_set *cs)
 	cs->ping = NULL;
 	hmap_release(&cs->by_sid);
 	hmap_release(&cs->by_addr);
+	hmap_release(&cs->unauth_by_addr);
 }
 
-/* Sessions open from one client address. */
-static uintptr_t conn_addr_count(struct conn_set *cs, const char *addr)
+/* Sessions of one client address in a count map (by_addr, unauth_by_addr). */
+static uintptr_t conn_addr_count(const struct hmap *m, const char *addr)
 {
-	return (uintptr_t)hmap_get(&cs->by_addr, addr, strlen(addr));
+	return (uintptr_t)hmap_get(m, addr, strlen(addr));
 }
 
 /* Adds delta to the address's count; the entry goes at zero. */
-static void conn_addr_add(struct conn_set *cs, const char *addr, int delta)
+static void conn_addr_add(struct hmap *m, const char *addr, int delta)
 {
-	uintptr_t n = conn_addr_count(cs, addr) + (uintptr_t)(intptr_t)delta;
+	uintptr_t n = conn_addr_count(m, addr) + (uintptr_t)(intptr_t)delta;
 
 	if (n == 0)
-		hmap_del(&cs->by_addr, addr, strlen(addr));
-	else if (hmap_put(&cs->by_addr, addr, strlen(addr), (void *)n))
+		hmap_del(m, addr, strlen(addr));
+	else if (hmap_put(m, addr, strlen(addr), (void *)n))
 		log_warn("cannot count sessions of '%s': out of memory", addr);
+}
+
+/* The session no longer counts as unauthenticated (authenticated or ended). */
+static void conn_unauth_done(struct conn *c)
+{
+	if (!c->unauth)
+		return;
+	c->unauth = 0;
+	conn_addr_add(&c->cs->unauth_by_addr, c->addr, -1);
+}
+
+void conn_ready(struct conn *c)
+{
+	c->state = CONN_READY;
+	conn_unauth_done(c);
 }
 
 static struct conn_set *conn_set_of(struct lws *wsi)
@@ -104,7 +122,8 @@ static void conn_end(struct conn *c)
 
 	cs->ops.on_close(cs->ops.arg, c);
 	hmap_del(&cs->by_sid, c->sid, strlen(c->sid));
-	conn_addr_add(cs, c->addr, -1);
+	conn_addr_add(&cs->by_addr, c->addr, -1);
+	conn_unauth_done(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -118,6 +137,16 @@ static void conn_end(struct conn *c)
 	outq_release(&c->q);
 	free(c->rx);
 	free(c);
+}
+
+void conn_end_all(struct conn_set *cs)
+{
+	unsigned n = cs->count;
+
+	while (cs->head)
+		conn_end(cs->head);
+	if (n)
+		log_info("ended %u sessions still open at exit", n);
 }
 
 void conn_close(struct conn *c, uint16_t code, const char *reason)
@@ -360,27 +389,30 @@ ok:
 	return 1;
 }
 
-/* The client's address: the last X-Forwarded-For hop (nginx adds it), else the peer. */
+/*
+ * The key the per-address limits count the client under (addr.h): nginx's
+ * X-Real-IP, else the last X-Forwarded-For hop, believed from a loopback
+ * or unix-socket peer only; an IPv6 client by its /64.
+ */
 static void conn_client_addr(struct lws *wsi, char *out, size_t outlen)
 {
-	char xff[256];
-	const char *last;
+	char peer[64] = "", real_ip[64];
+	char *xff = NULL;
+	int rl = lws_hdr_copy(wsi, real_ip, sizeof(real_ip), WSI_TOKEN_HTTP_X_REAL_IP);
+	int xl = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
 
-	if (lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) > 0) {
-		size_t n;
-
-		last = strrchr(xff, ',');
-		last = last ? last + 1 : xff;
-		while (*last == ' ')
-			last++;
-		n = strlen(last);
-		if (n >= outlen)
-			n = outlen - 1;
-		memcpy(out, last, n);
-		out[n] = '\0';
-		return;
+	if (!lws_get_peer_simple(wsi, peer, sizeof(peer)))
+		peer[0] = '\0';
+	/* A long X-Forwarded-For is read whole: its last hop is the client. */
+	if (rl <= 0 && xl > 0) {
+		xff = malloc((size_t)xl + 1);
+		if (xff && lws_hdr_copy(wsi, xff, xl + 1, WSI_TOKEN_X_FORWARDED_FOR) < 0) {
+			free(xff);
+			xff = NULL;
+		}
 	}
-	lws_get_peer_simple(wsi, out, outlen);
+	addr_client(peer, rl > 0 ? real_ip : NULL, xff, out, outlen);
+	free(xff);
 }
 
 /* Reads the token a client may bring with the request: ?token= or the cookie. */
@@ -402,17 +434,27 @@ static void conn_request_token(struct lws *wsi, char *out)
 	}
 }
 
-static void conn_new_sid(const struct cfg *cfg, char *out, size_t outlen)
+int conn_new_sid(const char *prefix, char *out, size_t outlen)
 {
 	unsigned char raw[15];
-	size_t pl = strlen(cfg->ws_sid_prefix);
+	size_t pl = strlen(prefix);
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		memset(raw, 0, sizeof(raw));
-	snprintf(out, outlen, "%s", cfg->ws_sid_prefix);
-	if (pl < outlen)
-		lws_b64_encode_string_url((const char *)raw, sizeof(raw), out + pl,
-					  (int)(outlen - pl));
+	if (outlen)
+		out[0] = '\0';
+	/* 15 random bytes are 20 characters of base64url. */
+	if (pl + 21 > outlen)
+		return -1;
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		log_err("cannot make a session id: no random bytes");
+		return -1;
+	}
+	memcpy(out, prefix, pl);
+	if (lws_b64_encode_string_url((const char *)raw, sizeof(raw), out + pl, (int)(outlen - pl)) <
+	    0) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 /* Starts a session: the open packet is its first queued frame. */
@@ -425,11 +467,15 @@ static struct conn *conn_new(struct conn_set *cs, enum conn_transport t, struct 
 
 	if (!c)
 		return NULL;
+	/* A guessable id would let anyone read and write the session. */
+	if (conn_new_sid(cfg->ws_sid_prefix, c->sid, sizeof(c->sid))) {
+		free(c);
+		return NULL;
+	}
 	c->cs = cs;
 	c->id = cs->next_id++;
 	c->transport = t;
 	snprintf(c->key, sizeof(c->key), "%llu", (unsigned long long)c->id);
-	conn_new_sid(cfg, c->sid, sizeof(c->sid));
 	outq_init(&c->q, (unsigned)cfg->ws_queue_frames, (size_t)cfg->ws_queue_bytes);
 	c->next_ping_ms = now + cfg->ws_ping_interval;
 	c->auth_deadline_ms = now + cfg->ws_auth_timeout;
@@ -453,7 +499,9 @@ static struct conn *conn_new(struct conn_set *cs, enum conn_transport t, struct 
 		cs->head->prev = c;
 	cs->head = c;
 	cs->count++;
-	conn_addr_add(cs, c->addr, +1);
+	conn_addr_add(&cs->by_addr, c->addr, +1);
+	c->unauth = 1;
+	conn_addr_add(&cs->unauth_by_addr, c->addr, +1);
 	cs->opened++;
 	cs->ops.on_open(cs->ops.arg, c);
 	return c;
@@ -503,7 +551,7 @@ static int conn_check_request(struct conn_set *cs, struct lws *wsi, const char *
 /* Whether a new session from addr must be refused: shutting down, or a limit. */
 static int conn_full(struct conn_set *cs, const char *addr)
 {
-	long per_addr = cs->cfg->ws_max_conn_per_addr;
+	long per_addr = cs->cfg->ws_max_conn_per_addr, unauth = cs->cfg->ws_max_unauth_per_addr;
 
 	if (cs->refusing) {
 		log_info("refused a session: shutting down");
@@ -514,10 +562,18 @@ static int conn_full(struct conn_set *cs, const char *addr)
 		log_warn("refused a session: %u sessions is the limit", cs->count);
 		return 1;
 	}
-	if (per_addr > 0 && conn_addr_count(cs, addr) >= (uintptr_t)per_addr) {
+	if (per_addr > 0 && conn_addr_count(&cs->by_addr, addr) >= (uintptr_t)per_addr) {
 		cs->refused++;
 		log_warn("refused a session from '%s': %ld sessions is the limit per address", addr,
 			 per_addr);
+		return 1;
+	}
+	/* Opening a session takes no credentials: bound what one address holds
+	 * before it authenticates, so it cannot fill CHAT_WS_MAX_CONN. */
+	if (unauth > 0 && conn_addr_count(&cs->unauth_by_addr, addr) >= (uintptr_t)unauth) {
+		cs->refused++;
+		log_warn("refused a session from '%s': %ld unauthenticated sessions is the limit per address",
+			 addr, unauth);
 		return 1;
 	}
 	return 0;
@@ -541,7 +597,11 @@ static int conn_filter(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 		/* A refusal is an accepted upgrade closed at once with 1013 (try
 		 * again later): a client sees why, instead of a dropped socket. */
 		conn_client_addr(wsi, w->addr, sizeof(w->addr));
-		w->kind = conn_full(cs, w->addr) ? CW_FULL : CW_WS;
+		w->kind = CW_WS;
+		if (conn_full(cs, w->addr)) {
+			w->kind = CW_REFUSED;
+			w->status = 1013;
+		}
 		return 0;
 	}
 	c = hmap_get(&cs->by_sid, w->sid, strlen(w->sid));
@@ -557,7 +617,7 @@ static int conn_established(struct conn_set *cs, struct conn_wsi *w, struct lws 
 {
 	struct conn *c;
 
-	if (w->kind == CW_FULL) {
+	if (w->kind == CW_REFUSED) {
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -570,8 +630,13 @@ static int conn_established(struct conn_set *cs, struct conn_wsi *w, struct lws 
 		return 0;
 	}
 	c = conn_new(cs, CONN_WEBSOCKET, wsi);
-	if (!c)
-		return -1;
+	if (!c) {
+		/* No session id or no memory: closed with 1011, not dropped. */
+		w->kind = CW_REFUSED;
+		w->status = 1011;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	c->ws = wsi;
 	w->c = c;
 	lws_callback_on_writable(wsi);
@@ -703,7 +768,8 @@ static int conn_http(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 					     "{\"code\":0,\"message\":\"Server full\"}");
 		c = conn_new(cs, CONN_POLLING, wsi);
 		if (!c)
-			return -1;
+			return conn_http_owe(wsi, w, 500,
+					     "{\"code\":0,\"message\":\"Internal error\"}");
 	} else {
 		c = hmap_get(&cs->by_sid, w->sid, strlen(w->sid));
 		if (!c || c->transport != CONN_POLLING)
@@ -762,11 +828,13 @@ static int conn_http_body(struct conn_set *cs, struct conn_wsi *w, const char *i
 }
 
 /* Every packet of a POST: parse them all first, then hand them up. */
-static int conn_http_body_done(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
+static int conn_http_body_parse(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 {
 	struct conn *c = w->sid[0] ? hmap_get(&cs->by_sid, w->sid, strlen(w->sid)) : NULL;
 	size_t i, start;
 
+	if (w->status && w->status != 413)
+		return 0; /* the request was refused before its body: that answer stands */
 	if (w->kind != CW_POST)
 		return conn_http_owe(wsi, w, 400, "{\"code\":3,\"message\":\"Bad request\"}");
 	if (w->status == 413) {
@@ -795,6 +863,18 @@ static int conn_http_body_done(struct conn_set *cs, struct conn_wsi *w, struct l
 		start = i + 1;
 	}
 	return conn_http_owe(wsi, w, 200, "ok");
+}
+
+/* The body is read: answer it, then let it go (the next request on a
+ * kept-alive connection starts clean). */
+static int conn_http_body_done(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
+{
+	int rc = conn_http_body_parse(cs, w, wsi);
+
+	free(w->body);
+	w->body = NULL;
+	w->body_len = 0;
+	return rc;
 }
 
 /* Answers the held GET: queued packets joined by the separator, or a noop. */
@@ -849,6 +929,18 @@ static int conn_poll_writeable(struct conn_set *cs, struct conn_wsi *w, struct l
 	return rc;
 }
 
+/* Lets go of what one HTTP request held: its session link, body and answer. */
+static void conn_wsi_reset(struct conn_wsi *w, struct lws *wsi)
+{
+	if (!w)
+		return;
+	if (w->c && w->c->poll == wsi)
+		w->c->poll = NULL;
+	free(w->body);
+	free(w->dyn_answer);
+	memset(w, 0, sizeof(*w));
+}
+
 int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		  size_t len)
 {
@@ -862,7 +954,7 @@ int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_ESTABLISHED:
 		return conn_established(cs, w, wsi);
 	case LWS_CALLBACK_RECEIVE:
-		if (w && w->kind == CW_FULL)
+		if (w && w->kind == CW_REFUSED)
 			return 0;
 		if (!c)
 			return -1;
@@ -870,11 +962,12 @@ int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return conn_probe_rx(c, wsi, w, in, len);
 		return conn_receive(cs, c, wsi, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		if (w && w->kind == CW_FULL) {
-			static const char why[] = "server full, try again later";
+		if (w && w->kind == CW_REFUSED) {
+			const char *why = w->status == 1013 ? "server full, try again later"
+							    : "internal error";
 
-			lws_close_reason(wsi, (enum lws_close_status)1013, (unsigned char *)why,
-					 sizeof(why) - 1);
+			lws_close_reason(wsi, (enum lws_close_status)w->status, (unsigned char *)why,
+					 strlen(why));
 			return -1;
 		}
 		if (!c)
@@ -905,6 +998,9 @@ int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP:
+		/* lws may keep the user data of a kept-alive connection from the
+		 * request before: this one starts clean. */
+		conn_wsi_reset(w, wsi);
 		return conn_http(cs, w, wsi);
 	case LWS_CALLBACK_HTTP_BODY:
 		return conn_http_body(cs, w, in, len);
@@ -931,15 +1027,10 @@ int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return conn_poll_writeable(cs, w, wsi);
 		return 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (c && c->poll == wsi)
-			c->poll = NULL;
-		if (w) {
-			w->c = NULL;
-			free(w->body);
-			w->body = NULL;
-			free(w->dyn_answer);
-			w->dyn_answer = NULL;
-		}
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		/* The connection ends, or lws frees its user data before the next
+		 * request of a kept-alive connection. */
+		conn_wsi_reset(w, wsi);
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -54,7 +54,8 @@ struct conn {
 	char token_hash[TOK_HASH_HEX_LEN + 1]; /* of the session's token, once READY */
 	char user_id[40];
 	char username[40];
-	char addr[48];                /* client address (X-Real-IP from nginx) */
+	char addr[48];                /* client address key (addr.h): X-Real-IP, IPv6 /64 */
+	int unauth;                   /* counted in unauth_by_addr (not READY yet) */
 	int64_t next_ping_ms;
 	int64_t pong_deadline_ms;     /* 0 when no ping is outstanding */
 	int64_t auth_deadline_ms;     /* until CONNECT must succeed */
@@ -88,6 +89,7 @@ struct conn_set {
 	unsigned count;
 	struct hmap by_sid;           /* sid -> session */
 	struct hmap by_addr;          /* client address -> sessions (as uintptr_t) */
+	struct hmap unauth_by_addr;   /* client address -> sessions not READY yet */
 	uint64_t next_id;
 	int refusing;                 /* shutting down: refuse new connections */
 	struct frame *ping;           /* the shared "2" frame */
@@ -113,10 +115,32 @@ void conn_teardown(struct conn_set *cs);
 int conn_send(struct conn *c, struct frame *f);
 
 /*
+ * The session authenticated (Socket.IO CONNECT succeeded): it is READY and
+ * no longer counts against CHAT_WS_MAX_UNAUTH_PER_ADDR.
+ */
+void conn_ready(struct conn *c);
+
+/*
+ * Writes a new session id to out: prefix, then 20 characters of base64url
+ * from 15 bytes of RAND_bytes(). Returns 0, or -1 (out is "") when there
+ * are no random bytes or out is too small: the session must be refused,
+ * never given a predictable id.
+ */
+int conn_new_sid(const char *prefix, char *out, size_t outlen)
+	__attribute__((warn_unused_result));
+
+/*
  * Ends the session after what is queued: a WebSocket gets a close frame
  * with code and reason, a polling client the close packet.
  */
 void conn_close(struct conn *c, uint16_t code, const char *reason);
+
+/*
+ * Ends every session still open (the process is exiting): the layer above
+ * hears of each, and their lws connections are let go. Call it before the
+ * layer above and the lws context are released.
+ */
+void conn_end_all(struct conn_set *cs);
 
 /*
  * Ends polling sessions whose client stopped asking (no request for a
@@ -140,8 +164,8 @@ struct conn_wsi {
 	char *body;         /* a POST body being read */
 	size_t body_len;
 	int kind;           /* enum conn_wsi_kind in conn.c */
-	int status;         /* an HTTP answer owed: status code */
-	char addr[48];      /* the client address of the request */
+	int status;         /* an HTTP answer owed: status code (CW_REFUSED: close code) */
+	char addr[48];      /* the client address key of the request */
 	const char *answer; /* its body (static) */
 	char *dyn_answer;   /* or a body to free after writing */
 	char origin[128];   /* an allowed Origin to echo (CORS), or "" */

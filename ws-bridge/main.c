@@ -213,6 +213,10 @@ int main(void)
 	run.ctx = ctx;
 	rc = run_loop(&run);
 	log_info("stopped with %u connections left", conns.count);
+	/* Polling sessions that never came back for their close packet, and
+	 * anything else the grace period left: freed while the bridge can
+	 * still hear of them. */
+	conn_end_all(&conns);
 	bridge_release(&bridge);
 	lws_context_destroy(ctx);
 	if (run.loop)
