@@ -1,4 +1,4 @@
-// t24-sio-delivery -- what a subscription is promised, under the races that
+// t25-sio-delivery -- what a subscription is promised, under the races that
 // used to break it: the first subscriber of a room on a bridge while a
 // message commits (nothing after the ack's last_seq is missed), leave then
 // join at once (the connection stays subscribed), a burst of join_room past
