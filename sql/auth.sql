@@ -5,7 +5,8 @@
 -- a change is a new migration, then `make sql-doc`. `make test` fails
 -- when this file and the migrated database disagree.
 
--- chat_auth(p_hash bytea, p_ttl integer, OUT user_id text, OUT username text), last created in migrations/0002_functions.sql
+-- chat_auth(p_hash bytea, p_ttl integer, OUT user_id text, OUT username text)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_auth(p_hash bytea, p_ttl integer, OUT user_id text, OUT username text)
  RETURNS SETOF record
  LANGUAGE plpgsql
@@ -27,7 +28,8 @@ BEGIN
 END
 $function$;
 
--- chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0002_functions.sql
+-- chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -75,7 +77,8 @@ BEGIN
 END
 $function$;
 
--- chat_logout(p_hash bytea, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0006_revocation_housekeeping.sql
+-- chat_logout(p_hash bytea, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql migrations/0006_revocation_housekeeping.sql
 CREATE OR REPLACE FUNCTION public.chat_logout(p_hash bytea, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -92,7 +95,8 @@ BEGIN
 END
 $function$;
 
--- chat_me(p_user text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0002_functions.sql
+-- chat_me(p_user text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_me(p_user text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -109,7 +113,8 @@ BEGIN
 END
 $function$;
 
--- chat_rate_take(p_key text, p_capacity integer, p_window integer), last created in migrations/0002_functions.sql
+-- chat_rate_take(p_key text, p_capacity integer, p_window integer)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_window integer)
  RETURNS integer
  LANGUAGE plpgsql
@@ -142,7 +147,8 @@ BEGIN
 END
 $function$;
 
--- chat_user_json(u users), last created in migrations/0002_functions.sql
+-- chat_user_json(u users)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_user_json(u users)
  RETURNS json
  LANGUAGE sql

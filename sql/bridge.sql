@@ -5,7 +5,8 @@
 -- a change is a new migration, then `make sql-doc`. `make test` fails
 -- when this file and the migrated database disagree.
 
--- chat_bridge_heartbeat(p_bridge text), last created in migrations/0003_bridge.sql
+-- chat_bridge_heartbeat(p_bridge text)
+-- history: migrations/0003_bridge.sql
 CREATE OR REPLACE FUNCTION public.chat_bridge_heartbeat(p_bridge text)
  RETURNS boolean
  LANGUAGE sql
@@ -15,7 +16,8 @@ AS $function$
     RETURNING (xmax = 0)
 $function$;
 
--- chat_bridge_remove(p_bridge text), last created in migrations/0003_bridge.sql
+-- chat_bridge_remove(p_bridge text)
+-- history: migrations/0003_bridge.sql
 CREATE OR REPLACE FUNCTION public.chat_bridge_remove(p_bridge text)
  RETURNS integer
  LANGUAGE plpgsql
@@ -44,7 +46,8 @@ BEGIN
 END
 $function$;
 
--- chat_connect(p_hash bytea, p_ttl integer, p_bridge text, p_conn text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0011_connect_batch.sql
+-- chat_connect(p_hash bytea, p_ttl integer, p_bridge text, p_conn text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0003_bridge.sql migrations/0011_connect_batch.sql
 CREATE OR REPLACE FUNCTION public.chat_connect(p_hash bytea, p_ttl integer, p_bridge text, p_conn text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -55,7 +58,8 @@ BEGIN
 END
 $function$;
 
--- chat_connect_batch(p_hashes bytea[], p_ttls integer[], p_bridges text[], p_conns text[]), last created in migrations/0011_connect_batch.sql
+-- chat_connect_batch(p_hashes bytea[], p_ttls integer[], p_bridges text[], p_conns text[])
+-- history: migrations/0011_connect_batch.sql
 CREATE OR REPLACE FUNCTION public.chat_connect_batch(p_hashes bytea[], p_ttls integer[], p_bridges text[], p_conns text[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql

@@ -5,7 +5,8 @@
 -- a change is a new migration, then `make sql-doc`. `make test` fails
 -- when this file and the migrated database disagree.
 
--- chat_notify(p_payload json), last created in migrations/0004_notify_ts.sql
+-- chat_notify(p_payload json)
+-- history: migrations/0002_functions.sql migrations/0004_notify_ts.sql
 CREATE OR REPLACE FUNCTION public.chat_notify(p_payload json)
  RETURNS void
  LANGUAGE sql
@@ -15,7 +16,8 @@ AS $function$
                      || (extract(epoch FROM clock_timestamp()) * 1000)::bigint || '}')
 $function$;
 
--- chat_ts(t timestamp with time zone), last created in migrations/0002_functions.sql
+-- chat_ts(t timestamp with time zone)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_ts(t timestamp with time zone)
  RETURNS text
  LANGUAGE sql

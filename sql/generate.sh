@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # generate.sh -- writes sql/, the current definition of every SQL object, from migrations/.
 #
-# Usage: sql/generate.sh [--check | --dump DIR | --compare]
+# Usage: sql/generate.sh [--check | --dump DIR | --compare [DIR]]
 #
 #   (none)      make sql-doc: apply migrations/ to an empty throw-away
 #               PostgreSQL cluster and rewrite the generated files of sql/
 #   --check     the same, but compare with sql/ instead of writing it; exit 1
 #               with a diff when they differ (make sql-doc-check)
 #   --dump DIR  write the files for the database at DATABASE_URL into DIR
-#   --compare   compare the database at DATABASE_URL with sql/; exit 1 with a
-#               diff when they differ (the end-to-end test t40 runs it
-#               against the test stack's database, migrated from scratch)
+#   --compare [DIR]
+#               compare the database at DATABASE_URL with sql/ (or DIR);
+#               exit 1 with a diff when they differ (the end-to-end test t40
+#               runs it against the test stack's database, migrated from
+#               scratch)
 #
 # migrations/ is the history and the only thing ever applied; sql/ is
 # derived from it so that a reader sees what a function does today without
@@ -68,6 +70,7 @@ chat_send_batch            messages
 chat_messages_page         messages
 chat_messages_range        messages
 chat_message_json          messages
+chat_enter_messages        messages
 
 chat_presence_cutoff       presence
 chat_presence_open         presence
@@ -116,8 +119,9 @@ EOF
 q() { psql "$DATABASE_URL" -X -q -t -A -v ON_ERROR_STOP=1 "$@"; }
 
 # Prints "name file" for every CREATE [OR REPLACE] FUNCTION|PROCEDURE in
-# migrations/, oldest file first: the last line of a name is where it was
-# last created.
+# migrations/, oldest file first. Each function's comment lists the files
+# that create or replace its name (any overload of it), oldest first:
+# the history to read for why it is so.
 creations() {
   local f
   for f in "$migrations"/[0-9][0-9][0-9][0-9]_*.sql; do
@@ -137,7 +141,10 @@ dump() {
     family_of[$name]=$fam
   done <<<"$FAMILIES"
   while read -r name file; do
-    created[$name]=$file
+    case " ${created[$name]:-} " in
+      *" $file "*) ;;
+      *) created[$name]="${created[$name]:+${created[$name]} }$file" ;;
+    esac
   done < <(LC_ALL=C creations)
 
   # Functions and procedures of the public schema, not of an extension, in
@@ -165,7 +172,8 @@ dump() {
       files[$family]=1
       header "$family" >"$out/$family.sql"
     fi
-    printf '\n-- %s(%s), last created in %s\n%s;\n' "$name" "$args" "${created[$name]:-?}" "$def" >>"$out/$family.sql"
+    printf '\n-- %s(%s)\n-- history: %s\n%s;\n' "$name" "$args" \
+      "${created[$name]:-no migration (by hand?)}" "$def" >>"$out/$family.sql"
   done <"$tmp/functions"
 
   # Everything but the functions, through the custom format's table of
@@ -183,35 +191,37 @@ dump() {
   } >"$out/schema.sql"
 }
 
-# compare DIR -- diff DIR against the generated files of sql/; 1 when they differ.
+# compare GOT [WANT] -- diff the files of GOT against those of WANT (sql/);
+# 1 when they differ.
 compare() {
-  local got=$1 f rc=0 want_major got_major
+  local got=$1 want=${2:-$here} f rc=0 want_major got_major label
   local -A names=()
-  for f in "$here"/*.sql "$got"/*.sql; do
+  label=${want#"$repo"/}
+  for f in "$want"/*.sql "$got"/*.sql; do
     [ -e "$f" ] && names[${f##*/}]=1
   done
   # pg_dump's form of schema.sql depends on the server's major version.
-  want_major=$(sed -n 's/^-- As pg_dump of PostgreSQL \([0-9]*\) prints it.*/\1/p' "$here/schema.sql" 2>/dev/null || true)
+  want_major=$(sed -n 's/^-- As pg_dump of PostgreSQL \([0-9]*\) prints it.*/\1/p' "$want/schema.sql" 2>/dev/null || true)
   got_major=$(sed -n 's/^-- As pg_dump of PostgreSQL \([0-9]*\) prints it.*/\1/p' "$got/schema.sql")
   for f in $(printf '%s\n' "${!names[@]}" | LC_ALL=C sort); do
     if [ "$f" = schema.sql ] && [ -n "$want_major" ] && [ "$want_major" != "$got_major" ]; then
-      warn "sql/schema.sql was generated with PostgreSQL $want_major, this server is $got_major: not compared"
+      warn "$label/schema.sql was generated with PostgreSQL $want_major, this server is $got_major: not compared"
       continue
     fi
     if [ ! -e "$got/$f" ]; then
-      echo "$prog: sql/$f: the database has nothing for it (a family emptied, or a file added by hand)"
+      echo "$prog: $label/$f: the database has nothing for it (a family emptied, or a file added by hand)"
       rc=1
-    elif [ ! -e "$here/$f" ]; then
-      echo "$prog: sql/$f is missing; the database has:"
+    elif [ ! -e "$want/$f" ]; then
+      echo "$prog: $label/$f is missing; the database has:"
       sed 's/^/+/' "$got/$f"
       rc=1
-    elif ! diff -u --label "sql/$f (committed)" --label "sql/$f (migrated database)" "$here/$f" "$got/$f"; then
+    elif ! diff -u --label "$label/$f (committed)" --label "$label/$f (migrated database)" "$want/$f" "$got/$f"; then
       rc=1
     fi
   done
-  [ ! -e "$got/other.sql" ] || warn "sql/other.sql holds functions the FAMILIES table of sql/generate.sh does not name"
+  [ ! -e "$got/other.sql" ] || warn "the database has functions the FAMILIES table of sql/generate.sh does not name (other.sql)"
   if [ "$rc" -ne 0 ]; then
-    echo "$prog: sql/ and the migrated database disagree: run 'make sql-doc' after changing migrations/ (and never edit sql/ by hand)" >&2
+    echo "$prog: $label/ and the migrated database disagree: run 'make sql-doc' after changing migrations/ (and never edit sql/ by hand)" >&2
   fi
   return "$rc"
 }
@@ -272,9 +282,11 @@ case ${1:-} in
     dump "$2"
     ;;
   --compare)
+    [ $# -le 2 ] || die "usage: sql/generate.sh --compare [DIR]"
     [ -n "${DATABASE_URL:-}" ] || die "DATABASE_URL is not set"
+    [ $# -lt 2 ] || [ -d "$2" ] || die "no directory '$2'"
     dump "$work/out"
-    compare "$work/out"
+    compare "$work/out" "${2:-}"
     ;;
   *)
     sed -n '4,/^[^#]/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2

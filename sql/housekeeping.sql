@@ -5,7 +5,8 @@
 -- a change is a new migration, then `make sql-doc`. `make test` fails
 -- when this file and the migrated database disagree.
 
--- chat_housekeeping(), last created in migrations/0006_revocation_housekeeping.sql
+-- chat_housekeeping()
+-- history: migrations/0006_revocation_housekeeping.sql
 CREATE OR REPLACE FUNCTION public.chat_housekeeping()
  RETURNS integer
  LANGUAGE plpgsql

@@ -5,7 +5,8 @@
 -- a change is a new migration, then `make sql-doc`. `make test` fails
 -- when this file and the migrated database disagree.
 
--- chat_message_json(m messages), last created in migrations/0002_functions.sql
+-- chat_message_json(m messages)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_message_json(m messages)
  RETURNS json
  LANGUAGE sql
@@ -22,7 +23,8 @@ AS $function$
         'client_id', m.client_id)
 $function$;
 
--- chat_messages_page(p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0002_functions.sql
+-- chat_messages_page(p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_messages_page(p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -61,7 +63,8 @@ BEGIN
 END
 $function$;
 
--- chat_messages_range(p_room text, p_after bigint, p_upto bigint, p_limit integer), last created in migrations/0003_bridge.sql
+-- chat_messages_range(p_room text, p_after bigint, p_upto bigint, p_limit integer)
+-- history: migrations/0003_bridge.sql
 CREATE OR REPLACE FUNCTION public.chat_messages_range(p_room text, p_after bigint, p_upto bigint, p_limit integer)
  RETURNS TABLE(seq bigint, message json)
  LANGUAGE sql
@@ -72,7 +75,8 @@ AS $function$
      ORDER BY m.seq LIMIT p_limit
 $function$;
 
--- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[]), last created in migrations/0009_send_batch.sql
+-- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
+-- history: migrations/0009_send_batch.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
@@ -165,7 +169,8 @@ BEGIN
 END
 $function$;
 
--- chat_send_message(p_user text, p_room text, p_content text, p_client_id text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0009_send_batch.sql
+-- chat_send_message(p_user text, p_room text, p_content text, p_client_id text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql migrations/0009_send_batch.sql
 CREATE OR REPLACE FUNCTION public.chat_send_message(p_user text, p_room text, p_content text, p_client_id text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql

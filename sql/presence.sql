@@ -5,7 +5,8 @@
 -- a change is a new migration, then `make sql-doc`. `make test` fails
 -- when this file and the migrated database disagree.
 
--- chat_notify_status(p_user text, p_status text), last created in migrations/0003_bridge.sql
+-- chat_notify_status(p_user text, p_status text)
+-- history: migrations/0003_bridge.sql
 CREATE OR REPLACE FUNCTION public.chat_notify_status(p_user text, p_status text)
  RETURNS void
  LANGUAGE plpgsql
@@ -30,7 +31,8 @@ BEGIN
 END
 $function$;
 
--- chat_presence_close(p_bridge text, p_conn text), last created in migrations/0003_bridge.sql
+-- chat_presence_close(p_bridge text, p_conn text)
+-- history: migrations/0003_bridge.sql
 CREATE OR REPLACE FUNCTION public.chat_presence_close(p_bridge text, p_conn text)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -53,7 +55,8 @@ BEGIN
 END
 $function$;
 
--- chat_presence_close_many(p_bridge text, p_conns text[]), last created in migrations/0007_presence_batch.sql
+-- chat_presence_close_many(p_bridge text, p_conns text[])
+-- history: migrations/0007_presence_batch.sql
 CREATE OR REPLACE FUNCTION public.chat_presence_close_many(p_bridge text, p_conns text[])
  RETURNS integer
  LANGUAGE plpgsql
@@ -80,7 +83,8 @@ BEGIN
 END
 $function$;
 
--- chat_presence_cutoff(), last created in migrations/0002_functions.sql
+-- chat_presence_cutoff()
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_presence_cutoff()
  RETURNS timestamp with time zone
  LANGUAGE sql
@@ -90,7 +94,8 @@ AS $function$
         coalesce(nullif(current_setting('chat.presence_ttl', true), '')::int, 30))
 $function$;
 
--- chat_presence_open(p_bridge text, p_conn text, p_user text), last created in migrations/0003_bridge.sql
+-- chat_presence_open(p_bridge text, p_conn text, p_user text)
+-- history: migrations/0003_bridge.sql
 CREATE OR REPLACE FUNCTION public.chat_presence_open(p_bridge text, p_conn text, p_user text)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -111,7 +116,8 @@ BEGIN
 END
 $function$;
 
--- chat_typing(p_user text, p_room text, p_is_typing boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0008_typing_stop.sql
+-- chat_typing(p_user text, p_room text, p_is_typing boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0003_bridge.sql migrations/0008_typing_stop.sql
 CREATE OR REPLACE FUNCTION public.chat_typing(p_user text, p_room text, p_is_typing boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -137,7 +143,8 @@ BEGIN
 END
 $function$;
 
--- chat_user_online(p_user text), last created in migrations/0010_room_json_plans.sql
+-- chat_user_online(p_user text)
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql
 CREATE OR REPLACE FUNCTION public.chat_user_online(p_user text)
  RETURNS boolean
  LANGUAGE plpgsql

@@ -5,7 +5,8 @@
 -- a change is a new migration, then `make sql-doc`. `make test` fails
 -- when this file and the migrated database disagree.
 
--- chat_member_add(p_user text, p_room text), last created in migrations/0002_functions.sql
+-- chat_member_add(p_user text, p_room text)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_member_add(p_user text, p_room text)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -26,7 +27,8 @@ BEGIN
 END
 $function$;
 
--- chat_member_remove(p_user text, p_room text), last created in migrations/0002_functions.sql
+-- chat_member_remove(p_user text, p_room text)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_member_remove(p_user text, p_room text)
  RETURNS boolean
  LANGUAGE plpgsql
@@ -46,7 +48,8 @@ BEGIN
 END
 $function$;
 
--- chat_member_rooms_json(p_user text), last created in migrations/0010_room_json_plans.sql
+-- chat_member_rooms_json(p_user text)
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql
 CREATE OR REPLACE FUNCTION public.chat_member_rooms_json(p_user text)
  RETURNS json
  LANGUAGE plpgsql
@@ -59,7 +62,8 @@ BEGIN
 END
 $function$;
 
--- chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0002_functions.sql
+-- chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -83,7 +87,8 @@ BEGIN
 END
 $function$;
 
--- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0003_bridge.sql
+-- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0003_bridge.sql
 CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -124,7 +129,8 @@ BEGIN
 END
 $function$;
 
--- chat_room_get(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0002_functions.sql
+-- chat_room_get(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_room_get(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -141,7 +147,8 @@ BEGIN
 END
 $function$;
 
--- chat_room_json(r rooms), last created in migrations/0010_room_json_plans.sql
+-- chat_room_json(r rooms)
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql
 CREATE OR REPLACE FUNCTION public.chat_room_json(r rooms)
  RETURNS json
  LANGUAGE plpgsql
@@ -152,7 +159,8 @@ BEGIN
 END
 $function$;
 
--- chat_room_leave(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0003_bridge.sql
+-- chat_room_leave(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0003_bridge.sql
 CREATE OR REPLACE FUNCTION public.chat_room_leave(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -166,7 +174,8 @@ BEGIN
 END
 $function$;
 
--- chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0002_functions.sql
+-- chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -185,7 +194,8 @@ BEGIN
 END
 $function$;
 
--- chat_rooms_json(p_limit integer, p_offset integer), last created in migrations/0010_room_json_plans.sql
+-- chat_rooms_json(p_limit integer, p_offset integer)
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql
 CREATE OR REPLACE FUNCTION public.chat_rooms_json(p_limit integer, p_offset integer)
  RETURNS json
  LANGUAGE plpgsql
@@ -199,7 +209,8 @@ BEGIN
 END
 $function$;
 
--- chat_rooms_list(p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json), last created in migrations/0002_functions.sql
+-- chat_rooms_list(p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_rooms_list(p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -210,7 +221,8 @@ BEGIN
 END
 $function$;
 
--- chat_user_room_ids(p_user text), last created in migrations/0003_bridge.sql
+-- chat_user_room_ids(p_user text)
+-- history: migrations/0003_bridge.sql
 CREATE OR REPLACE FUNCTION public.chat_user_room_ids(p_user text)
  RETURNS json
  LANGUAGE sql
