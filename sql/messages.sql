@@ -5,6 +5,43 @@
 -- a change is a new migration, then `make sql-doc`. `make test` fails
 -- when this file and the migrated database disagree.
 
+-- chat_enter_messages(p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_last bigint, p_max_bytes integer, OUT messages json, OUT recovered boolean)
+-- history: migrations/0013_delivery.sql
+CREATE OR REPLACE FUNCTION public.chat_enter_messages(p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_last bigint, p_max_bytes integer, OUT messages json, OUT recovered boolean)
+ RETURNS record
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+DECLARE
+    total bigint;
+BEGIN
+    IF p_since IS NOT NULL THEN
+        recovered := p_last - least(p_since, p_last) <= p_recovery_max;
+    END IF;
+    IF recovered THEN
+        SELECT coalesce(json_agg(x.j ORDER BY x.seq), '[]'::json),
+               coalesce(sum(octet_length(x.j::text)), 0)
+          INTO messages, total
+          FROM (SELECT m.seq, chat_message_json(m) AS j FROM messages m
+                 WHERE m.room_id = p_room AND m.seq > p_since
+                 ORDER BY m.seq LIMIT greatest(p_recovery_max, 1)) x;
+        IF total <= p_max_bytes THEN
+            RETURN;
+        END IF;
+        recovered := false;
+    END IF;
+    SELECT coalesce(json_agg(y.j ORDER BY y.seq), '[]'::json)
+      INTO messages
+      FROM (SELECT x.seq, x.j,
+                   sum(octet_length(x.j::text)) OVER (ORDER BY x.seq DESC) AS upto,
+                   row_number() OVER (ORDER BY x.seq DESC) AS n
+              FROM (SELECT m.seq, chat_message_json(m) AS j FROM messages m
+                     WHERE m.room_id = p_room
+                     ORDER BY m.seq DESC LIMIT p_limit) x) y
+     WHERE y.n = 1 OR y.upto <= p_max_bytes;
+END
+$function$;
+
 -- chat_message_json(m messages)
 -- history: migrations/0002_functions.sql
 CREATE OR REPLACE FUNCTION public.chat_message_json(m messages)

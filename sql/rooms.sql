@@ -28,22 +28,24 @@ END
 $function$;
 
 -- chat_member_remove(p_user text, p_room text)
--- history: migrations/0002_functions.sql
+-- history: migrations/0002_functions.sql migrations/0013_delivery.sql
 CREATE OR REPLACE FUNCTION public.chat_member_remove(p_user text, p_room text)
  RETURNS boolean
  LANGUAGE plpgsql
 AS $function$
 DECLARE
     u users%ROWTYPE;
+    g bigint;
 BEGIN
-    DELETE FROM user_rooms WHERE user_id = p_user AND room_id = p_room;
+    DELETE FROM user_rooms WHERE user_id = p_user AND room_id = p_room RETURNING gen INTO g;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
     SELECT * INTO u FROM users WHERE id = p_user;
     PERFORM chat_notify(json_build_object(
         'type', 'user_left', 'room_id', p_room, 'user', chat_user_json(u),
-        'member_count', (SELECT count(*) FROM user_rooms WHERE room_id = p_room)));
+        'member_count', (SELECT count(*) FROM user_rooms WHERE room_id = p_room),
+        'member_gen', coalesce(g, 0)));
     RETURN true;
 END
 $function$;
@@ -88,7 +90,7 @@ END
 $function$;
 
 -- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0003_bridge.sql
+-- history: migrations/0003_bridge.sql migrations/0013_delivery.sql
 CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -125,6 +127,48 @@ BEGIN
       FROM user_rooms ur JOIN users u ON u.id = ur.user_id
      WHERE ur.room_id = p_room;
     data := json_build_object('room', chat_room_json(r), 'members', members,
+                              'messages', arr, 'recovered', recovered);
+END
+$function$;
+
+-- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
+-- history: migrations/0003_bridge.sql migrations/0013_delivery.sql
+CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    r         rooms%ROWTYPE;
+    arr       json;
+    recovered boolean;
+    members   json;
+    more      boolean;
+BEGIN
+    SELECT * INTO r FROM rooms WHERE id = p_room;
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    PERFORM chat_member_add(p_user, p_room);
+    SELECT coalesce(ur.gen, 0) INTO member_gen
+      FROM user_rooms ur WHERE ur.user_id = p_user AND ur.room_id = p_room;
+    -- Read last_seq again: the snapshot of this statement decides which
+    -- messages the ack holds; everything after it arrives live.
+    SELECT * INTO r FROM rooms WHERE id = p_room;
+    SELECT e.messages, e.recovered INTO arr, recovered
+      FROM chat_enter_messages(p_room, p_since, p_limit, p_recovery_max, r.last_seq,
+                               p_max_bytes) e;
+    SELECT coalesce(json_agg(chat_user_json(x.u) ORDER BY x.joined_at, (x.u).id)
+                    FILTER (WHERE x.n <= p_members), '[]'::json),
+           count(*) > p_members
+      INTO members, more
+      FROM (SELECT u, ur.joined_at,
+                   row_number() OVER (ORDER BY ur.joined_at, u.id) AS n
+              FROM user_rooms ur JOIN users u ON u.id = ur.user_id
+             WHERE ur.room_id = p_room
+             ORDER BY ur.joined_at, u.id LIMIT p_members + 1) x;
+    data := json_build_object('room', chat_room_json(r), 'members', members,
+                              'members_has_more', more,
                               'messages', arr, 'recovered', recovered);
 END
 $function$;
@@ -175,7 +219,7 @@ END
 $function$;
 
 -- chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql
+-- history: migrations/0002_functions.sql migrations/0013_delivery.sql
 CREATE OR REPLACE FUNCTION public.chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -191,6 +235,33 @@ BEGIN
       INTO data
       FROM user_rooms ur JOIN users u ON u.id = ur.user_id
      WHERE ur.room_id = p_room;
+END
+$function$;
+
+-- chat_room_users(p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql migrations/0013_delivery.sql
+CREATE OR REPLACE FUNCTION public.chat_room_users(p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    total bigint;
+    users json;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    SELECT count(*) INTO total FROM user_rooms WHERE room_id = p_room;
+    SELECT coalesce(json_agg(
+               (chat_user_json(x.u)::jsonb || jsonb_build_object('room_joined_at', chat_ts(x.joined_at)))
+               ORDER BY x.joined_at, (x.u).id), '[]'::json)
+      INTO users
+      FROM (SELECT u, ur.joined_at FROM user_rooms ur JOIN users u ON u.id = ur.user_id
+             WHERE ur.room_id = p_room
+             ORDER BY ur.joined_at, u.id LIMIT p_limit OFFSET p_offset) x;
+    data := json_build_object('users', users, 'total', total,
+                              'has_more', p_offset::bigint + p_limit < total);
 END
 $function$;
 

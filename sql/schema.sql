@@ -95,13 +95,25 @@ CREATE TABLE public.presence (
 );
 
 --
+-- Name: user_rooms_gen_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.user_rooms_gen_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
 -- Name: user_rooms; Type: TABLE; Schema: public; Owner: -
 --
 
 CREATE TABLE public.user_rooms (
     user_id text NOT NULL,
     room_id text NOT NULL,
-    joined_at timestamp with time zone DEFAULT now() NOT NULL
+    joined_at timestamp with time zone DEFAULT now() NOT NULL,
+    gen bigint DEFAULT nextval('public.user_rooms_gen_seq'::regclass)
 );
 
 --
@@ -404,6 +416,12 @@ GRANT ALL ON FUNCTION public.chat_connect(p_hash bytea, p_ttl integer, p_bridge 
 GRANT ALL ON FUNCTION public.chat_connect_batch(p_hashes bytea[], p_ttls integer[], p_bridges text[], p_conns text[]) TO chat_app;
 
 --
+-- Name: FUNCTION chat_enter_messages(p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_last bigint, p_max_bytes integer, OUT messages json, OUT recovered boolean); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_enter_messages(p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_last bigint, p_max_bytes integer, OUT messages json, OUT recovered boolean) TO chat_app;
+
+--
 -- Name: FUNCTION chat_housekeeping(); Type: ACL; Schema: public; Owner: -
 --
 
@@ -541,6 +559,12 @@ REVOKE ALL ON FUNCTION public.chat_room_enter(p_user text, p_room text, p_since 
 GRANT ALL ON FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint) TO chat_app;
+
+--
 -- Name: FUNCTION chat_room_get(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
@@ -573,6 +597,12 @@ GRANT ALL ON FUNCTION public.chat_room_leave(p_user text, p_room text, OUT err t
 
 REVOKE ALL ON FUNCTION public.chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_room_users(p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_users(p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
 -- Name: FUNCTION chat_rooms_json(p_limit integer, p_offset integer); Type: ACL; Schema: public; Owner: -
@@ -653,6 +683,12 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.bridges TO chat_app;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.presence TO chat_app;
+
+--
+-- Name: SEQUENCE user_rooms_gen_seq; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT USAGE ON SEQUENCE public.user_rooms_gen_seq TO chat_app;
 
 --
 -- Name: TABLE user_rooms; Type: ACL; Schema: public; Owner: -
