@@ -6,7 +6,7 @@
 -- when this file and the migrated database disagree.
 
 -- chat_enter_messages(p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_last bigint, p_max_bytes integer, OUT messages json, OUT recovered boolean)
--- history: migrations/0013_delivery.sql
+-- history: migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql
 CREATE OR REPLACE FUNCTION public.chat_enter_messages(p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_last bigint, p_max_bytes integer, OUT messages json, OUT recovered boolean)
  RETURNS record
  LANGUAGE plpgsql
@@ -23,7 +23,7 @@ BEGIN
                coalesce(sum(octet_length(x.j::text)), 0)
           INTO messages, total
           FROM (SELECT m.seq, chat_message_json(m) AS j FROM messages m
-                 WHERE m.room_id = p_room AND m.seq > p_since
+                 WHERE m.room_id = p_room AND m.seq > p_since AND m.seq <= p_last
                  ORDER BY m.seq LIMIT greatest(p_recovery_max, 1)) x;
         IF total <= p_max_bytes THEN
             RETURN;
@@ -36,7 +36,7 @@ BEGIN
                    sum(octet_length(x.j::text)) OVER (ORDER BY x.seq DESC) AS upto,
                    row_number() OVER (ORDER BY x.seq DESC) AS n
               FROM (SELECT m.seq, chat_message_json(m) AS j FROM messages m
-                     WHERE m.room_id = p_room
+                     WHERE m.room_id = p_room AND m.seq <= p_last
                      ORDER BY m.seq DESC LIMIT p_limit) x) y
      WHERE y.n = 1 OR y.upto <= p_max_bytes;
 END

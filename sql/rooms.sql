@@ -90,7 +90,7 @@ END
 $function$;
 
 -- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0003_bridge.sql migrations/0013_delivery.sql
+-- history: migrations/0003_bridge.sql migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql
 CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -132,13 +132,15 @@ END
 $function$;
 
 -- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
--- history: migrations/0003_bridge.sql migrations/0013_delivery.sql
+-- history: migrations/0003_bridge.sql migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql
 CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
 DECLARE
     r         rooms%ROWTYPE;
+    room      json;
+    last      bigint;
     arr       json;
     recovered boolean;
     members   json;
@@ -152,11 +154,12 @@ BEGIN
     PERFORM chat_member_add(p_user, p_room);
     SELECT coalesce(ur.gen, 0) INTO member_gen
       FROM user_rooms ur WHERE ur.user_id = p_user AND ur.room_id = p_room;
-    -- Read last_seq again: the snapshot of this statement decides which
-    -- messages the ack holds; everything after it arrives live.
-    SELECT * INTO r FROM rooms WHERE id = p_room;
+    -- The room object's last_seq is the line: the ack holds the messages
+    -- up to it, everything after it arrives live.
+    room := chat_room_json(r);
+    last := (room->>'last_seq')::bigint;
     SELECT e.messages, e.recovered INTO arr, recovered
-      FROM chat_enter_messages(p_room, p_since, p_limit, p_recovery_max, r.last_seq,
+      FROM chat_enter_messages(p_room, p_since, p_limit, p_recovery_max, last,
                                p_max_bytes) e;
     SELECT coalesce(json_agg(chat_user_json(x.u) ORDER BY x.joined_at, (x.u).id)
                     FILTER (WHERE x.n <= p_members), '[]'::json),
@@ -167,7 +170,7 @@ BEGIN
               FROM user_rooms ur JOIN users u ON u.id = ur.user_id
              WHERE ur.room_id = p_room
              ORDER BY ur.joined_at, u.id LIMIT p_members + 1) x;
-    data := json_build_object('room', chat_room_json(r), 'members', members,
+    data := json_build_object('room', room, 'members', members,
                               'members_has_more', more,
                               'messages', arr, 'recovered', recovered);
 END

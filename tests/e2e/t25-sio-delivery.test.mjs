@@ -7,7 +7,9 @@
 // receive (no endless range reads).
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, ok, fails, join, createRoom, send, history } from './lib.mjs';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { api, ok, fails, join, createRoom, send, history, REPO } from './lib.mjs';
 import {
   connect, closeAll, collect, ack, ackOk, ackFails, joinRoom, rawConnect, psql, sleep,
   direct, BRIDGE_PORT, STACK_BRIDGES,
@@ -258,4 +260,52 @@ test('a subscriber that cannot receive any more makes no endless range reads', a
   // The room itself reads a few gaps (big messages come by reference); a
   // subscriber that keeps re-asking makes hundreds.
   assert.ok(reads <= 20, `range reads while a stuck subscriber was in the room: ${reads}`);
+});
+
+test('a join_room ack with since_seq holds every message up to its room.last_seq, while messages commit meanwhile', async () => {
+  // The soak test found an ack whose room.last_seq was one past its last
+  // message: the room object was read in a later statement than the
+  // messages, and a commit in between was in neither the ack nor, since the
+  // bridge subscribed from last_seq, the live stream.
+  const w = await join('snap_w');
+  const room = await createRoom(w.token, 'snap');
+  // One message per transaction for a few seconds, straight in SQL (no rate
+  // limit, no HTTP in the way): as many commits as can race the joins.
+  const writer = spawn(path.join(REPO, 'deploy/local/stack.sh'), ['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c',
+    `DO $$ DECLARE t0 timestamptz := clock_timestamp(); BEGIN
+       FOR i IN 1..200000 LOOP
+         EXIT WHEN clock_timestamp() > t0 + interval '8 seconds';
+         PERFORM chat_send_message(${lit(w.user.id)}, ${lit(room.id)}, 'snap ' || i, NULL, 0, 10);
+         COMMIT;
+       END LOOP; END $$`], { cwd: REPO, env: process.env, stdio: 'ignore' });
+  const done = new Promise((res) => writer.on('exit', res));
+  let finished = false;
+  done.then(() => { finished = true; });
+  // Four readers, each within the event rate (join + leave per round).
+  const readers = [];
+  for (let i = 0; i < 4; i++) {
+    const u = await join(`snap_r${i}`);
+    readers.push((await connect(u.token)).socket);
+  }
+  let checked = 0;
+  await Promise.all(readers.map(async (socket) => {
+    let since = 0;
+    for (let round = 0; round < 20 && !finished; round++) {
+      const a = await joinRoom(socket, room.id, { since_seq: since });
+      const last = a.room.last_seq;
+      const seqs = a.messages.map((m) => m.seq);
+      if (a.recovered) {
+        const want = [];
+        for (let s = since + 1; s <= last; s++) want.push(s);
+        assert.deepEqual(seqs, want, `join_room since_seq=${since}: messages ${since + 1}..${last} (room.last_seq)`);
+        checked++;
+      } else {
+        assert.ok(seqs.every((s) => s <= last), `no message past room.last_seq ${last}`);
+      }
+      ackOk(await ack(socket, 'leave_room', { room_id: room.id }), 'leave');
+      since = Math.max(0, last - 3);
+    }
+  }));
+  await done;
+  assert.ok(checked >= 20, `recovered acks checked: ${checked}`);
 });
