@@ -528,7 +528,10 @@ static int api_read_json(struct api_ctx *x)
 			  NULL);
 		return -1;
 	}
-	x->body = json_loadb(x->req.body, x->req.body_len, JSON_REJECT_DUPLICATES, &jerr);
+	/* "\u0000" is valid JSON: it parses, and valid_string_field refuses it
+	 * as a validation_error naming the field. */
+	x->body = json_loadb(x->req.body, x->req.body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+			     &jerr);
 	if (!x->body) {
 		char msg[200];
 
