@@ -120,5 +120,12 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if (c->room_name_max + c->description_max > CFG_ROOM_TEXT_MAX) {
+		snprintf(err, errlen,
+			 "CHAT_ROOM_NAME_MAX (%ld) + CHAT_DESCRIPTION_MAX (%ld) must be at most %d: "
+			 "room_created would pass PostgreSQL's 8000-byte NOTIFY limit",
+			 c->room_name_max, c->description_max, CFG_ROOM_TEXT_MAX);
+		return -1;
+	}
 	return 0;
 }

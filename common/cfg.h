@@ -53,6 +53,19 @@ struct cfg {
 };
 
 /*
+ * PostgreSQL refuses a NOTIFY payload of 8000 bytes or more, and
+ * room_created carries the whole room. Its name and description take at
+ * most 4 bytes of UTF-8 (or of JSON escape, "\n" or "\"") per character;
+ * the rest of the event is 346 bytes at most (measured with the longest
+ * ids and counts), CFG_ROOM_EVENT_FIXED leaves room for a few more fields.
+ * cfg_load refuses CHAT_ROOM_NAME_MAX + CHAT_DESCRIPTION_MAX above
+ * CFG_ROOM_TEXT_MAX characters.
+ */
+#define CFG_NOTIFY_MAX 7999
+#define CFG_ROOM_EVENT_FIXED 512
+#define CFG_ROOM_TEXT_MAX ((CFG_NOTIFY_MAX - CFG_ROOM_EVENT_FIXED) / 4)
+
+/*
  * Fills *c with defaults, then overrides them from the environment.
  * Returns 0, or -1 with a message naming the variable in err (which is
  * always NUL-terminated) when a value is malformed or out of range.
