@@ -10,6 +10,7 @@
 # address is lifted too. The release binaries come from build/.
 # shellcheck shell=bash
 unset CHAT_WS_PORT DATABASE_URL
-export CHAT_MSG_RATE=0 CHAT_WS_EVENT_RATE=0 CHAT_JOIN_RATE=0 CHAT_NGINX_JOIN_RATE=100000r/s
+export CHAT_MSG_RATE=0 CHAT_WS_EVENT_RATE=0 CHAT_JOIN_RATE=0 CHAT_ROOM_CREATE_RATE=0
+export CHAT_NGINX_JOIN_RATE=100000r/s
 export CHAT_WS_MAX_CONN_PER_ADDR=0
 export CHAT_BUILD=build

@@ -22,8 +22,10 @@ struct cfg {
 	long client_id_max;        /* CHAT_CLIENT_ID_MAX: characters */
 	long msg_rate;             /* CHAT_MSG_RATE: messages per window, 0 = off */
 	long msg_rate_window;      /* CHAT_MSG_RATE_WINDOW: seconds */
-	long join_rate;            /* CHAT_JOIN_RATE: joins per window per address */
+	long join_rate;            /* CHAT_JOIN_RATE: new names per window per address */
 	long join_rate_window;     /* CHAT_JOIN_RATE_WINDOW: seconds */
+	long room_create_rate;     /* CHAT_ROOM_CREATE_RATE: rooms per window per user, 0 = off */
+	long room_create_window;   /* CHAT_ROOM_CREATE_WINDOW: seconds */
 	long session_ttl;          /* CHAT_SESSION_TTL: idle seconds */
 	long cookie_secure;        /* CHAT_COOKIE_SECURE: 1 adds Secure */
 	long presence_ttl;         /* CHAT_PRESENCE_TTL: heartbeat expiry seconds */

@@ -369,7 +369,8 @@ static void api_rooms_create(struct api_ctx *x)
 	const char *name, *desc;
 	size_t nlen, dlen;
 	struct valid_err e;
-	const char *params[3];
+	char rate[24], window[24];
+	const char *params[5];
 	PGresult *r;
 
 	if (valid_string_field(x->body, field, VALID_REQUIRED, &name, &nlen, &e) ||
@@ -382,9 +383,13 @@ static void api_rooms_create(struct api_ctx *x)
 		api_valid_error(x, &e);
 		return;
 	}
+	snprintf(rate, sizeof(rate), "%ld", cfg->room_create_rate);
+	snprintf(window, sizeof(window), "%ld", cfg->room_create_window);
 	params[0] = x->user_id;
 	params[1] = name;
 	params[2] = desc;
+	params[3] = rate;
+	params[4] = window;
 	if (api_db_call(x, DB_ROOM_CREATE, params, &r))
 		return;
 	api_send_data(x, 201, NULL, PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4));

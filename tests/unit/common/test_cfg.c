@@ -67,8 +67,10 @@ static void test_defaults(void **state)
 	assert_int_equal(c.client_id_max, 64);
 	assert_int_equal(c.msg_rate, 20);
 	assert_int_equal(c.msg_rate_window, 10);
-	assert_int_equal(c.join_rate, 10);
-	assert_int_equal(c.join_rate_window, 60);
+	assert_int_equal(c.join_rate, 60);
+	assert_int_equal(c.join_rate_window, 3600);
+	assert_int_equal(c.room_create_rate, 5);
+	assert_int_equal(c.room_create_window, 60);
 	assert_int_equal(c.session_ttl, 86400);
 	assert_int_equal(c.cookie_secure, 0);
 	assert_int_equal(c.presence_ttl, 30);
@@ -182,6 +184,8 @@ static void test_bad_values_rejected(void **state)
 	expect_rejected("CHAT_MSG_RATE_WINDOW", "0");
 	expect_rejected("CHAT_JOIN_RATE", "lots");
 	expect_rejected("CHAT_JOIN_RATE_WINDOW", "86401");
+	expect_rejected("CHAT_ROOM_CREATE_RATE", "-1");
+	expect_rejected("CHAT_ROOM_CREATE_WINDOW", "0");
 	expect_rejected("CHAT_SESSION_TTL", "119");
 	expect_rejected("CHAT_COOKIE_SECURE", "2");
 	expect_rejected("CHAT_COOKIE_SECURE", "yes");
