@@ -44,8 +44,14 @@ static const struct cfg_long cfg_longs[] = {
 	{ "CHAT_CLIENT_ID_MAX", CFG_FIELD(client_id_max), 64, 1, 256 },
 	{ "CHAT_MSG_RATE", CFG_FIELD(msg_rate), 20, 0, 1000000000 },
 	{ "CHAT_MSG_RATE_WINDOW", CFG_FIELD(msg_rate_window), 10, 1, 86400 },
-	{ "CHAT_JOIN_RATE", CFG_FIELD(join_rate), 10, 0, 1000000000 },
-	{ "CHAT_JOIN_RATE_WINDOW", CFG_FIELD(join_rate_window), 60, 1, 86400 },
+	/* New names per address: a class or an office behind one NAT signs up
+	 * at once (60), a name factory gets one a minute. Returning users are
+	 * not counted (docs/security.md). */
+	{ "CHAT_JOIN_RATE", CFG_FIELD(join_rate), 60, 0, 1000000000 },
+	{ "CHAT_JOIN_RATE_WINDOW", CFG_FIELD(join_rate_window), 3600, 1, 86400 },
+	/* Each room_created goes to every connection: keep creation human. */
+	{ "CHAT_ROOM_CREATE_RATE", CFG_FIELD(room_create_rate), 5, 0, 1000000000 },
+	{ "CHAT_ROOM_CREATE_WINDOW", CFG_FIELD(room_create_window), 60, 1, 86400 },
 	{ "CHAT_SESSION_TTL", CFG_FIELD(session_ttl), 86400, 120, 365L * 86400 },
 	{ "CHAT_COOKIE_SECURE", CFG_FIELD(cookie_secure), 0, 0, 1 },
 	{ "CHAT_PRESENCE_TTL", CFG_FIELD(presence_ttl), 30, 2, 3600 },
@@ -120,6 +126,13 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 				 d->env, v, d->min, d->max);
 			return -1;
 		}
+	}
+	if (c->room_name_max + c->description_max > CFG_ROOM_TEXT_MAX) {
+		snprintf(err, errlen,
+			 "CHAT_ROOM_NAME_MAX (%ld) + CHAT_DESCRIPTION_MAX (%ld) must be at most %d: "
+			 "room_created would pass PostgreSQL's 8000-byte NOTIFY limit",
+			 c->room_name_max, c->description_max, CFG_ROOM_TEXT_MAX);
+		return -1;
 	}
 	return 0;
 }

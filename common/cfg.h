@@ -22,8 +22,10 @@ struct cfg {
 	long client_id_max;        /* CHAT_CLIENT_ID_MAX: characters */
 	long msg_rate;             /* CHAT_MSG_RATE: messages per window, 0 = off */
 	long msg_rate_window;      /* CHAT_MSG_RATE_WINDOW: seconds */
-	long join_rate;            /* CHAT_JOIN_RATE: joins per window per address */
+	long join_rate;            /* CHAT_JOIN_RATE: new names per window per address */
 	long join_rate_window;     /* CHAT_JOIN_RATE_WINDOW: seconds */
+	long room_create_rate;     /* CHAT_ROOM_CREATE_RATE: rooms per window per user, 0 = off */
+	long room_create_window;   /* CHAT_ROOM_CREATE_WINDOW: seconds */
 	long session_ttl;          /* CHAT_SESSION_TTL: idle seconds */
 	long cookie_secure;        /* CHAT_COOKIE_SECURE: 1 adds Secure */
 	long presence_ttl;         /* CHAT_PRESENCE_TTL: heartbeat expiry seconds */
@@ -52,6 +54,19 @@ struct cfg {
 	long ws_recovery_max;      /* CHAT_WS_RECOVERY_MAX: messages join_room recovers */
 	long typing_ttl;           /* CHAT_TYPING_TTL: ms until typing expires */
 };
+
+/*
+ * PostgreSQL refuses a NOTIFY payload of 8000 bytes or more, and
+ * room_created carries the whole room. Its name and description take at
+ * most 4 bytes of UTF-8 (or of JSON escape, "\n" or "\"") per character;
+ * the rest of the event is 346 bytes at most (measured with the longest
+ * ids and counts), CFG_ROOM_EVENT_FIXED leaves room for a few more fields.
+ * cfg_load refuses CHAT_ROOM_NAME_MAX + CHAT_DESCRIPTION_MAX above
+ * CFG_ROOM_TEXT_MAX characters.
+ */
+#define CFG_NOTIFY_MAX 7999
+#define CFG_ROOM_EVENT_FIXED 512
+#define CFG_ROOM_TEXT_MAX ((CFG_NOTIFY_MAX - CFG_ROOM_EVENT_FIXED) / 4)
 
 /*
  * Fills *c with defaults, then overrides them from the environment.

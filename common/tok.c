@@ -81,15 +81,13 @@ enum tok_found tok_from_authorization(const char *hdr, const char **tok, size_t 
 	return TOK_FOUND;
 }
 
-enum tok_found tok_from_cookie(const char *hdr, const char **tok, size_t *len)
+/* tok_from_cookie for one cookie name. */
+static enum tok_found tok_cookie_named(const char *hdr, const char *name, const char **tok,
+				       size_t *len)
 {
-	const size_t namelen = sizeof(TOK_COOKIE) - 1;
+	const size_t namelen = strlen(name);
 	const char *p = hdr;
 
-	*tok = NULL;
-	*len = 0;
-	if (!hdr)
-		return TOK_ABSENT;
 	while (*p) {
 		const char *end;
 
@@ -98,7 +96,7 @@ enum tok_found tok_from_cookie(const char *hdr, const char **tok, size_t *len)
 		end = strchr(p, ';');
 		if (!end)
 			end = p + strlen(p);
-		if ((size_t)(end - p) > namelen && strncmp(p, TOK_COOKIE, namelen) == 0 &&
+		if ((size_t)(end - p) > namelen && strncmp(p, name, namelen) == 0 &&
 		    p[namelen] == '=') {
 			const char *v = p + namelen + 1;
 			const char *vend = end;
@@ -118,4 +116,16 @@ enum tok_found tok_from_cookie(const char *hdr, const char **tok, size_t *len)
 		p = end;
 	}
 	return TOK_ABSENT;
+}
+
+enum tok_found tok_from_cookie(const char *hdr, const char **tok, size_t *len)
+{
+	enum tok_found r;
+
+	*tok = NULL;
+	*len = 0;
+	if (!hdr)
+		return TOK_ABSENT;
+	r = tok_cookie_named(hdr, TOK_COOKIE_HOST, tok, len);
+	return r != TOK_ABSENT ? r : tok_cookie_named(hdr, TOK_COOKIE, tok, len);
 }

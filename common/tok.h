@@ -8,6 +8,8 @@
 #define TOK_LEN (TOK_BYTES * 2)   /* lowercase hex characters */
 #define TOK_HASH_HEX_LEN 64       /* SHA-256 as hex */
 #define TOK_COOKIE "chat_token"
+/* The name with CHAT_COOKIE_SECURE: a __Host- cookie is Secure, Path=/, host-only. */
+#define TOK_COOKIE_HOST "__Host-" TOK_COOKIE
 
 /*
  * Fills out with a new token from the OpenSSL CSPRNG and a NUL.
@@ -36,8 +38,12 @@ enum tok_found { TOK_ABSENT = 0, TOK_FOUND = 1, TOK_MALFORMED = -1 };
 enum tok_found tok_from_authorization(const char *hdr, const char **tok, size_t *len);
 
 /*
- * Finds the chat_token cookie in a Cookie header value ("a=b; chat_token=...").
- * hdr may be NULL. On TOK_FOUND *tok and *len point into hdr.
+ * Finds the session cookie in a Cookie header value ("a=b; chat_token=...").
+ * Both names are read: __Host-chat_token (CHAT_COOKIE_SECURE=1) decides
+ * when present, wherever it stands, since nothing but this host over HTTPS
+ * can have set it; else chat_token. The first cookie of the deciding name
+ * is the token or the header is malformed. hdr may be NULL. On TOK_FOUND
+ * *tok and *len point into hdr.
  */
 enum tok_found tok_from_cookie(const char *hdr, const char **tok, size_t *len);
 

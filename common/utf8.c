@@ -18,8 +18,6 @@ enum utf8_result utf8_check_text(const char *s, size_t len, unsigned flags, size
 
 		if (step <= 0)
 			return UTF8_INVALID;
-		if (uc == 0)
-			return UTF8_INVALID;
 		if (uc == '\n') {
 			if (!(flags & UTF8_ALLOW_NEWLINE))
 				return UTF8_CONTROL;

@@ -11,8 +11,8 @@ enum utf8_flags {
 
 enum utf8_result {
 	UTF8_OK = 0,
-	UTF8_INVALID = -1, /* not well-formed UTF-8 (or contains NUL) */
-	UTF8_CONTROL = -2, /* a control character the flags do not allow */
+	UTF8_INVALID = -1, /* not well-formed UTF-8 */
+	UTF8_CONTROL = -2, /* a control character (U+0000 included) the flags do not allow */
 };
 
 /*

@@ -38,6 +38,10 @@ int valid_string_field(const json_t *obj, const char *field, enum valid_need nee
 	}
 	if (!json_is_string(v))
 		return valid_fail(e, field, "%s must be a string", field);
+	/* JSON may carry "\u0000" (the body is parsed with JSON_ALLOW_NUL): no
+	 * field takes it, and a C string would silently end there. */
+	if (memchr(json_string_value(v), '\0', json_string_length(v)))
+		return valid_fail(e, field, "%s must not contain control characters", field);
 	*out = json_string_value(v);
 	*len = json_string_length(v);
 	return 0;

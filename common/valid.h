@@ -20,7 +20,10 @@ enum valid_need { VALID_OPTIONAL = 0, VALID_REQUIRED = 1 };
 /*
  * Reads obj[field] as a string. A missing or null field is an error when
  * required and gives *out = NULL otherwise; any other JSON type is an
- * error. On success *out and *len point into obj (valid while obj lives).
+ * error, and so is a string holding U+0000 (JSON's "\u0000", which callers
+ * parse with JSON_ALLOW_NUL so that it reaches this check): no field takes
+ * one, and the C string handed on would end there. On success *out and
+ * *len point into obj (valid while obj lives) and *len == strlen(*out).
  * Returns 0, or -1 with *e filled.
  */
 int valid_string_field(const json_t *obj, const char *field, enum valid_need need,

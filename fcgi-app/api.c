@@ -128,6 +128,29 @@ static void api_reply(struct api_ctx *x, enum db_stmt stmt, const char *const *p
 }
 
 /*
+ * Writes the Set-Cookie header(s) of the session cookie into buf: the token
+ * tok[0..len) for CHAT_SESSION_TTL seconds, or (tok NULL) an expired empty
+ * one. With CHAT_COOKIE_SECURE the name is __Host-chat_token, which browsers
+ * accept only with Secure, Path=/ and no Domain, so plain HTTP or a sibling
+ * domain cannot plant or overwrite it; with expire_plain an old chat_token
+ * cookie is expired alongside. Both names are read (tok_from_cookie).
+ */
+static void api_cookie(const struct cfg *cfg, char *buf, size_t buflen, const char *tok,
+		       size_t len, int expire_plain)
+{
+	int n = snprintf(buf, buflen,
+			 "Set-Cookie: %s=%.*s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s\r\n",
+			 cfg->cookie_secure ? TOK_COOKIE_HOST : TOK_COOKIE, tok ? (int)len : 0,
+			 tok ? tok : "", tok ? cfg->session_ttl : 0L,
+			 cfg->cookie_secure ? "; Secure" : "");
+
+	if (cfg->cookie_secure && expire_plain && n > 0 && (size_t)n < buflen)
+		snprintf(buf + n, buflen - (size_t)n,
+			 "Set-Cookie: " TOK_COOKIE
+			 "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure\r\n");
+}
+
+/*
  * Resolves the session from the Authorization header, or else the cookie.
  * Returns 0 when a live session was found, 1 when the request carries none
  * (or a bad one) and required is 0, -1 once a failure has been answered.
@@ -184,10 +207,7 @@ static int api_auth(struct api_ctx *x, int required)
 	PQclear(r);
 	/* The session slides forward with use: so does a cookie that carried it. */
 	if (!x->req.authorization)
-		snprintf(x->req.set_cookie, sizeof(x->req.set_cookie),
-			 "Set-Cookie: " TOK_COOKIE "=%.*s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s\r\n",
-			 (int)len, tok, x->api->cfg->session_ttl,
-			 x->api->cfg->cookie_secure ? "; Secure" : "");
+		api_cookie(x->api->cfg, x->req.set_cookie, sizeof(x->req.set_cookie), tok, len, 0);
 	return 0;
 }
 
@@ -223,7 +243,7 @@ static void api_join(struct api_ctx *x)
 	size_t ulen, rlen;
 	struct valid_err e;
 	char token[TOK_LEN + 1], hash[2 + TOK_HASH_HEX_LEN + 1];
-	char ttl[24], rate[24], window[24], headers[256];
+	char ttl[24], rate[24], window[24], headers[320];
 	const char *params[8];
 	PGresult *r;
 	const char *data;
@@ -273,9 +293,7 @@ static void api_join(struct api_ctx *x)
 	snprintf(spliced, tlen + 1, "{\"token\":\"%s\",", token);
 	memcpy(spliced + tlen, data + 1, dlen - 1);
 	spliced[tlen + dlen - 1] = '\0';
-	snprintf(headers, sizeof(headers),
-		 "Set-Cookie: " TOK_COOKIE "=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s\r\n",
-		 token, cfg->session_ttl, cfg->cookie_secure ? "; Secure" : "");
+	api_cookie(cfg, headers, sizeof(headers), token, TOK_LEN, 1);
 	api_send_data(x, 201, headers, spliced, tlen + dlen - 1);
 	free(spliced);
 	PQclear(r);
@@ -285,14 +303,12 @@ static void api_logout(struct api_ctx *x)
 {
 	const char *params[1] = { x->token_hash };
 	PGresult *r;
-	char headers[160];
+	char headers[256];
 
 	if (api_db_call(x, DB_LOGOUT, params, &r))
 		return;
 	x->req.set_cookie[0] = '\0';
-	snprintf(headers, sizeof(headers),
-		 "Set-Cookie: " TOK_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax%s\r\n",
-		 x->api->cfg->cookie_secure ? "; Secure" : "");
+	api_cookie(x->api->cfg, headers, sizeof(headers), NULL, 0, 1);
 	api_send_data(x, 200, headers, PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4));
 	PQclear(r);
 }
@@ -353,7 +369,8 @@ static void api_rooms_create(struct api_ctx *x)
 	const char *name, *desc;
 	size_t nlen, dlen;
 	struct valid_err e;
-	const char *params[3];
+	char rate[24], window[24];
+	const char *params[5];
 	PGresult *r;
 
 	if (valid_string_field(x->body, field, VALID_REQUIRED, &name, &nlen, &e) ||
@@ -366,9 +383,13 @@ static void api_rooms_create(struct api_ctx *x)
 		api_valid_error(x, &e);
 		return;
 	}
+	snprintf(rate, sizeof(rate), "%ld", cfg->room_create_rate);
+	snprintf(window, sizeof(window), "%ld", cfg->room_create_window);
 	params[0] = x->user_id;
 	params[1] = name;
 	params[2] = desc;
+	params[3] = rate;
+	params[4] = window;
 	if (api_db_call(x, DB_ROOM_CREATE, params, &r))
 		return;
 	api_send_data(x, 201, NULL, PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4));
@@ -541,7 +562,10 @@ static int api_read_json(struct api_ctx *x)
 			  NULL);
 		return -1;
 	}
-	x->body = json_loadb(x->req.body, x->req.body_len, JSON_REJECT_DUPLICATES, &jerr);
+	/* "\u0000" is valid JSON: it parses, and valid_string_field refuses it
+	 * as a validation_error naming the field. */
+	x->body = json_loadb(x->req.body, x->req.body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+			     &jerr);
 	if (!x->body) {
 		char msg[200];
 

@@ -29,7 +29,7 @@ END
 $function$;
 
 -- chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql
+-- history: migrations/0002_functions.sql migrations/0012_create_limits.sql
 CREATE OR REPLACE FUNCTION public.chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -39,13 +39,6 @@ DECLARE
     r rooms%ROWTYPE;
     w integer;
 BEGIN
-    IF p_addr IS NOT NULL THEN
-        w := chat_rate_take('join:' || p_addr, p_rate, p_window);
-        IF w > 0 THEN
-            err := 'rate_limited'; msg := 'too many joins from this address'; retry := w;
-            RETURN;
-        END IF;
-    END IF;
     IF p_room IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
@@ -62,6 +55,14 @@ BEGIN
         DELETE FROM sessions WHERE user_id = u.id AND expires_at <= now();
         UPDATE users SET last_seen = now() WHERE id = u.id RETURNING * INTO u;
     ELSE
+        IF p_addr IS NOT NULL THEN
+            w := chat_rate_take('join_new:' || p_addr, p_rate, p_window);
+            IF w > 0 THEN
+                err := 'rate_limited'; msg := 'too many new names from this address, try again later';
+                retry := w;
+                RETURN;
+            END IF;
+        END IF;
         INSERT INTO users (username, last_seen) VALUES (p_username, now()) RETURNING * INTO u;
     END IF;
     INSERT INTO sessions (token_hash, user_id, expires_at)

@@ -65,19 +65,34 @@ END
 $function$;
 
 -- chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql
+-- history: migrations/0002_functions.sql migrations/0012_create_limits.sql
 CREATE OR REPLACE FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE sql
+AS $function$
+    SELECT * FROM chat_room_create(p_user, p_name, p_description, 5, 60)
+$function$;
+
+-- chat_room_create(p_user text, p_name text, p_description text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql migrations/0012_create_limits.sql
+CREATE OR REPLACE FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
 DECLARE
     r  rooms%ROWTYPE;
     rj json;
+    w  integer;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('chat.room:' || lower(p_name), 0));
     IF EXISTS (SELECT 1 FROM rooms WHERE lower(name) = lower(p_name)) THEN
         err := 'room_exists'; msg := 'a room with this name already exists';
         field := 'room_name';
+        RETURN;
+    END IF;
+    w := chat_rate_take('room:' || p_user, p_rate, p_window);
+    IF w > 0 THEN
+        err := 'rate_limited'; msg := 'too many rooms created, try again later'; retry := w;
         RETURN;
     END IF;
     INSERT INTO rooms (name, description, created_by)

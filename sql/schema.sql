@@ -552,6 +552,13 @@ REVOKE ALL ON FUNCTION public.chat_room_create(p_user text, p_name text, p_descr
 GRANT ALL ON FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_room_create(p_user text, p_name text, p_description text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 

@@ -248,6 +248,7 @@ static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_pa
 {
 	char hash[2 + TOK_HASH_HEX_LEN + 1], ttl[24];
 	const char *token = c->token[0] ? c->token : NULL;
+	size_t toklen = token ? strlen(token) : 0;
 	json_t *auth = NULL;
 	const char *params[4];
 	struct breq *q;
@@ -263,18 +264,20 @@ static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_pa
 	if (c->state != CONN_OPEN)
 		return;
 	if (p->data_len) {
-		auth = json_loadb(p->data, p->data_len, 0, NULL);
+		auth = json_loadb(p->data, p->data_len, JSON_ALLOW_NUL, NULL);
 		if (!json_is_object(auth)) {
 			json_decref(auth);
 			send_frame(c, sio_connect_error("/", 1, "invalid_json",
 							"the CONNECT payload must be a JSON object"));
 			return;
 		}
-		if (json_is_string(json_object_get(auth, "token")))
+		if (json_is_string(json_object_get(auth, "token"))) {
+			/* By its length: a "\u0000" inside is no token, not its end. */
 			token = json_string_value(json_object_get(auth, "token"));
+			toklen = json_string_length(json_object_get(auth, "token"));
+		}
 	}
-	if (!token || !tok_wellformed(token, strlen(token)) ||
-	    tok_hash_bytea(token, strlen(token), hash)) {
+	if (!token || !tok_wellformed(token, toklen) || tok_hash_bytea(token, toklen, hash)) {
 		json_decref(auth);
 		send_frame(c, sio_connect_error("/", 1, "unauthorized",
 						token ? "the session token is malformed"
@@ -607,12 +610,15 @@ static void on_sio_event(struct bridge *b, struct conn *c, const struct sio_pack
 		ev_fail(c, ack, ERR_RATE_LIMITED, "too many events, slow down");
 		return;
 	}
-	arr = json_loadb(p->data, p->data_len, JSON_REJECT_DUPLICATES, NULL);
+	/* "\u0000" is valid JSON: the validation of each field refuses it. */
+	arr = json_loadb(p->data, p->data_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
 	if (!json_is_array(arr) || !json_is_string(json_array_get(arr, 0))) {
 		ev_fail(c, ack, ERR_INVALID_JSON, "an event is a JSON array starting with its name");
 		goto out;
 	}
 	name = json_string_value(json_array_get(arr, 0));
+	if (strlen(name) != json_string_length(json_array_get(arr, 0)))
+		name = ""; /* a NUL inside: no event of ours, whatever comes before it */
 	payload = json_array_get(arr, 1);
 	if (!json_is_object(payload)) {
 		ev_fail(c, ack, ERR_VALIDATION, "the event payload must be a JSON object");

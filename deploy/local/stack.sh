@@ -27,7 +27,7 @@
 #   CHAT_BUILD            directory holding chat-fcgi and chat-ws (default <repo>/build)
 #   CHAT_FCGI_WORKERS     chat-fcgi processes (default 4)
 #   CHAT_NGINX_JOIN_RATE  nginx limit for POST /api/join per address (default 5r/s)
-#   CHAT_NGINX_JOIN_BURST burst for that limit (default 20)
+#   CHAT_NGINX_JOIN_BURST burst for that limit (default 60)
 #   CHAT_NGINX_CLIENT_TIMEOUT  nginx client header/body/send timeout (default 10s)
 #   CHAT_NGINX_ACCESS_LOG 1 = write $CHAT_STATE_DIR/log/nginx-access.log (default), 0 = off
 #   CHAT_START_TIMEOUT    seconds to wait for /api/health (default 20)
@@ -67,7 +67,7 @@ BUILD=${BUILD%/}
 WORKERS=${CHAT_FCGI_WORKERS:-4}
 BRIDGES=${CHAT_WS_BRIDGES:-1}
 JOIN_RATE=${CHAT_NGINX_JOIN_RATE:-5r/s}
-JOIN_BURST=${CHAT_NGINX_JOIN_BURST:-20}
+JOIN_BURST=${CHAT_NGINX_JOIN_BURST:-60}
 CLIENT_TIMEOUT=${CHAT_NGINX_CLIENT_TIMEOUT:-10s}
 ACCESS_LOG=${CHAT_NGINX_ACCESS_LOG:-1}
 START_TIMEOUT=${CHAT_START_TIMEOUT:-20}

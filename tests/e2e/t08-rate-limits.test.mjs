@@ -1,7 +1,8 @@
-// t08-rate-limits -- the per-user send limit and the per-address join limit.
+// t08-rate-limits -- the per-user send limit and the per-address limit of new
+// names (t25 shows that returning users are not counted).
 //
 // The join limit is tested by restarting the chat-fcgi pool with a small
-// CHAT_JOIN_RATE; the join bucket is keyed by the client address, which every
+// CHAT_JOIN_RATE; the bucket is keyed by the client address, which every
 // test shares, so the finally block restores a working limit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

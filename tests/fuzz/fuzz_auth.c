@@ -78,16 +78,14 @@ static void check_authorization(const char *hdr)
 
 /*
  * Cookie: split on ';', drop leading blanks; the first piece that starts
- * with "chat_token=" decides: its value, without trailing blanks and one
+ * with name and '=' decides: its value, without trailing blanks and one
  * pair of surrounding quotes, is the token or the header is malformed.
  */
-static void check_cookie(const char *hdr)
+static enum tok_found ref_cookie(const char *hdr, const char *name, const char **v,
+				 const char **vend)
 {
-	const char *tok = (const char *)1;
-	size_t len = 99;
-	enum tok_found r = tok_from_cookie(hdr, &tok, &len);
-	enum tok_found want = TOK_ABSENT;
-	const char *piece = hdr, *v = NULL, *vend = NULL;
+	const size_t n = strlen(name);
+	const char *piece = hdr;
 
 	for (;;) {
 		const char *stop = strchr(piece, ';');
@@ -96,23 +94,34 @@ static void check_cookie(const char *hdr)
 			stop = piece + strlen(piece);
 		while (piece < stop && fuzz_blank(*piece))
 			piece++;
-		if ((size_t)(stop - piece) >= sizeof(TOK_COOKIE) &&
-		    memcmp(piece, TOK_COOKIE "=", sizeof(TOK_COOKIE)) == 0) {
-			v = piece + sizeof(TOK_COOKIE);
-			vend = stop;
-			while (vend > v && fuzz_blank(vend[-1]))
-				vend--;
-			if (vend - v >= 2 && v[0] == '"' && vend[-1] == '"') {
-				v++;
-				vend--;
+		if ((size_t)(stop - piece) > n && memcmp(piece, name, n) == 0 && piece[n] == '=') {
+			*v = piece + n + 1;
+			*vend = stop;
+			while (*vend > *v && fuzz_blank((*vend)[-1]))
+				(*vend)--;
+			if (*vend - *v >= 2 && (*v)[0] == '"' && (*vend)[-1] == '"') {
+				(*v)++;
+				(*vend)--;
 			}
-			want = ref_wellformed(v, (size_t)(vend - v)) ? TOK_FOUND : TOK_MALFORMED;
-			break;
+			return ref_wellformed(*v, (size_t)(*vend - *v)) ? TOK_FOUND : TOK_MALFORMED;
 		}
 		if (!*stop)
-			break;
+			return TOK_ABSENT;
 		piece = stop + 1;
 	}
+}
+
+/* __Host-chat_token decides when present, else chat_token. */
+static void check_cookie(const char *hdr)
+{
+	const char *tok = (const char *)1;
+	size_t len = 99;
+	enum tok_found r = tok_from_cookie(hdr, &tok, &len);
+	const char *v = NULL, *vend = NULL;
+	enum tok_found want = ref_cookie(hdr, TOK_COOKIE_HOST, &v, &vend);
+
+	if (want == TOK_ABSENT)
+		want = ref_cookie(hdr, TOK_COOKIE, &v, &vend);
 	FUZZ_CHECK(r == want);
 	if (r == TOK_FOUND) {
 		FUZZ_CHECK(tok == v && len == (size_t)(vend - v));

@@ -101,7 +101,9 @@ static int string_field(const json_t *obj, const char *field, enum valid_need ne
 	memset(&e, 0x5a, sizeof(e));
 	if (valid_string_field(obj, field, need, s, len, &e)) {
 		FUZZ_CHECK(*s == NULL && *len == 0);
-		FUZZ_CHECK(absent ? need == VALID_REQUIRED : !json_is_string(v));
+		FUZZ_CHECK(absent ? need == VALID_REQUIRED
+				  : !json_is_string(v) ||
+					    strlen(json_string_value(v)) != json_string_length(v));
 		check_answer(&e, field);
 		return -1;
 	}
@@ -197,20 +199,25 @@ static void check_object(const json_t *obj)
 static void check_connect(const json_t *auth)
 {
 	const char *token = json_string_value(json_object_get(auth, "token"));
+	size_t len = json_string_length(json_object_get(auth, "token"));
 	char hash[2 + TOK_HASH_HEX_LEN + 1];
 
-	if (!token || !tok_wellformed(token, strlen(token)))
+	/* By its length, as the bridge reads it: "\u0000" is inside, not the end. */
+	if (!token || !tok_wellformed(token, len))
 		return;
-	FUZZ_CHECK(strlen(token) == TOK_LEN);
-	FUZZ_CHECK(tok_hash_bytea(token, strlen(token), hash) == 0);
+	FUZZ_CHECK(len == TOK_LEN && strlen(token) == TOK_LEN);
+	FUZZ_CHECK(tok_hash_bytea(token, len, hash) == 0);
 	FUZZ_CHECK(strlen(hash) == 2 + TOK_HASH_HEX_LEN);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_error_t jerr;
-	json_t *strict = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
-	json_t *loose = json_loadb((const char *)data, size, 0, NULL);
+	/* As fcgi-app/api.c and ws-bridge/bridge.c parse: "\u0000" is let
+	 * through to valid_string_field, which refuses it. */
+	json_t *strict = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+				    &jerr);
+	json_t *loose = json_loadb((const char *)data, size, JSON_ALLOW_NUL, NULL);
 
 	if (!strict) {
 		/* api_read_json's answer quotes jansson's error text. */

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,8 +67,10 @@ static void test_defaults(void **state)
 	assert_int_equal(c.client_id_max, 64);
 	assert_int_equal(c.msg_rate, 20);
 	assert_int_equal(c.msg_rate_window, 10);
-	assert_int_equal(c.join_rate, 10);
-	assert_int_equal(c.join_rate_window, 60);
+	assert_int_equal(c.join_rate, 60);
+	assert_int_equal(c.join_rate_window, 3600);
+	assert_int_equal(c.room_create_rate, 5);
+	assert_int_equal(c.room_create_window, 60);
 	assert_int_equal(c.session_ttl, 86400);
 	assert_int_equal(c.cookie_secure, 0);
 	assert_int_equal(c.presence_ttl, 30);
@@ -181,6 +184,8 @@ static void test_bad_values_rejected(void **state)
 	expect_rejected("CHAT_MSG_RATE_WINDOW", "0");
 	expect_rejected("CHAT_JOIN_RATE", "lots");
 	expect_rejected("CHAT_JOIN_RATE_WINDOW", "86401");
+	expect_rejected("CHAT_ROOM_CREATE_RATE", "-1");
+	expect_rejected("CHAT_ROOM_CREATE_WINDOW", "0");
 	expect_rejected("CHAT_SESSION_TTL", "119");
 	expect_rejected("CHAT_COOKIE_SECURE", "2");
 	expect_rejected("CHAT_COOKIE_SECURE", "yes");
@@ -193,6 +198,40 @@ static void test_bad_values_rejected(void **state)
 	expect_rejected("CHAT_FCGI_WORKERS", "257");
 	expect_rejected("CHAT_WS_PORT", "0");
 	expect_rejected("CHAT_WS_PORT", "65536");
+}
+
+/*
+ * room_created carries the whole room in one NOTIFY, under PostgreSQL's
+ * 8000 bytes: name + description may not exceed CFG_ROOM_TEXT_MAX
+ * characters (4 bytes each), whichever of the two is raised.
+ */
+static void test_room_text_fits_a_notify(void **state)
+{
+	struct cfg c;
+	char err[256] = "untouched";
+	char v[16];
+
+	(void)state;
+	assert_true(4 * CFG_ROOM_TEXT_MAX + 346 < 8000);
+	/* The defaults fit, and so does the largest sum. */
+	snprintf(v, sizeof(v), "%d", CFG_ROOM_TEXT_MAX - 64);
+	setenv("CHAT_DESCRIPTION_MAX", v, 1);
+	assert_int_equal(cfg_load(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.description_max, CFG_ROOM_TEXT_MAX - 64);
+	setenv("CHAT_ROOM_NAME_MAX", "256", 1);
+	snprintf(v, sizeof(v), "%d", CFG_ROOM_TEXT_MAX - 256);
+	setenv("CHAT_DESCRIPTION_MAX", v, 1);
+	assert_int_equal(cfg_load(&c, err, sizeof(err)), 0);
+	/* One character more is refused at start-up, naming both variables. */
+	snprintf(v, sizeof(v), "%d", CFG_ROOM_TEXT_MAX - 255);
+	setenv("CHAT_DESCRIPTION_MAX", v, 1);
+	assert_int_equal(cfg_load(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CHAT_ROOM_NAME_MAX"));
+	assert_non_null(strstr(err, "CHAT_DESCRIPTION_MAX"));
+	assert_non_null(strstr(err, "8000-byte NOTIFY"));
+	unsetenv("CHAT_ROOM_NAME_MAX");
+	expect_rejected("CHAT_DESCRIPTION_MAX", "10000");
+	expect_rejected("CHAT_DESCRIPTION_MAX", "1808");
 }
 
 static void test_bad_value_small_err_buffer(void **state)
@@ -254,6 +293,7 @@ int main(void)
 		cmocka_unit_test_setup(test_empty_values_mean_default, clear_env),
 		cmocka_unit_test_setup(test_every_log_level, clear_env),
 		cmocka_unit_test_setup(test_bad_values_rejected, clear_env),
+		cmocka_unit_test_setup(test_room_text_fits_a_notify, clear_env),
 		cmocka_unit_test_setup(test_bad_value_small_err_buffer, clear_env),
 		cmocka_unit_test_setup(test_parse_long, clear_env),
 	};

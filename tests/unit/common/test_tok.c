@@ -227,6 +227,33 @@ static void test_cookie_found(void **state)
 	assert_string_equal(t, OTHER);
 }
 
+/* CHAT_COOKIE_SECURE's __Host-chat_token: read, and it decides over chat_token. */
+static void test_cookie_host_prefix(void **state)
+{
+	char t[TOK_LEN + 1];
+
+	(void)state;
+	assert_int_equal(cookie("__Host-chat_token=" GOOD, t), TOK_FOUND);
+	assert_string_equal(t, GOOD);
+	assert_int_equal(cookie("a=b; __Host-chat_token=\"" GOOD "\"; c=d", t), TOK_FOUND);
+	assert_string_equal(t, GOOD);
+	/* Both names, in either order: the prefixed one, which only this host set. */
+	assert_int_equal(cookie("chat_token=" OTHER "; __Host-chat_token=" GOOD, t), TOK_FOUND);
+	assert_string_equal(t, GOOD);
+	assert_int_equal(cookie("__Host-chat_token=" GOOD "; chat_token=" OTHER, t), TOK_FOUND);
+	assert_string_equal(t, GOOD);
+	/* A malformed prefixed cookie decides too: no falling back to the other. */
+	assert_int_equal(cookie("__Host-chat_token=zz; chat_token=" GOOD, t), TOK_MALFORMED);
+	/* A malformed plain one does not matter when the prefixed one is good. */
+	assert_int_equal(cookie("chat_token=zz; __Host-chat_token=" GOOD, t), TOK_FOUND);
+	assert_string_equal(t, GOOD);
+	/* Other spellings are other cookies. */
+	assert_int_equal(cookie("__host-chat_token=" GOOD, t), TOK_ABSENT);
+	assert_int_equal(cookie("__Secure-chat_token=" GOOD, t), TOK_ABSENT);
+	assert_int_equal(cookie("__Host-chat_tokens=" GOOD, t), TOK_ABSENT);
+	assert_int_equal(cookie("x__Host-chat_token=" GOOD, t), TOK_ABSENT);
+}
+
 static void test_cookie_similar_names(void **state)
 {
 	char t[TOK_LEN + 1];
@@ -292,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_authorization_absent),
 		cmocka_unit_test(test_authorization_malformed),
 		cmocka_unit_test(test_cookie_found),
+		cmocka_unit_test(test_cookie_host_prefix),
 		cmocka_unit_test(test_cookie_similar_names),
 		cmocka_unit_test(test_cookie_absent),
 		cmocka_unit_test(test_cookie_malformed),

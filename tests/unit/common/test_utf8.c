@@ -128,15 +128,19 @@ static void test_truncated_and_stray_bytes(void **state)
 	assert_int_equal(utf8_check_text("ab\xff", 2, 0, NULL), UTF8_OK);
 }
 
-static void test_nul_rejected(void **state)
+/* U+0000 is well-formed UTF-8 (and JSON's "\u0000"): a control character. */
+static void test_nul_is_a_control(void **state)
 {
 	static const char s[] = { 'a', '\0', 'b' };
+	static const char only[] = { '\0' };
 	size_t n = 5;
 
 	(void)state;
-	assert_int_equal(utf8_check_text(s, sizeof(s), 0, &n), UTF8_INVALID);
+	assert_int_equal(utf8_check_text(s, sizeof(s), 0, &n), UTF8_CONTROL);
 	assert_int_equal(utf8_check_text(s, sizeof(s), UTF8_ALLOW_NEWLINE | UTF8_ALLOW_TAB, &n),
-			 UTF8_INVALID);
+			 UTF8_CONTROL);
+	assert_int_equal(utf8_check_text(only, sizeof(only), 0, &n), UTF8_CONTROL);
+	assert_int_equal(n, 5);
 	assert_int_equal(utf8_check_text(s, 1, 0, &n), UTF8_OK);
 	assert_int_equal(n, 1);
 }
@@ -147,8 +151,8 @@ static void test_controls_rejected(void **state)
 	const unsigned all = UTF8_ALLOW_NEWLINE | UTF8_ALLOW_TAB;
 
 	(void)state;
-	/* Every C0 control except NUL, \t and \n, even with both flags. */
-	for (int c = 1; c < 0x20; c++) {
+	/* Every C0 control except \t and \n, even with both flags. */
+	for (int c = 0; c < 0x20; c++) {
 		if (c == '\n' || c == '\t')
 			continue;
 		buf[0] = 'a';
@@ -240,7 +244,7 @@ int main(void)
 		cmocka_unit_test(test_surrogates_rejected),
 		cmocka_unit_test(test_beyond_unicode_rejected),
 		cmocka_unit_test(test_truncated_and_stray_bytes),
-		cmocka_unit_test(test_nul_rejected),
+		cmocka_unit_test(test_nul_is_a_control),
 		cmocka_unit_test(test_controls_rejected),
 		cmocka_unit_test(test_newline_and_tab_flags),
 		cmocka_unit_test(test_invalid_wins_over_control),
