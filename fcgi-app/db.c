@@ -144,8 +144,10 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 {
 	const struct db_def *def = &db_defs[stmt];
 
+	int broke = 0, raced = 0;
+
 	*res = NULL;
-	for (int attempt = 0; attempt < 2; attempt++) {
+	while (broke < 2 && raced < DB_RETRIES) {
 		PGresult *r;
 
 		if (!db_alive(d) && db_connect(d))
@@ -160,8 +162,16 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 			int unavailable = dberr_unavailable(state);
 			int shutdown = state && strncmp(state, "57", 2) == 0;
 
+			if (dberr_retry(state) && ++raced < DB_RETRIES) {
+				log_warn("statement '%s' rolled back, runs again: %s", def->name,
+					 PQerrorMessage(d->conn));
+				PQclear(r);
+				continue;
+			}
 			log_err("statement '%s' failed: %s", def->name, PQerrorMessage(d->conn));
 			PQclear(r);
+			if (dberr_retry(state))
+				return DB_UNAVAILABLE; /* rolled back: try again later */
 			/* A full disk, a read-only or shutting-down server: not our bug. */
 			if (unavailable) {
 				if (shutdown)
@@ -174,8 +184,9 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 			 PQerrorMessage(d->conn));
 		PQclear(r);
 		db_release(d);
+		broke++;
 		if (!def->idempotent)
-			return DB_UNAVAILABLE;
+			return DB_UNKNOWN;
 	}
 	return DB_UNAVAILABLE;
 }

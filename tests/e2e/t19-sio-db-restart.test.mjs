@@ -3,12 +3,11 @@
 // extra one). Keep this family last: it stops the database of the shared stack.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { api, ok, join, createRoom, history, stack, waitFor, show } from './lib.mjs';
 import {
   connect, connectError, closeAll, collect, ack, ackFails, joinRoom, sendWs, member, sleep,
-  Bridge, EXTRA_PORT_1, STATE_DIR,
+  Bridge, EXTRA_PORT_1, PsqlSession, conninfo,
 } from './sio.mjs';
 
 let B;
@@ -174,50 +173,8 @@ test('lost LISTEN: messages committed while the bridges cannot reach the databas
   for (const [i, d] of drops.entries()) assert.deepEqual(d.items, [], `connection ${i} stayed connected`);
 });
 
-const conninfo = (db) => process.env.DATABASE_URL
-  ? `${process.env.DATABASE_URL} dbname=${db}`
-  : `host=${fs.realpathSync(STATE_DIR)}/run port=5432 dbname=${db} user=chat`;
-
 /** One statement from the postgres database (chat may refuse connections). */
 function psqlOther(sql) {
   const r = spawnSync('psql', [conninfo('postgres'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, `psql ${sql}: ${r.stdout}${r.stderr}`);
-}
-
-/** A psql session on the chat database that stays open between statements. */
-class PsqlSession {
-  static async open() {
-    const s = new PsqlSession();
-    await s.run('SELECT 1');
-    return s;
-  }
-
-  constructor() {
-    this.p = spawn('psql', [conninfo('chat'), '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.out = '';
-    this.err = '';
-    this.n = 0;
-    this.exited = false;
-    this.p.stdout.on('data', (d) => { this.out += d; });
-    this.p.stderr.on('data', (d) => { this.err += d; });
-    this.p.on('exit', () => { this.exited = true; });
-  }
-
-  /** Runs one statement; resolves with its output (trimmed). */
-  async run(sql) {
-    const mark = `@@done${++this.n}@@`;
-    const from = this.out.length;
-    this.p.stdin.write(`${sql};\n\\echo ${mark}\n`);
-    const end = Date.now() + 30_000;
-    while (!this.out.includes(mark, from)) {
-      assert.ok(!this.exited, `psql exited: ${this.err}`);
-      assert.ok(Date.now() < end, `psql: no answer to ${sql.slice(0, 60)}: ${this.err}`);
-      await sleep(20);
-    }
-    return this.out.slice(from, this.out.indexOf(mark, from)).trim();
-  }
-
-  end() {
-    this.p.stdin.end();
-  }
 }
