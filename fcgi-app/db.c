@@ -139,12 +139,35 @@ static int db_alive(struct db *d)
 	return 1;
 }
 
+/*
+ * Runs a prepared statement; returns its last result (or NULL when it
+ * could not be sent). *completed says whether its rows arrived: the
+ * statement ran to its end, and a COMMIT may have followed even when an
+ * error (the connection ending) comes after them.
+ */
+static PGresult *db_run(PGconn *c, const struct db_def *def, const char *const *params,
+			int *completed)
+{
+	PGresult *r, *last = NULL;
+
+	*completed = 0;
+	if (!PQsendQueryPrepared(c, def->name, def->nparams, params, NULL, NULL, 0))
+		return NULL;
+	while ((r = PQgetResult(c))) {
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			*completed = 1;
+		PQclear(last);
+		last = r;
+	}
+	return last;
+}
+
 enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *params,
 		       PGresult **res)
 {
 	const struct db_def *def = &db_defs[stmt];
 
-	int broke = 0, raced = 0;
+	int broke = 0, raced = 0, completed, sent_unknown;
 
 	*res = NULL;
 	while (broke < 2 && raced < DB_RETRIES) {
@@ -152,7 +175,7 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 
 		if (!db_alive(d) && db_connect(d))
 			return DB_UNAVAILABLE;
-		r = PQexecPrepared(d->conn, def->name, def->nparams, params, NULL, NULL, 0);
+		r = db_run(d->conn, def, params, &completed);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 			*res = r;
 			return DB_OK;
@@ -182,11 +205,17 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 		}
 		log_warn("database connection broke during '%s': %s", def->name,
 			 PQerrorMessage(d->conn));
+		/*
+		 * The server ended the session (its error carries an SQLSTATE)
+		 * before the statement's rows: it did not commit. Rows first,
+		 * or no word from the server: it may have.
+		 */
+		sent_unknown = r && (completed || !PQresultErrorField(r, PG_DIAG_SQLSTATE));
 		PQclear(r);
 		db_release(d);
 		broke++;
 		if (!def->idempotent)
-			return DB_UNKNOWN;
+			return sent_unknown ? DB_UNKNOWN : DB_UNAVAILABLE;
 	}
 	return DB_UNAVAILABLE;
 }

@@ -265,3 +265,39 @@ test('only the services connect to the database: another role cannot (nor NOTIFY
   const priv = psql("SELECT has_database_privilege('public', current_database(), 'CONNECT')");
   assert.equal(priv, 'f');
 });
+
+test('one user\'s flood of events does not fill the bridge\'s database queue for everyone', async () => {
+  const owner = await join('lq_o');
+  const room = await createRoom(owner.token, 'lq');
+  const flooder = await join('lq_f', { room_id: room.id });
+  const other = await join('lq_b', { room_id: room.id });
+  const url = direct(BRIDGE_PORT);
+  const { socket: b } = await connect(other.token, { url });
+  await joinRoom(b, room.id);
+  // 210 connections x 100 join_room (each connection's event burst) is more
+  // than the bridge's shared queue (20000) holds.
+  const flood = [];
+  for (let i = 0; i < 210; i++) flood.push((await connect(flooder.token, { url })).socket);
+  const s0 = await session('t24-s0');
+  await s0.run('BEGIN');
+  await s0.run('LOCK TABLE rooms IN ACCESS EXCLUSIVE MODE');
+  const acks = [];
+  for (const s of flood) {
+    for (let i = 0; i < 100; i++) acks.push(ack(s, 'join_room', { room_id: room.id }, 120_000).catch((e) => ({ ok: false, error: { code: String(e) } })));
+  }
+  // An invalid event is answered at once: then the bridge has taken in every event before it.
+  for (const s of flood) assert.equal((await ack(s, 'join_room', {}, 60_000)).ok, false);
+  const sent = ack(b, 'send_message', { room_id: room.id, message: 'still heard', client_id: 'lq-1' }, 120_000);
+  assert.equal((await ack(b, 'join_room', {}, 60_000)).ok, false);
+  await s0.run('COMMIT');
+  const r = await sent;
+  assert.equal(r.ok, true, JSON.stringify(r));
+  const results = await Promise.all(acks);
+  const codes = {};
+  for (const a of results) {
+    const k = a.ok ? 'ok' : a.error.code;
+    codes[k] = (codes[k] || 0) + 1;
+  }
+  assert.ok(codes.rate_limited > 0, `the flooder is slowed down: ${JSON.stringify(codes)}`);
+  assert.equal(codes.db_unavailable, undefined, `nobody is told the database is down: ${JSON.stringify(codes)}`);
+});
