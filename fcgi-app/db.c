@@ -45,6 +45,7 @@ void db_init(struct db *d, const struct cfg *cfg)
 {
 	d->cfg = cfg;
 	d->conn = NULL;
+	d->ending = 0;
 }
 
 void db_release(struct db *d)
@@ -67,15 +68,21 @@ static int db_command(PGconn *c, const char *sql, const char *param)
 	return ok ? 0 : -1;
 }
 
-/* Server notices (a FATAL before a shutdown, say) go to the log, not bare stderr. */
+/*
+ * Server notices go to the log, not bare stderr. A FATAL arriving while the
+ * connection is idle (a shutdown, a terminated backend) means the server
+ * is closing it: it is not used again, even before its end arrives.
+ */
 static void db_notice(void *arg, const char *message)
 {
+	struct db *d = arg;
 	size_t n = strlen(message);
 
-	(void)arg;
 	while (n && message[n - 1] == '\n')
 		n--;
 	log_warn("database says: %.*s", (int)n, message);
+	if (strncmp(message, "FATAL:", 6) == 0 || strncmp(message, "PANIC:", 6) == 0)
+		d->ending = 1;
 }
 
 static int db_connect(struct db *d)
@@ -98,7 +105,8 @@ static int db_connect(struct db *d)
 		PQfinish(c);
 		return -1;
 	}
-	PQsetNoticeProcessor(c, db_notice, NULL);
+	d->ending = 0;
+	PQsetNoticeProcessor(c, db_notice, d);
 	if (db_command(c, "SELECT set_config('chat.presence_ttl', $1, false)", ttl) ||
 	    db_command(c, "SELECT set_config('statement_timeout', $1, false)", stmt_ms))
 		goto fail;
@@ -131,7 +139,7 @@ static int db_alive(struct db *d)
 	if (!d->conn)
 		return 0;
 	if (PQstatus(d->conn) != CONNECTION_OK || !PQconsumeInput(d->conn) ||
-	    PQstatus(d->conn) != CONNECTION_OK) {
+	    PQstatus(d->conn) != CONNECTION_OK || d->ending) {
 		log_warn("database connection lost: %s", PQerrorMessage(d->conn));
 		db_release(d);
 		return 0;
@@ -184,16 +192,17 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 			int unavailable = dberr_unavailable(state);
 			int shutdown = state && strncmp(state, "57", 2) == 0;
+			int race = dberr_retry(state);
 
-			if (dberr_retry(state) && ++raced < DB_RETRIES) {
+			if (race && ++raced < DB_RETRIES) {
 				log_warn("statement '%s' rolled back, runs again: %s", def->name,
 					 PQerrorMessage(d->conn));
 				PQclear(r);
 				continue;
 			}
 			log_err("statement '%s' failed: %s", def->name, PQerrorMessage(d->conn));
-			PQclear(r);
-			if (dberr_retry(state))
+			PQclear(r); /* state points into r: not used past here */
+			if (race)
 				return DB_UNAVAILABLE; /* rolled back: try again later */
 			/* A full disk, a read-only or shutting-down server: not our bug. */
 			if (unavailable) {

@@ -35,6 +35,7 @@ enum db_status {
 struct db {
 	const struct cfg *cfg;
 	PGconn *conn; /* NULL or a connection with every statement prepared */
+	int ending;   /* the server said FATAL on conn: it is closing */
 };
 
 /* Prepares *d for use; connects lazily. cfg must outlive d. */

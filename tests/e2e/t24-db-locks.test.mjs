@@ -90,19 +90,22 @@ async function fourUsersTwoRooms(prefix) {
   return { owner, r1: r1.id, r2: r2.id, users };
 }
 
-test('send batches that lock the same rooms in opposite orders do not deadlock', async () => {
-  const { owner, r1, r2, users: [u1, u2, u3, u4] } = await fourUsersTwoRooms('lk');
+/**
+ * Two send batches, first then second: s0 holds the client_id lock of the
+ * first batch's second request (client_id c2), so the first stops there
+ * after whatever it took for its first request; the second batch runs
+ * meanwhile. Both must succeed.
+ */
+async function opposedBatches(first, second, rate) {
   const s0 = await session('t24-s0');
   const s1 = await session('t24-s1');
   const s2 = await session('t24-s2');
-  // s0 holds u2's client_id lock: s1's batch stops there, after whatever it took for u1.
   await s0.run('BEGIN');
-  await s0.run(`SELECT pg_advisory_xact_lock(hashtextextended(${lit(`chat.client:${u2}:c2`)}, 0))`);
-  const b1 = s1.run(batchSql([[u1, r1, 'a1'], [u2, r2, 'a2', 'c2']]));
+  await s0.run(`SELECT pg_advisory_xact_lock(hashtextextended(${lit(`chat.client:${first[1][0]}:c2`)}, 0))`);
+  const b1 = s1.run(batchSql(first, rate));
   b1.catch(() => {});
   assert.ok(await lockWaiting('t24-s1'), 'the first batch waits for the client_id lock');
-  // The second batch goes the other way round: R2, then R1.
-  const b2 = s2.run(batchSql([[u3, r2, 'b1'], [u4, r1, 'b2']]));
+  const b2 = s2.run(batchSql(second, rate));
   b2.catch(() => {});
   await waitingOrDone('t24-s2', b2);
   await s0.run('COMMIT');
@@ -111,6 +114,12 @@ test('send batches that lock the same rooms in opposite orders do not deadlock',
   assert.equal(r2s.status, 'fulfilled', `second batch: ${r2s.reason}`);
   assert.equal(r1s.value, 'ok,ok');
   assert.equal(r2s.value, 'ok,ok');
+}
+
+test('send batches that lock the same rooms in opposite orders do not deadlock', async () => {
+  const { owner, r1, r2, users: [u1, u2, u3, u4] } = await fourUsersTwoRooms('lk');
+  // The second batch goes the other way round: R2, then R1.
+  await opposedBatches([[u1, r1, 'a1'], [u2, r2, 'a2', 'c2']], [[u3, r2, 'b1'], [u4, r1, 'b2']], 0);
   const in1 = (await history(owner.token, r1)).messages.map((m) => m.content).sort();
   const in2 = (await history(owner.token, r2)).messages.map((m) => m.content).sort();
   assert.deepEqual(in1, ['a1', 'b2']);
@@ -119,23 +128,7 @@ test('send batches that lock the same rooms in opposite orders do not deadlock',
 
 test('send batches of the same senders in opposite orders (rate buckets) do not deadlock', async () => {
   const { r1, users: [u1, u2] } = await fourUsersTwoRooms('lr');
-  const s0 = await session('t24-s0');
-  const s1 = await session('t24-s1');
-  const s2 = await session('t24-s2');
-  await s0.run('BEGIN');
-  await s0.run(`SELECT pg_advisory_xact_lock(hashtextextended(${lit(`chat.client:${u2}:c2`)}, 0))`);
-  const b1 = s1.run(batchSql([[u1, r1, 'a1'], [u2, r1, 'a2', 'c2']], 100));
-  b1.catch(() => {});
-  assert.ok(await lockWaiting('t24-s1'), 'the first batch waits for the client_id lock');
-  const b2 = s2.run(batchSql([[u2, r1, 'b1'], [u1, r1, 'b2']], 100));
-  b2.catch(() => {});
-  await waitingOrDone('t24-s2', b2);
-  await s0.run('COMMIT');
-  const [r1s, r2s] = await Promise.allSettled([b1, b2]);
-  assert.equal(r1s.status, 'fulfilled', `first batch: ${r1s.reason}`);
-  assert.equal(r2s.status, 'fulfilled', `second batch: ${r2s.reason}`);
-  assert.equal(r1s.value, 'ok,ok');
-  assert.equal(r2s.value, 'ok,ok');
+  await opposedBatches([[u1, r1, 'a1'], [u2, r1, 'a2', 'c2']], [[u2, r1, 'b1'], [u1, r1, 'b2']], 100);
 });
 
 test('a CONNECT batch and a presence close of the same user do not deadlock', async () => {
