@@ -136,10 +136,17 @@ fail:
  */
 static int db_alive(struct db *d)
 {
+	int ok;
+
 	if (!d->conn)
 		return 0;
-	if (PQstatus(d->conn) != CONNECTION_OK || !PQconsumeInput(d->conn) ||
-	    PQstatus(d->conn) != CONNECTION_OK || d->ending) {
+	/* PQisBusy parses what was read: a FATAL sent while idle reaches
+	 * db_notice (d->ending) before anything is sent on the connection. */
+	ok = PQstatus(d->conn) == CONNECTION_OK && PQconsumeInput(d->conn);
+
+	if (ok)
+		(void)PQisBusy(d->conn);
+	if (!ok || PQstatus(d->conn) != CONNECTION_OK || d->ending) {
 		log_warn("database connection lost: %s", PQerrorMessage(d->conn));
 		db_release(d);
 		return 0;
