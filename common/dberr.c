@@ -11,3 +11,8 @@ int dberr_unavailable(const char *sqlstate)
 	       strncmp(sqlstate, "57", 2) == 0 || strncmp(sqlstate, "58", 2) == 0 ||
 	       strcmp(sqlstate, "25006") == 0;
 }
+
+int dberr_retry(const char *sqlstate)
+{
+	return sqlstate && (strcmp(sqlstate, "40P01") == 0 || strcmp(sqlstate, "40001") == 0);
+}

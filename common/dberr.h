@@ -13,4 +13,11 @@
  */
 int dberr_unavailable(const char *sqlstate);
 
+/*
+ * Returns nonzero when the SQLSTATE says the transaction was rolled back
+ * only because of concurrent ones and may simply run again: a deadlock
+ * (40P01) or a serialization failure (40001).
+ */
+int dberr_retry(const char *sqlstate);
+
 #endif

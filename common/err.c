@@ -22,6 +22,7 @@ static const struct {
 	[ERR_RATE_LIMITED] = { "rate_limited", 429 },
 	[ERR_INTERNAL] = { "internal_error", 500 },
 	[ERR_DB_UNAVAILABLE] = { "db_unavailable", 503 },
+	[ERR_OUTCOME_UNKNOWN] = { "outcome_unknown", 503 },
 };
 
 const char *err_name(enum err_code code)

@@ -20,6 +20,7 @@ enum err_code {
 	ERR_RATE_LIMITED,
 	ERR_INTERNAL,
 	ERR_DB_UNAVAILABLE,
+	ERR_OUTCOME_UNKNOWN, /* the connection broke after a write was sent */
 	ERR__COUNT
 };
 

@@ -89,6 +89,12 @@ static int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *
 	case DB_UNAVAILABLE:
 		api_error(x, ERR_DB_UNAVAILABLE, "the database is unavailable, try again", NULL);
 		return -1;
+	case DB_UNKNOWN:
+		api_error(x, ERR_OUTCOME_UNKNOWN,
+			  "the database connection broke: the request may have taken effect; "
+			  "retry it (a message with the same client_id)",
+			  NULL);
+		return -1;
 	case DB_FAILED:
 	default:
 		api_error(x, ERR_INTERNAL, "internal error", NULL);

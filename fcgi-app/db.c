@@ -46,6 +46,7 @@ void db_init(struct db *d, const struct cfg *cfg)
 {
 	d->cfg = cfg;
 	d->conn = NULL;
+	d->ending = 0;
 }
 
 void db_release(struct db *d)
@@ -68,15 +69,21 @@ static int db_command(PGconn *c, const char *sql, const char *param)
 	return ok ? 0 : -1;
 }
 
-/* Server notices (a FATAL before a shutdown, say) go to the log, not bare stderr. */
+/*
+ * Server notices go to the log, not bare stderr. A FATAL arriving while the
+ * connection is idle (a shutdown, a terminated backend) means the server
+ * is closing it: it is not used again, even before its end arrives.
+ */
 static void db_notice(void *arg, const char *message)
 {
+	struct db *d = arg;
 	size_t n = strlen(message);
 
-	(void)arg;
 	while (n && message[n - 1] == '\n')
 		n--;
 	log_warn("database says: %.*s", (int)n, message);
+	if (strncmp(message, "FATAL:", 6) == 0 || strncmp(message, "PANIC:", 6) == 0)
+		d->ending = 1;
 }
 
 static int db_connect(struct db *d)
@@ -99,7 +106,8 @@ static int db_connect(struct db *d)
 		PQfinish(c);
 		return -1;
 	}
-	PQsetNoticeProcessor(c, db_notice, NULL);
+	d->ending = 0;
+	PQsetNoticeProcessor(c, db_notice, d);
 	if (db_command(c, "SELECT set_config('chat.presence_ttl', $1, false)", ttl) ||
 	    db_command(c, "SELECT set_config('statement_timeout', $1, false)", stmt_ms))
 		goto fail;
@@ -129,10 +137,17 @@ fail:
  */
 static int db_alive(struct db *d)
 {
+	int ok;
+
 	if (!d->conn)
 		return 0;
-	if (PQstatus(d->conn) != CONNECTION_OK || !PQconsumeInput(d->conn) ||
-	    PQstatus(d->conn) != CONNECTION_OK) {
+	/* PQisBusy parses what was read: a FATAL sent while idle reaches
+	 * db_notice (d->ending) before anything is sent on the connection. */
+	ok = PQstatus(d->conn) == CONNECTION_OK && PQconsumeInput(d->conn);
+
+	if (ok)
+		(void)PQisBusy(d->conn);
+	if (!ok || PQstatus(d->conn) != CONNECTION_OK || d->ending) {
 		log_warn("database connection lost: %s", PQerrorMessage(d->conn));
 		db_release(d);
 		return 0;
@@ -140,18 +155,43 @@ static int db_alive(struct db *d)
 	return 1;
 }
 
+/*
+ * Runs a prepared statement; returns its last result (or NULL when it
+ * could not be sent). *completed says whether its rows arrived: the
+ * statement ran to its end, and a COMMIT may have followed even when an
+ * error (the connection ending) comes after them.
+ */
+static PGresult *db_run(PGconn *c, const struct db_def *def, const char *const *params,
+			int *completed)
+{
+	PGresult *r, *last = NULL;
+
+	*completed = 0;
+	if (!PQsendQueryPrepared(c, def->name, def->nparams, params, NULL, NULL, 0))
+		return NULL;
+	while ((r = PQgetResult(c))) {
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			*completed = 1;
+		PQclear(last);
+		last = r;
+	}
+	return last;
+}
+
 enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *params,
 		       PGresult **res)
 {
 	const struct db_def *def = &db_defs[stmt];
 
+	int broke = 0, raced = 0, completed, sent_unknown;
+
 	*res = NULL;
-	for (int attempt = 0; attempt < 2; attempt++) {
+	while (broke < 2 && raced < DB_RETRIES) {
 		PGresult *r;
 
 		if (!db_alive(d) && db_connect(d))
 			return DB_UNAVAILABLE;
-		r = PQexecPrepared(d->conn, def->name, def->nparams, params, NULL, NULL, 0);
+		r = db_run(d->conn, def, params, &completed);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 			*res = r;
 			return DB_OK;
@@ -160,9 +200,18 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 			int unavailable = dberr_unavailable(state);
 			int shutdown = state && strncmp(state, "57", 2) == 0;
+			int race = dberr_retry(state);
 
+			if (race && ++raced < DB_RETRIES) {
+				log_warn("statement '%s' rolled back, runs again: %s", def->name,
+					 PQerrorMessage(d->conn));
+				PQclear(r);
+				continue;
+			}
 			log_err("statement '%s' failed: %s", def->name, PQerrorMessage(d->conn));
-			PQclear(r);
+			PQclear(r); /* state points into r: not used past here */
+			if (race)
+				return DB_UNAVAILABLE; /* rolled back: try again later */
 			/* A full disk, a read-only or shutting-down server: not our bug. */
 			if (unavailable) {
 				if (shutdown)
@@ -173,10 +222,17 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 		}
 		log_warn("database connection broke during '%s': %s", def->name,
 			 PQerrorMessage(d->conn));
+		/*
+		 * The server ended the session (its error carries an SQLSTATE)
+		 * before the statement's rows: it did not commit. Rows first,
+		 * or no word from the server: it may have.
+		 */
+		sent_unknown = r && (completed || !PQresultErrorField(r, PG_DIAG_SQLSTATE));
 		PQclear(r);
 		db_release(d);
+		broke++;
 		if (!def->idempotent)
-			return DB_UNAVAILABLE;
+			return sent_unknown ? DB_UNKNOWN : DB_UNAVAILABLE;
 	}
 	return DB_UNAVAILABLE;
 }

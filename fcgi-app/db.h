@@ -22,15 +22,20 @@ enum db_stmt {
 	DB__COUNT
 };
 
+#define DB_RETRIES 3
+
 enum db_status {
 	DB_OK = 0,
 	DB_UNAVAILABLE = -1, /* no connection: the caller answers 503 */
 	DB_FAILED = -2,      /* the statement failed: the caller answers 500 */
+	DB_UNKNOWN = -3,     /* the connection broke after sending a write: it may
+				have committed (503 outcome_unknown) */
 };
 
 struct db {
 	const struct cfg *cfg;
 	PGconn *conn; /* NULL or a connection with every statement prepared */
+	int ending;   /* the server said FATAL on conn: it is closing */
 };
 
 /* Prepares *d for use; connects lazily. cfg must outlive d. */
@@ -43,7 +48,9 @@ void db_release(struct db *d);
  * Runs a prepared statement. Connects first when there is no usable
  * connection (a server that went away is noticed before the statement is
  * sent), and, for idempotent statements, reconnects and retries once when
- * the connection breaks mid-call. On DB_OK *res holds the tuples and the
+ * the connection breaks mid-call (other statements answer DB_UNKNOWN
+ * then). A statement PostgreSQL rolled back as a deadlock or serialization
+ * failure runs again (DB_RETRIES runs in all): it is its own transaction. On DB_OK *res holds the tuples and the
  * caller owns it (PQclear); otherwise *res is NULL and the failure has
  * been logged.
  */

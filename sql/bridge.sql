@@ -17,7 +17,7 @@ AS $function$
 $function$;
 
 -- chat_bridge_remove(p_bridge text)
--- history: migrations/0003_bridge.sql
+-- history: migrations/0003_bridge.sql migrations/0014_lock_order.sql
 CREATE OR REPLACE FUNCTION public.chat_bridge_remove(p_bridge text)
  RETURNS integer
  LANGUAGE plpgsql
@@ -32,9 +32,8 @@ BEGIN
          WHERE (p_bridge IS NULL AND b.heartbeat_at <= chat_presence_cutoff())
             OR b.id = p_bridge
         RETURNING b.id)
-    SELECT array_agg(DISTINCT p.user_id) INTO uids
+    SELECT array_agg(DISTINCT p.user_id ORDER BY p.user_id) INTO uids
       FROM presence p JOIN gone g ON g.id = p.bridge_id;
-    -- The presence rows of the removed bridges went with them (cascade).
     FOREACH uid IN ARRAY coalesce(uids, '{}'::text[]) LOOP
         IF NOT chat_user_online(uid) THEN
             UPDATE users SET last_seen = now() WHERE id = uid;
@@ -59,38 +58,54 @@ END
 $function$;
 
 -- chat_connect_batch(p_hashes bytea[], p_ttls integer[], p_bridges text[], p_conns text[])
--- history: migrations/0011_connect_batch.sql
+-- history: migrations/0011_connect_batch.sql migrations/0014_lock_order.sql
 CREATE OR REPLACE FUNCTION public.chat_connect_batch(p_hashes bytea[], p_ttls integer[], p_bridges text[], p_conns text[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
 AS $function$
 DECLARE
-    n    integer := coalesce(cardinality(p_hashes), 0);
-    uids text[] := '{}';
-    uid  text;
-    u    users%ROWTYPE;
+    n     integer := coalesce(cardinality(p_hashes), 0);
+    uids  text[] := '{}';
+    datas json[] := '{}';
+    uid   text;
+    j     integer;
+    u     users%ROWTYPE;
 BEGIN
     IF cardinality(p_ttls) IS DISTINCT FROM n OR cardinality(p_bridges) IS DISTINCT FROM n
        OR cardinality(p_conns) IS DISTINCT FROM n THEN
         RAISE EXCEPTION 'chat_connect_batch: arrays of different lengths';
     END IF;
+    -- Who: nothing is written before the locks.
     FOR i IN 1 .. n LOOP
         uid := NULL;
-        SELECT a.user_id INTO uid FROM chat_auth(p_hashes[i], p_ttls[i]) a;
+        SELECT s.user_id INTO uid FROM sessions s
+         WHERE s.token_hash = p_hashes[i] AND s.expires_at > now();
         uids := uids || uid;
+        datas := datas || NULL::json;
     END LOOP;
     FOR uid IN SELECT DISTINCT x FROM unnest(uids) x WHERE x IS NOT NULL ORDER BY 1 LOOP
         PERFORM pg_advisory_xact_lock(hashtextextended('chat.presence:' || uid, 0));
+    END LOOP;
+    -- The writes, user by user in the order of the locks.
+    FOR j IN SELECT o.i FROM unnest(uids) WITH ORDINALITY AS o(uid, i)
+              WHERE o.uid IS NOT NULL ORDER BY o.uid, o.i LOOP
+        uid := NULL;
+        SELECT a.user_id INTO uid FROM chat_auth(p_hashes[j], p_ttls[j]) a;
+        IF uid IS DISTINCT FROM uids[j] THEN
+            uids[j] := NULL; -- logged out meanwhile
+            CONTINUE;
+        END IF;
+        PERFORM chat_presence_open(p_bridges[j], p_conns[j], uid);
+        SELECT * INTO u FROM users WHERE id = uid;
+        datas[j] := json_build_object('user', chat_user_json(u),
+                                      'rooms', chat_member_rooms_json(uid));
     END LOOP;
     FOR i IN 1 .. n LOOP
         err := NULL; msg := NULL; field := NULL; retry := NULL; data := NULL;
         IF uids[i] IS NULL THEN
             err := 'unauthorized'; msg := 'the session is invalid or has expired';
         ELSE
-            PERFORM chat_presence_open(p_bridges[i], p_conns[i], uids[i]);
-            SELECT * INTO u FROM users WHERE id = uids[i];
-            data := json_build_object('user', chat_user_json(u),
-                                      'rooms', chat_member_rooms_json(uids[i]));
+            data := datas[i];
         END IF;
         RETURN NEXT;
     END LOOP;

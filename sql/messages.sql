@@ -113,7 +113,7 @@ AS $function$
 $function$;
 
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
--- history: migrations/0009_send_batch.sql
+-- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
@@ -123,6 +123,7 @@ DECLARE
     room_ids  text[] := '{}';
     room_next bigint[] := '{}';
     k         integer;
+    h         bigint;
     cur       bigint;
     uname     text;
     w         integer;
@@ -135,6 +136,18 @@ BEGIN
        OR cardinality(p_windows) IS DISTINCT FROM n THEN
         RAISE EXCEPTION 'chat_send_batch: arrays of different lengths';
     END IF;
+    -- Every lock first, in the global order (see the top of this file).
+    FOR h IN SELECT DISTINCT hashtextextended('chat.client:' || p_users[i] || ':' || p_client_ids[i], 0)
+               FROM generate_subscripts(p_users, 1) i
+              WHERE p_client_ids[i] IS NOT NULL ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(h);
+    END LOOP;
+    PERFORM 1 FROM rooms r WHERE r.id = ANY (p_rooms) ORDER BY r.id FOR NO KEY UPDATE;
+    FOR h IN SELECT DISTINCT hashtextextended('chat.rate:msg:' || p_users[i], 0)
+               FROM generate_subscripts(p_users, 1) i
+              WHERE p_rates[i] > 0 AND p_windows[i] > 0 ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(h);
+    END LOOP;
     FOR i IN 1 .. n LOOP
         err := NULL; msg := NULL; field := NULL; retry := NULL; data := NULL;
         SELECT u.username INTO uname
@@ -150,8 +163,6 @@ BEGIN
             CONTINUE;
         END IF;
         IF p_client_ids[i] IS NOT NULL THEN
-            PERFORM pg_advisory_xact_lock(
-                hashtextextended('chat.client:' || p_users[i] || ':' || p_client_ids[i], 0));
             SELECT * INTO m FROM messages x
              WHERE x.user_id = p_users[i] AND x.client_id = p_client_ids[i];
             IF FOUND THEN
@@ -173,9 +184,8 @@ BEGIN
         END IF;
         k := array_position(room_ids, p_rooms[i]);
         IF k IS NULL THEN
-            -- The row lock orders this batch against every other writer of
-            -- the room until commit, as chat_send_message's UPDATE does.
-            SELECT r.last_seq INTO cur FROM rooms r WHERE r.id = p_rooms[i] FOR NO KEY UPDATE;
+            -- Locked above; read under the lock.
+            SELECT r.last_seq INTO cur FROM rooms r WHERE r.id = p_rooms[i];
             room_ids := room_ids || p_rooms[i];
             room_next := room_next || cur;
             k := cardinality(room_ids);
@@ -188,9 +198,8 @@ BEGIN
         mj := chat_message_json(m);
         payload := json_build_object('type', 'new_message', 'room_id', m.room_id, 'seq', m.seq,
                                      'message', mj);
-        -- JSON escaping at most sextuples a byte, and the rest of the payload
-        -- (ids, name, times) stays under 1000 bytes: below 800 bytes of
-        -- content and client_id the payload cannot reach 7900 bytes.
+        -- As in 0009: below 800 bytes of content and client_id the payload
+        -- cannot reach 7900 bytes.
         IF octet_length(m.content) + coalesce(octet_length(m.client_id), 0) > 800
            AND octet_length(payload::text) > 7900 THEN
             payload := json_build_object('type', 'new_message', 'room_id', m.room_id,

@@ -23,6 +23,11 @@
 #define BRIDGE_TYPING_GAP_MS 1000 /* typing changes of one subscription, at most one per */
 #define BRIDGE_RANGE_PAGE 500   /* messages per gap read */
 #define BRIDGE_MAX_CURSOR 9007199254740991LL
+#define BRIDGE_RECLOSE_MAX 100000 /* presence closes waiting to be tried again */
+#define BRIDGE_RECLOSE_MS 1000    /* and how long they wait */
+/* Client events of one user waiting for the database, so that one user's
+ * flood cannot fill the shared queue (PG_QUEUE_MAX) for everyone. */
+#define BRIDGE_USER_PENDING_MAX 256
 
 enum bstmt {
 	BS_CONNECT,
@@ -31,7 +36,6 @@ enum bstmt {
 	BS_SEND,
 	BS_TYPING,
 	BS_PRESENCE_OPEN,
-	BS_PRESENCE_CLOSE,
 	BS_HEARTBEAT,
 	BS_REAP,
 	BS_REMOVE,
@@ -48,27 +52,29 @@ enum bstmt {
  * The statements that take users' presence locks run alone (pgloop's
  * 'alone'): each takes its locks in one order (sorted, or just one), and
  * two of them in one transaction would not, so bridges could deadlock.
+ * What a client or a connection's life changes is 'ordered': a segment
+ * that rolls back and runs again is not overtaken by a later one.
  */
 static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 	[BS_CONNECT] = { "ws_connect", BS_CALL "chat_connect($1::bytea, $2::int, $3, $4)", 4,
 			 "ws_connect_batch",
 			 BS_CALL "chat_connect_batch($1::bytea[], $2::int[], $3::text[], $4::text[]) "
 				 "WITH ORDINALITY ORDER BY ordinality",
-			 1 },
+			 1, 1 },
 	[BS_ENTER] = { "ws_enter",
 		       "SELECT err, msg, field, retry, data, member_gen "
 		       "FROM chat_room_enter($1, $2, $3::bigint, $4::int, $5::int, $6::int, $7::int)",
-		       7 },
-	[BS_LEAVE] = { "ws_leave", BS_CALL "chat_room_leave($1, $2)", 2 },
+		       7, NULL, NULL, 0, 1 },
+	[BS_LEAVE] = { "ws_leave", BS_CALL "chat_room_leave($1, $2)", 2, NULL, NULL, 0, 1 },
 	[BS_SEND] = { "ws_send", BS_CALL "chat_send_message($1, $2, $3, $4, $5::int, $6::int)", 6,
 		      "ws_send_batch",
 		      BS_CALL "chat_send_batch($1::text[], $2::text[], $3::text[], $4::text[], "
-			      "$5::int[], $6::int[]) WITH ORDINALITY ORDER BY ordinality" },
-	[BS_TYPING] = { "ws_typing", BS_CALL "chat_typing($1, $2, $3::boolean)", 3 },
+			      "$5::int[], $6::int[]) WITH ORDINALITY ORDER BY ordinality",
+		      0, 1 },
+	[BS_TYPING] = { "ws_typing", BS_CALL "chat_typing($1, $2, $3::boolean)", 3, NULL, NULL, 0,
+			1 },
 	[BS_PRESENCE_OPEN] = { "ws_presence_open", "SELECT chat_presence_open($1, $2, $3)", 3,
-			       NULL, NULL, 1 },
-	[BS_PRESENCE_CLOSE] = { "ws_presence_close", "SELECT chat_presence_close($1, $2)", 2,
-				NULL, NULL, 1 },
+			       NULL, NULL, 1, 1 },
 	[BS_HEARTBEAT] = { "ws_heartbeat", "SELECT chat_bridge_heartbeat($1)", 1 },
 	[BS_REAP] = { "ws_reap", "SELECT chat_bridge_remove(NULL)", 0, NULL, NULL, 1 },
 	[BS_REMOVE] = { "ws_remove", "SELECT chat_bridge_remove($1)", 1, NULL, NULL, 1 },
@@ -80,7 +86,7 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 	[BS_HOUSEKEEP] = { "ws_housekeep", "SELECT chat_housekeeping()", 0 },
 	[BS_PRESENCE_CLOSE_MANY] = { "ws_presence_close_many",
 				     "SELECT chat_presence_close_many($1, $2::text[])", 2, NULL, NULL,
-				     1 },
+				     1, 1 },
 };
 
 /* A closed connection whose presence row goes after the grace period. */
@@ -99,6 +105,14 @@ struct breq {
 	uint64_t after, upto;
 	int for_sub;
 	struct frame *frame; /* a frame to send once the request is done */
+	struct upend *up;    /* counts this request against its user */
+	char *keys;          /* presence closes: the connection keys, "{a,b}" */
+};
+
+/* A user's client events waiting for the database. */
+struct upend {
+	unsigned n;
+	char user_id[40];
 };
 
 static struct breq *breq_new(struct bridge *b, const struct conn *c, long long ack_id,
@@ -119,7 +133,12 @@ static struct breq *breq_new(struct bridge *b, const struct conn *c, long long a
 
 static void breq_free(struct breq *q)
 {
+	if (q->up && --q->up->n == 0) {
+		hmap_del(&q->b->pending_by_user, q->up->user_id, strlen(q->up->user_id));
+		free(q->up);
+	}
 	frame_unref(q->frame);
+	free(q->keys);
 	free(q);
 }
 
@@ -134,6 +153,51 @@ static int bridge_query(struct bridge *b, enum bstmt st, int n, const char *cons
 {
 	if (pgloop_query(b->pg, st, n, params, done, q)) {
 		breq_free(q);
+		return -1;
+	}
+	return 0;
+}
+
+static void ev_fail(struct conn *c, long long ack_id, enum err_code code, const char *message);
+
+/*
+ * A client event's query: answers the event (rate_limited or
+ * db_unavailable) and returns -1 when it cannot be queued, because its
+ * user has BRIDGE_USER_PENDING_MAX already waiting or the queue is full.
+ */
+static int client_query(struct bridge *b, struct conn *c, long long ack_id, enum bstmt st, int n,
+			const char *const *params, pg_done_fn done, struct breq *q)
+{
+	size_t ulen = strlen(c->user_id);
+	struct upend *up;
+
+	if (!q) {
+		ev_fail(c, ack_id, ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	up = hmap_get(&b->pending_by_user, c->user_id, ulen);
+	if (up && up->n >= BRIDGE_USER_PENDING_MAX) {
+		breq_free(q);
+		ev_fail(c, ack_id, ERR_RATE_LIMITED,
+			"too many of your events are waiting for the database, slow down");
+		return -1;
+	}
+	if (!up) {
+		up = calloc(1, sizeof(*up));
+		if (up && ulen < sizeof(up->user_id) &&
+		    hmap_put(&b->pending_by_user, c->user_id, ulen, up) == 0) {
+			memcpy(up->user_id, c->user_id, ulen + 1);
+		} else {
+			free(up);
+			breq_free(q);
+			ev_fail(c, ack_id, ERR_INTERNAL, "out of memory");
+			return -1;
+		}
+	}
+	up->n++;
+	q->up = up;
+	if (bridge_query(b, st, n, params, done, q)) {
+		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
 		return -1;
 	}
 	return 0;
@@ -181,6 +245,12 @@ static int ev_result(struct conn *c, long long ack_id, enum pg_status st, const 
 		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
 		return -1;
 	}
+	if (st == PG_UNKNOWN) {
+		ev_fail(c, ack_id, ERR_OUTCOME_UNKNOWN,
+			"the database connection broke: the event may have taken effect; retry it "
+			"(a message with the same client_id)");
+		return -1;
+	}
 	if (st != PG_OK || row < 0 || row >= PQntuples(res) || PQnfields(res) < 5) {
 		ev_fail(c, ack_id, ERR_INTERNAL, "internal error");
 		return -1;
@@ -198,6 +268,17 @@ static int ev_result(struct conn *c, long long ack_id, enum pg_status st, const 
 
 static void presence_close_now(struct bridge *b, const char *key);
 
+/* Returns nonzero when a session_revoked for this token hash arrived lately. */
+static int bridge_revoked(const struct bridge *b, const char *hash)
+{
+	if (!hash[0])
+		return 0;
+	for (unsigned i = 0; i < BRIDGE_REVOKED; i++)
+		if (strcmp(b->revoked[i], hash) == 0)
+			return 1;
+	return 0;
+}
+
 static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct breq *q = arg;
@@ -207,10 +288,22 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 
 	if (st == PG_OK && res && (row < 0 || row >= PQntuples(res) || PQnfields(res) != 5))
 		st = PG_FAILED;
+	/* Its presence row may have been written: the connection goes on without. */
+	if (st == PG_UNKNOWN)
+		presence_close_now(q->b, q->key);
 	if (!c || c->state != CONN_AUTHING) {
 		/* Gone while its presence row was being written: take it back. */
 		if (st == PG_OK && res && PQgetisnull(res, row, 0))
 			presence_close_now(q->b, q->key);
+		goto out;
+	}
+	/* Its session was revoked while the check was in flight. */
+	if (st == PG_OK && res && PQgetisnull(res, row, 0) && bridge_revoked(q->b, c->token_hash)) {
+		q->b->stats.revoked_connects++;
+		presence_close_now(q->b, q->key);
+		log_info("connection %s: session revoked while connecting", c->key);
+		c->state = CONN_OPEN;
+		send_frame(c, sio_connect_error("/", 1, "unauthorized", "the session was revoked"));
 		goto out;
 	}
 	if (st == PG_OK && res) {
@@ -409,10 +502,8 @@ static void ev_join_room(struct bridge *b, struct conn *c, long long ack_id, jso
 		ev_fail(c, ack_id, ERR_INTERNAL, "out of memory");
 		return;
 	}
-	if (bridge_query(b, BS_ENTER, 7, params, on_enter_done, q)) {
+	if (client_query(b, c, ack_id, BS_ENTER, 7, params, on_enter_done, q))
 		room_join_end(&b->rooms, c, room, 0, 0);
-		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
-	}
 }
 
 static void typing_send(struct bridge *b, struct conn *c, const char *room, int is_typing);
@@ -453,8 +544,7 @@ static void ev_leave_room(struct bridge *b, struct conn *c, long long ack_id, js
 	params[0] = c->user_id;
 	params[1] = room;
 	q = breq_new(b, c, ack_id, room);
-	if (!q || bridge_query(b, BS_LEAVE, 2, params, on_leave_done, q))
-		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
+	client_query(b, c, ack_id, BS_LEAVE, 2, params, on_leave_done, q);
 }
 
 static void on_send_done(void *arg, enum pg_status st, const PGresult *res, int row)
@@ -494,8 +584,7 @@ static void ev_send_message(struct bridge *b, struct conn *c, long long ack_id, 
 	params[4] = rate;
 	params[5] = window;
 	q = breq_new(b, c, ack_id, room);
-	if (!q || bridge_query(b, BS_SEND, 6, params, on_send_done, q))
-		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
+	client_query(b, c, ack_id, BS_SEND, 6, params, on_send_done, q);
 }
 
 static void on_typing_done(void *arg, enum pg_status st, const PGresult *res, int row)
@@ -511,22 +600,32 @@ static void on_typing_done(void *arg, enum pg_status st, const PGresult *res, in
 	breq_free(q);
 }
 
-/* Tells the room (through the database, so every bridge hears it). */
-static void typing_send_ack(struct bridge *b, struct conn *c, const char *room, int is_typing,
-			    long long ack_id)
+/*
+ * Tells the room (through the database, so every bridge hears it). A
+ * client's own typing event (from_client) waits in its user's share of the
+ * queue and is answered on failure; the bridge's own changes (a leave, a
+ * close, the expiry, a change held back by the coalescing) are not.
+ */
+static void typing_tell(struct bridge *b, struct conn *c, const char *room, int is_typing,
+			long long ack_id, int from_client)
 {
 	const char *params[3] = { c->user_id, room, is_typing ? "true" : "false" };
 	struct breq *q = breq_new(b, c, ack_id, room);
 
+	if (from_client) {
+		client_query(b, c, ack_id, BS_TYPING, 3, params, on_typing_done, q);
+		return;
+	}
 	if (!q || bridge_query(b, BS_TYPING, 3, params, on_typing_done, q)) {
 		if (ack_id >= 0)
 			ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
 	}
 }
 
+/* The bridge's own "stopped typing" (a leave, a close, the expiry). */
 static void typing_send(struct bridge *b, struct conn *c, const char *room, int is_typing)
 {
-	typing_send_ack(b, c, room, is_typing, -1);
+	typing_tell(b, c, room, is_typing, -1, 0);
 }
 
 /*
@@ -535,7 +634,7 @@ static void typing_send(struct bridge *b, struct conn *c, const char *room, int 
  * that waits for the sweep, and toggles meanwhile fold into the last state.
  * Returns 1 when a change went out (ack_id answered by it).
  */
-static int typing_flush(struct bridge *b, struct sub *s, long long ack_id)
+static int typing_flush(struct bridge *b, struct sub *s, long long ack_id, int from_client)
 {
 	int64_t now = conn_now_ms();
 	int want = s->typing_until_ms != 0;
@@ -545,7 +644,7 @@ static int typing_flush(struct bridge *b, struct sub *s, long long ack_id)
 		return 0;
 	s->typing_sent = want;
 	s->typing_sent_ms = now;
-	typing_send_ack(b, s->conn, s->room->id, want, ack_id);
+	typing_tell(b, s->conn, s->room->id, want, ack_id, from_client);
 	return 1;
 }
 
@@ -570,7 +669,7 @@ static void ev_typing(struct bridge *b, struct conn *c, long long ack_id, json_t
 	on = json_is_true(it);
 	/* A refresh just moves the expiry. */
 	s->typing_until_ms = on ? conn_now_ms() + b->cfg->typing_ttl : 0;
-	if (!typing_flush(b, s, ack_id))
+	if (!typing_flush(b, s, ack_id, 1))
 		ev_ok(c, ack_id, "{}", 2);
 }
 
@@ -843,11 +942,26 @@ static char *bridge_metrics(void *arg, size_t *len)
 			    "chat_ws_db_failed_total %llu\n"
 			    "# TYPE chat_ws_db_rolled_back_total counter\n"
 			    "chat_ws_db_rolled_back_total %llu\n"
+			    "# HELP chat_ws_db_retried_total Requests run again after their segment rolled back.\n"
+			    "# TYPE chat_ws_db_retried_total counter\n"
+			    "chat_ws_db_retried_total %llu\n"
 			    "# TYPE chat_ws_db_reconnects_total counter\n"
 			    "chat_ws_db_reconnects_total %llu\n",
 	     pg.listen_up, pg.query_up, pgloop_pending(b->pg), pg.segment_ms_sum, pg.segments,
 	     pg.segment_ms_last, pg.statements, pg.batches, pg.batched, pg.failed, pg.rolled_back,
-	     pg.reconnects);
+	     pg.retried, pg.reconnects);
+	textbuf_printf(buf, size, &n,
+		       "# HELP chat_ws_presence_reclose Presence rows whose close failed, waiting to be tried again.\n"
+		       "# TYPE chat_ws_presence_reclose gauge\n"
+		       "chat_ws_presence_reclose %u\n"
+		       "# TYPE chat_ws_presence_reclosed_total counter\n"
+		       "chat_ws_presence_reclosed_total %llu\n"
+		       "# TYPE chat_ws_presence_reclose_dropped_total counter\n"
+		       "chat_ws_presence_reclose_dropped_total %llu\n"
+		       "# HELP chat_ws_revoked_connects_total CONNECTs refused: logged out while checked.\n"
+		       "# TYPE chat_ws_revoked_connects_total counter\n"
+		       "chat_ws_revoked_connects_total %llu\n",
+		       b->reclose_n, st->reclosed, st->reclose_dropped, st->revoked_connects);
 	if (n >= size) {
 		log_warn("metrics page truncated at %zu bytes", size);
 		n = size - 1;
@@ -876,13 +990,120 @@ static void on_ignore_done(void *arg, enum pg_status st, const PGresult *res, in
 	breq_free(arg);
 }
 
-static void presence_close_now(struct bridge *b, const char *key)
+/* Keeps a presence row to close later (bounded: past it, the row stays
+ * until this bridge stops or is reaped). */
+static void reclose_add(struct bridge *b, const char *key, size_t len)
 {
-	const char *params[2] = { b->id, key };
+	struct grace *g;
+
+	if (b->stopping)
+		return;
+	if (b->reclose_n >= BRIDGE_RECLOSE_MAX || len >= sizeof(g->key) ||
+	    !(g = calloc(1, sizeof(*g)))) {
+		b->stats.reclose_dropped++;
+		return;
+	}
+	memcpy(g->key, key, len);
+	g->key[len] = '\0';
+	g->due_ms = conn_now_ms() + BRIDGE_RECLOSE_MS;
+	if (b->reclose_tail)
+		b->reclose_tail->next = g;
+	else
+		b->reclose_head = g;
+	b->reclose_tail = g;
+	b->reclose_n++;
+}
+
+/* Every key of an array literal "{a,b}" goes back on the retry list. */
+static void reclose_keys(struct bridge *b, const char *arr)
+{
+	const char *p = arr + 1;
+
+	while (*p && *p != '}') {
+		size_t n = strcspn(p, ",}");
+
+		if (n)
+			reclose_add(b, p, n);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+}
+
+static void on_close_done(void *arg, enum pg_status st, const PGresult *res, int row)
+{
+	struct breq *q = arg;
+
+	(void)row;
+	(void)res;
+	/* Not done, or not known to be: closing again does no harm. */
+	if (st == PG_UNAVAILABLE || st == PG_UNKNOWN)
+		reclose_keys(q->b, q->keys);
+	else if (st != PG_OK)
+		log_err("cannot close presence rows %s", q->keys);
+	breq_free(q);
+}
+
+/* Closes the presence rows of the connections in arr ("{a,b}"), or keeps them to retry. */
+static void presence_close_keys(struct bridge *b, const char *arr)
+{
+	const char *params[2] = { b->id, arr };
 	struct breq *q = breq_new(b, NULL, -1, NULL);
 
 	if (q)
-		bridge_query(b, BS_PRESENCE_CLOSE, 2, params, on_ignore_done, q);
+		q->keys = strdup(arr);
+	if (!q || !q->keys) {
+		if (q)
+			breq_free(q);
+		reclose_keys(b, arr);
+		return;
+	}
+	if (pgloop_query(b->pg, BS_PRESENCE_CLOSE_MANY, 2, params, on_close_done, q)) {
+		reclose_keys(b, arr);
+		breq_free(q);
+	}
+}
+
+static void presence_close_now(struct bridge *b, const char *key)
+{
+	char arr[sizeof(((struct grace *)0)->key) + 3];
+
+	snprintf(arr, sizeof(arr), "{%s}", key);
+	presence_close_keys(b, arr);
+}
+
+/*
+ * Closes, BRIDGE_CLOSE_BATCH a statement, the presence rows of the list's
+ * entries due by now (each freed).
+ */
+static void presence_close_due(struct bridge *b, struct grace **head, struct grace **tail,
+			       unsigned *count, int64_t now)
+{
+	while (*head && (*head)->due_ms <= now) {
+		size_t cap = BRIDGE_CLOSE_BATCH * 24 + 3, n = 0;
+		char *arr = malloc(cap);
+		int k = 0;
+
+		if (!arr)
+			break;
+		arr[n++] = '{';
+		while (*head && (*head)->due_ms <= now && k < BRIDGE_CLOSE_BATCH) {
+			struct grace *g = *head;
+
+			*head = g->next;
+			if (!*head)
+				*tail = NULL;
+			if (count)
+				(*count)--;
+			n += (size_t)snprintf(arr + n, cap - n, "%s%s", k ? "," : "", g->key);
+			k++;
+			free(g);
+		}
+		arr[n++] = '}';
+		arr[n] = '\0';
+		presence_close_keys(b, arr);
+		free(arr);
+	}
 }
 
 /* The bridge row had to be created again: register every connection. */
@@ -989,38 +1210,17 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 		for (struct sub *s = c->subs; s; s = s->conn_next) {
 			if (s->typing_until_ms && now >= s->typing_until_ms)
 				s->typing_until_ms = 0;
-			typing_flush(b, s, -1);
+			typing_flush(b, s, -1, 0);
 		}
 	}
-	/* Connections past their grace period: one statement per batch. */
-	while (b->grace_head && b->grace_head->due_ms <= now) {
-		size_t cap = BRIDGE_CLOSE_BATCH * 24 + 3, n = 0;
-		char *arr = malloc(cap);
-		int k = 0;
+	/* Connections past their grace period: one statement per batch. Closes
+	 * that failed wait for the database (a failure puts them back). */
+	presence_close_due(b, &b->grace_head, &b->grace_tail, NULL, now);
+	if (pgloop_ready(b->pg)) {
+		unsigned before = b->reclose_n;
 
-		if (!arr)
-			break;
-		arr[n++] = '{';
-		while (b->grace_head && b->grace_head->due_ms <= now && k < BRIDGE_CLOSE_BATCH) {
-			struct grace *g = b->grace_head;
-
-			b->grace_head = g->next;
-			if (!b->grace_head)
-				b->grace_tail = NULL;
-			n += (size_t)snprintf(arr + n, cap - n, "%s%s", k ? "," : "", g->key);
-			k++;
-			free(g);
-		}
-		arr[n++] = '}';
-		arr[n] = '\0';
-		{
-			const char *params[2] = { b->id, arr };
-			struct breq *q = breq_new(b, NULL, -1, NULL);
-
-			if (q)
-				bridge_query(b, BS_PRESENCE_CLOSE_MANY, 2, params, on_ignore_done, q);
-		}
-		free(arr);
+		presence_close_due(b, &b->reclose_head, &b->reclose_tail, &b->reclose_n, now);
+		b->stats.reclosed += before - b->reclose_n;
 	}
 	lws_sul_schedule(b->ctx, 0, &b->sweep_sul, sweep_cb, BRIDGE_SWEEP_US);
 }
@@ -1290,6 +1490,9 @@ static void notify_revoked(struct bridge *b, json_t *ev)
 
 	if (!uid || !hash)
 		return;
+	/* A CONNECT of this session still in flight is refused when it returns. */
+	snprintf(b->revoked[b->revoked_next], sizeof(b->revoked[0]), "%s", hash);
+	b->revoked_next = (b->revoked_next + 1) % BRIDGE_REVOKED;
 	for (struct conn *c = b->conns->head; c; c = c->next) {
 		if (c->state != CONN_READY || strcmp(c->user_id, uid) != 0 ||
 		    strcmp(c->token_hash, hash) != 0)
@@ -1383,6 +1586,7 @@ int bridge_init(struct bridge *b, const struct cfg *cfg, struct lws_context *ctx
 	b->ctx = ctx;
 	b->conns = conns;
 	hmap_init(&b->by_key);
+	hmap_init(&b->pending_by_user);
 	rooms_init(&b->rooms, &rops);
 	if (cfg->bridge_id[0]) {
 		snprintf(b->id, sizeof(b->id), "%s", cfg->bridge_id);
@@ -1447,8 +1651,18 @@ void bridge_release(struct bridge *b)
 		free(g);
 	}
 	b->grace_tail = NULL;
+	b->stopping = 1; /* what pgloop_free fails is not kept to retry */
 	pgloop_free(b->pg);
 	b->pg = NULL;
+	while (b->reclose_head) {
+		struct grace *g = b->reclose_head;
+
+		b->reclose_head = g->next;
+		free(g);
+	}
+	b->reclose_tail = NULL;
+	b->reclose_n = 0;
 	rooms_release(&b->rooms);
 	hmap_release(&b->by_key);
+	hmap_release(&b->pending_by_user);
 }

@@ -10,6 +10,10 @@
 #include "hmap.h"
 #include "pgloop.h"
 #include "room.h"
+#include "tok.h"
+
+/* Logouts remembered to refuse a CONNECT whose check was in flight. */
+#define BRIDGE_REVOKED 1024
 
 struct grace;
 
@@ -24,6 +28,9 @@ struct bridge_stats {
 	unsigned long long gap_reads;        /* need_range calls */
 	unsigned long long range_reads[2];   /* pages read: for a room gap, for a subscriber */
 	unsigned long queue_frames, queue_max; /* sampled by the sweep */
+	unsigned long long reclosed;           /* presence closes tried again */
+	unsigned long long reclose_dropped;    /* given up: the retry list was full */
+	unsigned long long revoked_connects;   /* CONNECTs refused after a logout in flight */
 };
 
 struct bridge {
@@ -37,6 +44,13 @@ struct bridge {
 	unsigned epoch;              /* broadcast de-duplication */
 	lws_sorted_usec_list_t sweep_sul, beat_sul;
 	struct grace *grace_head, *grace_tail;
+	/* Presence rows whose close failed (database down): tried again. */
+	struct grace *reclose_head, *reclose_tail;
+	unsigned reclose_n;
+	/* Recent session_revoked token hashes, a ring. */
+	char revoked[BRIDGE_REVOKED][TOK_HASH_HEX_LEN + 1];
+	unsigned revoked_next;
+	struct hmap pending_by_user; /* user id -> struct upend: queries waiting */
 	int stopping;
 	int removed;                 /* shutdown: presence rows are gone */
 	long beats;                  /* heartbeats since the last housekeeping */

@@ -25,6 +25,7 @@ struct pgreq {
 	struct pgreq *next;
 	enum pgreq_kind kind;
 	int64_t sent_us;   /* sync markers: when the segment went out */
+	int ordered;       /* sync markers: the segment holds an ordered request */
 	int stmt;
 	int nparams;
 	char **params; /* one allocation: pointers then strings */
@@ -33,6 +34,7 @@ struct pgreq {
 	PGresult *res;
 	int failed, tries;
 	int unavailable; /* failed for a reason of the database, not the request */
+	int raced;       /* rolled back by a deadlock or serialization failure */
 	struct pgreq *kids; /* a batch: the requests it runs, in order */
 	unsigned nkids;
 	int batch_params;   /* params[i] are separate allocations */
@@ -59,6 +61,7 @@ struct pgconn {
 	struct pgq_list seg_done;  /* statements of the current segment, results in */
 	int seg_failed;
 	int segments;              /* sync markers in flight */
+	int ordered_segments;      /* of them, segments holding ordered requests */
 };
 
 struct pgloop {
@@ -224,20 +227,47 @@ static void pgc_lost(struct pgconn *pc, const char *why)
 		PQfinish(pc->conn);
 		pc->conn = NULL;
 	}
-	/* Collect first: a callback may queue new requests (they fail at once). */
-	while ((r = pgq_pop(&pc->seg_done)))
-		pgq_push(&failed, r);
-	while ((r = pgq_pop(&pc->inflight)))
-		pgq_push(&failed, r);
+	/*
+	 * Collect first: a callback may queue new requests (they fail at once).
+	 * A request that went out may have committed (PG_UNKNOWN), unless its
+	 * segment is known to roll back (one of it failed) or its sync was
+	 * never sent (no commit without it): those, and the requests never
+	 * sent, did not (PG_UNAVAILABLE). The current segment's requests are
+	 * in seg_done, then in inflight up to the first sync marker.
+	 */
+	{
+		struct pgreq *last_sync = NULL;
+		int first = 1;
+
+		for (r = pc->inflight.head; r; r = r->next)
+			if (r->kind == PGREQ_SYNC)
+				last_sync = r;
+		while ((r = pgq_pop(&pc->seg_done))) {
+			r->unavailable = pc->seg_failed || !last_sync;
+			pgq_push(&failed, r);
+		}
+		while ((r = pgq_pop(&pc->inflight))) {
+			if (r->kind == PGREQ_SYNC) {
+				first = 0;
+				if (r == last_sync)
+					last_sync = NULL;
+			}
+			r->unavailable = (first && pc->seg_failed) || !last_sync;
+			pgq_push(&failed, r);
+		}
+	}
 	pc->segments = 0;
+	pc->ordered_segments = 0;
 	pc->seg_failed = 0;
 	if (!pc->is_listen) {
-		while ((r = pgq_pop(&pc->pl->pending)))
+		while ((r = pgq_pop(&pc->pl->pending))) {
+			r->unavailable = 1;
 			pgq_push(&failed, r);
+		}
 	}
 	while ((r = pgq_pop(&failed))) {
 		if (r->kind == PGREQ_STMT)
-			pgreq_finish(r, PG_UNAVAILABLE);
+			pgreq_finish(r, r->unavailable ? PG_UNAVAILABLE : PG_UNKNOWN);
 		else
 			pgreq_free(r);
 	}
@@ -408,7 +438,7 @@ static void pgc_ready(struct pgconn *pc)
 }
 
 /* The segment's sync arrived: it committed, or rolled back if one failed. */
-static void pgc_segment_end(struct pgconn *pc, int64_t sent_us)
+static void pgc_segment_end(struct pgconn *pc, int64_t sent_us, int ordered)
 {
 	struct pgloop *pl = pc->pl;
 	struct pgq_list retry = { 0 };
@@ -417,6 +447,8 @@ static void pgc_segment_end(struct pgconn *pc, int64_t sent_us)
 
 	pc->seg_failed = 0;
 	pc->segments--;
+	if (ordered)
+		pc->ordered_segments--;
 	if (sent_us) {
 		double ms = (double)(lws_now_usecs() - sent_us) / 1000.0;
 
@@ -446,17 +478,22 @@ static void pgc_segment_end(struct pgconn *pc, int64_t sent_us)
 			pgreq_finish(r, PG_OK);
 		} else if (r->failed || ++r->tries >= PG_TRIES) {
 			pl->stats.failed += r->nkids ? r->nkids : 1;
-			pgreq_finish(r, r->unavailable ? PG_UNAVAILABLE : PG_FAILED);
+			/* Rolled back: a race lost too often is "try again" too. */
+			pgreq_finish(r, r->unavailable || r->raced ? PG_UNAVAILABLE : PG_FAILED);
 		} else {
-			/* Rolled back with the failing one: run it again. */
+			/* Rolled back with the failing one, or by a race: run it again. */
 			if (r->res) {
 				PQclear(r->res);
 				r->res = NULL;
 			}
+			pl->stats.retried += r->nkids ? r->nkids : 1;
 			pgq_push(&retry, r);
 		}
 	}
-	/* Retries go first, in their original order. */
+	/*
+	 * Retries go first, in their original order. Nothing ordered went out
+	 * after them (pgloop_flush), so they keep their place before it.
+	 */
 	if (retry.head) {
 		retry.tail->next = pl->pending.head;
 		pl->pending.head = retry.head;
@@ -481,7 +518,19 @@ static int pgc_drain_query(struct pgconn *pc)
 			if (!res)
 				continue;
 			if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
-				/* A statement's extra result: keep only the first. */
+				/*
+				 * An ERROR here is the COMMIT failing: the segment rolled
+				 * back (its requests run again). A FATAL ends the
+				 * connection, after a COMMIT that may have happened.
+				 */
+				const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+				if (PQresultStatus(res) == PGRES_FATAL_ERROR && sev &&
+				    strcmp(sev, "ERROR") == 0) {
+					log_warn("a pipeline segment failed to commit: %s",
+						 PQresultErrorMessage(res));
+					pc->seg_failed = 1;
+				}
 				PQclear(res);
 				continue;
 			}
@@ -489,9 +538,10 @@ static int pgc_drain_query(struct pgconn *pc)
 			{
 				struct pgreq *sync = pgq_pop(&pc->inflight);
 				int64_t sent = sync->sent_us;
+				int ordered = sync->ordered;
 
 				pgreq_free(sync);
-				pgc_segment_end(pc, sent);
+				pgc_segment_end(pc, sent, ordered);
 			}
 			continue;
 		}
@@ -509,14 +559,24 @@ static int pgc_drain_query(struct pgconn *pc)
 			break;
 		case PGRES_PIPELINE_ABORTED:
 			break;
-		default:
+		default: {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			pc->seg_failed = 1;
+			if (r->kind == PGREQ_STMT && dberr_retry(state)) {
+				/* A deadlock or serialization failure: runs again. */
+				log_warn("statement '%s' rolled back, runs again: %s",
+					 pc->pl->stmts[r->stmt].name, PQresultErrorMessage(res));
+				r->raced = 1;
+				break;
+			}
 			log_err("statement '%s' failed: %s",
 				r->kind == PGREQ_STMT ? pc->pl->stmts[r->stmt].name : "setup",
 				PQresultErrorMessage(res));
 			r->failed = 1;
-			r->unavailable = dberr_unavailable(PQresultErrorField(res, PG_DIAG_SQLSTATE));
-			pc->seg_failed = 1;
+			r->unavailable = dberr_unavailable(state);
 			break;
+		}
 		}
 		if (res)
 			PQclear(res);
@@ -650,7 +710,7 @@ static void pgloop_flush(struct pgloop *pl)
 {
 	struct pgconn *pc = &pl->query;
 	struct pgreq *r;
-	int n = 0;
+	int n = 0, ordered = 0;
 
 	if (pc->state != PGC_READY || !pl->pending.head || pc->segments >= PG_SEGMENTS_INFLIGHT)
 		return;
@@ -659,6 +719,9 @@ static void pgloop_flush(struct pgloop *pl)
 
 		if (d->alone && n > 0)
 			break; /* it starts the next segment */
+		if (d->ordered && pc->ordered_segments > 0)
+			break; /* waits until the segment before it is done */
+		ordered |= d->ordered;
 		pgq_pop(&pl->pending);
 		if (d->batch_sql && !r->nkids && r->kind == PGREQ_STMT)
 			r = pgloop_batch(pl, r);
@@ -673,6 +736,8 @@ static void pgloop_flush(struct pgloop *pl)
 		if (d->alone)
 			break; /* nothing joins it */
 	}
+	if (!n)
+		return;
 	r = pgreq_new(PGREQ_SYNC, -1, 0, NULL);
 	if (!r || !PQpipelineSync(pc->conn)) {
 		free(r);
@@ -680,8 +745,10 @@ static void pgloop_flush(struct pgloop *pl)
 		return;
 	}
 	r->sent_us = lws_now_usecs();
+	r->ordered = ordered;
 	pgq_push(&pc->inflight, r);
 	pc->segments++;
+	pc->ordered_segments += ordered;
 	pgc_flush_out(pc);
 }
 

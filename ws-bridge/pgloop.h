@@ -19,6 +19,7 @@ enum pg_status {
 	PG_OK = 0,
 	PG_UNAVAILABLE = -1, /* no connection, or it broke before the outcome was known */
 	PG_FAILED = -2,      /* the statement failed (logged) */
+	PG_UNKNOWN = -3,     /* sent, then the connection broke: it may have committed */
 };
 
 /*
@@ -45,6 +46,13 @@ struct pg_stmt_def {
 	 * a transaction with another such statement would break.
 	 */
 	int alone;
+	/*
+	 * Its requests keep their order: no segment holding such a request is
+	 * sent while another one is in flight, so a segment that rolls back
+	 * and runs again cannot be overtaken by a later one (a sender's
+	 * messages keep their order).
+	 */
+	int ordered;
 };
 
 struct pgloop_ops {
@@ -68,8 +76,8 @@ struct pgloop *pgloop_new(struct lws_context *ctx, struct lws_vhost *vh, const s
 			  const struct pg_stmt_def *stmts, int nstmts, const struct pgloop_ops *ops);
 
 /*
- * Closes both connections. Requests still queued or in flight get their
- * callback with PG_UNAVAILABLE first.
+ * Closes both connections. Requests still queued get their callback with
+ * PG_UNAVAILABLE first, those in flight with PG_UNKNOWN.
  */
 void pgloop_free(struct pgloop *pl);
 
@@ -97,6 +105,7 @@ struct pgloop_stats {
 	unsigned long long batched;      /* requests that ran in them */
 	unsigned long long failed;       /* statements that failed (a batch counts its requests) */
 	unsigned long long rolled_back;  /* segments rolled back by a failure */
+	unsigned long long retried;      /* requests run again after a rollback */
 	unsigned long long reconnects;   /* connections re-established */
 	unsigned long long notifies;     /* NOTIFY payloads received */
 	double segment_ms_sum;           /* send-to-commit time of all segments */

@@ -470,6 +470,72 @@ export function psql(sql) {
   return r.stdout.trim();
 }
 
+/** The owner's conninfo for database db (user, application_name optional). */
+export function conninfo(db = 'chat', { user, app } = {}) {
+  let c = process.env.DATABASE_URL
+    ? `${process.env.DATABASE_URL} dbname=${db}`
+    : `host=${fs.realpathSync(STATE_DIR)}/run port=5432 dbname=${db} user=${user || 'chat'}`;
+  if (process.env.DATABASE_URL && user) c += ` user=${user}`;
+  if (app) c += ` application_name=${app}`;
+  return c;
+}
+
+/**
+ * A psql session that stays open between statements (the stack's owner by
+ * default). run() resolves with a statement's output and rejects with its
+ * ERROR; several run() calls may be pending at once (they run in order),
+ * so a test can leave one waiting on a lock and go on.
+ */
+export class PsqlSession {
+  static async open(opts = {}) {
+    const s = new PsqlSession(opts);
+    await s.run('SELECT 1');
+    return s;
+  }
+
+  constructor({ db = 'chat', user, app } = {}) {
+    this.p = spawn('psql', [conninfo(db, { user, app }), '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.out = '';
+    this.err = '';
+    this.n = 0;
+    this.last = Promise.resolve();
+    this.exited = false;
+    this.p.stdout.on('data', (d) => { this.out += d; });
+    this.p.stderr.on('data', (d) => { this.err += d; });
+    this.p.on('exit', () => { this.exited = true; });
+  }
+
+  /** Runs one statement; resolves with its output (trimmed), rejects with its error. */
+  run(sql, timeoutMs = 60_000) {
+    const p = this.last.then(() => this.#run(sql, timeoutMs));
+    this.last = p.catch(() => {});
+    return p;
+  }
+
+  async #run(sql, timeoutMs) {
+    const mark = `@@done${++this.n}@@`;
+    this.p.stdin.write(`${sql};\n\\echo ${mark}\n\\warn ${mark}\n`);
+    const end = Date.now() + timeoutMs;
+    while (!this.out.includes(mark) || !this.err.includes(mark)) {
+      assert.ok(!this.exited, `psql exited: ${this.err}`);
+      assert.ok(Date.now() < end, `psql: no answer to ${sql.slice(0, 60)}: ${this.err}`);
+      await sleep(20);
+    }
+    const i = this.out.indexOf(mark);
+    const j = this.err.indexOf(mark);
+    const out = this.out.slice(0, i).trim();
+    const err = this.err.slice(0, j).trim();
+    this.out = this.out.slice(i + mark.length + 1);
+    this.err = this.err.slice(j + mark.length + 1);
+    if (/ERROR:/.test(err)) throw new Error(err);
+    return out;
+  }
+
+  end() {
+    this.p.stdin.end();
+  }
+}
+
 const lit = (s) => `'${String(s).replace(/'/g, "''")}'`;
 
 /**

@@ -3,12 +3,11 @@
 // extra one). Keep this family last: it stops the database of the shared stack.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { api, ok, join, createRoom, history, stack, waitFor, show } from './lib.mjs';
 import {
   connect, connectError, closeAll, collect, ack, ackFails, joinRoom, sendWs, member, sleep,
-  Bridge, EXTRA_PORT_1, STATE_DIR,
+  Bridge, EXTRA_PORT_1, PsqlSession, conninfo, psql,
 } from './sio.mjs';
 
 let B;
@@ -174,50 +173,93 @@ test('lost LISTEN: messages committed while the bridges cannot reach the databas
   for (const [i, d] of drops.entries()) assert.deepEqual(d.items, [], `connection ${i} stayed connected`);
 });
 
-const conninfo = (db) => process.env.DATABASE_URL
-  ? `${process.env.DATABASE_URL} dbname=${db}`
-  : `host=${fs.realpathSync(STATE_DIR)}/run port=5432 dbname=${db} user=chat`;
-
 /** One statement from the postgres database (chat may refuse connections). */
 function psqlOther(sql) {
   const r = spawnSync('psql', [conninfo('postgres'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, `psql ${sql}: ${r.stdout}${r.stderr}`);
 }
 
-/** A psql session on the chat database that stays open between statements. */
-class PsqlSession {
-  static async open() {
-    const s = new PsqlSession();
-    await s.run('SELECT 1');
-    return s;
+test('a connection closed while the database is down: the user goes offline once it is back', async () => {
+  const owner = await join('dg_owner');
+  const room = await createRoom(owner.token, 'dg');
+  const u = await join('dg_u', { room_id: room.id });
+  const { socket } = await connect(u.token);
+  await joinRoom(socket, room.id);
+  assert.equal((await member(owner.token, room.id, u.user.id)).online, true);
+  let stopped = false;
+  try {
+    stack('pg-stop');
+    stopped = true;
+    socket.close();
+    // Past the grace period (CHAT_WS_GRACE, 3 s): the bridge tries to close
+    // the presence row while the database is down.
+    await sleep(3000 + 2000);
+    stack('pg-start');
+    stopped = false;
+  } finally {
+    if (stopped) stack('pg-start');
   }
+  await retry(async () => {
+    const r = await api('GET', `/api/users/${room.id}`, { token: owner.token });
+    return r.status === 200 && r.json.data.users.find((x) => x.id === u.user.id)?.online === false;
+  }, 30_000, 'the closed connection\'s user goes offline');
+});
 
-  constructor() {
-    this.p = spawn('psql', [conninfo('chat'), '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.out = '';
-    this.err = '';
-    this.n = 0;
-    this.exited = false;
-    this.p.stdout.on('data', (d) => { this.out += d; });
-    this.p.stderr.on('data', (d) => { this.err += d; });
-    this.p.on('exit', () => { this.exited = true; });
-  }
-
-  /** Runs one statement; resolves with its output (trimmed). */
-  async run(sql) {
-    const mark = `@@done${++this.n}@@`;
-    const from = this.out.length;
-    this.p.stdin.write(`${sql};\n\\echo ${mark}\n`);
-    const end = Date.now() + 30_000;
-    while (!this.out.includes(mark, from)) {
-      assert.ok(!this.exited, `psql exited: ${this.err}`);
-      assert.ok(Date.now() < end, `psql: no answer to ${sql.slice(0, 60)}: ${this.err}`);
-      await sleep(20);
-    }
-    return this.out.slice(from, this.out.indexOf(mark, from)).trim();
-  }
-
-  end() {
-    this.p.stdin.end();
+/**
+ * Runs send() while every COMMIT waits for a synchronous standby that never
+ * comes (the row is written, the client not told), waits until the
+ * application's backend waits so, then stops PostgreSQL: the shutdown ends
+ * the connection before the client hears of the commit. Returns what
+ * send() resolved with, PostgreSQL started again. One at a time: a COMMIT
+ * that NOTIFYs holds the notification queue's lock while it waits.
+ */
+async function hiddenCommit(app, send) {
+  psql("ALTER SYSTEM SET synchronous_standby_names = 'chat_t19_nobody'");
+  psql('SELECT pg_reload_conf()');
+  let stopped = false;
+  try {
+    const p = send();
+    await retry(() => psql(`SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE '%chat_send%' AND application_name = '${app}'`) === '1', 20_000, `the ${app} send waits for the standby`);
+    psql('ALTER SYSTEM RESET synchronous_standby_names'); // read at the next start
+    stack('pg-stop');
+    stopped = true;
+    const v = await p;
+    stack('pg-start');
+    stopped = false;
+    return v;
+  } finally {
+    if (stopped) stack('pg-start');
+    psql('ALTER SYSTEM RESET synchronous_standby_names');
+    psql('SELECT pg_reload_conf()');
   }
 }
+
+test('a commit hidden by the connection loss: outcome_unknown, and the retry with the same client_id stores the message once', { skip: !!process.env.DATABASE_URL && 'DATABASE_URL: the server is not ours to reconfigure' }, async () => {
+  const owner = await join('du_owner');
+  const room = await createRoom(owner.token, 'du');
+  const sender = await join('du_sender', { room_id: room.id });
+  const { socket } = await connect(sender.token);
+  await joinRoom(socket, room.id);
+  const wsBody = { room_id: room.id, message: 'limbo ws', client_id: 'du-ws' };
+  const restBody = { message: 'limbo rest', client_id: 'du-rest' };
+  const wsAck = await hiddenCommit('chat-ws', () => ack(socket, 'send_message', wsBody, 60_000));
+  ackFails(wsAck, 'outcome_unknown', 'the WebSocket send');
+  // Retried with the same client_id: the message committed before the
+  // shutdown comes back (duplicate), stored once.
+  const again = await retry(async () => {
+    const x = await ack(socket, 'send_message', wsBody, 15_000);
+    return x.ok ? x : null;
+  }, 30_000, 'the WebSocket retry');
+  assert.equal(again.duplicate, true, JSON.stringify(again));
+
+  const rest = await hiddenCommit('chat-fcgi', () => api('POST', `/api/messages/${room.id}`, { token: owner.token, body: restBody }));
+  assert.equal(rest.status, 503, show(rest));
+  assert.equal(rest.json.error.code, 'outcome_unknown', show(rest));
+  const r2 = await retry(async () => {
+    const x = await api('POST', `/api/messages/${room.id}`, { token: owner.token, body: restBody });
+    return x.status === 200 || x.status === 201 ? x : null;
+  }, 30_000, 'the REST retry');
+  assert.equal(r2.json.data.duplicate, true, show(r2));
+  const stored = (await history(owner.token, room.id)).messages.map((m) => m.client_id);
+  assert.deepEqual(stored, ['du-ws', 'du-rest']);
+});

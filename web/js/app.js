@@ -18,6 +18,7 @@ const TYPING_REFRESH_MS = 2000; // resend is_typing:true while typing (server ex
 const TYPING_IDLE_MS = 3000; // is_typing:false after this long without a keystroke
 const TYPING_SHOW_MS = 6500; // forget someone's typing if nothing refreshes it
 const ACK_TIMEOUT_MS = 10000;
+const SEND_TRIES = 10; // runs of one message while the database is away
 const GROUP_MS = 5 * 60 * 1000;
 
 const state = {
@@ -775,6 +776,13 @@ async function trySend(entry) {
   const e = (ack && ack.error) || { message: 'no answer from the server' };
   if (e.code === 'unauthorized') {
     sessionEnded();
+    return;
+  }
+  // The database is away, or the connection to it broke after the message
+  // went out (outcome_unknown: it may be stored): the same client_id goes
+  // again, and the server stores it once.
+  if ((e.code === 'outcome_unknown' || e.code === 'db_unavailable') && entry.attempt < SEND_TRIES) {
+    setTimeout(() => trySend(entry), 2000);
     return;
   }
   entry.status = 'failed';

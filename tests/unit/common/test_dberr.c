@@ -32,11 +32,26 @@ static void test_request_errors_are_not(void **state)
 	assert_true(dberr_unavailable("0800"));
 }
 
+static void test_retry(void **state)
+{
+	(void)state;
+	assert_true(dberr_retry("40P01"));  /* deadlock */
+	assert_true(dberr_retry("40001"));  /* serialization failure */
+	assert_false(dberr_retry("40002")); /* integrity constraint: not a race */
+	assert_false(dberr_retry("23505"));
+	assert_false(dberr_retry("57P01"));
+	assert_false(dberr_retry(NULL));
+	assert_false(dberr_retry(""));
+	assert_false(dberr_retry("40P0"));
+	assert_false(dberr_retry("40P011"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unavailable_classes),
 		cmocka_unit_test(test_request_errors_are_not),
+		cmocka_unit_test(test_retry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,8 @@
 
 #include "err.h"
 
-/* The table of DESIGN.md section 2, written out independently of err.c. */
+/* The table of DESIGN.md section 2, written out independently of err.c,
+ * plus outcome_unknown (docs/api.md: a write whose commit is not known). */
 static const struct {
 	enum err_code code;
 	const char *name;
@@ -29,6 +30,7 @@ static const struct {
 	{ ERR_RATE_LIMITED, "rate_limited", 429 },
 	{ ERR_INTERNAL, "internal_error", 500 },
 	{ ERR_DB_UNAVAILABLE, "db_unavailable", 503 },
+	{ ERR_OUTCOME_UNKNOWN, "outcome_unknown", 503 },
 };
 
 #define N_DESIGN (sizeof(design) / sizeof(design[0]))
