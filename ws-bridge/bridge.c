@@ -554,8 +554,20 @@ static void on_send_done(void *arg, enum pg_status st, const PGresult *res, int 
 	const char *data;
 	size_t len;
 
-	if (c && c->state == CONN_READY && !ev_result(c, q->ack_id, st, res, row, &data, &len))
+	if (c && c->state == CONN_READY && !ev_result(c, q->ack_id, st, res, row, &data, &len)) {
+		struct sub *s = room_sub_of(c, q->room);
+
+		/*
+		 * Clients forget a member's typing when a message of theirs
+		 * arrives: so does the bridge, or a "typing" right after the
+		 * send would look like no change and never be told.
+		 */
+		if (s) {
+			s->typing_until_ms = 0;
+			s->typing_sent = 0;
+		}
 		ev_ok(c, q->ack_id, data, len);
+	}
 	breq_free(q);
 }
 

@@ -2,7 +2,8 @@
 # run.sh -- the end-to-end tests: a fresh local stack built from BUILD_DIR,
 # node --test over tests/e2e/t*.test.mjs, then the sanitizer reports.
 #
-# Usage: tests/e2e/run.sh BUILD_DIR     (make test passes build/asan)
+# Usage: tests/e2e/run.sh BUILD_DIR [TEST_FILE...]
+#        (make test passes build/asan; with files, only those run)
 #
 # Its own state dir (var/test) and port (18080, or CHAT_E2E_PORT). Exits
 # non-zero when the stack does not start, a test fails, or a service left
@@ -15,11 +16,12 @@ suite=end-to-end
 # shellcheck source=tests/harness.sh
 . "$repo/tests/harness.sh"
 
-if [ "$#" -ne 1 ]; then
-  echo "usage: tests/e2e/run.sh BUILD_DIR" >&2
+if [ "$#" -lt 1 ]; then
+  echo "usage: tests/e2e/run.sh BUILD_DIR [TEST_FILE...]" >&2
   exit 2
 fi
 harness_build_dir "$1"
+shift
 # socket.io-client and ws, from the committed lock file.
 harness_npm_ci "$here"
 
@@ -31,6 +33,9 @@ harness_start "$repo/var/test" "${CHAT_E2E_PORT:-18080}"
 
 cd "$repo"
 rc=0
-node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/t*.test.mjs || rc=$?
+if [ "$#" -eq 0 ]; then
+  set -- tests/e2e/t*.test.mjs
+fi
+node --test --test-concurrency=1 --test-timeout=180000 "$@" || rc=$?
 harness_verdict "$rc" fcgi.log ws.log nginx-error.log
 exit "$rc"

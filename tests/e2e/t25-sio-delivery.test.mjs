@@ -233,6 +233,31 @@ test('typing toggled as fast as allowed reaches the others coalesced, ending in 
   ackFails(await ack(sa, 'typing', { room_id: other.id, is_typing: true }), 'forbidden');
 });
 
+test('typing again right after a send is told again (clients forget typing when the message arrives)', async () => {
+  // The web client drops "X is typing" when X's message arrives. With
+  // coalescing, typing(true) → send → typing(false) → typing(true) within a
+  // second looked like no change to the bridge, and the second "typing" was
+  // never told (the browser test of the typing line caught it).
+  const a = await join('tys_a');
+  const room = await createRoom(a.token, 'tys');
+  const b = await join('tys_b', { room_id: room.id });
+  const { socket: sa } = await connect(a.token);
+  const { socket: sb } = await connect(b.token);
+  await joinRoom(sa, room.id);
+  await joinRoom(sb, room.id);
+  const seen = collect(sb, 'typing');
+  const msgs = collect(sb, 'new_message');
+  ackOk(await ack(sa, 'typing', { room_id: room.id, is_typing: true }), 'typing');
+  await seen.waitFor((t) => t.user_id === a.user.id && t.is_typing === true, 5000, 'the first typing');
+  ackOk(await ack(sa, 'send_message', { room_id: room.id, message: 'done typing' }), 'send');
+  ackOk(await ack(sa, 'typing', { room_id: room.id, is_typing: false }), 'stop');
+  await msgs.waitFor((m) => m.content === 'done typing', 5000, 'the message');
+  const after = seen.items.length;
+  ackOk(await ack(sa, 'typing', { room_id: room.id, is_typing: true }), 'typing again');
+  await seen.waitFor((t, i) => i >= after && t.user_id === a.user.id && t.is_typing === true,
+    5000, 'typing told again after the message');
+});
+
 test('a subscriber that cannot receive any more makes no endless range reads', async () => {
   const owner = await join('stk_owner');
   const room = await createRoom(owner.token, 'stk');
