@@ -165,31 +165,63 @@ group_pids() {
   [ "${#found[@]}" -eq 0 ] || printf '%s\n' "${found[@]}" | sort -un | paste -sd ' ' -
 }
 
+# alive PID... -- prints, on one line, those of the processes that are alive.
+alive() {
+  local pid out=''
+  for pid in "$@"; do
+    if pid_alive "$pid"; then
+      out+="${out:+ }$pid"
+    fi
+  done
+  printf '%s\n' "$out"
+}
+
+# gone_within TENTHS PID... -- true once none of the processes is alive,
+# looking every tenth of a second, TENTHS times at most.
+gone_within() {
+  local n=$1 i
+  shift
+  for ((i = 0; i < n; i++)); do
+    [ -n "$(alive "$@")" ] || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # terminate WHAT PID... -- SIGTERM, wait up to 5 s, then SIGKILL.
 terminate() {
-  local what=$1 pid i left
+  local what=$1
+  local -a left
   shift
   [ "$#" -gt 0 ] || return 0
   kill -TERM "$@" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    left=()
-    for pid in "$@"; do
-      pid_alive "$pid" && left+=("$pid")
-    done
-    [ "${#left[@]}" -gt 0 ] || return 0
-    sleep 0.1
-  done
+  ! gone_within 50 "$@" || return 0
+  read -ra left <<<"$(alive "$@")"
   warn "$what (pid ${left[*]}) still running 5 s after SIGTERM; sending SIGKILL"
   kill -KILL "${left[@]}" 2>/dev/null || true
-  for ((i = 0; i < 20; i++)); do
-    left=()
-    for pid in "$@"; do
-      pid_alive "$pid" && left+=("$pid")
-    done
-    [ "${#left[@]}" -gt 0 ] || return 0
+  ! gone_within 20 "${left[@]}" || return 0
+  warn "$what (pid $(alive "${left[@]}")) survived SIGKILL"
+  return 1
+}
+
+# wait_started PIDS READY... -- polls for up to 10 s until PIDS (a command
+# printing the pids of a service, with its arguments in one word) prints
+# some and the command READY succeeds; fails at once when, after half a
+# second, PIDS prints none (the service died).
+wait_started() {
+  local i
+  local -a pids
+  read -ra pids <<<"$1"
+  shift
+  for ((i = 0; i < 100; i++)); do
+    if [ -n "$("${pids[@]}")" ] && "$@"; then
+      return 0
+    fi
+    if [ "$i" -gt 5 ] && [ -z "$("${pids[@]}")" ]; then
+      return 1
+    fi
     sleep 0.1
   done
-  warn "$what (pid ${left[*]}) survived SIGKILL"
   return 1
 }
 

@@ -61,7 +61,6 @@ nginx_cmd() {
 }
 
 nginx_start() {
-  local i
   command -v nginx >/dev/null 2>&1 || die "nginx not found (run deploy/local/deps.sh)"
   [ -r "$WEB/index.html" ] || die "user '$(id -un)' cannot read '$WEB/index.html'"
   render_nginx_conf
@@ -70,16 +69,10 @@ nginx_start() {
   # and removes it when it exits.
   spawn "$NGINX_PID" "$LOG/nginx-error.log" nginx -p "$NGINX_DIR/" -c "$NGINX_CONF" \
     -e "$LOG/nginx-error.log" -g 'daemon off;'
-  for ((i = 0; i < 100; i++)); do
-    if [ -n "$(nginx_pids)" ] && port_open "$PORT"; then
-      say "nginx: http://127.0.0.1:$PORT/ (pid $(nginx_pids))"
-      return 0
-    fi
-    if [ "$i" -gt 5 ] && [ -z "$(nginx_pids)" ]; then
-      break
-    fi
-    sleep 0.1
-  done
+  if wait_started nginx_pids port_open "$PORT"; then
+    say "nginx: http://127.0.0.1:$PORT/ (pid $(nginx_pids))"
+    return 0
+  fi
   tail -n 10 "$LOG/nginx-error.log" >&2 2>/dev/null || true
   die "nginx did not start on 127.0.0.1:$PORT; see $LOG/nginx-error.log"
 }

@@ -31,7 +31,7 @@ check_binary() {
 fcgi_pids() { group_pids chat-fcgi "$FCGI_PID"; }
 
 fcgi_start() {
-  local i bin=$BUILD/chat-fcgi
+  local bin=$BUILD/chat-fcgi
   check_binary "$bin"
   service_env
   # spawn-fcgi refuses a socket someone still accepts on; our workers are
@@ -42,16 +42,10 @@ fcgi_start() {
   # replaces any that dies.
   spawn "$FCGI_PID" "$LOG/fcgi.log" env -i "${svc_env[@]}" "CHAT_FCGI_WORKERS=$WORKERS" \
     spawn-fcgi -n -s "$FCGI_SOCK" -M 0600 -- "$bin"
-  for ((i = 0; i < 100; i++)); do
-    if [ -S "$FCGI_SOCK" ] && [ -n "$(fcgi_pids)" ]; then
-      say "chat-fcgi: $WORKERS workers on $FCGI_SOCK (pids $(fcgi_pids))"
-      return 0
-    fi
-    if [ "$i" -gt 5 ] && [ -z "$(fcgi_pids)" ]; then
-      break
-    fi
-    sleep 0.1
-  done
+  if wait_started fcgi_pids test -S "$FCGI_SOCK"; then
+    say "chat-fcgi: $WORKERS workers on $FCGI_SOCK (pids $(fcgi_pids))"
+    return 0
+  fi
   tail -n 20 "$LOG/fcgi.log" >&2 2>/dev/null || true
   fcgi_stop
   die "chat-fcgi did not start on $FCGI_SOCK; see $LOG/fcgi.log"
@@ -82,23 +76,17 @@ ws_pids() {
 
 # Starts bridge $1 and waits until its port accepts.
 ws_start_one() {
-  local i=$1 n bin=$BUILD/chat-ws port log
+  local i=$1 bin=$BUILD/chat-ws port log
   check_binary "$bin"
   service_env
   port=$(ws_port "$i")
   log=$(ws_log "$i")
   spawn "$(ws_pidfile "$i")" "$log" env -i "${svc_env[@]}" "CHAT_WS_PORT=$port" \
     "CHAT_WS_SID_PREFIX=b${i}_" "$bin"
-  for ((n = 0; n < 100; n++)); do
-    if [ -n "$(ws_pids "$i")" ] && port_open "$port"; then
-      say "chat-ws: 127.0.0.1:$port (pid $(ws_pids "$i"))"
-      return 0
-    fi
-    if [ "$n" -gt 5 ] && [ -z "$(ws_pids "$i")" ]; then
-      break
-    fi
-    sleep 0.1
-  done
+  if wait_started "ws_pids $i" port_open "$port"; then
+    say "chat-ws: 127.0.0.1:$port (pid $(ws_pids "$i"))"
+    return 0
+  fi
   tail -n 20 "$log" >&2 || true
   die "chat-ws did not start listening on 127.0.0.1:$port; see $log"
 }
