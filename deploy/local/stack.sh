@@ -79,8 +79,7 @@ drop_privileges "$@"
 
 case ${1:-} in
   start)
-    start_all
-    echo "chat is running at http://127.0.0.1:$PORT/"
+    cmd_start
     ;;
   stop)
     check_settings

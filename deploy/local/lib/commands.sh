@@ -37,6 +37,7 @@ stop_all() {
   pg_stop
 }
 
+# Set while a signal or an error must stop what start_all started.
 starting=
 on_exit() {
   local rc=$?
@@ -81,16 +82,24 @@ start_all() {
   ws_start
   nginx_start
   wait_ready healthy || die "the stack is not healthy"
-  starting=
   unlock
+}
+
+# start_all, then the stack is up: the caller clears `starting` once a
+# signal no longer means "stop what was started".
+cmd_start() {
+  start_all
+  starting=
+  echo "chat is running at http://127.0.0.1:$PORT/"
 }
 
 cmd_run() {
   local sleeper=''
   start_all
-  echo "chat is running at http://127.0.0.1:$PORT/ (Ctrl-C stops it)"
   stop_requested=
   trap 'stop_requested=1' INT TERM HUP
+  starting=
+  echo "chat is running at http://127.0.0.1:$PORT/ (Ctrl-C stops it)"
   while [ -z "$stop_requested" ]; do
     sleep 2 &
     sleeper=$!
