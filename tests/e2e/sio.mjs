@@ -625,8 +625,9 @@ function stackBridgeEnv() {
 /**
  * An extra chat-ws on 127.0.0.1:port on the stack's database, with the
  * environment of the stack's own bridge plus env. It runs as the stack's
- * service user (as stack.sh does) and carries the stack's process mark, so
- * `stack.sh stop` also ends one a crashed test left behind. nginx does not
+ * service user (as stack.sh does), in a process group of its own whose id
+ * <state>/run/ws-<port>.pid records, so `stack.sh stop` also ends one a
+ * crashed test left behind (stack.sh owns every run/ws*.pid). nginx does not
  * know it: clients connect to it directly. Its log is
  * <state>/log/ws-<port>.log.
  */
@@ -657,8 +658,12 @@ export class Bridge {
       : ['env', ['-i', ...envArgs, bin]];
     const child = spawn(cmd[0], cmd[1], { cwd: '/', stdio: ['ignore', log, log], detached: true });
     fs.closeSync(log);
+    // detached: a session of its own, so its pid is its process group's id.
+    const pidFile = path.join(state, 'run', `ws-${port}.pid`);
+    fs.writeFileSync(pidFile, `${child.pid}\n`);
+    child.on('exit', () => fs.rmSync(pidFile, { force: true }));
     // A test that fails before stop() must not keep node --test waiting;
-    // stack.sh stop ends the process (it carries the stack's mark).
+    // stack.sh stop ends the process (it owns run/ws-<port>.pid).
     child.unref();
     const b = new Bridge(child, port, logPath);
     const end = Date.now() + timeout;
