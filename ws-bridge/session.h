@@ -1,0 +1,43 @@
+/* session.h -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, heartbeat. */
+#ifndef CHAT_SESSION_H
+#define CHAT_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "tok.h"
+
+struct bridge;
+
+/* Logouts remembered to refuse a CONNECT whose check was in flight. */
+#define SESSION_REVOKED 1024
+
+/* The session layer's state in the bridge: recent logouts. */
+struct sessions {
+	/* Recent session_revoked token hashes, a ring. */
+	char revoked[SESSION_REVOKED][TOK_HASH_HEX_LEN + 1];
+	unsigned revoked_next;
+};
+
+/* One whole Engine.IO packet of c (conn_ops.on_message): answers or closes on bad input. */
+void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len);
+
+/*
+ * A logout (the session_revoked NOTIFY): the READY sessions of that user
+ * and token hash get a Socket.IO DISCONNECT and close; a CONNECT of it
+ * still in flight is refused when it returns.
+ */
+void session_revoke(struct bridge *b, const char *user_id, const char *token_hash);
+
+/*
+ * The sweep, for one connection: the auth deadline, the ping timeout and
+ * the next ping. Returns 1 when it closed c or sent it a ping (nothing
+ * else is due for it this round), 0 otherwise.
+ */
+int session_sweep(struct bridge *b, struct conn *c, int64_t now_ms);
+
+/* The user id of an authenticated session ("" before). */
+const char *session_user_id(const struct conn *c);
+
+#endif
