@@ -66,7 +66,7 @@ static void bridge_on_open(void *arg, struct conn *c)
 {
 	struct bridge *b = arg;
 
-	if (hmap_put(&b->by_key, c->key, strlen(c->key), c))
+	if (hmap_put(&b->by_key, c->key, strlen(c->key), c) || session_open(b, c))
 		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 }
 
@@ -84,6 +84,7 @@ static void bridge_on_close(void *arg, struct conn *c)
 		if (s->typing_sent)
 			typing_send(b, c, s->room->id, 0);
 	room_unsubscribe_all(&b->rooms, c);
+	session_close(c);
 	if (c->state != CONN_READY && c->state != CONN_CLOSING)
 		return;
 	if (!session_user_id(c)[0] || b->stopping)

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bridge.h"
@@ -13,9 +14,37 @@
 #include "reply.h"
 #include "sio.h"
 
+/* The session state of c: set from session_open() on, NULL only if that failed. */
+static struct session *sess(const struct conn *c)
+{
+	return c->up;
+}
+
 const char *session_user_id(const struct conn *c)
 {
 	return c->user_id;
+}
+
+int session_open(struct bridge *b, struct conn *c)
+{
+	const struct cfg *cfg = b->cfg;
+	int64_t now = conn_now_ms();
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -1;
+	s->next_ping_ms = now + cfg->ws_ping_interval;
+	s->auth_deadline_ms = now + cfg->ws_auth_timeout;
+	s->ev_tokens = (double)cfg->ws_event_rate;
+	s->ev_at_ms = now;
+	c->up = s;
+	return 0;
+}
+
+void session_close(struct conn *c)
+{
+	free(c->up);
+	c->up = NULL;
 }
 
 /* ---- Socket.IO CONNECT ---------------------------------------------------- */
@@ -73,7 +102,8 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 		goto out;
 	}
 	/* Its session was revoked while the check was in flight. */
-	if (st == PG_OK && res && PQgetisnull(res, row, 0) && session_revoked(q->b, c->token_hash)) {
+	if (st == PG_OK && res && PQgetisnull(res, row, 0) &&
+	    session_revoked(q->b, sess(c)->token_hash)) {
 		q->b->stats.revoked_connects++;
 		presence_close_now(q->b, q->key);
 		log_info("connection %s: session revoked while connecting", c->key);
@@ -89,7 +119,7 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 		goto out;
 	}
 	snprintf(c->user_id, sizeof(c->user_id), "%s", json_string_value(json_object_get(user, "id")));
-	snprintf(c->username, sizeof(c->username), "%s",
+	snprintf(sess(c)->username, sizeof(sess(c)->username), "%s",
 		 json_string_value(json_object_get(user, "username")));
 	conn_ready(c);
 	reply_frame(c, sio_connect_ok(c->sid));
@@ -167,7 +197,7 @@ static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_pa
 		return;
 	}
 	/* Kept to close this connection when its session is revoked. */
-	memcpy(c->token_hash, hash + 2, TOK_HASH_HEX_LEN + 1);
+	memcpy(sess(c)->token_hash, hash + 2, TOK_HASH_HEX_LEN + 1);
 	c->state = CONN_AUTHING;
 	if (dbreq_query(b, BS_CONNECT, 4, params, on_connect_done, q)) {
 		c->state = CONN_OPEN;
@@ -184,7 +214,7 @@ void session_revoke(struct bridge *b, const char *uid, const char *hash)
 	ss->revoked_next = (ss->revoked_next + 1) % SESSION_REVOKED;
 	for (struct conn *c = b->conns->head; c; c = c->next) {
 		if (c->state != CONN_READY || strcmp(c->user_id, uid) != 0 ||
-		    strcmp(c->token_hash, hash) != 0)
+		    strcmp(sess(c)->token_hash, hash) != 0)
 			continue;
 		log_info("connection %s: session revoked, disconnecting", c->key);
 		reply_frame(c, frame_from("41", 2));
@@ -195,20 +225,20 @@ void session_revoke(struct bridge *b, const char *uid, const char *hash)
 /* ---- events and the rate limit ------------------------------------------------ */
 
 /* Takes one token from the connection's event bucket; 0 when allowed. */
-static int session_rate_take(const struct cfg *cfg, struct conn *c)
+static int session_rate_take(const struct cfg *cfg, struct session *s)
 {
 	int64_t now = conn_now_ms();
 	double cap = (double)cfg->ws_event_rate;
 
 	if (cfg->ws_event_rate <= 0)
 		return 0;
-	c->ev_tokens += (double)(now - c->ev_at_ms) * cap / ((double)cfg->ws_event_window * 1000.0);
-	if (c->ev_tokens > cap)
-		c->ev_tokens = cap;
-	c->ev_at_ms = now;
-	if (c->ev_tokens < 1.0)
+	s->ev_tokens += (double)(now - s->ev_at_ms) * cap / ((double)cfg->ws_event_window * 1000.0);
+	if (s->ev_tokens > cap)
+		s->ev_tokens = cap;
+	s->ev_at_ms = now;
+	if (s->ev_tokens < 1.0)
 		return -1;
-	c->ev_tokens -= 1.0;
+	s->ev_tokens -= 1.0;
 	return 0;
 }
 
@@ -222,7 +252,7 @@ static void on_sio_event(struct bridge *b, struct conn *c, const struct sio_pack
 		reply_fail(c, p->ack_id, ERR_UNAUTHORIZED, "connect with a valid session first");
 		return;
 	}
-	if (session_rate_take(b->cfg, c)) {
+	if (session_rate_take(b->cfg, sess(c))) {
 		reply_fail(c, p->ack_id, ERR_RATE_LIMITED, "too many events, slow down");
 		return;
 	}
@@ -239,7 +269,7 @@ static void session_ping(struct bridge *b, struct conn *c, const struct sio_pack
 {
 	struct frame *f;
 
-	if (session_rate_take(b->cfg, c))
+	if (session_rate_take(b->cfg, sess(c)))
 		return;
 	f = frame_alloc(1 + p->data_len);
 	if (f) {
@@ -279,6 +309,10 @@ void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
 {
 	struct sio_packet p;
 
+	if (!c->up) {
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+		return;
+	}
 	if (sio_parse(buf, len, &p)) {
 		conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "malformed packet");
 		return;
@@ -288,7 +322,7 @@ void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
 		session_ping(b, c, &p);
 		return;
 	case SIO_EIO_PONG:
-		c->pong_deadline_ms = 0;
+		sess(c)->pong_deadline_ms = 0;
 		return;
 	case SIO_EIO_CLOSE:
 		conn_close(c, LWS_CLOSE_STATUS_NORMAL, "");
@@ -308,20 +342,25 @@ void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
 int session_sweep(struct bridge *b, struct conn *c, int64_t now)
 {
 	const struct cfg *cfg = b->cfg;
+	struct session *s = c->up;
 
-	if ((c->state == CONN_OPEN || c->state == CONN_AUTHING) && now > c->auth_deadline_ms) {
+	if (!s) {
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+		return 1;
+	}
+	if ((c->state == CONN_OPEN || c->state == CONN_AUTHING) && now > s->auth_deadline_ms) {
 		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no Socket.IO CONNECT in time");
 		return 1;
 	}
-	if (c->pong_deadline_ms && now > c->pong_deadline_ms) {
+	if (s->pong_deadline_ms && now > s->pong_deadline_ms) {
 		log_info("connection %s: ping timeout", c->key);
 		conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "ping timeout");
 		return 1;
 	}
-	if (now >= c->next_ping_ms) {
-		c->next_ping_ms = now + cfg->ws_ping_interval;
-		if (!c->pong_deadline_ms)
-			c->pong_deadline_ms = now + cfg->ws_ping_timeout;
+	if (now >= s->next_ping_ms) {
+		s->next_ping_ms = now + cfg->ws_ping_interval;
+		if (!s->pong_deadline_ms)
+			s->pong_deadline_ms = now + cfg->ws_ping_timeout;
 		conn_send(c, b->conns->ping);
 		return 1;
 	}
