@@ -87,7 +87,7 @@ static void bridge_on_close(void *arg, struct conn *c)
 	session_close(c);
 	if (c->state != CONN_READY && c->state != CONN_CLOSING)
 		return;
-	if (!session_user_id(c)[0] || b->stopping)
+	if (!c->user_id[0] || b->stopping)
 		return;
 	presence_conn_closed(b, c);
 }

@@ -7,7 +7,6 @@
 
 #include "bridge.h"
 #include "reply.h"
-#include "session.h"
 
 /* Client events of one user waiting for the database, so that one user's
  * flood cannot fill the shared queue (PG_QUEUE_MAX) for everyone. */
@@ -126,7 +125,7 @@ int dbreq_call(struct bridge *b, struct dbreq *q, const struct dbreq_kind *kind,
 /* Counts q against its user's share; answers and returns -1 past it. */
 static int dbreq_share(struct bridge *b, struct conn *c, struct dbreq *q)
 {
-	const char *uid = session_user_id(c);
+	const char *uid = c->user_id;
 	size_t ulen = strlen(uid);
 	struct upend *up = hmap_get(&b->pending_by_user, uid, ulen);
 

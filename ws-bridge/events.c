@@ -9,7 +9,6 @@
 #include "bridge.h"
 #include "dbreq.h"
 #include "reply.h"
-#include "session.h"
 #include "typing.h"
 #include "valid.h"
 
@@ -89,7 +88,7 @@ static int join_prepare(struct ev_call *e)
 		reply_fail(e->c, e->ack_id, ERR_FORBIDDEN, "too many rooms joined on this connection");
 		return -1;
 	}
-	e->params[0] = session_user_id(e->c);
+	e->params[0] = e->c->user_id;
 	e->params[1] = e->room;
 	ev_num(e, 2, since && json_is_integer(since) ? (long long)json_integer_value(since) : 0LL);
 	if (!(since && json_is_integer(since)))
@@ -149,7 +148,7 @@ static int leave_prepare(struct ev_call *e)
 {
 	if (ev_room_id(e))
 		return -1;
-	e->params[0] = session_user_id(e->c);
+	e->params[0] = e->c->user_id;
 	e->params[1] = e->room;
 	return 0;
 }
@@ -187,7 +186,7 @@ static int send_prepare(struct ev_call *e)
 		reply_fail(e->c, e->ack_id, ve.code, ve.message);
 		return -1;
 	}
-	e->params[0] = session_user_id(e->c);
+	e->params[0] = e->c->user_id;
 	e->params[1] = e->room;
 	e->params[2] = m.content;
 	e->params[3] = m.client_id;

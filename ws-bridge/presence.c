@@ -8,7 +8,6 @@
 #include "bridge.h"
 #include "dbreq.h"
 #include "log.h"
-#include "session.h"
 
 #define PRESENCE_CLOSE_BATCH 1000  /* presence rows closed per statement */
 #define PRESENCE_RECLOSE_MAX 100000 /* presence closes waiting to be tried again */
@@ -212,7 +211,7 @@ void presence_sweep(struct bridge *b, int64_t now)
 static void presence_reopen_all(struct bridge *b)
 {
 	for (struct conn *c = b->conns->head; c; c = c->next) {
-		const char *params[3] = { b->id, c->key, session_user_id(c) };
+		const char *params[3] = { b->id, c->key, c->user_id };
 
 		if (c->state == CONN_READY)
 			presence_fire(b, BS_PRESENCE_OPEN, 3, params);

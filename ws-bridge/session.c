@@ -20,11 +20,6 @@ static struct session *sess(const struct conn *c)
 	return c->up;
 }
 
-const char *session_user_id(const struct conn *c)
-{
-	return c->user_id;
-}
-
 int session_open(struct bridge *b, struct conn *c)
 {
 	const struct cfg *cfg = b->cfg;

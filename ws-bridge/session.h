@@ -63,7 +63,4 @@ void session_revoke(struct bridge *b, const char *user_id, const char *token_has
  */
 int session_sweep(struct bridge *b, struct conn *c, int64_t now_ms);
 
-/* The user id of an authenticated session ("" before). */
-const char *session_user_id(const struct conn *c);
-
 #endif

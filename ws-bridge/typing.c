@@ -3,7 +3,6 @@
 
 #include "bridge.h"
 #include "dbreq.h"
-#include "session.h"
 
 #define TYPING_GAP_MS 1000 /* typing changes of one subscription, at most one per */
 
@@ -19,7 +18,7 @@ static const struct dbreq_kind typing_kind = { NULL, NULL, 1 };
 static void typing_tell(struct bridge *b, struct conn *c, const char *room, int is_typing,
 			long long ack_id, int from_client)
 {
-	const char *params[3] = { session_user_id(c), room, is_typing ? "true" : "false" };
+	const char *params[3] = { c->user_id, room, is_typing ? "true" : "false" };
 	struct dbreq *q;
 
 	if (from_client) {
