@@ -1,4 +1,4 @@
-/* bridge.h -- the chat events: client events in, NOTIFY payloads out, presence. */
+/* bridge.h -- wires the bridge's layers together: the shared context of the event modules. */
 #ifndef CHAT_BRIDGE_H
 #define CHAT_BRIDGE_H
 
@@ -9,13 +9,30 @@
 #include "err.h"
 #include "hmap.h"
 #include "pgloop.h"
+#include "presence.h"
 #include "room.h"
-#include "tok.h"
+#include "session.h"
 
-/* Logouts remembered to refuse a CONNECT whose check was in flight. */
-#define BRIDGE_REVOKED 1024
-
-struct grace;
+/*
+ * The bridge's statements, by index into its one statement table
+ * (bridge_stmts in bridge.c, prepared by pgloop on each connection).
+ */
+enum bstmt {
+	BS_CONNECT,
+	BS_ENTER,
+	BS_LEAVE,
+	BS_SEND,
+	BS_TYPING,
+	BS_PRESENCE_OPEN,
+	BS_HEARTBEAT,
+	BS_REAP,
+	BS_REMOVE,
+	BS_RANGE,
+	BS_USER_ROOMS,
+	BS_HOUSEKEEP,
+	BS_PRESENCE_CLOSE_MANY,
+	BS__COUNT
+};
 
 enum bridge_event { BE_JOIN, BE_LEAVE, BE_SEND, BE_TYPING, BE_OTHER, BE__COUNT };
 
@@ -33,6 +50,10 @@ struct bridge_stats {
 	unsigned long long revoked_connects;   /* CONNECTs refused after a logout in flight */
 };
 
+/*
+ * The bridge: what every event module reaches through it. Each module
+ * keeps its own state in its member (presence, sessions, pending).
+ */
 struct bridge {
 	const struct cfg *cfg;
 	struct lws_context *ctx;
@@ -42,18 +63,12 @@ struct bridge {
 	struct hmap by_key;          /* conn key -> struct conn */
 	char id[96];                 /* this process in the presence tables */
 	unsigned epoch;              /* broadcast de-duplication */
-	lws_sorted_usec_list_t sweep_sul, beat_sul;
-	struct grace *grace_head, *grace_tail;
-	/* Presence rows whose close failed (database down): tried again. */
-	struct grace *reclose_head, *reclose_tail;
-	unsigned reclose_n;
-	/* Recent session_revoked token hashes, a ring. */
-	char revoked[BRIDGE_REVOKED][TOK_HASH_HEX_LEN + 1];
-	unsigned revoked_next;
-	struct hmap pending_by_user; /* user id -> struct upend: queries waiting */
+	lws_sorted_usec_list_t sweep_sul;
+	struct presence presence;    /* presence.c */
+	struct sessions sessions;    /* session.c */
+	struct hmap pending_by_user; /* dbreq.c: user id -> struct upend, queries waiting */
 	int stopping;
 	int removed;                 /* shutdown: presence rows are gone */
-	long beats;                  /* heartbeats since the last housekeeping */
 	struct bridge_stats stats;
 };
 

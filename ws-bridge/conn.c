@@ -477,11 +477,7 @@ static struct conn *conn_new(struct conn_set *cs, enum conn_transport t, struct 
 	c->transport = t;
 	snprintf(c->key, sizeof(c->key), "%llu", (unsigned long long)c->id);
 	outq_init(&c->q, (unsigned)cfg->ws_queue_frames, (size_t)cfg->ws_queue_bytes);
-	c->next_ping_ms = now + cfg->ws_ping_interval;
-	c->auth_deadline_ms = now + cfg->ws_auth_timeout;
 	c->last_poll_ms = now;
-	c->ev_tokens = (double)cfg->ws_event_rate;
-	c->ev_at_ms = now;
 	conn_request_token(wsi, c->token);
 	conn_client_addr(wsi, c->addr, sizeof(c->addr));
 	open = sio_open(c->sid, t == CONN_POLLING, cfg->ws_ping_interval, cfg->ws_ping_timeout,

@@ -51,16 +51,10 @@ struct conn {
 	size_t rx_len, rx_cap;
 	int rx_discard;               /* reading away a message past the limit */
 	char token[TOK_LEN + 1];      /* from the cookie or ?token=, may be empty */
-	char token_hash[TOK_HASH_HEX_LEN + 1]; /* of the session's token, once READY */
-	char user_id[40];
-	char username[40];
+	char user_id[40];             /* set by the layer above once READY; for fan-out and logs */
 	char addr[48];                /* client address key (addr.h): X-Real-IP, IPv6 /64 */
 	int unauth;                   /* counted in unauth_by_addr (not READY yet) */
-	int64_t next_ping_ms;
-	int64_t pong_deadline_ms;     /* 0 when no ping is outstanding */
-	int64_t auth_deadline_ms;     /* until CONNECT must succeed */
-	double ev_tokens;             /* event rate bucket */
-	int64_t ev_at_ms;
+	void *up;                     /* the layer above's state of this session, owned by it */
 	struct sub *subs;             /* owned by the room layer */
 	unsigned nsubs;
 	unsigned mark;                /* broadcast de-duplication epoch */

@@ -1,0 +1,262 @@
+/* notify.c -- the chat_events NOTIFY payloads, dispatched by type from one table. */
+#include "notify.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bridge.h"
+#include "dbreq.h"
+#include "log.h"
+#include "session.h"
+#include "sio.h"
+#include "typing.h"
+
+/* Serializes obj (minus the bus-only members) as a `name` event frame. */
+static struct frame *event_frame(const char *name, json_t *obj)
+{
+	char *s;
+	struct frame *f;
+
+	json_object_del(obj, "type");
+	s = json_dumps(obj, JSON_COMPACT);
+	if (!s)
+		return NULL;
+	f = sio_event(name, s, strlen(s));
+	free(s);
+	return f;
+}
+
+/* new_message: into the room's ordered delivery (room.c), gaps read back (range.c). */
+static void notify_message(struct bridge *b, json_t *ev)
+{
+	const char *room = json_string_value(json_object_get(ev, "room_id"));
+	json_t *seqj = json_object_get(ev, "seq"), *msg = json_object_get(ev, "message");
+	struct room *r = room ? room_find(&b->rooms, room) : NULL;
+	struct frame *f = NULL;
+
+	if (!r || !json_is_integer(seqj) || json_integer_value(seqj) <= 0)
+		return;
+	if (json_is_object(msg)) {
+		char *s = json_dumps(msg, JSON_COMPACT);
+
+		if (s)
+			f = sio_event("new_message", s, strlen(s));
+		free(s);
+	}
+	room_message(&b->rooms, r, (uint64_t)json_integer_value(seqj), f);
+	frame_unref(f);
+}
+
+static void notify_to_room(struct bridge *b, json_t *ev, const char *name, const char *skip_user)
+{
+	const char *room = json_string_value(json_object_get(ev, "room_id"));
+	struct room *r = room ? room_find(&b->rooms, room) : NULL;
+	struct frame *f;
+
+	if (!r)
+		return;
+	f = event_frame(name, ev);
+	if (f)
+		room_broadcast(r, f, skip_user, 0);
+	frame_unref(f);
+}
+
+static void notify_typing(struct bridge *b, json_t *ev)
+{
+	notify_to_room(b, ev, "typing", json_string_value(json_object_get(ev, "user_id")));
+}
+
+static void notify_user_joined(struct bridge *b, json_t *ev)
+{
+	notify_to_room(b, ev, "user_joined", NULL);
+}
+
+static void notify_user_left(struct bridge *b, json_t *ev)
+{
+	const char *room = json_string_value(json_object_get(ev, "room_id"));
+	const char *uid = json_string_value(json_object_get(json_object_get(ev, "user"), "id"));
+	json_t *genj = json_object_get(ev, "member_gen");
+	/* Without a number (an older database) it ends every membership. */
+	uint64_t gen = json_is_integer(genj) && json_integer_value(genj) >= 0
+			       ? (uint64_t)json_integer_value(genj)
+			       : UINT64_MAX;
+	struct room *r;
+	struct sub *s, *next;
+
+	json_object_del(ev, "member_gen");
+	notify_to_room(b, ev, "user_left", NULL);
+	/*
+	 * The user left on some connection: all of them stop receiving the
+	 * room, except subscriptions of a later membership (a join_room whose
+	 * ack came before this NOTIFY). A pending join learns of it when its
+	 * ack comes.
+	 */
+	r = room && uid ? room_find(&b->rooms, room) : NULL;
+	for (s = r ? r->subs : NULL; s; s = next) {
+		next = s->room_next;
+		if (strcmp(s->conn->user_id, uid) != 0)
+			continue;
+		if (s->pending) {
+			if (gen > s->left_gen)
+				s->left_gen = gen;
+			continue;
+		}
+		if (s->gen > gen)
+			continue;
+		if (s->typing_sent)
+			typing_send(b, s->conn, room, 0);
+		/* The last subscription frees the room. */
+		if (r->nsubs == 1) {
+			room_unsubscribe(&b->rooms, s);
+			break;
+		}
+		room_unsubscribe(&b->rooms, s);
+	}
+}
+
+static void status_to_rooms(struct bridge *b, struct frame *f, const char *const *rooms, int n)
+{
+	unsigned epoch = ++b->epoch;
+
+	if (!epoch)
+		epoch = ++b->epoch;
+	for (int i = 0; i < n; i++) {
+		struct room *r = room_find(&b->rooms, rooms[i]);
+
+		if (r)
+			room_broadcast(r, f, NULL, epoch);
+	}
+}
+
+static void on_user_rooms_done(void *arg, enum pg_status st, const PGresult *res, int row)
+{
+	struct dbreq *q = arg;
+
+	(void)row;
+	if (st == PG_OK && res && q->frame) {
+		int n = PQntuples(res);
+		const char **rooms = calloc((size_t)n + 1, sizeof(*rooms));
+
+		if (rooms) {
+			for (int i = 0; i < n; i++)
+				rooms[i] = PQgetvalue(res, i, 0);
+			status_to_rooms(q->b, q->frame, rooms, n);
+			free(rooms);
+		}
+	}
+	dbreq_free(q);
+}
+
+static void notify_status(struct bridge *b, json_t *ev)
+{
+	json_t *rooms = json_incref(json_object_get(ev, "rooms"));
+	const char *uid = json_string_value(json_object_get(ev, "user_id"));
+	struct frame *f;
+
+	json_object_del(ev, "rooms");
+	f = event_frame("user_status", ev);
+	if (!f || !uid)
+		goto out;
+	if (json_is_array(rooms)) {
+		size_t n = json_array_size(rooms);
+		const char **ids = calloc(n + 1, sizeof(*ids));
+
+		if (ids) {
+			for (size_t i = 0; i < n; i++)
+				ids[i] = json_string_value(json_array_get(rooms, i));
+			for (size_t i = 0; i < n; i++)
+				if (!ids[i])
+					ids[i] = "";
+			status_to_rooms(b, f, ids, (int)n);
+			free(ids);
+		}
+	} else {
+		/* Too many rooms for the payload: read them. */
+		const char *params[1] = { uid };
+		struct dbreq *q = dbreq_new(b, NULL, -1, NULL);
+
+		if (q) {
+			q->frame = frame_ref(f);
+			dbreq_query(b, BS_USER_ROOMS, 1, params, on_user_rooms_done, q);
+		}
+	}
+out:
+	frame_unref(f);
+	json_decref(rooms);
+}
+
+static void notify_room_created(struct bridge *b, json_t *ev)
+{
+	struct frame *f = event_frame("room_created", ev);
+
+	if (!f)
+		return;
+	for (struct conn *c = b->conns->head; c; c = c->next)
+		if (c->state == CONN_READY)
+			conn_send(c, f);
+	frame_unref(f);
+}
+
+/* A logout: the connections opened with that session end (Socket.IO DISCONNECT). */
+static void notify_revoked(struct bridge *b, json_t *ev)
+{
+	const char *uid = json_string_value(json_object_get(ev, "user_id"));
+	const char *hash = json_string_value(json_object_get(ev, "token_hash"));
+
+	if (uid && hash)
+		session_revoke(b, uid, hash);
+}
+
+/* The NOTIFY types of chat_events and their handlers. */
+static const struct {
+	const char *type;
+	void (*handle)(struct bridge *b, json_t *ev);
+} notify_table[] = {
+	{ "new_message", notify_message },
+	{ "typing", notify_typing },
+	{ "user_joined", notify_user_joined },
+	{ "user_left", notify_user_left },
+	{ "user_status", notify_status },
+	{ "room_created", notify_room_created },
+	{ "session_revoked", notify_revoked },
+};
+
+/* Records how long the NOTIFY took from the database (its "ts") to here. */
+static void notify_lag(struct bridge *b, json_t *ev)
+{
+	struct timespec now;
+	double lag;
+
+	if (!json_is_integer(json_object_get(ev, "ts")))
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	lag = (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6 -
+	      (double)json_integer_value(json_object_get(ev, "ts"));
+	b->stats.notify_lag_n++;
+	b->stats.notify_lag_ms_sum += lag;
+	b->stats.notify_lag_ms_last = lag;
+	json_object_del(ev, "ts");
+}
+
+void notify_dispatch(void *arg, const char *payload, size_t len)
+{
+	struct bridge *b = arg;
+	json_t *ev = json_loadb(payload, len, 0, NULL);
+	const char *type = json_string_value(json_object_get(ev, "type"));
+
+	if (!type) {
+		log_warn("ignored a malformed event on chat_events");
+		json_decref(ev);
+		return;
+	}
+	notify_lag(b, ev);
+	for (size_t i = 0; i < sizeof(notify_table) / sizeof(notify_table[0]); i++)
+		if (strcmp(type, notify_table[i].type) == 0) {
+			notify_table[i].handle(b, ev);
+			break;
+		}
+	json_decref(ev);
+}

@@ -1,0 +1,363 @@
+/* session.c -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, heartbeat. */
+#include "session.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "dbreq.h"
+#include "events.h"
+#include "log.h"
+#include "presence.h"
+#include "reply.h"
+#include "sio.h"
+
+/* The session state of c: set from session_open() on, NULL only if that failed. */
+static struct session *sess(const struct conn *c)
+{
+	return c->up;
+}
+
+int session_open(struct bridge *b, struct conn *c)
+{
+	const struct cfg *cfg = b->cfg;
+	int64_t now = conn_now_ms();
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -1;
+	s->next_ping_ms = now + cfg->ws_ping_interval;
+	s->auth_deadline_ms = now + cfg->ws_auth_timeout;
+	s->ev_tokens = (double)cfg->ws_event_rate;
+	s->ev_at_ms = now;
+	c->up = s;
+	return 0;
+}
+
+void session_close(struct conn *c)
+{
+	free(c->up);
+	c->up = NULL;
+}
+
+/* ---- Socket.IO CONNECT ---------------------------------------------------- */
+
+/* Returns nonzero when a session_revoked for this token hash arrived lately. */
+static int session_revoked(const struct bridge *b, const char *hash)
+{
+	if (!hash[0])
+		return 0;
+	for (unsigned i = 0; i < SESSION_REVOKED; i++)
+		if (strcmp(b->sessions.revoked[i], hash) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reads the CONNECT check's row: the user, or the refusal's code and message. */
+static json_t *connect_user(enum pg_status st, const PGresult *res, int row, const char **code,
+			    const char **message)
+{
+	json_t *data = NULL;
+
+	*code = "db_unavailable";
+	*message = REPLY_DB_UNAVAILABLE;
+	if (st == PG_OK && res) {
+		if (!PQgetisnull(res, row, 0)) {
+			*code = PQgetvalue(res, row, 0);
+			*message = PQgetvalue(res, row, 1);
+		} else {
+			data = json_loadb(PQgetvalue(res, row, 4), (size_t)PQgetlength(res, row, 4), 0,
+					  NULL);
+		}
+	} else if (st == PG_FAILED) {
+		*code = "internal_error";
+		*message = "internal error";
+	}
+	return data;
+}
+
+static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, int row)
+{
+	struct dbreq *q = arg;
+	struct conn *c = dbreq_conn(q);
+	json_t *data = NULL, *user;
+	const char *code, *message;
+
+	if (st == PG_OK && res && (row < 0 || row >= PQntuples(res) || PQnfields(res) != 5))
+		st = PG_FAILED;
+	/* Its presence row may have been written: the connection goes on without. */
+	if (st == PG_UNKNOWN)
+		presence_close_now(q->b, q->key);
+	if (!c || c->state != CONN_AUTHING) {
+		/* Gone while its presence row was being written: take it back. */
+		if (st == PG_OK && res && PQgetisnull(res, row, 0))
+			presence_close_now(q->b, q->key);
+		goto out;
+	}
+	/* Its session was revoked while the check was in flight. */
+	if (st == PG_OK && res && PQgetisnull(res, row, 0) &&
+	    session_revoked(q->b, sess(c)->token_hash)) {
+		q->b->stats.revoked_connects++;
+		presence_close_now(q->b, q->key);
+		log_info("connection %s: session revoked while connecting", c->key);
+		c->state = CONN_OPEN;
+		reply_frame(c, sio_connect_error("/", 1, "unauthorized", "the session was revoked"));
+		goto out;
+	}
+	data = connect_user(st, res, row, &code, &message);
+	user = json_object_get(data, "user");
+	if (!json_is_string(json_object_get(user, "id"))) {
+		c->state = CONN_OPEN;
+		reply_frame(c, sio_connect_error("/", 1, code, message));
+		goto out;
+	}
+	snprintf(c->user_id, sizeof(c->user_id), "%s", json_string_value(json_object_get(user, "id")));
+	snprintf(sess(c)->username, sizeof(sess(c)->username), "%s",
+		 json_string_value(json_object_get(user, "username")));
+	conn_ready(c);
+	reply_frame(c, sio_connect_ok(c->sid));
+	reply_frame(c, sio_event("connected", PQgetvalue(res, row, 4),
+				 (size_t)PQgetlength(res, row, 4)));
+	log_debug("connection %s authenticated as '%s'", c->key, c->user_id);
+out:
+	json_decref(data);
+	dbreq_free(q);
+}
+
+/*
+ * The token of a CONNECT: its payload's "token", else the cookie's or
+ * the query's. Returns 0, or answers and returns -1 on a bad payload.
+ */
+static int connect_token(struct conn *c, const struct sio_packet *p, json_t **auth,
+			 const char **token, size_t *toklen)
+{
+	*token = c->token[0] ? c->token : NULL;
+	*toklen = *token ? strlen(*token) : 0;
+	*auth = NULL;
+	if (!p->data_len)
+		return 0;
+	*auth = json_loadb(p->data, p->data_len, JSON_ALLOW_NUL, NULL);
+	if (!json_is_object(*auth)) {
+		json_decref(*auth);
+		*auth = NULL;
+		reply_frame(c, sio_connect_error("/", 1, "invalid_json",
+						 "the CONNECT payload must be a JSON object"));
+		return -1;
+	}
+	if (json_is_string(json_object_get(*auth, "token"))) {
+		/* By its length: a "\u0000" inside is no token, not its end. */
+		*token = json_string_value(json_object_get(*auth, "token"));
+		*toklen = json_string_length(json_object_get(*auth, "token"));
+	}
+	return 0;
+}
+
+static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_packet *p)
+{
+	char hash[2 + TOK_HASH_HEX_LEN + 1], ttl[24];
+	const char *token;
+	size_t toklen;
+	json_t *auth;
+	const char *params[4];
+	struct dbreq *q;
+
+	if (!sio_is_main_nsp(p)) {
+		reply_frame(c, sio_connect_error(p->nsp, p->nsp_len, "not_found", "Invalid namespace"));
+		return;
+	}
+	if (c->state == CONN_READY) {
+		reply_frame(c, sio_connect_ok(c->sid));
+		return;
+	}
+	if (c->state != CONN_OPEN || connect_token(c, p, &auth, &token, &toklen))
+		return;
+	if (!token || !tok_wellformed(token, toklen) || tok_hash_bytea(token, toklen, hash)) {
+		json_decref(auth);
+		reply_frame(c, sio_connect_error("/", 1, "unauthorized",
+						 token ? "the session token is malformed"
+						       : "a session token is required"));
+		return;
+	}
+	json_decref(auth);
+	snprintf(ttl, sizeof(ttl), "%ld", b->cfg->session_ttl);
+	params[0] = hash;
+	params[1] = ttl;
+	params[2] = b->id;
+	params[3] = c->key;
+	q = dbreq_new(b, c, -1, NULL);
+	if (!q) {
+		reply_frame(c, sio_connect_error("/", 1, "internal_error", "out of memory"));
+		return;
+	}
+	/* Kept to close this connection when its session is revoked. */
+	memcpy(sess(c)->token_hash, hash + 2, TOK_HASH_HEX_LEN + 1);
+	c->state = CONN_AUTHING;
+	if (dbreq_query(b, BS_CONNECT, 4, params, on_connect_done, q)) {
+		c->state = CONN_OPEN;
+		reply_frame(c, sio_connect_error("/", 1, "db_unavailable", REPLY_DB_UNAVAILABLE));
+	}
+}
+
+void session_revoke(struct bridge *b, const char *uid, const char *hash)
+{
+	struct sessions *ss = &b->sessions;
+
+	/* A CONNECT of this session still in flight is refused when it returns. */
+	snprintf(ss->revoked[ss->revoked_next], sizeof(ss->revoked[0]), "%s", hash);
+	ss->revoked_next = (ss->revoked_next + 1) % SESSION_REVOKED;
+	for (struct conn *c = b->conns->head; c; c = c->next) {
+		if (c->state != CONN_READY || strcmp(c->user_id, uid) != 0 ||
+		    strcmp(sess(c)->token_hash, hash) != 0)
+			continue;
+		log_info("connection %s: session revoked, disconnecting", c->key);
+		reply_frame(c, frame_from("41", 2));
+		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session revoked");
+	}
+}
+
+/* ---- events and the rate limit ------------------------------------------------ */
+
+/* Takes one token from the connection's event bucket; 0 when allowed. */
+static int session_rate_take(const struct cfg *cfg, struct session *s)
+{
+	int64_t now = conn_now_ms();
+	double cap = (double)cfg->ws_event_rate;
+
+	if (cfg->ws_event_rate <= 0)
+		return 0;
+	s->ev_tokens += (double)(now - s->ev_at_ms) * cap / ((double)cfg->ws_event_window * 1000.0);
+	if (s->ev_tokens > cap)
+		s->ev_tokens = cap;
+	s->ev_at_ms = now;
+	if (s->ev_tokens < 1.0)
+		return -1;
+	s->ev_tokens -= 1.0;
+	return 0;
+}
+
+static void on_sio_event(struct bridge *b, struct conn *c, const struct sio_packet *p)
+{
+	if (!sio_is_main_nsp(p)) {
+		reply_fail(c, p->ack_id, ERR_NOT_FOUND, "unknown namespace");
+		return;
+	}
+	if (c->state != CONN_READY) {
+		reply_fail(c, p->ack_id, ERR_UNAUTHORIZED, "connect with a valid session first");
+		return;
+	}
+	if (session_rate_take(b->cfg, sess(c))) {
+		reply_fail(c, p->ack_id, ERR_RATE_LIMITED, "too many events, slow down");
+		return;
+	}
+	events_dispatch(b, c, p);
+}
+
+/* ---- Engine.IO packets and the heartbeat -------------------------------------- */
+
+/*
+ * A client ping gets its pong, within the event rate: past it, none
+ * (authenticated or not, pings cost the bridge output).
+ */
+static void session_ping(struct bridge *b, struct conn *c, const struct sio_packet *p)
+{
+	struct frame *f;
+
+	if (session_rate_take(b->cfg, sess(c)))
+		return;
+	f = frame_alloc(1 + p->data_len);
+	if (f) {
+		frame_payload(f)[0] = SIO_EIO_PONG;
+		memcpy(frame_payload(f) + 1, p->data, p->data_len);
+	}
+	reply_frame(c, f);
+}
+
+/* A Socket.IO packet (in an Engine.IO message). */
+static void session_on_sio(struct bridge *b, struct conn *c, const struct sio_packet *p)
+{
+	switch (p->type) {
+	case SIO_CONNECT:
+		on_sio_connect(b, c, p);
+		break;
+	case SIO_DISCONNECT:
+		conn_close(c, LWS_CLOSE_STATUS_NORMAL, "");
+		break;
+	case SIO_EVENT:
+		on_sio_event(b, c, p);
+		break;
+	case SIO_BINARY_EVENT:
+	case SIO_BINARY_ACK:
+		reply_fail(c, p->type == SIO_BINARY_EVENT ? p->ack_id : -1, ERR_VALIDATION,
+			   "binary attachments are not supported");
+		break;
+	case SIO_ACK:
+		break; /* the server asks for no acks */
+	default:
+		conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "unexpected packet type");
+		break;
+	}
+}
+
+void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
+{
+	struct sio_packet p;
+
+	if (!c->up) {
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+		return;
+	}
+	if (sio_parse(buf, len, &p)) {
+		conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "malformed packet");
+		return;
+	}
+	switch (p.eio) {
+	case SIO_EIO_PING:
+		session_ping(b, c, &p);
+		return;
+	case SIO_EIO_PONG:
+		sess(c)->pong_deadline_ms = 0;
+		return;
+	case SIO_EIO_CLOSE:
+		conn_close(c, LWS_CLOSE_STATUS_NORMAL, "");
+		return;
+	case SIO_EIO_NOOP:
+	case SIO_EIO_UPGRADE:
+		return;
+	case SIO_EIO_OPEN:
+		conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "unexpected open packet");
+		return;
+	case SIO_EIO_MESSAGE:
+		break;
+	}
+	session_on_sio(b, c, &p);
+}
+
+int session_sweep(struct bridge *b, struct conn *c, int64_t now)
+{
+	const struct cfg *cfg = b->cfg;
+	struct session *s = c->up;
+
+	if (!s) {
+		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+		return 1;
+	}
+	if ((c->state == CONN_OPEN || c->state == CONN_AUTHING) && now > s->auth_deadline_ms) {
+		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no Socket.IO CONNECT in time");
+		return 1;
+	}
+	if (s->pong_deadline_ms && now > s->pong_deadline_ms) {
+		log_info("connection %s: ping timeout", c->key);
+		conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "ping timeout");
+		return 1;
+	}
+	if (now >= s->next_ping_ms) {
+		s->next_ping_ms = now + cfg->ws_ping_interval;
+		if (!s->pong_deadline_ms)
+			s->pong_deadline_ms = now + cfg->ws_ping_timeout;
+		conn_send(c, b->conns->ping);
+		return 1;
+	}
+	return 0;
+}

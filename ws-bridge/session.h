@@ -1,0 +1,66 @@
+/* session.h -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, heartbeat. */
+#ifndef CHAT_SESSION_H
+#define CHAT_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "tok.h"
+
+struct bridge;
+
+/* Logouts remembered to refuse a CONNECT whose check was in flight. */
+#define SESSION_REVOKED 1024
+
+/* The session layer's state in the bridge: recent logouts. */
+struct sessions {
+	/* Recent session_revoked token hashes, a ring. */
+	char revoked[SESSION_REVOKED][TOK_HASH_HEX_LEN + 1];
+	unsigned revoked_next;
+};
+
+/*
+ * One Socket.IO session's state, owned by this layer: conn.up points at
+ * it from session_open() to session_close(). The transport's own timing
+ * (the open packet's values, polling expiry) stays in conn.c; everything
+ * the heartbeat decides is here.
+ */
+struct session {
+	char token_hash[TOK_HASH_HEX_LEN + 1]; /* of the session's token, once AUTHING */
+	char username[40];
+	int64_t next_ping_ms;
+	int64_t pong_deadline_ms;     /* 0 when no ping is outstanding */
+	int64_t auth_deadline_ms;     /* until CONNECT must succeed */
+	double ev_tokens;             /* event rate bucket */
+	int64_t ev_at_ms;
+};
+
+/*
+ * A session began (conn_ops.on_open): its state, with the first ping and
+ * the auth deadline from now. Returns 0, or -1 when out of memory (c
+ * must then be closed; the other session_ functions accept it).
+ */
+int session_open(struct bridge *b, struct conn *c) __attribute__((warn_unused_result));
+
+/* The session is over (conn_ops.on_close): frees its state. */
+void session_close(struct conn *c);
+
+/* One whole Engine.IO packet of c (conn_ops.on_message): answers or closes on bad input. */
+void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len);
+
+/*
+ * A logout (the session_revoked NOTIFY): the READY sessions of that user
+ * and token hash get a Socket.IO DISCONNECT and close; a CONNECT of it
+ * still in flight is refused when it returns.
+ */
+void session_revoke(struct bridge *b, const char *user_id, const char *token_hash);
+
+/*
+ * The sweep, for one connection: the auth deadline, the ping timeout and
+ * the next ping. Returns 1 when it closed c or sent it a ping (nothing
+ * else is due for it this round), 0 otherwise.
+ */
+int session_sweep(struct bridge *b, struct conn *c, int64_t now_ms);
+
+#endif
