@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbcall.h"
 #include "err.h"
 #include "log.h"
 #include "sio.h"
@@ -46,7 +47,7 @@ enum bstmt {
 	BS__COUNT
 };
 
-#define BS_CALL "SELECT err, msg, field, retry, data FROM "
+#define BS_CALL DBCALL_SELECT
 
 /*
  * The statements that take users' presence locks run alone (pgloop's
@@ -66,11 +67,8 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 		       "FROM chat_room_enter($1, $2, $3::bigint, $4::int, $5::int, $6::int, $7::int)",
 		       7, NULL, NULL, 0, 1 },
 	[BS_LEAVE] = { "ws_leave", BS_CALL "chat_room_leave($1, $2)", 2, NULL, NULL, 0, 1 },
-	[BS_SEND] = { "ws_send", BS_CALL "chat_send_message($1, $2, $3, $4, $5::int, $6::int)", 6,
-		      "ws_send_batch",
-		      BS_CALL "chat_send_batch($1::text[], $2::text[], $3::text[], $4::text[], "
-			      "$5::int[], $6::int[]) WITH ORDINALITY ORDER BY ordinality",
-		      0, 1 },
+	[BS_SEND] = { "ws_send", DBCALL_SEND_MESSAGE_SQL, DBCALL_SEND_NPARAMS, "ws_send_batch",
+		      DBCALL_SEND_BATCH_SQL, 0, 1 },
 	[BS_TYPING] = { "ws_typing", BS_CALL "chat_typing($1, $2, $3::boolean)", 3, NULL, NULL, 0,
 			1 },
 	[BS_PRESENCE_OPEN] = { "ws_presence_open", "SELECT chat_presence_open($1, $2, $3)", 3,
@@ -241,6 +239,8 @@ static void ev_ok(struct conn *c, long long ack_id, const char *obj, size_t len)
 static int ev_result(struct conn *c, long long ack_id, enum pg_status st, const PGresult *res,
 		     int row, const char **data, size_t *len)
 {
+	struct dbcall_row r;
+
 	if (st == PG_UNAVAILABLE || (st == PG_OK && !res)) {
 		ev_fail(c, ack_id, ERR_DB_UNAVAILABLE, "the database is unavailable, try again");
 		return -1;
@@ -251,16 +251,16 @@ static int ev_result(struct conn *c, long long ack_id, enum pg_status st, const 
 			"(a message with the same client_id)");
 		return -1;
 	}
-	if (st != PG_OK || row < 0 || row >= PQntuples(res) || PQnfields(res) < 5) {
+	if (st != PG_OK || dbcall_row(&r, res, row)) {
 		ev_fail(c, ack_id, ERR_INTERNAL, "internal error");
 		return -1;
 	}
-	if (!PQgetisnull(res, row, 0)) {
-		ev_fail(c, ack_id, err_from_name(PQgetvalue(res, row, 0)), PQgetvalue(res, row, 1));
+	if (r.err) {
+		ev_fail(c, ack_id, r.code, r.msg);
 		return -1;
 	}
-	*data = PQgetvalue(res, row, 4);
-	*len = (size_t)PQgetlength(res, row, 4);
+	*data = r.data;
+	*len = r.data_len;
 	return 0;
 }
 
@@ -285,20 +285,21 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 	struct conn *c = breq_conn(q);
 	json_t *data = NULL, *user;
 	const char *code = "db_unavailable", *message = "the database is unavailable, try again";
+	struct dbcall_row r;
 
-	if (st == PG_OK && res && (row < 0 || row >= PQntuples(res) || PQnfields(res) != 5))
+	if (st == PG_OK && res && dbcall_row(&r, res, row))
 		st = PG_FAILED;
 	/* Its presence row may have been written: the connection goes on without. */
 	if (st == PG_UNKNOWN)
 		presence_close_now(q->b, q->key);
 	if (!c || c->state != CONN_AUTHING) {
 		/* Gone while its presence row was being written: take it back. */
-		if (st == PG_OK && res && PQgetisnull(res, row, 0))
+		if (st == PG_OK && res && !r.err)
 			presence_close_now(q->b, q->key);
 		goto out;
 	}
 	/* Its session was revoked while the check was in flight. */
-	if (st == PG_OK && res && PQgetisnull(res, row, 0) && bridge_revoked(q->b, c->token_hash)) {
+	if (st == PG_OK && res && !r.err && bridge_revoked(q->b, c->token_hash)) {
 		q->b->stats.revoked_connects++;
 		presence_close_now(q->b, q->key);
 		log_info("connection %s: session revoked while connecting", c->key);
@@ -307,12 +308,11 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 		goto out;
 	}
 	if (st == PG_OK && res) {
-		if (!PQgetisnull(res, row, 0)) {
-			code = PQgetvalue(res, row, 0);
-			message = PQgetvalue(res, row, 1);
+		if (r.err) {
+			code = r.err;
+			message = r.msg;
 		} else {
-			data = json_loadb(PQgetvalue(res, row, 4), (size_t)PQgetlength(res, row, 4), 0,
-					  NULL);
+			data = json_loadb(r.data, r.data_len, 0, NULL);
 		}
 	} else if (st == PG_FAILED) {
 		code = "internal_error";
@@ -329,8 +329,7 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 		 json_string_value(json_object_get(user, "username")));
 	conn_ready(c);
 	send_frame(c, sio_connect_ok(c->sid));
-	send_frame(c, sio_event("connected", PQgetvalue(res, row, 4),
-				(size_t)PQgetlength(res, row, 4)));
+	send_frame(c, sio_event("connected", r.data, r.data_len));
 	log_debug("connection %s authenticated as '%s'", c->key, c->user_id);
 out:
 	json_decref(data);
@@ -427,6 +426,7 @@ static void on_enter_done(void *arg, enum pg_status st, const PGresult *res, int
 	json_t *j;
 	json_int_t last;
 	uint64_t gen = 0;
+	int gen_col;
 
 	if (!c)
 		goto out; /* its subscriptions went with it */
@@ -437,8 +437,9 @@ static void on_enter_done(void *arg, enum pg_status st, const PGresult *res, int
 	j = json_loadb(data, len, 0, NULL);
 	last = json_integer_value(json_object_get(json_object_get(j, "room"), "last_seq"));
 	json_decref(j);
-	if (PQnfields(res) > 5 && !PQgetisnull(res, row, 5))
-		gen = strtoull(PQgetvalue(res, row, 5), NULL, 10);
+	gen_col = PQfnumber(res, "member_gen");
+	if (gen_col >= 0 && !PQgetisnull(res, row, gen_col))
+		gen = strtoull(PQgetvalue(res, row, gen_col), NULL, 10);
 	/* The ack goes first: what the subscription catches up comes after it. */
 	ev_ok(c, q->ack_id, data, len);
 	s = room_sub_of(c, q->room);
@@ -565,8 +566,8 @@ static void ev_send_message(struct bridge *b, struct conn *c, long long ack_id, 
 	const char *room;
 	struct valid_message m;
 	struct valid_err e;
-	char rate[24], window[24];
-	const char *params[6];
+	struct dbcall_send send;
+	const char *const *params;
 	struct breq *q;
 
 	if (ev_room_id(c, ack_id, payload, &room))
@@ -575,16 +576,10 @@ static void ev_send_message(struct bridge *b, struct conn *c, long long ack_id, 
 		ev_fail(c, ack_id, e.code, e.message);
 		return;
 	}
-	snprintf(rate, sizeof(rate), "%ld", cfg->msg_rate);
-	snprintf(window, sizeof(window), "%ld", cfg->msg_rate_window);
-	params[0] = c->user_id;
-	params[1] = room;
-	params[2] = m.content;
-	params[3] = m.client_id;
-	params[4] = rate;
-	params[5] = window;
+	params = dbcall_send_params(&send, c->user_id, room, m.content, m.client_id, cfg->msg_rate,
+				    cfg->msg_rate_window);
 	q = breq_new(b, c, ack_id, room);
-	client_query(b, c, ack_id, BS_SEND, 6, params, on_send_done, q);
+	client_query(b, c, ack_id, BS_SEND, DBCALL_SEND_NPARAMS, params, on_send_done, q);
 }
 
 static void on_typing_done(void *arg, enum pg_status st, const PGresult *res, int row)
