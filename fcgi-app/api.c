@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dbcall.h"
 #include "envelope.h"
 #include "http.h"
 #include "log.h"
@@ -72,14 +73,13 @@ static void api_send_data(struct api_ctx *x, int status, const char *headers, co
 
 /*
  * Runs one of the (err, msg, field, retry, data) statements. Returns 0 with
- * the row in *res (the caller clears it), or -1 once the failure has been
- * answered.
+ * the result in *res (the caller clears it) and its row decoded in *row
+ * (pointing into *res), or -1 once the failure has been answered.
  */
 static int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params,
-		       PGresult **res)
+		       PGresult **res, struct dbcall_row *row)
 {
 	PGresult *r = NULL;
-	enum err_code code;
 	char headers[64];
 
 	*res = NULL;
@@ -100,24 +100,21 @@ static int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *
 		api_error(x, ERR_INTERNAL, "internal error", NULL);
 		return -1;
 	}
-	if (PQntuples(r) != 1 || PQnfields(r) != 5) {
-		log_err("statement %d returned %d rows of %d fields", (int)stmt, PQntuples(r),
-			PQnfields(r));
+	if (PQntuples(r) != 1 || dbcall_row(row, r, 0)) {
+		log_err("statement %d returned %d rows of %d fields, not one standard row",
+			(int)stmt, PQntuples(r), PQnfields(r));
 		PQclear(r);
 		api_error(x, ERR_INTERNAL, "internal error", NULL);
 		return -1;
 	}
-	if (PQgetisnull(r, 0, 0)) {
+	if (!row->err) {
 		*res = r;
 		return 0;
 	}
-	code = err_from_name(PQgetvalue(r, 0, 0));
 	headers[0] = '\0';
-	if (code == ERR_RATE_LIMITED && !PQgetisnull(r, 0, 3))
-		snprintf(headers, sizeof(headers), "Retry-After: %s\r\n", PQgetvalue(r, 0, 3));
-	http_send_error(&x->req, code, PQgetvalue(r, 0, 1),
-			PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2),
-			headers[0] ? headers : NULL);
+	if (row->code == ERR_RATE_LIMITED && row->retry)
+		snprintf(headers, sizeof(headers), "Retry-After: %s\r\n", row->retry);
+	http_send_error(&x->req, row->code, row->msg, row->field, headers[0] ? headers : NULL);
 	PQclear(r);
 	return -1;
 }
@@ -126,10 +123,11 @@ static int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *
 static void api_reply(struct api_ctx *x, enum db_stmt stmt, const char *const *params)
 {
 	PGresult *r;
+	struct dbcall_row row;
 
-	if (api_db_call(x, stmt, params, &r))
+	if (api_db_call(x, stmt, params, &r, &row))
 		return;
-	api_send_data(x, 200, NULL, PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4));
+	api_send_data(x, 200, NULL, row.data, row.data_len);
 	PQclear(r);
 }
 
@@ -169,6 +167,7 @@ static int api_auth(struct api_ctx *x, int required)
 	char ttl[24];
 	const char *params[2];
 	PGresult *r = NULL;
+	int user_col, version_col;
 
 	if (found == TOK_ABSENT)
 		found = tok_from_cookie(x->req.cookie, &tok, &len);
@@ -199,6 +198,14 @@ static int api_auth(struct api_ctx *x, int required)
 		api_error(x, ERR_INTERNAL, "internal error", NULL);
 		return -1;
 	}
+	user_col = PQfnumber(r, "user_id");
+	version_col = PQfnumber(r, "rooms_version");
+	if (user_col < 0 || version_col < 0) {
+		log_err("statement %d lacks user_id or rooms_version", (int)DB_AUTH);
+		PQclear(r);
+		api_error(x, ERR_INTERNAL, "internal error", NULL);
+		return -1;
+	}
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		x->token_hash[0] = '\0';
@@ -207,8 +214,8 @@ static int api_auth(struct api_ctx *x, int required)
 		api_error(x, ERR_UNAUTHORIZED, "the session is invalid or has expired", NULL);
 		return -1;
 	}
-	snprintf(x->user_id, sizeof(x->user_id), "%s", PQgetvalue(r, 0, 0));
-	snprintf(x->rooms_version, sizeof(x->rooms_version), "%s", PQgetvalue(r, 0, 2));
+	snprintf(x->user_id, sizeof(x->user_id), "%s", PQgetvalue(r, 0, user_col));
+	snprintf(x->rooms_version, sizeof(x->rooms_version), "%s", PQgetvalue(r, 0, version_col));
 	log_context(x->req.id, x->user_id);
 	PQclear(r);
 	/* The session slides forward with use: so does a cookie that carried it. */
@@ -252,6 +259,7 @@ static void api_join(struct api_ctx *x)
 	char ttl[24], rate[24], window[24], headers[320];
 	const char *params[8];
 	PGresult *r;
+	struct dbcall_row row;
 	const char *data;
 	size_t dlen, tlen;
 	char *spliced;
@@ -284,11 +292,11 @@ static void api_join(struct api_ctx *x)
 	params[5] = x->req.remote_addr;
 	params[6] = rate;
 	params[7] = window;
-	if (api_db_call(x, DB_JOIN, params, &r))
+	if (api_db_call(x, DB_JOIN, params, &r, &row))
 		return;
 	/* The token never reaches the database: splice it into the object. */
-	data = PQgetvalue(r, 0, 4);
-	dlen = (size_t)PQgetlength(r, 0, 4);
+	data = row.data;
+	dlen = row.data_len;
 	tlen = sizeof("{\"token\":\"\",") - 1 + TOK_LEN;
 	spliced = dlen > 1 && data[0] == '{' ? malloc(tlen + dlen) : NULL;
 	if (!spliced) {
@@ -309,13 +317,14 @@ static void api_logout(struct api_ctx *x)
 {
 	const char *params[1] = { x->token_hash };
 	PGresult *r;
+	struct dbcall_row row;
 	char headers[256];
 
-	if (api_db_call(x, DB_LOGOUT, params, &r))
+	if (api_db_call(x, DB_LOGOUT, params, &r, &row))
 		return;
 	x->req.set_cookie[0] = '\0';
 	api_cookie(x->api->cfg, headers, sizeof(headers), NULL, 0, 1);
-	api_send_data(x, 200, headers, PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4));
+	api_send_data(x, 200, headers, row.data, row.data_len);
 	PQclear(r);
 }
 
@@ -345,6 +354,7 @@ static void api_rooms_list(struct api_ctx *x)
 	size_t len;
 	int64_t now;
 	PGresult *r;
+	struct dbcall_row row;
 
 	if (valid_query_long(x->req.query, "limit", 1, API_PAGE_MAX, &limit, &has, &e) ||
 	    valid_query_long(x->req.query, "offset", 0, 1000000000L, &offset, &has, &e)) {
@@ -359,10 +369,10 @@ static void api_rooms_list(struct api_ctx *x)
 	}
 	snprintf(l, sizeof(l), "%ld", limit);
 	snprintf(o, sizeof(o), "%ld", offset);
-	if (api_db_call(x, DB_ROOMS_LIST, params, &r))
+	if (api_db_call(x, DB_ROOMS_LIST, params, &r, &row))
 		return;
-	body = PQgetvalue(r, 0, 4);
-	len = (size_t)PQgetlength(r, 0, 4);
+	body = row.data;
+	len = row.data_len;
 	pagecache_put(&x->api->rooms, limit, offset, x->rooms_version, now, body, len);
 	api_send_data(x, 200, NULL, body, len);
 	PQclear(r);
@@ -378,6 +388,7 @@ static void api_rooms_create(struct api_ctx *x)
 	char rate[24], window[24];
 	const char *params[5];
 	PGresult *r;
+	struct dbcall_row row;
 
 	if (valid_string_field(x->body, field, VALID_REQUIRED, &name, &nlen, &e) ||
 	    valid_text(field, name, nlen, 1, cfg->room_name_max, 0, &e) ||
@@ -396,9 +407,9 @@ static void api_rooms_create(struct api_ctx *x)
 	params[2] = desc;
 	params[3] = rate;
 	params[4] = window;
-	if (api_db_call(x, DB_ROOM_CREATE, params, &r))
+	if (api_db_call(x, DB_ROOM_CREATE, params, &r, &row))
 		return;
-	api_send_data(x, 201, NULL, PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4));
+	api_send_data(x, 201, NULL, row.data, row.data_len);
 	PQclear(r);
 }
 
@@ -441,11 +452,12 @@ static void api_messages_get(struct api_ctx *x)
 static void api_messages_post(struct api_ctx *x)
 {
 	const struct cfg *cfg = x->api->cfg;
-	char room[72], rate[24], window[24];
+	char room[72];
 	struct valid_message m;
 	struct valid_err e;
-	const char *params[6];
+	struct dbcall_send send;
 	PGresult *r;
+	struct dbcall_row row;
 	json_t *data;
 	int status = 201;
 
@@ -455,22 +467,17 @@ static void api_messages_post(struct api_ctx *x)
 		api_valid_error(x, &e);
 		return;
 	}
-	snprintf(rate, sizeof(rate), "%ld", cfg->msg_rate);
-	snprintf(window, sizeof(window), "%ld", cfg->msg_rate_window);
-	params[0] = x->user_id;
-	params[1] = room;
-	params[2] = m.content;
-	params[3] = m.client_id;
-	params[4] = rate;
-	params[5] = window;
-	if (api_db_call(x, DB_SEND_MESSAGE, params, &r))
+	if (api_db_call(x, DB_SEND_MESSAGE,
+			dbcall_send_params(&send, x->user_id, room, m.content, m.client_id,
+					   cfg->msg_rate, cfg->msg_rate_window),
+			&r, &row))
 		return;
 	/* A replayed client_id answers 200 with the original message. */
-	data = json_loadb(PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4), 0, NULL);
+	data = json_loadb(row.data, row.data_len, 0, NULL);
 	if (data && json_is_true(json_object_get(data, "duplicate")))
 		status = 200;
 	json_decref(data);
-	api_send_data(x, status, NULL, PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4));
+	api_send_data(x, status, NULL, row.data, row.data_len);
 	PQclear(r);
 }
 

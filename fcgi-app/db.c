@@ -1,9 +1,9 @@
 /* db.c -- the worker's PostgreSQL connection: prepared statements, reconnects. */
 #include "db.h"
 
-#include <stdio.h>
 #include <string.h>
 
+#include "dbcall.h"
 #include "dberr.h"
 #include "log.h"
 
@@ -14,32 +14,32 @@ struct db_def {
 	int idempotent; /* sending it twice does no harm */
 };
 
-/* The (err, msg, field, retry, data) functions are described in
- * migrations/0002_functions.sql. */
-#define DB_CALL "SELECT err, msg, field, retry, data FROM "
-
+/* The (err, msg, field, retry, data) statements select DBCALL_SELECT (common/dbcall.h). */
 static const struct db_def db_defs[DB__COUNT] = {
 	[DB_HEALTH] = { "health", "SELECT 1", 0, 1 },
 	/* The rooms version (newest created_at) keys the cached room lists. */
 	[DB_AUTH] = { "auth",
-		      "SELECT a.user_id, a.username, (SELECT max(r.created_at) FROM rooms r)::text "
+		      "SELECT a.user_id, a.username, "
+		      "(SELECT max(r.created_at) FROM rooms r)::text AS rooms_version "
 		      "FROM chat_auth($1::bytea, $2::int) a",
 		      2, 1 },
 	[DB_JOIN] = { "join",
-		      DB_CALL "chat_join($1, $2, $3::bytea, $4::int, $5, $6, $7::int, $8::int)", 8,
-		      0 },
-	[DB_LOGOUT] = { "logout", DB_CALL "chat_logout($1::bytea)", 1, 1 },
-	[DB_ME] = { "me", DB_CALL "chat_me($1)", 1, 1 },
-	[DB_ROOMS_LIST] = { "rooms_list", DB_CALL "chat_rooms_list($1::int, $2::int)", 2, 1 },
-	[DB_ROOM_GET] = { "room_get", DB_CALL "chat_room_get($1)", 1, 1 },
+		      DBCALL_SELECT
+		      "chat_join($1, $2, $3::bytea, $4::int, $5, $6, $7::int, $8::int)",
+		      8, 0 },
+	[DB_LOGOUT] = { "logout", DBCALL_SELECT "chat_logout($1::bytea)", 1, 1 },
+	[DB_ME] = { "me", DBCALL_SELECT "chat_me($1)", 1, 1 },
+	[DB_ROOMS_LIST] = { "rooms_list", DBCALL_SELECT "chat_rooms_list($1::int, $2::int)", 2, 1 },
+	[DB_ROOM_GET] = { "room_get", DBCALL_SELECT "chat_room_get($1)", 1, 1 },
 	[DB_ROOM_CREATE] = { "room_create",
-			     DB_CALL "chat_room_create($1, $2, $3, $4::int, $5::int)", 5, 0 },
+			     DBCALL_SELECT "chat_room_create($1, $2, $3, $4::int, $5::int)", 5, 0 },
 	[DB_MESSAGES_PAGE] = { "messages_page",
-			       DB_CALL "chat_messages_page($1, $2::int, $3::bigint, $4::bigint)", 4,
-			       1 },
-	[DB_SEND_MESSAGE] = { "send_message",
-			      DB_CALL "chat_send_message($1, $2, $3, $4, $5::int, $6::int)", 6, 0 },
-	[DB_ROOM_USERS] = { "room_users", DB_CALL "chat_room_users($1, $2::int, $3::int)", 3, 1 },
+			       DBCALL_SELECT
+			       "chat_messages_page($1, $2::int, $3::bigint, $4::bigint)",
+			       4, 1 },
+	[DB_SEND_MESSAGE] = { "send_message", DBCALL_SEND_MESSAGE_SQL, DBCALL_SEND_NPARAMS, 0 },
+	[DB_ROOM_USERS] = { "room_users", DBCALL_SELECT "chat_room_users($1, $2::int, $3::int)",
+			    3, 1 },
 };
 
 void db_init(struct db *d, const struct cfg *cfg)
@@ -69,37 +69,14 @@ static int db_command(PGconn *c, const char *sql, const char *param)
 	return ok ? 0 : -1;
 }
 
-/*
- * Server notices go to the log, not bare stderr. A FATAL arriving while the
- * connection is idle (a shutdown, a terminated backend) means the server
- * is closing it: it is not used again, even before its end arrives.
- */
-static void db_notice(void *arg, const char *message)
-{
-	struct db *d = arg;
-	size_t n = strlen(message);
-
-	while (n && message[n - 1] == '\n')
-		n--;
-	log_warn("database says: %.*s", (int)n, message);
-	if (strncmp(message, "FATAL:", 6) == 0 || strncmp(message, "PANIC:", 6) == 0)
-		d->ending = 1;
-}
-
 static int db_connect(struct db *d)
 {
-	char timeout[16], ttl[16], stmt_ms[32];
-	const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *vals[] = { timeout, "chat-fcgi", d->cfg->database_url, NULL };
+	struct dbcall_conn dc;
 	PGconn *c;
 
 	db_release(d);
-	snprintf(timeout, sizeof(timeout), "%ld", d->cfg->db_timeout);
-	snprintf(ttl, sizeof(ttl), "%ld", d->cfg->presence_ttl);
-	snprintf(stmt_ms, sizeof(stmt_ms), "%ld", d->cfg->db_timeout * 1000);
-	/* expand_dbname = 1: DATABASE_URL may be a conninfo string or a URI,
-	 * and what it says overrides the defaults before it. */
-	c = PQconnectdbParams(keys, vals, 1);
+	dbcall_conn_init(&dc, d->cfg, "chat-fcgi");
+	c = PQconnectdbParams(dc.keys, dc.vals, dc.expand_dbname);
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		log_err("cannot connect to the database: %s",
 			c ? PQerrorMessage(c) : "out of memory");
@@ -107,10 +84,11 @@ static int db_connect(struct db *d)
 		return -1;
 	}
 	d->ending = 0;
-	PQsetNoticeProcessor(c, db_notice, d);
-	if (db_command(c, "SELECT set_config('chat.presence_ttl', $1, false)", ttl) ||
-	    db_command(c, "SELECT set_config('statement_timeout', $1, false)", stmt_ms))
-		goto fail;
+	/* A FATAL said while idle sets d->ending: the connection is closing. */
+	PQsetNoticeProcessor(c, dbcall_notice, &d->ending);
+	for (int i = 0; i < DBCALL_NSETTINGS; i++)
+		if (db_command(c, dc.settings[i].sql, dc.settings[i].param))
+			goto fail;
 	for (int i = 0; i < DB__COUNT; i++) {
 		PGresult *r = PQprepare(c, db_defs[i].name, db_defs[i].sql, db_defs[i].nparams,
 					NULL);
@@ -142,7 +120,7 @@ static int db_alive(struct db *d)
 	if (!d->conn)
 		return 0;
 	/* PQisBusy parses what was read: a FATAL sent while idle reaches
-	 * db_notice (d->ending) before anything is sent on the connection. */
+	 * dbcall_notice (d->ending) before anything is sent on the connection. */
 	ok = PQstatus(d->conn) == CONNECTION_OK && PQconsumeInput(d->conn);
 
 	if (ok)

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dbcall.h"
 #include "dbreq.h"
 #include "log.h"
 #include "metrics.h"
@@ -17,7 +18,7 @@
 
 #define BRIDGE_SWEEP_US (1000 * LWS_US_PER_MS)
 
-#define BS_CALL "SELECT err, msg, field, retry, data FROM "
+#define BS_CALL DBCALL_SELECT
 
 /*
  * The statements that take users' presence locks run alone (pgloop's
@@ -37,11 +38,8 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 		       "FROM chat_room_enter($1, $2, $3::bigint, $4::int, $5::int, $6::int, $7::int)",
 		       7, NULL, NULL, 0, 1 },
 	[BS_LEAVE] = { "ws_leave", BS_CALL "chat_room_leave($1, $2)", 2, NULL, NULL, 0, 1 },
-	[BS_SEND] = { "ws_send", BS_CALL "chat_send_message($1, $2, $3, $4, $5::int, $6::int)", 6,
-		      "ws_send_batch",
-		      BS_CALL "chat_send_batch($1::text[], $2::text[], $3::text[], $4::text[], "
-			      "$5::int[], $6::int[]) WITH ORDINALITY ORDER BY ordinality",
-		      0, 1 },
+	[BS_SEND] = { "ws_send", DBCALL_SEND_MESSAGE_SQL, DBCALL_SEND_NPARAMS, "ws_send_batch",
+		      DBCALL_SEND_BATCH_SQL, 0, 1 },
 	[BS_TYPING] = { "ws_typing", BS_CALL "chat_typing($1, $2, $3::boolean)", 3, NULL, NULL, 0,
 			1 },
 	[BS_PRESENCE_OPEN] = { "ws_presence_open", "SELECT chat_presence_open($1, $2, $3)", 3,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "dbcall.h"
 #include "reply.h"
 
 /* Client events of one user waiting for the database, so that one user's
@@ -67,6 +68,8 @@ int dbreq_query(struct bridge *b, int st, int n, const char *const *params, pg_d
 static int dbreq_result(struct conn *c, long long ack_id, enum pg_status st, const PGresult *res,
 			int row, const char **data, size_t *len)
 {
+	struct dbcall_row r;
+
 	if (st == PG_UNAVAILABLE || (st == PG_OK && !res)) {
 		reply_fail(c, ack_id, ERR_DB_UNAVAILABLE, REPLY_DB_UNAVAILABLE);
 		return -1;
@@ -77,16 +80,16 @@ static int dbreq_result(struct conn *c, long long ack_id, enum pg_status st, con
 			   "(a message with the same client_id)");
 		return -1;
 	}
-	if (st != PG_OK || row < 0 || row >= PQntuples(res) || PQnfields(res) < 5) {
+	if (st != PG_OK || dbcall_row(&r, res, row)) {
 		reply_fail(c, ack_id, ERR_INTERNAL, "internal error");
 		return -1;
 	}
-	if (!PQgetisnull(res, row, 0)) {
-		reply_fail(c, ack_id, err_from_name(PQgetvalue(res, row, 0)), PQgetvalue(res, row, 1));
+	if (r.err) {
+		reply_fail(c, ack_id, r.code, r.msg);
 		return -1;
 	}
-	*data = PQgetvalue(res, row, 4);
-	*len = (size_t)PQgetlength(res, row, 4);
+	*data = r.data;
+	*len = r.data_len;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "dbcall.h"
 #include "dbreq.h"
 #include "reply.h"
 #include "typing.h"
@@ -26,6 +27,7 @@ struct ev_call {
 	const char *room;                       /* payload.room_id, checked */
 	const char *params[EVENTS_MAX_PARAMS];  /* the statement's parameters */
 	char num[EVENTS_MAX_PARAMS][24];        /* room for numbers among them */
+	struct dbcall_send send;                /* send_message's parameters */
 };
 
 /*
@@ -119,14 +121,19 @@ static void join_failed(struct dbreq *q, struct conn *c)
 /* The ack went out: the subscription starts, and catches up after it. */
 static void join_done(struct dbreq *q, struct conn *c, const PGresult *res, int row)
 {
-	json_t *j = json_loadb(PQgetvalue(res, row, 4), (size_t)PQgetlength(res, row, 4), 0, NULL);
-	json_int_t last = json_integer_value(json_object_get(json_object_get(j, "room"), "last_seq"));
+	struct dbcall_row r;
+	json_t *j = NULL;
+	json_int_t last;
 	uint64_t gen = 0;
+	int gen_col = PQfnumber(res, "member_gen");
 	struct sub *s;
 
+	if (!dbcall_row(&r, res, row))
+		j = json_loadb(r.data, r.data_len, 0, NULL);
+	last = json_integer_value(json_object_get(json_object_get(j, "room"), "last_seq"));
 	json_decref(j);
-	if (PQnfields(res) > 5 && !PQgetisnull(res, row, 5))
-		gen = strtoull(PQgetvalue(res, row, 5), NULL, 10);
+	if (gen_col >= 0 && !PQgetisnull(res, row, gen_col))
+		gen = strtoull(PQgetvalue(res, row, gen_col), NULL, 10);
 	s = room_sub_of(c, q->room);
 	if (s && s->pending && s->left_gen && gen <= s->left_gen) {
 		/* A leave (elsewhere) ended this membership before the ack came. */
@@ -179,6 +186,7 @@ static int send_prepare(struct ev_call *e)
 	const struct cfg *cfg = e->b->cfg;
 	struct valid_message m;
 	struct valid_err ve;
+	const char *const *params;
 
 	if (ev_room_id(e))
 		return -1;
@@ -186,12 +194,10 @@ static int send_prepare(struct ev_call *e)
 		reply_fail(e->c, e->ack_id, ve.code, ve.message);
 		return -1;
 	}
-	e->params[0] = e->c->user_id;
-	e->params[1] = e->room;
-	e->params[2] = m.content;
-	e->params[3] = m.client_id;
-	ev_num(e, 4, cfg->msg_rate);
-	ev_num(e, 5, cfg->msg_rate_window);
+	params = dbcall_send_params(&e->send, e->c->user_id, e->room, m.content, m.client_id,
+				    cfg->msg_rate, cfg->msg_rate_window);
+	for (int i = 0; i < DBCALL_SEND_NPARAMS; i++)
+		e->params[i] = params[i];
 	return 0;
 }
 
@@ -248,7 +254,7 @@ static int typing_prepare(struct ev_call *e)
 static const struct ev_def ev_table[] = {
 	{ "join_room", BE_JOIN, join_prepare, BS_ENTER, 7, &join_kind, join_undo },
 	{ "leave_room", BE_LEAVE, leave_prepare, BS_LEAVE, 2, &leave_kind, NULL },
-	{ "send_message", BE_SEND, send_prepare, BS_SEND, 6, &send_kind, NULL },
+	{ "send_message", BE_SEND, send_prepare, BS_SEND, DBCALL_SEND_NPARAMS, &send_kind, NULL },
 	{ "typing", BE_TYPING, typing_prepare, BS_TYPING, 3, NULL, NULL },
 };
 

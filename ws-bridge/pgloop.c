@@ -1,11 +1,11 @@
 /* pgloop.c -- PostgreSQL inside the libwebsockets event loop, never blocking. */
 #include "pgloop.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dbcall.h"
 #include "dberr.h"
 #include "log.h"
 #include "pgarray.h"
@@ -281,25 +281,12 @@ static void pgc_lost(struct pgconn *pc, const char *why)
 		pc->backoff_ms = PG_BACKOFF_MAX_MS;
 }
 
-static void pgc_notice(void *arg, const char *message)
-{
-	size_t n = strlen(message);
-
-	(void)arg;
-	while (n && message[n - 1] == '\n')
-		n--;
-	log_warn("database says: %.*s", (int)n, message);
-}
-
 static void pgc_connect_start(struct pgconn *pc)
 {
-	struct pgloop *pl = pc->pl;
-	char timeout[16];
-	const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *vals[] = { timeout, "chat-ws", pl->cfg->database_url, NULL };
+	struct dbcall_conn dc;
 
-	snprintf(timeout, sizeof(timeout), "%ld", pl->cfg->db_timeout);
-	pc->conn = PQconnectStartParams(keys, vals, 1);
+	dbcall_conn_init(&dc, pc->pl->cfg, "chat-ws");
+	pc->conn = PQconnectStartParams(dc.keys, dc.vals, dc.expand_dbname);
 	if (!pc->conn || PQstatus(pc->conn) == CONNECTION_BAD) {
 		pc->state = PGC_CONNECTING; /* so pgc_lost reschedules */
 		pgc_lost(pc, pc->conn ? PQerrorMessage(pc->conn) : "out of memory");
@@ -313,28 +300,21 @@ static void pgc_connect_start(struct pgconn *pc)
 static int pgc_setup(struct pgconn *pc)
 {
 	struct pgloop *pl = pc->pl;
-	char ttl[16], stmt_ms[24];
-	const char *params[1];
+	struct dbcall_conn dc;
 	struct pgreq *r;
 
-	PQsetNoticeProcessor(pc->conn, pgc_notice, NULL);
+	PQsetNoticeProcessor(pc->conn, dbcall_notice, NULL);
 	if (PQsetnonblocking(pc->conn, 1))
 		return -1;
 	if (pc->is_listen)
 		return PQsendQuery(pc->conn, "LISTEN chat_events") ? 0 : -1;
 	if (!PQenterPipelineMode(pc->conn))
 		return -1;
-	snprintf(ttl, sizeof(ttl), "%ld", pl->cfg->presence_ttl);
-	snprintf(stmt_ms, sizeof(stmt_ms), "%ld", pl->cfg->db_timeout * 1000);
-	params[0] = ttl;
-	if (!PQsendQueryParams(pc->conn, "SELECT set_config('chat.presence_ttl', $1, false)", 1,
-			       NULL, params, NULL, NULL, 0))
-		return -1;
-	params[0] = stmt_ms;
-	if (!PQsendQueryParams(pc->conn, "SELECT set_config('statement_timeout', $1, false)", 1,
-			       NULL, params, NULL, NULL, 0))
-		return -1;
-	for (int i = 0; i < 2; i++) {
+	dbcall_conn_init(&dc, pl->cfg, "chat-ws");
+	for (int i = 0; i < DBCALL_NSETTINGS; i++) {
+		if (!PQsendQueryParams(pc->conn, dc.settings[i].sql, 1, NULL,
+				       &dc.settings[i].param, NULL, NULL, 0))
+			return -1;
 		r = pgreq_new(PGREQ_SETUP, -1, 0, NULL);
 		if (!r)
 			return -1;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "dbcall.h"
 #include "dbreq.h"
 #include "events.h"
 #include "log.h"
@@ -56,20 +57,19 @@ static int session_revoked(const struct bridge *b, const char *hash)
 }
 
 /* Reads the CONNECT check's row: the user, or the refusal's code and message. */
-static json_t *connect_user(enum pg_status st, const PGresult *res, int row, const char **code,
+static json_t *connect_user(enum pg_status st, const struct dbcall_row *r, const char **code,
 			    const char **message)
 {
 	json_t *data = NULL;
 
 	*code = "db_unavailable";
 	*message = REPLY_DB_UNAVAILABLE;
-	if (st == PG_OK && res) {
-		if (!PQgetisnull(res, row, 0)) {
-			*code = PQgetvalue(res, row, 0);
-			*message = PQgetvalue(res, row, 1);
+	if (st == PG_OK) {
+		if (r->err) {
+			*code = r->err;
+			*message = r->msg;
 		} else {
-			data = json_loadb(PQgetvalue(res, row, 4), (size_t)PQgetlength(res, row, 4), 0,
-					  NULL);
+			data = json_loadb(r->data, r->data_len, 0, NULL);
 		}
 	} else if (st == PG_FAILED) {
 		*code = "internal_error";
@@ -84,21 +84,21 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 	struct conn *c = dbreq_conn(q);
 	json_t *data = NULL, *user;
 	const char *code, *message;
+	struct dbcall_row r;
 
-	if (st == PG_OK && res && (row < 0 || row >= PQntuples(res) || PQnfields(res) != 5))
+	if (st == PG_OK && (!res || dbcall_row(&r, res, row)))
 		st = PG_FAILED;
 	/* Its presence row may have been written: the connection goes on without. */
 	if (st == PG_UNKNOWN)
 		presence_close_now(q->b, q->key);
 	if (!c || c->state != CONN_AUTHING) {
 		/* Gone while its presence row was being written: take it back. */
-		if (st == PG_OK && res && PQgetisnull(res, row, 0))
+		if (st == PG_OK && !r.err)
 			presence_close_now(q->b, q->key);
 		goto out;
 	}
 	/* Its session was revoked while the check was in flight. */
-	if (st == PG_OK && res && PQgetisnull(res, row, 0) &&
-	    session_revoked(q->b, sess(c)->token_hash)) {
+	if (st == PG_OK && !r.err && session_revoked(q->b, sess(c)->token_hash)) {
 		q->b->stats.revoked_connects++;
 		presence_close_now(q->b, q->key);
 		log_info("connection %s: session revoked while connecting", c->key);
@@ -106,7 +106,7 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 		reply_frame(c, sio_connect_error("/", 1, "unauthorized", "the session was revoked"));
 		goto out;
 	}
-	data = connect_user(st, res, row, &code, &message);
+	data = connect_user(st, &r, &code, &message);
 	user = json_object_get(data, "user");
 	if (!json_is_string(json_object_get(user, "id"))) {
 		c->state = CONN_OPEN;
@@ -118,8 +118,7 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 		 json_string_value(json_object_get(user, "username")));
 	conn_ready(c);
 	reply_frame(c, sio_connect_ok(c->sid));
-	reply_frame(c, sio_event("connected", PQgetvalue(res, row, 4),
-				 (size_t)PQgetlength(res, row, 4)));
+	reply_frame(c, sio_event("connected", r.data, r.data_len));
 	log_debug("connection %s authenticated as '%s'", c->key, c->user_id);
 out:
 	json_decref(data);
