@@ -137,12 +137,12 @@ static void on_user_rooms_done(void *arg, enum pg_status st, const PGresult *res
 
 	(void)row;
 	if (st == PG_OK && res && q->frame) {
-		int n = PQntuples(res);
-		const char **rooms = calloc((size_t)n + 1, sizeof(*rooms));
+		int n = PQntuples(res), col = PQfnumber(res, "room_id");
+		const char **rooms = col >= 0 ? calloc((size_t)n + 1, sizeof(*rooms)) : NULL;
 
 		if (rooms) {
 			for (int i = 0; i < n; i++)
-				rooms[i] = PQgetvalue(res, i, 0);
+				rooms[i] = PQgetvalue(res, i, col);
 			status_to_rooms(q->b, q->frame, rooms, n);
 			free(rooms);
 		}

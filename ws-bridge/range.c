@@ -43,7 +43,7 @@ static void on_range_done(void *arg, enum pg_status st, const PGresult *res, int
 	struct room *r = room_find(&b->rooms, q->room);
 	struct conn *c = q->for_sub ? dbreq_conn(q) : NULL;
 	struct sub *s = c ? room_sub_of(c, q->room) : NULL;
-	int rows = 0;
+	int rows = 0, seq_col, msg_col;
 
 	(void)row;
 	if (!r || (q->for_sub && !s))
@@ -52,11 +52,17 @@ static void on_range_done(void *arg, enum pg_status st, const PGresult *res, int
 		room_fill_done(&b->rooms, r, s, q->upto, 0);
 		goto out;
 	}
+	seq_col = PQfnumber(res, "seq");
+	msg_col = PQfnumber(res, "message");
+	if (seq_col < 0 || msg_col < 0) {
+		room_fill_done(&b->rooms, r, s, q->upto, 0);
+		goto out;
+	}
 	rows = PQntuples(res);
 	for (int i = 0; i < rows; i++) {
-		uint64_t seq = strtoull(PQgetvalue(res, i, 0), NULL, 10);
-		struct frame *f = sio_event("new_message", PQgetvalue(res, i, 1),
-					    (size_t)PQgetlength(res, i, 1));
+		uint64_t seq = strtoull(PQgetvalue(res, i, seq_col), NULL, 10);
+		struct frame *f = sio_event("new_message", PQgetvalue(res, i, msg_col),
+					    (size_t)PQgetlength(res, i, msg_col));
 
 		if (!f)
 			break;
