@@ -773,7 +773,7 @@ async function main() {
   fs.writeFileSync(SUMMARY, `${JSON.stringify(summary, null, 2)}\n`);
   console.log('\n===== soak summary =====');
   console.log(`duration: ${SECONDS} s of load (${summary.elapsed_s} s in all), seed ${SEED}`);
-  console.log(`messages acknowledged: ${summary.messages_acked} (${summary.messages_acked_in_soak} under chaos), in the table: ${rows.length}, deliveries checked: ${stats.delivered}`);
+  console.log(`messages acknowledged: ${summary.messages_acked} acks of ${acked.size} distinct client_ids (${summary.messages_acked_in_soak} under chaos; an ack repeated for a retried client_id counts twice), in the table: ${rows.length}, deliveries checked: ${stats.delivered}`);
   console.log(`faults survived: ${summary.fault_count} (${faults.pg_restart} PostgreSQL restarts, ${faults.ws_kill} bridge SIGKILLs, ${faults.fcgi_kill} FastCGI worker SIGKILLs)`);
   console.log(`reconnects: ${stats.reconnects} (${stats.voluntary_reconnects} voluntary), recoveries with since_seq: ${stats.recoveries}, recovered:false: ${stats.recovered_false}, send retries: ${stats.send_retries}`);
   console.log(`lost: ${lost}, duplicated: ${duplicated}, never acknowledged at the end: ${pendingAtEnd.length}`);
