@@ -1,4 +1,4 @@
-/* endpoint.c -- the lws protocol callback of the Socket.IO endpoint: each reason to its transport. */
+/* endpoint.c -- the Socket.IO endpoint's lws protocol callback: each reason to its transport. */
 #include "endpoint.h"
 
 #include "conn.h"

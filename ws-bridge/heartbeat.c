@@ -1,4 +1,4 @@
-/* heartbeat.c -- the Engine.IO heartbeat: the open packet's timing, pings, deadlines, polling expiry. */
+/* heartbeat.c -- the Engine.IO heartbeat: open packet timing, pings, deadlines, polling expiry. */
 #include "heartbeat.h"
 
 #include "log.h"

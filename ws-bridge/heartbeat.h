@@ -1,4 +1,4 @@
-/* heartbeat.h -- the Engine.IO heartbeat: the open packet's timing, pings, deadlines, polling expiry.
+/* heartbeat.h -- the Engine.IO heartbeat: open packet timing, pings, deadlines, polling expiry.
  *
  * Every timing decision about a session is made here; the connection
  * layer only carries them out (conn_send, conn_close, conn_end), and asks
@@ -36,7 +36,8 @@ void heartbeat_release(struct heartbeat *h);
  */
 struct frame *heartbeat_open_packet(const struct cfg *cfg, const struct conn *c);
 
-/* A session began at now: the first ping is a ping interval away, CONNECT is due within CHAT_WS_AUTH_TIMEOUT. */
+/* A session began at now: the first ping is a ping interval away, and its
+ * CONNECT is due within CHAT_WS_AUTH_TIMEOUT. */
 void heartbeat_start(const struct cfg *cfg, struct heartbeat_timer *t, int64_t now);
 
 /* The client answered a ping. */

@@ -1,4 +1,4 @@
-/* session.c -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, heartbeat. */
+/* session.c -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate. */
 #include "session.h"
 
 #include <jansson.h>
@@ -253,7 +253,7 @@ static void on_sio_event(struct bridge *b, struct conn *c, const struct sio_pack
 	events_dispatch(b, c, p);
 }
 
-/* ---- Engine.IO packets and the heartbeat -------------------------------------- */
+/* ---- Engine.IO packets ------------------------------------------------------------ */
 
 /*
  * A client ping gets its pong, within the event rate: past it, none

@@ -1,4 +1,4 @@
-/* session.h -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, heartbeat. */
+/* session.h -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate. */
 #ifndef CHAT_SESSION_H
 #define CHAT_SESSION_H
 
@@ -55,8 +55,9 @@ void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
 void session_revoke(struct bridge *b, const char *user_id, const char *token_hash);
 
 /*
- * The sweep, for one connection: its heartbeat (heartbeat_sweep). Returns 1 when it closed c or sent it a ping (nothing
- * else is due for it this round), 0 otherwise.
+ * The sweep, for one connection: its heartbeat (heartbeat_sweep).
+ * Returns 1 when it closed c or sent it a ping (nothing else is due for
+ * it this round), 0 otherwise.
  */
 int session_sweep(struct bridge *b, struct conn *c, int64_t now_ms);
 
