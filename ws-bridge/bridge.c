@@ -68,6 +68,13 @@ static void bridge_on_open(void *arg, struct conn *c)
 		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 }
 
+static struct frame *bridge_open_packet(void *arg, const struct conn *c)
+{
+	struct bridge *b = arg;
+
+	return heartbeat_open_packet(b->cfg, c);
+}
+
 static void bridge_on_message(void *arg, struct conn *c, char *buf, size_t len)
 {
 	session_on_message(arg, c, buf, len);
@@ -92,6 +99,7 @@ static void bridge_on_close(void *arg, struct conn *c)
 
 void bridge_conn_ops(struct bridge *b, struct conn_ops *ops)
 {
+	ops->open_packet = bridge_open_packet;
 	ops->on_open = bridge_on_open;
 	ops->on_message = bridge_on_message;
 	ops->on_close = bridge_on_close;
@@ -105,11 +113,15 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 {
 	struct bridge *b = lws_container_of(sul, struct bridge, sweep_sul);
 	int64_t now = conn_now_ms();
+	struct conn *next;
 
-	conn_expire(b->conns, now);
 	b->stats.queue_frames = 0;
 	b->stats.queue_max = 0;
-	for (struct conn *c = b->conns->head; c; c = c->next) {
+	/* Nothing below frees a connection other than the one at hand. */
+	for (struct conn *c = b->conns->head; c; c = next) {
+		next = c->next;
+		if (heartbeat_expire(b->cfg, c, now))
+			continue;
 		b->stats.queue_frames += c->q.count;
 		if (c->q.count > b->stats.queue_max)
 			b->stats.queue_max = c->q.count;
@@ -155,6 +167,8 @@ int bridge_init(struct bridge *b, const struct cfg *cfg, struct lws_context *ctx
 	b->cfg = cfg;
 	b->ctx = ctx;
 	b->conns = conns;
+	if (heartbeat_init(&b->heartbeat))
+		return -1;
 	hmap_init(&b->by_key);
 	hmap_init(&b->pending_by_user);
 	rooms_init(&b->rooms, &rops);
@@ -167,8 +181,10 @@ int bridge_init(struct bridge *b, const struct cfg *cfg, struct lws_context *ctx
 		snprintf(b->id, sizeof(b->id), "%s:%d:%ld", host, (int)getpid(), (long)time(NULL));
 	}
 	b->pg = pgloop_new(ctx, vh, cfg, bridge_stmts, BS__COUNT, &pops);
-	if (!b->pg)
+	if (!b->pg) {
+		heartbeat_release(&b->heartbeat);
 		return -1;
+	}
 	lws_sul_schedule(ctx, 0, &b->sweep_sul, sweep_cb, BRIDGE_SWEEP_US);
 	presence_start(b);
 	log_info("bridge '%s' starting", b->id);
@@ -203,4 +219,5 @@ void bridge_release(struct bridge *b)
 	rooms_release(&b->rooms);
 	hmap_release(&b->by_key);
 	dbreq_release(b);
+	heartbeat_release(&b->heartbeat);
 }

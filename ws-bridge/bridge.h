@@ -7,6 +7,7 @@
 #include "cfg.h"
 #include "conn.h"
 #include "err.h"
+#include "heartbeat.h"
 #include "hmap.h"
 #include "pgloop.h"
 #include "presence.h"
@@ -66,6 +67,7 @@ struct bridge {
 	lws_sorted_usec_list_t sweep_sul;
 	struct presence presence;    /* presence.c */
 	struct sessions sessions;    /* session.c */
+	struct heartbeat heartbeat;  /* heartbeat.c */
 	struct hmap pending_by_user; /* dbreq.c: user id -> struct upend, queries waiting */
 	int stopping;
 	int removed;                 /* shutdown: presence rows are gone */

@@ -1,8 +1,8 @@
-/* conn.h -- one WebSocket client: handshake checks, reassembly, bounded output.
+/* conn.h -- the set of Engine.IO sessions: their limits, bounded output, close and end.
  *
- * The bottom layer of the bridge. It owns the libwebsockets protocol
- * callback of the Socket.IO endpoint and reports upward only through the
- * conn_ops given to conn_setup(). */
+ * The bottom layer of the bridge, with its two transports (websocket.c,
+ * polling.c) and the lws protocol that drives them (endpoint.c). It
+ * reports upward only through the conn_ops given to conn_setup(). */
 #ifndef CHAT_CONN_H
 #define CHAT_CONN_H
 
@@ -64,6 +64,8 @@ struct conn {
 };
 
 struct conn_ops {
+	/* The Engine.IO open packet of a new session (a new reference), or NULL when out of memory. */
+	struct frame *(*open_packet)(void *arg, const struct conn *c);
 	/* A session began (the open packet is queued). */
 	void (*on_open)(void *arg, struct conn *c);
 	/* One whole Engine.IO packet arrived (buf[0..len), not NUL-terminated). */
@@ -86,18 +88,16 @@ struct conn_set {
 	struct hmap unauth_by_addr;   /* client address -> sessions not READY yet */
 	uint64_t next_id;
 	int refusing;                 /* shutting down: refuse new connections */
-	struct frame *ping;           /* the shared "2" frame */
 	/* Counters since start, for the metrics page. */
 	unsigned long long opened, refused, slow_closed, frames_out, bytes_out;
 	unsigned long long polls, posts, upgrades;
 };
 
 /*
- * Prepares the set; the vhost's protocol user data must point at it
- * (see CONN_PROTOCOL below). Returns 0 or -1 when out of memory.
+ * Prepares the set; the lws context's user data must point at it
+ * (endpoint.h).
  */
-int conn_setup(struct conn_set *cs, const struct cfg *cfg, const struct conn_ops *ops)
-	__attribute__((warn_unused_result));
+void conn_setup(struct conn_set *cs, const struct cfg *cfg, const struct conn_ops *ops);
 
 void conn_teardown(struct conn_set *cs);
 
@@ -137,35 +137,28 @@ void conn_close(struct conn *c, uint16_t code, const char *reason);
 void conn_end_all(struct conn_set *cs);
 
 /*
- * Ends polling sessions whose client stopped asking (no request for a
- * ping interval plus timeout). Called from the periodic sweep.
+ * For the transports: whether a new session from addr must be refused
+ * (shutting down, CHAT_WS_MAX_CONN, or a per-address limit). Counts and
+ * logs the refusal.
  */
-void conn_expire(struct conn_set *cs, int64_t now_ms);
+int conn_full(struct conn_set *cs, const char *addr);
+
+/*
+ * For the transports: starts a session carried by wsi (its token and
+ * client address are read from the request); the open packet is its first
+ * queued frame and the layer above hears of it (on_open). Returns NULL
+ * when there is no memory or no session id.
+ */
+struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *wsi);
+
+/*
+ * Ends the session now, without a close: the layer above hears of it
+ * (on_close), c is freed and its lws connections are let go. Not from
+ * inside the layer above's on_message or on_open.
+ */
+void conn_end(struct conn *c);
 
 /* Milliseconds of a monotonic clock. */
 int64_t conn_now_ms(void);
-
-#define CONN_PROTOCOL "socketio"
-
-/*
- * The lws protocol callback of the Socket.IO endpoint (must be
- * protocols[0]): WebSocket connections and HTTP long-polling requests.
- * Its per-session data is struct conn_wsi.
- */
-struct conn_wsi {
-	struct conn *c;
-	char sid[48];       /* the session a request or upgrade names */
-	char *body;         /* a POST body being read */
-	size_t body_len;
-	int kind;           /* enum conn_wsi_kind in conn.c */
-	int status;         /* an HTTP answer owed: status code (CW_REFUSED: close code) */
-	char addr[48];      /* the client address key of the request */
-	const char *answer; /* its body (static) */
-	char *dyn_answer;   /* or a body to free after writing */
-	char origin[128];   /* an allowed Origin to echo (CORS), or "" */
-};
-
-int conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		  size_t len);
 
 #endif

@@ -9,6 +9,7 @@
 #include "bridge.h"
 #include "cfg.h"
 #include "conn.h"
+#include "endpoint.h"
 #include "log.h"
 #include "pgloop.h"
 
@@ -100,40 +101,43 @@ static void lws_log_to_ours(int level, const char *line)
 	log_msg(level == LLL_ERR ? LOG_ERR : LOG_WARN, "lws: %.*s", (int)n, line);
 }
 
-int main(void)
-{
-	static const struct lws_protocols protocols[] = {
-		/* First: socket.io-client names no subprotocol, so lws binds protocols[0]. */
-		/*
-		 * rx_buffer_size: lws gives every WebSocket a receive buffer of
-		 * this size. Client packets are small and longer ones arrive in
-		 * pieces that conn.c reassembles, so 1 KB instead of 4 KB keeps
-		 * an idle connection's memory down.
-		 */
-		{ CONN_PROTOCOL, conn_callback, sizeof(struct conn_wsi), 1024, 0, NULL, 0 },
-		{ PGLOOP_PROTOCOL, pgloop_callback, 0, 0, 0, NULL, 0 },
-		{ NULL, NULL, 0, 0, 0, NULL, 0 },
-	};
-	struct lws_context_creation_info info;
-	struct lws_context *ctx;
-	struct conn_set conns;
-	struct conn_ops ops;
-	struct bridge bridge;
-	struct sigaction sa;
-	struct cfg cfg;
-	static const lws_retry_bo_t no_validity = { NULL, 0, 0, 0, 0, 0 };
-	struct run run;
-	void *foreign_loops[1];
-	char err[256];
-	int rc = 0;
+/* The endpoint's protocols, kept by lws for the life of the context. */
+static const struct lws_protocols protocols[] = {
+	/* First: socket.io-client names no subprotocol, so lws binds protocols[0]. */
+	/*
+	 * rx_buffer_size: lws gives every WebSocket a receive buffer of
+	 * this size. Client packets are small and longer ones arrive in
+	 * pieces that websocket.c reassembles, so 1 KB instead of 4 KB keeps
+	 * an idle connection's memory down.
+	 */
+	{ ENDPOINT_PROTOCOL, endpoint_callback, sizeof(struct conn_wsi), 1024, 0, NULL, 0 },
+	{ PGLOOP_PROTOCOL, pgloop_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
 
-	if (cfg_load(&cfg, err, sizeof(err))) {
+/* Everything main sets up: made by app_start(), let go by app_end(). */
+struct app {
+	struct cfg cfg;
+	struct conn_set conns;
+	struct bridge bridge;
+	struct lws_context *ctx;
+	struct run run;
+};
+
+/* Reads the configuration, starts the log, the descriptor limit and the
+ * signals. Returns 0, or the exit status. */
+static int app_config(struct app *a)
+{
+	struct sigaction sa;
+	char err[256];
+
+	if (cfg_load(&a->cfg, err, sizeof(err))) {
 		fprintf(stderr, "chat-ws: %s\n", err);
 		return 2;
 	}
-	log_init("ws", cfg.log_level);
+	log_init("ws", a->cfg.log_level);
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
-	raise_nofile(cfg.ws_max_conn + 1024);
+	raise_nofile(a->cfg.ws_max_conn + 1024);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
@@ -142,85 +146,123 @@ int main(void)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	return 0;
+}
 
-	memset(&run, 0, sizeof(run));
-	bridge_conn_ops(&bridge, &ops);
-	if (conn_setup(&conns, &cfg, &ops)) {
-		log_err("out of memory");
-		return 1;
-	}
+/* The lws context, on the libev loop when the plugin is there. NULL when it cannot start. */
+static struct lws_context *app_context(struct app *a)
+{
+	static const lws_retry_bo_t no_validity = { NULL, 0, 0, 0, 0, 0 };
+	const struct cfg *cfg = &a->cfg;
+	struct lws_context_creation_info info;
+	static void *foreign_loops[1];
+	struct lws_context *ctx;
+
 	memset(&info, 0, sizeof(info));
 	info.protocols = protocols;
-	info.user = &conns;
+	info.user = &a->conns;
 	info.pt_serv_buf_size = 32 * 1024;
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
-	if (cfg.ws_listen[0]) {
+	if (cfg->ws_listen[0]) {
 		info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
-		info.iface = cfg.ws_listen;
+		info.iface = cfg->ws_listen;
 		info.port = 0;
 	} else {
 		info.iface = "127.0.0.1";
-		info.port = (int)cfg.ws_port;
+		info.port = (int)cfg->ws_port;
 	}
 	/* info.extensions stays NULL: permessage-deflate is declined. */
 	/*
-	 * No lws validity timers: the Engine.IO heartbeat (conn.c) finds dead
-	 * clients. lws's default policy gives every connection a timer that
-	 * each received frame moves, and its timers sit in one sorted list:
-	 * at 17k connections per bridge, 82% of an idle bridge's CPU went to
-	 * that insertion (perf, 100k idle connections over 6 bridges).
+	 * No lws validity timers: the Engine.IO heartbeat (heartbeat.c) finds
+	 * dead clients. lws's default policy gives every connection a timer
+	 * that each received frame moves, and its timers sit in one sorted
+	 * list: at 17k connections per bridge, 82% of an idle bridge's CPU
+	 * went to that insertion (perf, 100k idle connections over 6 bridges).
 	 */
 	info.retry_and_idle_policy = &no_validity;
 	info.timeout_secs = 20;
-	info.fd_limit_per_thread = (unsigned)(cfg.ws_max_conn + 1024);
-	run.loop = cfg.ws_libev ? ev_loop_new(EVFLAG_AUTO) : NULL;
-	if (run.loop) {
-		foreign_loops[0] = run.loop;
+	info.fd_limit_per_thread = (unsigned)(cfg->ws_max_conn + 1024);
+	a->run.loop = cfg->ws_libev ? ev_loop_new(EVFLAG_AUTO) : NULL;
+	if (a->run.loop) {
+		foreign_loops[0] = a->run.loop;
 		info.foreign_loops = foreign_loops;
 		info.options |= LWS_SERVER_OPTION_LIBEV;
 	}
 	ctx = lws_create_context(&info);
-	if (!ctx && run.loop) {
+	if (!ctx && a->run.loop) {
 		log_warn("cannot start on the libev loop (is libwebsockets-evlib-ev installed?), "
 			 "trying lws's poll() loop");
-		ev_loop_destroy(run.loop);
-		run.loop = NULL;
+		ev_loop_destroy(a->run.loop);
+		a->run.loop = NULL;
 		info.foreign_loops = NULL;
 		info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
 		ctx = lws_create_context(&info);
 	}
-	if (!ctx) {
-		if (run.loop)
-			ev_loop_destroy(run.loop);
+	return ctx;
+}
+
+/* Sets up the connections, the lws context and the bridge. Returns 0, or 1 (all let go). */
+static int app_start(struct app *a)
+{
+	const struct cfg *cfg = &a->cfg;
+	struct conn_ops ops;
+
+	memset(&a->run, 0, sizeof(a->run));
+	bridge_conn_ops(&a->bridge, &ops);
+	conn_setup(&a->conns, cfg, &ops);
+	a->ctx = app_context(a);
+	if (!a->ctx) {
+		if (a->run.loop)
+			ev_loop_destroy(a->run.loop);
 		log_err("cannot start the WebSocket server on %s:%ld",
-			cfg.ws_listen[0] ? cfg.ws_listen : "127.0.0.1", cfg.ws_port);
-		conn_teardown(&conns);
+			cfg->ws_listen[0] ? cfg->ws_listen : "127.0.0.1", cfg->ws_port);
+		conn_teardown(&a->conns);
 		return 1;
 	}
-	if (bridge_init(&bridge, &cfg, ctx, lws_get_vhost_by_name(ctx, "default"), &conns)) {
+	if (bridge_init(&a->bridge, cfg, a->ctx, lws_get_vhost_by_name(a->ctx, "default"),
+			&a->conns)) {
 		log_err("cannot start the bridge");
-		lws_context_destroy(ctx);
-		if (run.loop)
-			ev_loop_destroy(run.loop);
-		conn_teardown(&conns);
+		lws_context_destroy(a->ctx);
+		if (a->run.loop)
+			ev_loop_destroy(a->run.loop);
+		conn_teardown(&a->conns);
 		return 1;
 	}
-	if (cfg.ws_listen[0])
-		log_info("listening on %s", cfg.ws_listen);
+	if (cfg->ws_listen[0])
+		log_info("listening on %s", cfg->ws_listen);
 	else
-		log_info("listening on 127.0.0.1:%ld", cfg.ws_port);
-	run.bridge = &bridge;
-	run.ctx = ctx;
-	rc = run_loop(&run);
-	log_info("stopped with %u connections left", conns.count);
+		log_info("listening on 127.0.0.1:%ld", cfg->ws_port);
+	a->run.bridge = &a->bridge;
+	a->run.ctx = a->ctx;
+	return 0;
+}
+
+/* Lets go of everything app_start() made. */
+static void app_end(struct app *a)
+{
+	log_info("stopped with %u connections left", a->conns.count);
 	/* Polling sessions that never came back for their close packet, and
 	 * anything else the grace period left: freed while the bridge can
 	 * still hear of them. */
-	conn_end_all(&conns);
-	bridge_release(&bridge);
-	lws_context_destroy(ctx);
-	if (run.loop)
-		ev_loop_destroy(run.loop);
-	conn_teardown(&conns);
+	conn_end_all(&a->conns);
+	bridge_release(&a->bridge);
+	lws_context_destroy(a->ctx);
+	if (a->run.loop)
+		ev_loop_destroy(a->run.loop);
+	conn_teardown(&a->conns);
+}
+
+int main(void)
+{
+	static struct app app;
+	int rc;
+
+	rc = app_config(&app);
+	if (rc)
+		return rc;
+	if (app_start(&app))
+		return 1;
+	rc = run_loop(&app.run);
+	app_end(&app);
 	return rc;
 }

@@ -1,4 +1,4 @@
-/* session.c -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, heartbeat. */
+/* session.c -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate. */
 #include "session.h"
 
 #include <jansson.h>
@@ -29,8 +29,7 @@ int session_open(struct bridge *b, struct conn *c)
 
 	if (!s)
 		return -1;
-	s->next_ping_ms = now + cfg->ws_ping_interval;
-	s->auth_deadline_ms = now + cfg->ws_auth_timeout;
+	heartbeat_start(cfg, &s->hb, now);
 	s->ev_tokens = (double)cfg->ws_event_rate;
 	s->ev_at_ms = now;
 	c->up = s;
@@ -253,7 +252,7 @@ static void on_sio_event(struct bridge *b, struct conn *c, const struct sio_pack
 	events_dispatch(b, c, p);
 }
 
-/* ---- Engine.IO packets and the heartbeat -------------------------------------- */
+/* ---- Engine.IO packets ------------------------------------------------------------ */
 
 /*
  * A client ping gets its pong, within the event rate: past it, none
@@ -316,7 +315,7 @@ void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
 		session_ping(b, c, &p);
 		return;
 	case SIO_EIO_PONG:
-		sess(c)->pong_deadline_ms = 0;
+		heartbeat_pong(&sess(c)->hb);
 		return;
 	case SIO_EIO_CLOSE:
 		conn_close(c, LWS_CLOSE_STATUS_NORMAL, "");
@@ -335,28 +334,11 @@ void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
 
 int session_sweep(struct bridge *b, struct conn *c, int64_t now)
 {
-	const struct cfg *cfg = b->cfg;
 	struct session *s = c->up;
 
 	if (!s) {
 		conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 		return 1;
 	}
-	if ((c->state == CONN_OPEN || c->state == CONN_AUTHING) && now > s->auth_deadline_ms) {
-		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no Socket.IO CONNECT in time");
-		return 1;
-	}
-	if (s->pong_deadline_ms && now > s->pong_deadline_ms) {
-		log_info("connection %s: ping timeout", c->key);
-		conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "ping timeout");
-		return 1;
-	}
-	if (now >= s->next_ping_ms) {
-		s->next_ping_ms = now + cfg->ws_ping_interval;
-		if (!s->pong_deadline_ms)
-			s->pong_deadline_ms = now + cfg->ws_ping_timeout;
-		conn_send(c, b->conns->ping);
-		return 1;
-	}
-	return 0;
+	return heartbeat_sweep(&b->heartbeat, b->cfg, c, &s->hb, now);
 }

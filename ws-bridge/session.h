@@ -1,4 +1,4 @@
-/* session.h -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, heartbeat. */
+/* session.h -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate. */
 #ifndef CHAT_SESSION_H
 #define CHAT_SESSION_H
 
@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "heartbeat.h"
 #include "tok.h"
 
 struct bridge;
@@ -22,16 +23,13 @@ struct sessions {
 
 /*
  * One Socket.IO session's state, owned by this layer: conn.up points at
- * it from session_open() to session_close(). The transport's own timing
- * (the open packet's values, polling expiry) stays in conn.c; everything
- * the heartbeat decides is here.
+ * it from session_open() to session_close(). Its deadlines are the
+ * heartbeat's (heartbeat.c).
  */
 struct session {
 	char token_hash[TOK_HASH_HEX_LEN + 1]; /* of the session's token, once AUTHING */
 	char username[40];
-	int64_t next_ping_ms;
-	int64_t pong_deadline_ms;     /* 0 when no ping is outstanding */
-	int64_t auth_deadline_ms;     /* until CONNECT must succeed */
+	struct heartbeat_timer hb;
 	double ev_tokens;             /* event rate bucket */
 	int64_t ev_at_ms;
 };
@@ -57,9 +55,9 @@ void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
 void session_revoke(struct bridge *b, const char *user_id, const char *token_hash);
 
 /*
- * The sweep, for one connection: the auth deadline, the ping timeout and
- * the next ping. Returns 1 when it closed c or sent it a ping (nothing
- * else is due for it this round), 0 otherwise.
+ * The sweep, for one connection: its heartbeat (heartbeat_sweep).
+ * Returns 1 when it closed c or sent it a ping (nothing else is due for
+ * it this round), 0 otherwise.
  */
 int session_sweep(struct bridge *b, struct conn *c, int64_t now_ms);
 
