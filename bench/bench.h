@@ -24,15 +24,15 @@ enum scenario {
 
 #define BENCH_MAX_PROCS 64
 #define BENCH_MAX_SRC 64
-#define BENCH_ID_LEN 64   /* user and room ids: UUIDs or short names */
+#define BENCH_ID_LEN 64 /* user and room ids: UUIDs or short names */
 #define BENCH_TOKEN_LEN 128
 #define BENCH_ERR_KINDS 8
 
 /* Command-line options; see opt_usage() in opts.c for their meaning. */
 struct bench_opts {
 	enum scenario scenario;
-	const char *url;        /* http://HOST:PORT */
-	char host[64];          /* parsed from url */
+	const char *url; /* http://HOST:PORT */
+	char host[64];   /* parsed from url */
 	int port;
 	const char *label;
 	const char *stack_dir;  /* select the processes of this stack only */
@@ -46,21 +46,21 @@ struct bench_opts {
 	long senders;
 	long inflight;
 	long clients;
-	double rate;            /* messages/s in total, 0 = closed loop */
+	double rate; /* messages/s in total, 0 = closed loop */
 	long rooms;
 	long per_room;
 	long users;
-	double ramp;            /* connections opened per second, in total */
+	double ramp; /* connections opened per second, in total */
 	long procs;
-	long src_addrs;         /* source addresses 127.0.0.2.. (0 = automatic) */
+	long src_addrs; /* source addresses 127.0.0.2.. (0 = automatic) */
 	long msg_size;
 	long rest_concurrency;
 	long connect_concurrency; /* handshakes in flight, in total */
-	double batch_ms;        /* idle hold: sleep between service rounds */
-	int evlib_ev;           /* use the libev event loop plugin instead of poll() */
-	long dump;              /* print the first N packets connection 0 receives */
-	double quiet_wait;      /* wait up to this long for the machine to calm down */
-	double quiet_pct;       /* "calm": busy below this % of one core */
+	double batch_ms;          /* idle hold: sleep between service rounds */
+	int evlib_ev;             /* use the libev event loop plugin instead of poll() */
+	long dump;                /* print the first N packets connection 0 receives */
+	double quiet_wait;        /* wait up to this long for the machine to calm down */
+	double quiet_pct;         /* "calm": busy below this % of one core */
 	int quiet;
 };
 
@@ -69,10 +69,10 @@ struct bench_plan {
 	uint32_t nconns;
 	uint32_t nusers;
 	uint32_t nrooms;
-	uint32_t nsenders;      /* connections that may send */
-	uint32_t *conn_user;    /* [nconns] */
-	uint32_t *user_room;    /* [nusers]: the room each user is a member of */
-	uint8_t *conn_sender;   /* [nconns]: 1 = sends */
+	uint32_t nsenders;                   /* connections that may send */
+	uint32_t *conn_user;                 /* [nconns] */
+	uint32_t *user_room;                 /* [nusers]: the room each user is a member of */
+	uint8_t *conn_sender;                /* [nconns]: 1 = sends */
 	char (*room_id)[BENCH_ID_LEN];       /* [nrooms] */
 	char (*user_id)[BENCH_ID_LEN];       /* [nusers] */
 	char (*user_token)[BENCH_TOKEN_LEN]; /* [nusers] */
@@ -82,7 +82,7 @@ struct bench {
 	struct bench_opts o;
 	struct bench_plan plan;
 	char run_id[8];
-	char marker[16];        /* "bm<run_id> ": the start of every message we send */
+	char marker[16]; /* "bm<run_id> ": the start of every message we send */
 	size_t marker_len;
 	struct shm *shm;
 	size_t shm_size;
@@ -90,26 +90,26 @@ struct bench {
 
 /* Counters each worker keeps; the parent adds them up. "_W" = inside the window. */
 enum ctr {
-	CTR_OPENED,         /* connections attempted */
-	CTR_READY,          /* connected, CONNECT accepted, room joined */
-	CTR_CONNECT_FAIL,   /* failed before ready (any reason) */
-	CTR_REFUSED,        /* of which: CONNECT_ERROR (44) from the server */
-	CTR_DISCONNECT,     /* closed after ready, before the end of the run */
+	CTR_OPENED,       /* connections attempted */
+	CTR_READY,        /* connected, CONNECT accepted, room joined */
+	CTR_CONNECT_FAIL, /* failed before ready (any reason) */
+	CTR_REFUSED,      /* of which: CONNECT_ERROR (44) from the server */
+	CTR_DISCONNECT,   /* closed after ready, before the end of the run */
 	CTR_SENT,
-	CTR_ACKED,          /* send_message acks with ok:true */
-	CTR_ACK_ERR,        /* acks with ok:false */
-	CTR_DELIV,          /* new_message events carrying our marker */
-	CTR_EXPECTED,       /* sum of room sizes over acked messages */
+	CTR_ACKED,    /* send_message acks with ok:true */
+	CTR_ACK_ERR,  /* acks with ok:false */
+	CTR_DELIV,    /* new_message events carrying our marker */
+	CTR_EXPECTED, /* sum of room sizes over acked messages */
 	CTR_SENT_W,
 	CTR_ACKED_W,
 	CTR_DELIV_W,
-	CTR_SEQ_GAP,        /* seq numbers skipped on a connection */
-	CTR_SEQ_DUP,        /* seq numbers seen again or out of order */
-	CTR_OTHER_EV,       /* events other than new_message */
-	CTR_ERROR_EV,       /* `error` events */
-	CTR_PINGS,          /* Engine.IO pings answered */
-	CTR_SKIPPED,        /* open-loop sends skipped: sender not ready, queue full or too late */
-	CTR_FOREIGN,        /* new_message without our marker */
+	CTR_SEQ_GAP,  /* seq numbers skipped on a connection */
+	CTR_SEQ_DUP,  /* seq numbers seen again or out of order */
+	CTR_OTHER_EV, /* events other than new_message */
+	CTR_ERROR_EV, /* `error` events */
+	CTR_PINGS,    /* Engine.IO pings answered */
+	CTR_SKIPPED,  /* open-loop sends skipped: sender not ready, queue full or too late */
+	CTR_FOREIGN,  /* new_message without our marker */
 	CTR_COUNT
 };
 
@@ -122,33 +122,33 @@ struct err_kind {
 /* One worker's results; only that worker writes it. */
 struct shm_proc {
 	uint64_t ctr[CTR_COUNT];
-	uint64_t inflight;      /* sends not yet acknowledged */
-	int ready;              /* every connection settled (ready or failed) */
+	uint64_t inflight; /* sends not yet acknowledged */
+	int ready;         /* every connection settled (ready or failed) */
 	int done;
 	struct err_kind errs[BENCH_ERR_KINDS];
-	struct hist ack;        /* send -> ack, µs */
-	struct hist e2e;        /* send -> new_message, µs */
-	struct hist connect;    /* connect start -> room joined, µs */
-	struct hist lag;        /* open loop: schedule -> send, µs */
-	struct hist ping_gap;   /* between two Engine.IO pings on a connection, µs */
+	struct hist ack;      /* send -> ack, µs */
+	struct hist e2e;      /* send -> new_message, µs */
+	struct hist connect;  /* connect start -> room joined, µs */
+	struct hist lag;      /* open loop: schedule -> send, µs */
+	struct hist ping_gap; /* between two Engine.IO pings on a connection, µs */
 };
 
 enum phase {
-	PH_SETUP = 0,           /* workers connect and join */
-	PH_RUN,                 /* send (or hold, when idle) */
-	PH_DRAIN,               /* no new sends; outstanding ones settle */
-	PH_CLOSE,               /* workers close everything and exit */
+	PH_SETUP = 0, /* workers connect and join */
+	PH_RUN,       /* send (or hold, when idle) */
+	PH_DRAIN,     /* no new sends; outstanding ones settle */
+	PH_CLOSE,     /* workers close everything and exit */
 };
 
 /* The shared mapping: control, then procs[], then room sizes. */
 struct shm {
-	int phase;              /* enum phase; __atomic accesses */
-	int64_t t_run;          /* CLOCK_MONOTONIC ns: sending starts */
-	int64_t t_m0, t_m1;     /* the measured window */
+	int phase;          /* enum phase; __atomic accesses */
+	int64_t t_run;      /* CLOCK_MONOTONIC ns: sending starts */
+	int64_t t_m0, t_m1; /* the measured window */
 	uint32_t nprocs, nrooms;
-	struct shm_proc *procs;       /* [nprocs], inside the mapping */
-	uint32_t *room_local;         /* [nprocs * nrooms]: ready connections per room */
-	uint32_t *room_total;         /* [nrooms]: set by the parent before PH_RUN */
+	struct shm_proc *procs; /* [nprocs], inside the mapping */
+	uint32_t *room_local;   /* [nprocs * nrooms]: ready connections per room */
+	uint32_t *room_total;   /* [nrooms]: set by the parent before PH_RUN */
 };
 
 /* Monotonic clock in nanoseconds (shared by every process of the machine). */

@@ -11,7 +11,7 @@ static unsigned bucket_of(uint64_t v)
 	if (e > HIST_MAX_EXP)
 		return HIST_BUCKETS - 1u;
 	return HIST_LINEAR + (e - HIST_MIN_EXP) * HIST_SUB +
-	       (unsigned)((v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1u));
+		(unsigned)((v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1u));
 }
 
 /* The middle of bucket i. */

@@ -19,8 +19,8 @@ static void make_run_id(char *out, size_t len)
 	size_t i;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	x = (uint64_t)ts.tv_nsec * 6364136223846793005ull ^ (uint64_t)ts.tv_sec * 1442695040888963407ull ^
-	    (uint64_t)getpid() << 20;
+	x = (uint64_t)ts.tv_nsec * 6364136223846793005ull ^
+		(uint64_t)ts.tv_sec * 1442695040888963407ull ^ (uint64_t)getpid() << 20;
 	for (i = 0; i + 1 < len && i < 6; i++) {
 		out[i] = digits[x % 36];
 		x /= 36;

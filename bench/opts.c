@@ -5,7 +5,7 @@
 #include "opts.h"
 
 static const char *const scenario_names[SC_COUNT] = { "durable", "fanout", "rooms",
-						       "idle",    "watch",  "token" };
+						      "idle",    "watch",  "token" };
 
 const char *opt_scenario_name(enum scenario s)
 {
@@ -232,7 +232,8 @@ int opt_parse(struct bench_opts *o, int argc, char **argv, char *err, size_t err
 	if (o->report)
 		return 0;
 	if (o->scenario == SC_COUNT) {
-		snprintf(err, errlen, "--scenario is required (durable, fanout, rooms, idle, watch, token)");
+		snprintf(err, errlen,
+			 "--scenario is required (durable, fanout, rooms, idle, watch, token)");
 		return -1;
 	}
 	if (parse_url(o, err, errlen))
@@ -267,17 +268,18 @@ int opt_parse(struct bench_opts *o, int argc, char **argv, char *err, size_t err
 		o->procs = conns > 15000 ? (conns + 14999) / 15000 : 1;
 	if (!o->src_addrs && conns > 10000)
 		o->src_addrs = (conns + 9999) / 10000;
-	if (o->duration <= 0 || o->warmup < 0 || o->drain < 0 || o->senders < 1 || o->inflight < 1 ||
-	    o->inflight > 10000 || o->clients < 1 || o->rate < 0 || o->rooms < 1 || o->per_room < 1 ||
-	    o->ramp <= 0 || o->procs < 1 || o->procs > BENCH_MAX_PROCS || o->src_addrs < 0 ||
-	    o->src_addrs > BENCH_MAX_SRC || o->msg_size < 1 || o->msg_size > 4000 ||
-	    o->rest_concurrency < 1 || o->connect_concurrency < 1 || o->batch_ms < 0 ||
-	    o->batch_ms >= 1000) {
+	if (o->duration <= 0 || o->warmup < 0 || o->drain < 0 || o->senders < 1 ||
+	    o->inflight < 1 || o->inflight > 10000 || o->clients < 1 || o->rate < 0 ||
+	    o->rooms < 1 || o->per_room < 1 || o->ramp <= 0 || o->procs < 1 ||
+	    o->procs > BENCH_MAX_PROCS || o->src_addrs < 0 || o->src_addrs > BENCH_MAX_SRC ||
+	    o->msg_size < 1 || o->msg_size > 4000 || o->rest_concurrency < 1 ||
+	    o->connect_concurrency < 1 || o->batch_ms < 0 || o->batch_ms >= 1000) {
 		snprintf(err, errlen, "an option is out of range (see --help)");
 		return -1;
 	}
 	if (o->scenario == SC_FANOUT && o->senders > o->clients) {
-		snprintf(err, errlen, "--senders (%ld) exceeds --clients (%ld)", o->senders, o->clients);
+		snprintf(err, errlen, "--senders (%ld) exceeds --clients (%ld)", o->senders,
+			 o->clients);
 		return -1;
 	}
 	if (o->scenario == SC_ROOMS && o->rate <= 0) {
@@ -285,10 +287,11 @@ int opt_parse(struct bench_opts *o, int argc, char **argv, char *err, size_t err
 		return -1;
 	}
 	if (conns / o->procs > 19000) {
-		snprintf(err, errlen,
-			 "%ld connections in %ld processes exceed the 20000 descriptors of one process; "
-			 "raise --procs",
-			 conns, o->procs);
+		snprintf(
+			err, errlen,
+			"%ld connections in %ld processes exceed the 20000 descriptors of one process; "
+			"raise --procs",
+			conns, o->procs);
 		return -1;
 	}
 	return 0;

@@ -52,15 +52,18 @@ int ps_filter_init(struct ps_filter *f, const char *stack_dir, const char *const
 		int i;
 
 		if (!eq || (size_t)(eq - *pid_of) >= sizeof(name)) {
-			snprintf(err, errlen, "--pid-of wants name=pid[,pid...], got '%s'", *pid_of);
+			snprintf(err, errlen, "--pid-of wants name=pid[,pid...], got '%s'",
+				 *pid_of);
 			return -1;
 		}
 		memcpy(name, *pid_of, (size_t)(eq - *pid_of));
 		name[eq - *pid_of] = '\0';
 		i = name_index(name);
 		if (i < 0) {
-			snprintf(err, errlen, "--pid-of: unknown name '%s' (chat-ws, nginx, chat-fcgi, postgres)",
-				 name);
+			snprintf(
+				err, errlen,
+				"--pid-of: unknown name '%s' (chat-ws, nginx, chat-fcgi, postgres)",
+				name);
 			return -1;
 		}
 		for (p = eq + 1; *p;) {
@@ -169,7 +172,8 @@ static int marked(const struct ps_filter *f, pid_t pid)
 	if (!read_file(path, buf, sizeof(buf), &n)) {
 		for (i = 0; i + dl <= n; i++) {
 			if (!memcmp(buf + i, f->stack_dir, dl) &&
-			    (i + dl == n || buf[i + dl] == '/' || buf[i + dl] == '\0' || buf[i + dl] == ' '))
+			    (i + dl == n || buf[i + dl] == '/' || buf[i + dl] == '\0' ||
+			     buf[i + dl] == ' '))
 				return 1;
 		}
 	}
@@ -229,8 +233,8 @@ static void machine_cpu(uint64_t *busy, uint64_t *total)
 	*busy = *total = 0;
 	if (read_file("/proc/stat", buf, sizeof(buf), &n))
 		return;
-	if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-		   &v[5], &v[6], &v[7]) < 8)
+	if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) < 8)
 		return;
 	for (i = 0; i < 8; i++)
 		*total += v[i];
@@ -329,5 +333,6 @@ double ps_machine_pct(const struct ps_sample *a, const struct ps_sample *b)
 
 	if (!dt || b->cpu_total < a->cpu_total)
 		return 0;
-	return (double)(b->cpu_busy - a->cpu_busy) / (double)dt * 100.0 * (double)(ncpu > 0 ? ncpu : 1);
+	return (double)(b->cpu_busy - a->cpu_busy) / (double)dt * 100.0 *
+		(double)(ncpu > 0 ? ncpu : 1);
 }

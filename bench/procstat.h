@@ -17,8 +17,8 @@ const char *ps_name(int i);
 /* The sum over the processes of one group. */
 struct ps_group {
 	unsigned n;
-	uint64_t ticks;   /* utime + stime, clock ticks */
-	uint64_t rss_kb;  /* VmRSS */
+	uint64_t ticks;  /* utime + stime, clock ticks */
+	uint64_t rss_kb; /* VmRSS */
 };
 
 /* One counted process in a sample. */
@@ -32,18 +32,18 @@ struct ps_proc {
 #define PS_MAX_PROCS 512
 
 struct ps_sample {
-	int64_t t_ns;                     /* CLOCK_MONOTONIC */
+	int64_t t_ns; /* CLOCK_MONOTONIC */
 	struct ps_group g[PS_NAMES];
 	struct ps_proc procs[PS_MAX_PROCS];
 	unsigned nprocs;
 	uint64_t bench_ticks[PS_MAX_BENCH];
 	uint64_t bench_rss_kb;
-	uint64_t cpu_busy, cpu_total;     /* machine, from /proc/stat (jiffies) */
+	uint64_t cpu_busy, cpu_total; /* machine, from /proc/stat (jiffies) */
 };
 
 struct ps_seen {
 	pid_t pid;
-	unsigned long long start;         /* starttime: tells a reused pid apart */
+	unsigned long long start; /* starttime: tells a reused pid apart */
 	int ours;
 };
 

@@ -229,7 +229,9 @@ static void write_json(const struct bench *b, const struct result *r)
 		jw_obj(&w, "rss_per_conn_kb");
 		for (g = 0; g < PS_NAMES; g++)
 			jw_num(&w, ps_name(g),
-			       n ? ((double)r->w1.g[g].rss_kb - (double)r->base.g[g].rss_kb) / (double)n : 0,
+			       n ? ((double)r->w1.g[g].rss_kb - (double)r->base.g[g].rss_kb) /
+					       (double)n
+				 : 0,
 			       2);
 		jw_end(&w, '}');
 		jw_obj(&w, "ramp_cpu_pct");
@@ -275,23 +277,26 @@ static void write_table(const struct bench *b, const struct result *r)
 		opt_scenario_name(o->scenario), o->label[0] ? " " : "", o->label, b->run_id,
 		r->background_pct);
 	if (has_clients(o->scenario)) {
-		fprintf(f, "  connections  %llu/%u ready, %llu failed, %llu refused, %llu disconnects; set-up %.2f s, connect %.2f s\n",
+		fprintf(f,
+			"  connections  %llu/%u ready, %llu failed, %llu refused, %llu disconnects; set-up %.2f s, connect %.2f s\n",
 			(unsigned long long)c[CTR_READY], b->plan.nconns,
 			(unsigned long long)c[CTR_CONNECT_FAIL], (unsigned long long)c[CTR_REFUSED],
 			(unsigned long long)c[CTR_DISCONNECT], r->rest_s, r->connect_s);
 		hist_line(f, "connect", &r->connect);
 	}
 	if (sends(o->scenario)) {
-		fprintf(f, "  window       %.2f s: sent %.0f/s, acked %.0f/s, deliveries %.0f/s\n", r->window_s,
-			per_s(c[CTR_SENT_W], r->window_s), per_s(c[CTR_ACKED_W], r->window_s),
-			per_s(c[CTR_DELIV_W], r->window_s));
+		fprintf(f, "  window       %.2f s: sent %.0f/s, acked %.0f/s, deliveries %.0f/s\n",
+			r->window_s, per_s(c[CTR_SENT_W], r->window_s),
+			per_s(c[CTR_ACKED_W], r->window_s), per_s(c[CTR_DELIV_W], r->window_s));
 		hist_line(f, "ack", &r->ack);
 		hist_line(f, "send->recv", &r->e2e);
 		if (o->rate > 0)
 			hist_line(f, "send lag", &r->lag);
-		fprintf(f, "  delivery     %llu of %llu expected (%.3f %%), seq gaps %llu, dups %llu, ack errors %llu, unacked %llu, skipped %llu\n",
+		fprintf(f,
+			"  delivery     %llu of %llu expected (%.3f %%), seq gaps %llu, dups %llu, ack errors %llu, unacked %llu, skipped %llu\n",
 			(unsigned long long)c[CTR_DELIV], (unsigned long long)c[CTR_EXPECTED],
-			c[CTR_EXPECTED] ? 100.0 * (double)c[CTR_DELIV] / (double)c[CTR_EXPECTED] : 0,
+			c[CTR_EXPECTED] ? 100.0 * (double)c[CTR_DELIV] / (double)c[CTR_EXPECTED]
+					: 0,
 			(unsigned long long)c[CTR_SEQ_GAP], (unsigned long long)c[CTR_SEQ_DUP],
 			(unsigned long long)c[CTR_ACK_ERR], (unsigned long long)r->inflight_end,
 			(unsigned long long)c[CTR_SKIPPED]);
@@ -310,15 +315,19 @@ static void write_table(const struct bench *b, const struct result *r)
 		ps_machine_pct(&r->w0, &r->w1), 2);
 	fprintf(f, "  rss MB       ");
 	for (g = 0; g < PS_NAMES; g++)
-		fprintf(f, "%s %.1f (%u)  ", ps_name(g), (double)r->w1.g[g].rss_kb / 1024.0, r->w1.g[g].n);
+		fprintf(f, "%s %.1f (%u)  ", ps_name(g), (double)r->w1.g[g].rss_kb / 1024.0,
+			r->w1.g[g].n);
 	fprintf(f, "\n");
 	if (has_clients(o->scenario))
 		hist_line(f, "ping gap", &r->ping_gap);
 	if (o->scenario == SC_IDLE && r->live_w1) {
 		double n = (double)r->live_w1;
 
-		fprintf(f, "  per conn     chat-ws %.2f KB, nginx %.2f KB (RSS growth / %llu live connections)%s\n",
-			((double)r->w1.g[PS_CHAT_WS].rss_kb - (double)r->base.g[PS_CHAT_WS].rss_kb) / n,
+		fprintf(f,
+			"  per conn     chat-ws %.2f KB, nginx %.2f KB (RSS growth / %llu live connections)%s\n",
+			((double)r->w1.g[PS_CHAT_WS].rss_kb -
+			 (double)r->base.g[PS_CHAT_WS].rss_kb) /
+				n,
 			((double)r->w1.g[PS_NGINX].rss_kb - (double)r->base.g[PS_NGINX].rss_kb) / n,
 			(unsigned long long)r->live_w1,
 			(c[CTR_CONNECT_FAIL] + c[CTR_DISCONNECT]) * 100 > b->plan.nconns
@@ -326,7 +335,8 @@ static void write_table(const struct bench *b, const struct result *r)
 				: "");
 	}
 	for (i = 0; i < r->nerrs; i++)
-		fprintf(f, "  error        %llu x %s\n", (unsigned long long)r->errs[i].n, r->errs[i].what);
+		fprintf(f, "  error        %llu x %s\n", (unsigned long long)r->errs[i].n,
+			r->errs[i].what);
 }
 
 void report_result(const struct bench *b, const struct result *r)
@@ -401,8 +411,8 @@ int report_file(const char *path)
 			p99 = jnum(root, "wrk.latency_us.p99") / 1000;
 			max = jnum(root, "wrk.latency_us.max") / 1000;
 			nerr = jnum(root, "wrk.errors.status") + jnum(root, "wrk.errors.connect") +
-			       jnum(root, "wrk.errors.read") + jnum(root, "wrk.errors.write") +
-			       jnum(root, "wrk.errors.timeout");
+				jnum(root, "wrk.errors.read") + jnum(root, "wrk.errors.write") +
+				jnum(root, "wrk.errors.timeout");
 			snprintf(note, sizeof(note), "%.0f errors", nerr);
 		} else if (!strcmp(sc, "durable")) {
 			fig = jnum(root, "rates.acked_per_s");
@@ -416,23 +426,29 @@ int report_file(const char *path)
 			p50 = jnum(root, "latency_us.e2e.p50") / 1000;
 			p99 = jnum(root, "latency_us.e2e.p99") / 1000;
 			max = jnum(root, "latency_us.e2e.max") / 1000;
-			snprintf(note, sizeof(note), "%.0f msg/s, delivered %.4f", jnum(root, "rates.acked_per_s"),
+			snprintf(note, sizeof(note), "%.0f msg/s, delivered %.4f",
+				 jnum(root, "rates.acked_per_s"),
 				 jnum(root, "counts.delivered_ratio"));
 		} else if (!strcmp(sc, "idle")) {
 			fig = jnum(root, "idle.connections");
 			unit = "conns";
-			snprintf(note, sizeof(note), "KB/conn ws %.2f nginx %.2f%s", jnum(root, "idle.rss_per_conn_kb.chat-ws"),
+			snprintf(note, sizeof(note), "KB/conn ws %.2f nginx %.2f%s",
+				 jnum(root, "idle.rss_per_conn_kb.chat-ws"),
 				 jnum(root, "idle.rss_per_conn_kb.nginx"),
-				 json_is_false(json_object_get(json_object_get(root, "idle"), "valid")) ? " INVALID" : "");
+				 json_is_false(
+					 json_object_get(json_object_get(root, "idle"), "valid"))
+					 ? " INVALID"
+					 : "");
 		}
 		if (strcmp(sc, "wrk")) {
-			json_object_foreach(json_object_get(root, "errors"), k, v)
-				nerr += json_is_integer(v) ? (double)json_integer_value(v) : 0;
+			json_object_foreach(json_object_get(root, "errors"), k, v) nerr +=
+				json_is_integer(v) ? (double)json_integer_value(v) : 0;
 			if (nerr > 0)
-				snprintf(note + strlen(note), sizeof(note) - strlen(note), "%s%.0f errors",
-					 note[0] ? ", " : "", nerr);
+				snprintf(note + strlen(note), sizeof(note) - strlen(note),
+					 "%s%.0f errors", note[0] ? ", " : "", nerr);
 			if (jnum(root, "connections.disconnects") > 0)
-				snprintf(note + strlen(note), sizeof(note) - strlen(note), ", %.0f disconnects",
+				snprintf(note + strlen(note), sizeof(note) - strlen(note),
+					 ", %.0f disconnects",
 					 jnum(root, "connections.disconnects"));
 		}
 		printf("%-24.24s", label[0] ? label : sc);
@@ -443,10 +459,14 @@ int report_file(const char *path)
 		cell(max, 3, 9);
 		{
 			/* wrk lines carry the procs of the watch run beside them. */
-			const json_t *pr = json_object_get(root, "watch") ? json_object_get(root, "watch") : root;
-			static const char *const cols[] = { "procs.chat-ws.cpu_pct", "procs.nginx.cpu_pct",
-							    "procs.chat-fcgi.cpu_pct", "procs.postgres.cpu_pct",
-							    "procs.bench.cpu_pct", "procs.machine_busy_pct" };
+			const json_t *pr = json_object_get(root, "watch")
+				? json_object_get(root, "watch")
+				: root;
+			static const char *const cols[] = {
+				"procs.chat-ws.cpu_pct",   "procs.nginx.cpu_pct",
+				"procs.chat-fcgi.cpu_pct", "procs.postgres.cpu_pct",
+				"procs.bench.cpu_pct",     "procs.machine_busy_pct"
+			};
 			size_t ci;
 
 			for (ci = 0; ci < sizeof(cols) / sizeof(cols[0]); ci++)

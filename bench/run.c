@@ -54,7 +54,9 @@ static int check_children(struct parent *p)
 		if (r == p->pids[i]) {
 			p->pids[i] = 0;
 			if (!__atomic_load_n(&p->b->shm->procs[i].done, __ATOMIC_ACQUIRE)) {
-				fprintf(stderr, "chat-bench: worker %d exited early (status 0x%x)\n", i, status);
+				fprintf(stderr,
+					"chat-bench: worker %d exited early (status 0x%x)\n", i,
+					status);
 				p->crashed = 1;
 			}
 		}
@@ -95,10 +97,13 @@ static void progress(struct parent *p, const char *what)
 	if (b->o.quiet || now - p->last_progress < 1000000000LL)
 		return;
 	p->last_progress = now;
-	fprintf(stderr, "chat-bench: %s: %llu opened, %llu ready, %llu failed, %llu sent, %llu acked, %llu delivered\n",
-		what, (unsigned long long)sum_ctr(b, CTR_OPENED), (unsigned long long)sum_ctr(b, CTR_READY),
-		(unsigned long long)sum_ctr(b, CTR_CONNECT_FAIL), (unsigned long long)sum_ctr(b, CTR_SENT),
-		(unsigned long long)sum_ctr(b, CTR_ACKED), (unsigned long long)sum_ctr(b, CTR_DELIV));
+	fprintf(stderr,
+		"chat-bench: %s: %llu opened, %llu ready, %llu failed, %llu sent, %llu acked, %llu delivered\n",
+		what, (unsigned long long)sum_ctr(b, CTR_OPENED),
+		(unsigned long long)sum_ctr(b, CTR_READY),
+		(unsigned long long)sum_ctr(b, CTR_CONNECT_FAIL),
+		(unsigned long long)sum_ctr(b, CTR_SENT), (unsigned long long)sum_ctr(b, CTR_ACKED),
+		(unsigned long long)sum_ctr(b, CTR_DELIV));
 }
 
 /* Sleeps until the monotonic time `until`, watching the workers. */
@@ -163,7 +168,8 @@ static int do_setup(struct bench *b, struct result *r)
 		fprintf(stderr, "chat-bench: set-up: %u rooms, %u users (run %s)\n", b->plan.nrooms,
 			b->plan.nusers, b->run_id);
 	if (setup_user(b->o.url, owner, NULL, owner_id, owner_token, err, sizeof(err)) ||
-	    setup_rooms(b->o.url, owner_token, prefix, &b->plan, b->o.rest_concurrency, err, sizeof(err)) ||
+	    setup_rooms(b->o.url, owner_token, prefix, &b->plan, b->o.rest_concurrency, err,
+			sizeof(err)) ||
 	    setup_users(b->o.url, prefix, &b->plan, b->o.rest_concurrency, err, sizeof(err))) {
 		fprintf(stderr, "chat-bench: set-up failed: %s\n", err);
 		return -1;
@@ -198,7 +204,8 @@ static int wait_ready(struct parent *p, struct result *r)
 {
 	struct bench *b = p->b;
 	int64_t t0 = bench_now_ns();
-	int64_t deadline = t0 + (int64_t)((b->o.connect_timeout + (double)b->plan.nconns / b->o.ramp) * 1e9);
+	int64_t deadline =
+		t0 + (int64_t)((b->o.connect_timeout + (double)b->plan.nconns / b->o.ramp) * 1e9);
 
 	for (;;) {
 		int i, ready = 1;
@@ -208,7 +215,8 @@ static int wait_ready(struct parent *p, struct result *r)
 		if (ready)
 			break;
 		if (bench_now_ns() > deadline) {
-			fprintf(stderr, "chat-bench: connections still pending after %.0f s; going on\n",
+			fprintf(stderr,
+				"chat-bench: connections still pending after %.0f s; going on\n",
 				b->o.connect_timeout);
 			break;
 		}
@@ -230,7 +238,8 @@ static void total_rooms(struct bench *b)
 		uint32_t s = 0;
 
 		for (i = 0; i < b->shm->nprocs; i++)
-			s += __atomic_load_n(&b->shm->room_local[(size_t)i * b->shm->nrooms + k], __ATOMIC_RELAXED);
+			s += __atomic_load_n(&b->shm->room_local[(size_t)i * b->shm->nrooms + k],
+					     __ATOMIC_RELAXED);
 		b->shm->room_total[k] = s;
 	}
 }
@@ -311,7 +320,8 @@ static int run_watch(struct parent *p, struct result *r)
 
 	nap_ns((int64_t)(p->b->o.warmup * 1e9));
 	sample(p, &r->w0);
-	nap_ns((int64_t)(p->b->o.duration * 1e9) - (bench_now_ns() - t0 - (int64_t)(p->b->o.warmup * 1e9)));
+	nap_ns((int64_t)(p->b->o.duration * 1e9) -
+	       (bench_now_ns() - t0 - (int64_t)(p->b->o.warmup * 1e9)));
 	sample(p, &r->w1);
 	r->window_s = (double)(r->w1.t_ns - r->w0.t_ns) / 1e9;
 	return 0;
@@ -331,7 +341,8 @@ static void background(struct parent *p, struct result *r)
 		if (r->background_pct < p->b->o.quiet_pct || bench_now_ns() >= until)
 			break;
 		if (!p->b->o.quiet)
-			fprintf(stderr, "chat-bench: machine %.0f %% busy, waiting for calm\n", r->background_pct);
+			fprintf(stderr, "chat-bench: machine %.0f %% busy, waiting for calm\n",
+				r->background_pct);
 	}
 }
 

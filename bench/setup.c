@@ -149,7 +149,8 @@ static int post_all(const char *base, const char *token, size_t n, long conc, ma
 				continue;
 			}
 			if (msg->data.result != CURLE_OK) {
-				snprintf(err, errlen, "POST %s: %s", s->path, curl_easy_strerror(msg->data.result));
+				snprintf(err, errlen, "POST %s: %s", s->path,
+					 curl_easy_strerror(msg->data.result));
 				goto out;
 			}
 			root = s->len ? json_loadb(s->resp, s->len, 0, &jerr) : NULL;
@@ -210,7 +211,8 @@ static int take_user(const json_t *data, char id[BENCH_ID_LEN], char token[BENCH
 
 	if (copy_str(user, "id", id, BENCH_ID_LEN))
 		return -1;
-	if (copy_str(data, "token", token, BENCH_TOKEN_LEN) && copy_str(user, "token", token, BENCH_TOKEN_LEN))
+	if (copy_str(data, "token", token, BENCH_TOKEN_LEN) &&
+	    copy_str(user, "token", token, BENCH_TOKEN_LEN))
 		return -1;
 	return 0;
 }
@@ -262,7 +264,8 @@ static void make_room(void *arg, size_t i, char *path, size_t plen, char *body, 
 	const struct many *m = arg;
 
 	snprintf(path, plen, "/api/rooms");
-	snprintf(body, blen, "{\"room_name\":\"%s-%zu\",\"description\":\"chat-bench\"}", m->prefix, i);
+	snprintf(body, blen, "{\"room_name\":\"%s-%zu\",\"description\":\"chat-bench\"}", m->prefix,
+		 i);
 }
 
 static int done_room(void *arg, size_t i, const json_t *data, char *err, size_t errlen)
@@ -281,7 +284,8 @@ int setup_rooms(const char *base, const char *token, const char *prefix, struct 
 {
 	struct many m = { prefix, pl };
 
-	return post_all(base, token, pl->nrooms, concurrency, make_room, done_room, &m, err, errlen);
+	return post_all(base, token, pl->nrooms, concurrency, make_room, done_room, &m, err,
+			errlen);
 }
 
 static void make_user(void *arg, size_t i, char *path, size_t plen, char *body, size_t blen)

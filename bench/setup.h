@@ -15,7 +15,8 @@ int setup_init(void) __attribute__((warn_unused_result));
  * id and token into the buffers. Returns 0, or -1 with a message in err.
  */
 int setup_user(const char *base, const char *name, const char *room_id, char id[BENCH_ID_LEN],
-	       char token[BENCH_TOKEN_LEN], char *err, size_t errlen) __attribute__((warn_unused_result));
+	       char token[BENCH_TOKEN_LEN], char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /*
  * Creates rooms named "<prefix>-<i>" for i < pl->nrooms with the given

@@ -32,7 +32,8 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len)
 		int one = 1;
 
 		if (!sin->sin_port && sin->sin_addr.s_addr != htonl(INADDR_ANY))
-			(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+			(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+					 sizeof(one));
 	}
 	return (int)syscall(SYS_bind, fd, addr, len);
 }

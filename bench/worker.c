@@ -19,8 +19,8 @@
 #include "worker.h"
 
 #define SIO_PATH "/socket.io/?EIO=4&transport=websocket"
-#define RX_MAX (16u * 1024u * 1024u)     /* largest message we reassemble */
-#define OPEN_LOOP_QUEUE_MAX 1000u        /* frames queued on one connection */
+#define RX_MAX (16u * 1024u * 1024u) /* largest message we reassemble */
+#define OPEN_LOOP_QUEUE_MAX 1000u    /* frames queued on one connection */
 #define JOIN_ACK_ID 0u
 
 enum cstate {
@@ -30,8 +30,8 @@ enum cstate {
 	CS_SIO,        /* CONNECT sent */
 	CS_JOINING,    /* join_room sent */
 	CS_READY,
-	CS_CLOSED,     /* was ready, then closed */
-	CS_FAILED,     /* never became ready */
+	CS_CLOSED, /* was ready, then closed */
+	CS_FAILED, /* never became ready */
 };
 
 /* One queued outgoing text frame, with LWS_PRE bytes of headroom. */
@@ -46,7 +46,7 @@ struct worker;
 struct wconn {
 	struct worker *w;
 	struct lws *wsi;
-	uint32_t idx;          /* global connection index */
+	uint32_t idx; /* global connection index */
 	uint32_t user;
 	uint32_t room;
 	uint8_t state;
@@ -56,8 +56,8 @@ struct wconn {
 	uint64_t next_ack;
 	uint64_t msgs;
 	int64_t t_open;
-	int64_t last_ping;     /* when the last Engine.IO ping (or the open packet) came */
-	int64_t last_seq;      /* highest seq seen in the room, -1 before the join ack */
+	int64_t last_ping; /* when the last Engine.IO ping (or the open packet) came */
+	int64_t last_seq;  /* highest seq seen in the room, -1 before the join ack */
 	struct outbuf *oh, *ot;
 	char *rx;
 	size_t rx_len, rx_cap;
@@ -73,20 +73,20 @@ struct worker {
 	lws_sorted_usec_list_t sul;
 	struct wconn *conns;
 	uint32_t nconns;
-	uint32_t *senders;     /* indexes into conns */
+	uint32_t *senders; /* indexes into conns */
 	uint32_t nsenders;
 	uint32_t rr;
 	uint32_t next_open;
-	uint32_t pending;      /* opened, not settled */
+	uint32_t pending; /* opened, not settled */
 	uint32_t settled;
 	uint32_t max_pending;
-	double ramp;           /* connections per second, this process */
-	double rate;           /* messages per second, this process (0 = closed loop) */
-	double rate_offset;    /* fraction of a period this process is shifted by */
-	uint64_t scheduled;    /* open loop: messages scheduled so far */
+	double ramp;        /* connections per second, this process */
+	double rate;        /* messages per second, this process (0 = closed loop) */
+	double rate_offset; /* fraction of a period this process is shifted by */
+	uint64_t scheduled; /* open loop: messages scheduled so far */
 	int64_t t_ramp0;
 	int64_t t_run, t_m0, t_m1;
-	int64_t ping_deadline;  /* pingInterval + pingTimeout from the open packet, ns */
+	int64_t ping_deadline; /* pingInterval + pingTimeout from the open packet, ns */
 	int64_t next_sweep;
 	int phase;
 	int started;
@@ -96,7 +96,7 @@ struct worker {
 	char src[BENCH_MAX_SRC][16];
 	unsigned nsrc;
 	char hosthdr[80];
-	char pad[4096];        /* 'x' * msg_size */
+	char pad[4096]; /* 'x' * msg_size */
 };
 
 int64_t bench_now_ns(void)
@@ -291,15 +291,16 @@ static int send_message(struct worker *w, struct wconn *c, int64_t now)
 	int cl, fl;
 	long pad;
 
-	cl = snprintf(content, sizeof(content), "%s%lld %u %llu ", b->marker, (long long)now, c->idx,
-		      (unsigned long long)c->msgs);
+	cl = snprintf(content, sizeof(content), "%s%lld %u %llu ", b->marker, (long long)now,
+		      c->idx, (unsigned long long)c->msgs);
 	pad = b->o.msg_size - cl;
 	if (pad > 0 && (size_t)cl + (size_t)pad < sizeof(content)) {
 		memcpy(content + cl, w->pad, (size_t)pad);
 		cl += (int)pad;
 		content[cl] = '\0';
 	}
-	fl = snprintf(frame, sizeof(frame), "42%llu[\"send_message\",{\"room_id\":\"%s\",\"message\":\"%s\"}]",
+	fl = snprintf(frame, sizeof(frame),
+		      "42%llu[\"send_message\",{\"room_id\":\"%s\",\"message\":\"%s\"}]",
 		      (unsigned long long)c->next_ack, b->plan.room_id[c->room], content);
 	if (fl < 0 || (size_t)fl >= sizeof(frame))
 		return -1;
@@ -326,7 +327,8 @@ static void settle(struct worker *w, struct wconn *c, int ok, int64_t now)
 		ctr_add(&w->sp->ctr[CTR_READY], 1);
 		hist_add(&w->sp->connect, (uint64_t)(now - c->t_open) / 1000u);
 		if (w->phase == PH_SETUP) {
-			uint32_t *slot = &w->shm->room_local[(size_t)w->proc * w->shm->nrooms + c->room];
+			uint32_t *slot =
+				&w->shm->room_local[(size_t)w->proc * w->shm->nrooms + c->room];
 
 			__atomic_store_n(slot, *slot + 1, __ATOMIC_RELAXED);
 		}
@@ -468,8 +470,8 @@ static int on_packet(struct worker *w, struct wconn *c, const char *p, size_t le
 		return 0;
 	if (w->dumped < w->o->dump && c == &w->conns[0]) {
 		w->dumped++;
-		fprintf(stderr, "chat-bench: conn %u << %.*s%s\n", c->idx, (int)(len > 400 ? 400 : len), p,
-			len > 400 ? "..." : "");
+		fprintf(stderr, "chat-bench: conn %u << %.*s%s\n", c->idx,
+			(int)(len > 400 ? 400 : len), p, len > 400 ? "..." : "");
 	}
 	switch (p[0]) {
 	case '2': /* ping */
@@ -484,13 +486,15 @@ static int on_packet(struct worker *w, struct wconn *c, const char *p, size_t le
 			return 0;
 		c->last_ping = bench_now_ns();
 		if (!w->ping_deadline) {
-			const char *pi = VALUE(p, end, "\"pingInterval\""), *pt = VALUE(p, end, "\"pingTimeout\"");
+			const char *pi = VALUE(p, end, "\"pingInterval\""),
+				   *pt = VALUE(p, end, "\"pingTimeout\"");
 			uint64_t vi = 0, vt = 0;
 
 			if (pi && pt && parse_u64(&pi, end, &vi) && parse_u64(&pt, end, &vt))
 				w->ping_deadline = (int64_t)(vi + vt) * 1000000;
 		}
-		n = snprintf(buf, sizeof(buf), "40{\"token\":\"%s\"}", w->b->plan.user_token[c->user]);
+		n = snprintf(buf, sizeof(buf), "40{\"token\":\"%s\"}",
+			     w->b->plan.user_token[c->user]);
 		c->state = CS_SIO;
 		return queue(c, buf, (size_t)n);
 	case '1': /* close */
@@ -525,8 +529,8 @@ static int on_packet(struct worker *w, struct wconn *c, const char *p, size_t le
 	case '0': /* CONNECT accepted: join the room (the "connected" event follows) */
 		if (c->state != CS_SIO)
 			return 0;
-		n = snprintf(buf, sizeof(buf), "42%u[\"join_room\",{\"room_id\":\"%s\"}]", JOIN_ACK_ID,
-			     w->b->plan.room_id[c->room]);
+		n = snprintf(buf, sizeof(buf), "42%u[\"join_room\",{\"room_id\":\"%s\"}]",
+			     JOIN_ACK_ID, w->b->plan.room_id[c->room]);
 		c->state = CS_JOINING;
 		return queue(c, buf, (size_t)n);
 	case '4': {
@@ -561,7 +565,8 @@ static void on_closed(struct worker *w, struct wconn *c, const char *why)
 			bench_err(w->sp, "disconnected: %s", why);
 		}
 		if (w->phase == PH_SETUP) {
-			uint32_t *slot = &w->shm->room_local[(size_t)w->proc * w->shm->nrooms + c->room];
+			uint32_t *slot =
+				&w->shm->room_local[(size_t)w->proc * w->shm->nrooms + c->room];
 
 			__atomic_store_n(slot, *slot - 1, __ATOMIC_RELAXED);
 		}
@@ -648,8 +653,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (len >= 2) {
 			const unsigned char *b = in;
 
-			snprintf(why, sizeof(why), "server closed %u %.*s", (unsigned)(b[0] << 8 | b[1]),
-				 (int)(len - 2 > 60 ? 60 : len - 2), (const char *)in + 2);
+			snprintf(why, sizeof(why), "server closed %u %.*s",
+				 (unsigned)(b[0] << 8 | b[1]), (int)(len - 2 > 60 ? 60 : len - 2),
+				 (const char *)in + 2);
 		} else {
 			snprintf(why, sizeof(why), "server closed");
 		}

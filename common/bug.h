@@ -15,10 +15,10 @@ _Noreturn void bug_fail(const char *file, int line, const char *func, const char
 
 #define BUG(what) bug_fail(__FILE__, __LINE__, __func__, (what))
 
-#define BUG_ON(cond)                                                      \
-	do {                                                              \
-		if (cond)                                                 \
-			bug_fail(__FILE__, __LINE__, __func__, #cond);    \
+#define BUG_ON(cond) \
+	do { \
+		if (cond) \
+			bug_fail(__FILE__, __LINE__, __func__, #cond); \
 	} while (0)
 
 #endif

@@ -99,9 +99,11 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 	c->bridge_id = cfg_env("CHAT_BRIDGE_ID", "");
 	c->ws_sid_prefix = cfg_env("CHAT_WS_SID_PREFIX", "");
 	if (strlen(c->ws_sid_prefix) > 16 ||
-	    strspn(c->ws_sid_prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+	    strspn(c->ws_sid_prefix,
+		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
 		    strlen(c->ws_sid_prefix)) {
-		snprintf(err, errlen, "invalid CHAT_WS_SID_PREFIX '%s': up to 16 of A-Z a-z 0-9 - _",
+		snprintf(err, errlen,
+			 "invalid CHAT_WS_SID_PREFIX '%s': up to 16 of A-Z a-z 0-9 - _",
 			 c->ws_sid_prefix);
 		return -1;
 	}
@@ -109,7 +111,8 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 		if (strcmp(c->log_level, levels[i]) == 0)
 			level_ok = 1;
 	if (!level_ok) {
-		snprintf(err, errlen, "invalid CHAT_LOG_LEVEL '%s': expected debug, info, warn or error",
+		snprintf(err, errlen,
+			 "invalid CHAT_LOG_LEVEL '%s': expected debug, info, warn or error",
 			 c->log_level);
 		return -1;
 	}
@@ -122,16 +125,18 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 		if (!v || !*v)
 			continue;
 		if (cfg_parse_long(v, d->min, d->max, dst)) {
-			snprintf(err, errlen, "invalid %s '%s': expected an integer from %ld to %ld",
-				 d->env, v, d->min, d->max);
+			snprintf(err, errlen,
+				 "invalid %s '%s': expected an integer from %ld to %ld", d->env, v,
+				 d->min, d->max);
 			return -1;
 		}
 	}
 	if (c->room_name_max + c->description_max > CFG_ROOM_TEXT_MAX) {
-		snprintf(err, errlen,
-			 "CHAT_ROOM_NAME_MAX (%ld) + CHAT_DESCRIPTION_MAX (%ld) must be at most %d: "
-			 "room_created would pass PostgreSQL's 8000-byte NOTIFY limit",
-			 c->room_name_max, c->description_max, CFG_ROOM_TEXT_MAX);
+		snprintf(
+			err, errlen,
+			"CHAT_ROOM_NAME_MAX (%ld) + CHAT_DESCRIPTION_MAX (%ld) must be at most %d: "
+			"room_created would pass PostgreSQL's 8000-byte NOTIFY limit",
+			c->room_name_max, c->description_max, CFG_ROOM_TEXT_MAX);
 		return -1;
 	}
 	return 0;

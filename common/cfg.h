@@ -10,49 +10,49 @@
  * The variable of each field is named in cfg.c and in the README table.
  */
 struct cfg {
-	const char *database_url;  /* DATABASE_URL, a libpq conninfo or URI */
+	const char *database_url;    /* DATABASE_URL, a libpq conninfo or URI */
 	const char *allowed_origins; /* CHAT_ALLOWED_ORIGINS, comma-separated */
-	const char *log_level;     /* CHAT_LOG_LEVEL: debug, info, warn, error */
-	long port;                 /* CHAT_PORT */
-	long max_body;             /* CHAT_MAX_BODY: request body bytes */
-	long username_max;         /* CHAT_USERNAME_MAX: characters */
-	long room_name_max;        /* CHAT_ROOM_NAME_MAX: characters */
-	long description_max;      /* CHAT_DESCRIPTION_MAX: characters */
-	long message_max;          /* CHAT_MESSAGE_MAX: characters */
-	long client_id_max;        /* CHAT_CLIENT_ID_MAX: characters */
-	long msg_rate;             /* CHAT_MSG_RATE: messages per window, 0 = off */
-	long msg_rate_window;      /* CHAT_MSG_RATE_WINDOW: seconds */
-	long join_rate;            /* CHAT_JOIN_RATE: new names per window per address */
-	long join_rate_window;     /* CHAT_JOIN_RATE_WINDOW: seconds */
-	long room_create_rate;     /* CHAT_ROOM_CREATE_RATE: rooms per window per user, 0 = off */
-	long room_create_window;   /* CHAT_ROOM_CREATE_WINDOW: seconds */
-	long session_ttl;          /* CHAT_SESSION_TTL: idle seconds */
-	long cookie_secure;        /* CHAT_COOKIE_SECURE: 1 adds Secure */
-	long presence_ttl;         /* CHAT_PRESENCE_TTL: heartbeat expiry seconds */
-	long rooms_cache_ms;       /* CHAT_ROOMS_CACHE_MS: GET /api/rooms reuse, 0 = off */
-	long db_timeout;           /* CHAT_DB_TIMEOUT: connect and statement seconds */
-	long fcgi_workers;         /* CHAT_FCGI_WORKERS: 0 serves in-process */
+	const char *log_level;       /* CHAT_LOG_LEVEL: debug, info, warn, error */
+	long port;                   /* CHAT_PORT */
+	long max_body;               /* CHAT_MAX_BODY: request body bytes */
+	long username_max;           /* CHAT_USERNAME_MAX: characters */
+	long room_name_max;          /* CHAT_ROOM_NAME_MAX: characters */
+	long description_max;        /* CHAT_DESCRIPTION_MAX: characters */
+	long message_max;            /* CHAT_MESSAGE_MAX: characters */
+	long client_id_max;          /* CHAT_CLIENT_ID_MAX: characters */
+	long msg_rate;               /* CHAT_MSG_RATE: messages per window, 0 = off */
+	long msg_rate_window;        /* CHAT_MSG_RATE_WINDOW: seconds */
+	long join_rate;              /* CHAT_JOIN_RATE: new names per window per address */
+	long join_rate_window;       /* CHAT_JOIN_RATE_WINDOW: seconds */
+	long room_create_rate;       /* CHAT_ROOM_CREATE_RATE: rooms per window per user, 0 = off */
+	long room_create_window;     /* CHAT_ROOM_CREATE_WINDOW: seconds */
+	long session_ttl;            /* CHAT_SESSION_TTL: idle seconds */
+	long cookie_secure;          /* CHAT_COOKIE_SECURE: 1 adds Secure */
+	long presence_ttl;           /* CHAT_PRESENCE_TTL: heartbeat expiry seconds */
+	long rooms_cache_ms;         /* CHAT_ROOMS_CACHE_MS: GET /api/rooms reuse, 0 = off */
+	long db_timeout;             /* CHAT_DB_TIMEOUT: connect and statement seconds */
+	long fcgi_workers;           /* CHAT_FCGI_WORKERS: 0 serves in-process */
 	/* The WebSocket bridge (chat-ws). */
-	const char *ws_listen;     /* CHAT_WS_LISTEN: a unix socket path, or "" for TCP */
-	const char *bridge_id;     /* CHAT_BRIDGE_ID: presence key, "" = host:pid */
-	const char *ws_sid_prefix; /* CHAT_WS_SID_PREFIX: starts every session id (routing) */
-	long ws_port;              /* CHAT_WS_PORT: TCP port on 127.0.0.1 */
-	long ws_max_conn;          /* CHAT_WS_MAX_CONN: connections per process */
-	long ws_libev;             /* CHAT_WS_LIBEV: 1 = libev (epoll) loop, 0 = lws's poll() */
-	long ws_max_conn_per_addr; /* CHAT_WS_MAX_CONN_PER_ADDR: per client address, 0 = off */
+	const char *ws_listen;       /* CHAT_WS_LISTEN: a unix socket path, or "" for TCP */
+	const char *bridge_id;       /* CHAT_BRIDGE_ID: presence key, "" = host:pid */
+	const char *ws_sid_prefix;   /* CHAT_WS_SID_PREFIX: starts every session id (routing) */
+	long ws_port;                /* CHAT_WS_PORT: TCP port on 127.0.0.1 */
+	long ws_max_conn;            /* CHAT_WS_MAX_CONN: connections per process */
+	long ws_libev;               /* CHAT_WS_LIBEV: 1 = libev (epoll) loop, 0 = lws's poll() */
+	long ws_max_conn_per_addr;   /* CHAT_WS_MAX_CONN_PER_ADDR: per client address, 0 = off */
 	long ws_max_unauth_per_addr; /* CHAT_WS_MAX_UNAUTH_PER_ADDR: not yet authenticated, 0 = off */
-	long ws_queue_frames;      /* CHAT_WS_QUEUE_FRAMES: per-connection output bound */
-	long ws_queue_bytes;       /* CHAT_WS_QUEUE_BYTES: per-connection output bound */
-	long ws_max_payload;       /* CHAT_WS_MAX_PAYLOAD: bytes of one incoming message */
-	long ws_ping_interval;     /* CHAT_WS_PING_INTERVAL: milliseconds */
-	long ws_ping_timeout;      /* CHAT_WS_PING_TIMEOUT: milliseconds */
-	long ws_auth_timeout;      /* CHAT_WS_AUTH_TIMEOUT: ms to complete CONNECT */
-	long ws_event_rate;        /* CHAT_WS_EVENT_RATE: events per window per connection */
-	long ws_event_window;      /* CHAT_WS_EVENT_WINDOW: seconds */
-	long ws_max_rooms;         /* CHAT_WS_MAX_ROOMS: rooms joined per connection */
-	long ws_grace;             /* CHAT_WS_GRACE: ms before a closed connection counts offline */
-	long ws_recovery_max;      /* CHAT_WS_RECOVERY_MAX: messages join_room recovers */
-	long typing_ttl;           /* CHAT_TYPING_TTL: ms until typing expires */
+	long ws_queue_frames;        /* CHAT_WS_QUEUE_FRAMES: per-connection output bound */
+	long ws_queue_bytes;         /* CHAT_WS_QUEUE_BYTES: per-connection output bound */
+	long ws_max_payload;         /* CHAT_WS_MAX_PAYLOAD: bytes of one incoming message */
+	long ws_ping_interval;       /* CHAT_WS_PING_INTERVAL: milliseconds */
+	long ws_ping_timeout;        /* CHAT_WS_PING_TIMEOUT: milliseconds */
+	long ws_auth_timeout;        /* CHAT_WS_AUTH_TIMEOUT: ms to complete CONNECT */
+	long ws_event_rate;          /* CHAT_WS_EVENT_RATE: events per window per connection */
+	long ws_event_window;        /* CHAT_WS_EVENT_WINDOW: seconds */
+	long ws_max_rooms;           /* CHAT_WS_MAX_ROOMS: rooms joined per connection */
+	long ws_grace;        /* CHAT_WS_GRACE: ms before a closed connection counts offline */
+	long ws_recovery_max; /* CHAT_WS_RECOVERY_MAX: messages join_room recovers */
+	long typing_ttl;      /* CHAT_TYPING_TTL: ms until typing expires */
 };
 
 /*
@@ -74,8 +74,7 @@ struct cfg {
  * always NUL-terminated) when a value is malformed or out of range.
  * The strings point into the environment or static storage.
  */
-int cfg_load(struct cfg *c, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int cfg_load(struct cfg *c, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Parses a whole decimal integer within [min, max]. Returns 0 and sets

@@ -31,9 +31,9 @@ int dbcall_cols_find(struct dbcall_cols *cols, const PGresult *res)
 	cols->retry = PQfnumber(res, "retry");
 	cols->data = PQfnumber(res, "data");
 	return cols->err < 0 || cols->msg < 0 || cols->field < 0 || cols->retry < 0 ||
-			       cols->data < 0
-		       ? -1
-		       : 0;
+			cols->data < 0
+		? -1
+		: 0;
 }
 
 /* The value of a column, or NULL when it is SQL NULL. */

@@ -29,8 +29,8 @@
  * Its batch form (chat-ws): parameter i is the array literal of every
  * request's parameter i; one row per request, in their order.
  */
-#define DBCALL_SEND_BATCH_SQL                                                              \
-	DBCALL_SELECT "chat_send_batch($1::text[], $2::text[], $3::text[], $4::text[], "    \
+#define DBCALL_SEND_BATCH_SQL \
+	DBCALL_SELECT "chat_send_batch($1::text[], $2::text[], $3::text[], $4::text[], " \
 		      "$5::int[], $6::int[]) WITH ORDINALITY ORDER BY ordinality"
 
 #define DBCALL_SEND_NPARAMS 6
@@ -66,12 +66,12 @@ int dbcall_cols_find(struct dbcall_cols *cols, const PGresult *res)
 
 /* One decoded standard row. Its strings point into the PGresult. */
 struct dbcall_row {
-	const char *err;  /* the error's wire name, NULL on success */
+	const char *err;    /* the error's wire name, NULL on success */
 	enum err_code code; /* err_from_name(err), ERR_NONE on success */
-	const char *msg;  /* "" when SQL NULL */
-	const char *field; /* NULL when SQL NULL */
-	const char *retry; /* seconds to wait, NULL when SQL NULL */
-	const char *data; /* "" when SQL NULL */
+	const char *msg;    /* "" when SQL NULL */
+	const char *field;  /* NULL when SQL NULL */
+	const char *retry;  /* seconds to wait, NULL when SQL NULL */
+	const char *data;   /* "" when SQL NULL */
 	size_t data_len;
 };
 

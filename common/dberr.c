@@ -8,8 +8,8 @@ int dberr_unavailable(const char *sqlstate)
 	if (!sqlstate || strlen(sqlstate) != 5)
 		return 1;
 	return strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "53", 2) == 0 ||
-	       strncmp(sqlstate, "57", 2) == 0 || strncmp(sqlstate, "58", 2) == 0 ||
-	       strcmp(sqlstate, "25006") == 0;
+		strncmp(sqlstate, "57", 2) == 0 || strncmp(sqlstate, "58", 2) == 0 ||
+		strcmp(sqlstate, "25006") == 0;
 }
 
 int dberr_retry(const char *sqlstate)

@@ -26,8 +26,7 @@ char *envelope_success_raw(const char *data, size_t datalen, size_t *outlen)
 	return out;
 }
 
-char *envelope_error(enum err_code code, const char *message, const char *field,
-		     size_t *outlen)
+char *envelope_error(enum err_code code, const char *message, const char *field, size_t *outlen)
 {
 	json_t *root, *err;
 	char *out;

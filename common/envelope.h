@@ -20,7 +20,6 @@ char *envelope_success_raw(const char *data, size_t datalen, size_t *outlen);
  * the code name. The caller owns the result (free(3)). NULL when out of
  * memory.
  */
-char *envelope_error(enum err_code code, const char *message, const char *field,
-		     size_t *outlen);
+char *envelope_error(enum err_code code, const char *message, const char *field, size_t *outlen);
 
 #endif

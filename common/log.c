@@ -83,6 +83,6 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	fprintf(stderr, "ts=%s.%03ldZ level=%s comp=%s%s%s%s%s msg=\"%s\"\n", ts,
 		now.tv_nsec / 1000000L, log_names[level], log_state.component,
-		log_state.req[0] ? " req=" : "", log_state.req,
-		log_state.user[0] ? " user=" : "", log_state.user, esc);
+		log_state.req[0] ? " req=" : "", log_state.req, log_state.user[0] ? " user=" : "",
+		log_state.user, esc);
 }

@@ -22,8 +22,7 @@ void log_context(const char *request_id, const char *user_id);
  * Prints one line: ts=... level=... comp=... req=... user=... msg="...".
  * The message is escaped so a client-controlled string cannot forge a line.
  */
-void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -4,9 +4,9 @@
 
 #include <stddef.h>
 
-#define TOK_BYTES 32              /* 256 random bits */
-#define TOK_LEN (TOK_BYTES * 2)   /* lowercase hex characters */
-#define TOK_HASH_HEX_LEN 64       /* SHA-256 as hex */
+#define TOK_BYTES 32            /* 256 random bits */
+#define TOK_LEN (TOK_BYTES * 2) /* lowercase hex characters */
+#define TOK_HASH_HEX_LEN 64     /* SHA-256 as hex */
 #define TOK_COOKIE "chat_token"
 /* The name with CHAT_COOKIE_SECURE: a __Host- cookie is Secure, Path=/, host-only. */
 #define TOK_COOKIE_HOST "__Host-" TOK_COOKIE

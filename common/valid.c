@@ -24,8 +24,8 @@ static int valid_fail(struct valid_err *e, const char *field, const char *fmt, .
 	return -1;
 }
 
-int valid_string_field(const json_t *obj, const char *field, enum valid_need need,
-		       const char **out, size_t *len, struct valid_err *e)
+int valid_string_field(const json_t *obj, const char *field, enum valid_need need, const char **out,
+		       size_t *len, struct valid_err *e)
 {
 	const json_t *v = json_object_get(obj, field);
 
@@ -58,14 +58,15 @@ int valid_username(const char *s, size_t len, long max, struct valid_err *e)
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '-' || c == '.'))
-			return valid_fail(e, "username",
-					  "username may contain only letters, digits, '_', '-' and '.'");
+			return valid_fail(
+				e, "username",
+				"username may contain only letters, digits, '_', '-' and '.'");
 	}
 	return 0;
 }
 
-int valid_text(const char *field, const char *s, size_t len, long min, long max,
-	       unsigned flags, struct valid_err *e)
+int valid_text(const char *field, const char *s, size_t len, long min, long max, unsigned flags,
+	       struct valid_err *e)
 {
 	unsigned uflags = (flags & VALID_MULTILINE) ? UTF8_ALLOW_NEWLINE | UTF8_ALLOW_TAB : 0;
 	size_t chars = 0;
@@ -103,8 +104,8 @@ int valid_room_id(const char *s, size_t len)
 	return 1;
 }
 
-int valid_query_long(const char *qs, const char *name, long min, long max, long *out,
-		     int *present, struct valid_err *e)
+int valid_query_long(const char *qs, const char *name, long min, long max, long *out, int *present,
+		     struct valid_err *e)
 {
 	char buf[32];
 

@@ -10,8 +10,8 @@
 
 /* What went wrong, ready for the error envelope. */
 struct valid_err {
-	enum err_code code;   /* ERR_VALIDATION unless noted */
-	const char *field;    /* the field name as the client sent it */
+	enum err_code code; /* ERR_VALIDATION unless noted */
+	const char *field;  /* the field name as the client sent it */
 	char message[192];
 };
 
@@ -26,9 +26,8 @@ enum valid_need { VALID_OPTIONAL = 0, VALID_REQUIRED = 1 };
  * *len point into obj (valid while obj lives) and *len == strlen(*out).
  * Returns 0, or -1 with *e filled.
  */
-int valid_string_field(const json_t *obj, const char *field, enum valid_need need,
-		       const char **out, size_t *len, struct valid_err *e)
-	__attribute__((warn_unused_result));
+int valid_string_field(const json_t *obj, const char *field, enum valid_need need, const char **out,
+		       size_t *len, struct valid_err *e) __attribute__((warn_unused_result));
 
 /* 1..max characters of letters, digits, '_', '-', '.'. Returns 0 or -1. */
 int valid_username(const char *s, size_t len, long max, struct valid_err *e)
@@ -44,8 +43,8 @@ enum valid_text_flags {
  * control characters other than newline and tab with VALID_MULTILINE, not
  * only white space unless VALID_ALLOW_BLANK. Returns 0 or -1.
  */
-int valid_text(const char *field, const char *s, size_t len, long min, long max,
-	       unsigned flags, struct valid_err *e) __attribute__((warn_unused_result));
+int valid_text(const char *field, const char *s, size_t len, long min, long max, unsigned flags,
+	       struct valid_err *e) __attribute__((warn_unused_result));
 
 /*
  * Returns nonzero when s[0..len) can be a room id: 1..64 characters of
@@ -58,8 +57,8 @@ int valid_room_id(const char *s, size_t len);
  * (*present says whether it was). A malformed, non-integer or out-of-range
  * value is an error naming the parameter. Returns 0 or -1.
  */
-int valid_query_long(const char *qs, const char *name, long min, long max, long *out,
-		     int *present, struct valid_err *e) __attribute__((warn_unused_result));
+int valid_query_long(const char *qs, const char *name, long min, long max, long *out, int *present,
+		     struct valid_err *e) __attribute__((warn_unused_result));
 
 /* A message as POST /api/messages/{room} and the send_message event take it. */
 struct valid_message {

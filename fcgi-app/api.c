@@ -46,8 +46,7 @@ struct api_endpoint {
 	unsigned flags;
 };
 
-static void api_error(struct api_ctx *x, enum err_code code, const char *message,
-		      const char *field)
+static void api_error(struct api_ctx *x, enum err_code code, const char *message, const char *field)
 {
 	http_send_error(&x->req, code, message, field, NULL);
 }
@@ -139,8 +138,8 @@ static void api_reply(struct api_ctx *x, enum db_stmt stmt, const char *const *p
  * domain cannot plant or overwrite it; with expire_plain an old chat_token
  * cookie is expired alongside. Both names are read (tok_from_cookie).
  */
-static void api_cookie(const struct cfg *cfg, char *buf, size_t buflen, const char *tok,
-		       size_t len, int expire_plain)
+static void api_cookie(const struct cfg *cfg, char *buf, size_t buflen, const char *tok, size_t len,
+		       int expire_plain)
 {
 	int n = snprintf(buf, buflen,
 			 "Set-Cookie: %s=%.*s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s\r\n",
@@ -393,8 +392,9 @@ static void api_rooms_create(struct api_ctx *x)
 	if (valid_string_field(x->body, field, VALID_REQUIRED, &name, &nlen, &e) ||
 	    valid_text(field, name, nlen, 1, cfg->room_name_max, 0, &e) ||
 	    valid_string_field(x->body, "description", VALID_OPTIONAL, &desc, &dlen, &e) ||
-	    (desc && valid_text("description", desc, dlen, 0, cfg->description_max,
-				VALID_MULTILINE | VALID_ALLOW_BLANK, &e))) {
+	    (desc &&
+	     valid_text("description", desc, dlen, 0, cfg->description_max,
+			VALID_MULTILINE | VALID_ALLOW_BLANK, &e))) {
 		if (strcmp(e.field, "name") == 0 && !json_object_get(x->body, "name"))
 			e.field = "room_name";
 		api_valid_error(x, &e);
@@ -550,7 +550,8 @@ static void api_method_not_allowed(struct api_ctx *x)
 		if (api_endpoints[i].route != x->route.id)
 			continue;
 		n += (size_t)snprintf(allow + n, sizeof(allow) - n, "%s%s",
-				      n > sizeof("Allow: ") - 1 ? ", " : "", api_endpoints[i].method);
+				      n > sizeof("Allow: ") - 1 ? ", " : "",
+				      api_endpoints[i].method);
 	}
 	snprintf(allow + n, sizeof(allow) - n, "\r\n");
 	http_send_error(&x->req, ERR_METHOD_NOT_ALLOWED, "method not allowed for this resource",
@@ -571,7 +572,8 @@ static int api_read_json(struct api_ctx *x)
 	code = http_read_body(&x->req, x->api->cfg->max_body);
 	if (code != ERR_NONE) {
 		api_error(x, code,
-			  code == ERR_PAYLOAD_TOO_LARGE ? "request body too large" : "internal error",
+			  code == ERR_PAYLOAD_TOO_LARGE ? "request body too large"
+							: "internal error",
 			  NULL);
 		return -1;
 	}

@@ -12,10 +12,10 @@
 struct api {
 	const struct cfg *cfg;
 	struct db db;
-	unsigned long seq;              /* requests served, for request ids */
-	const struct metrics *metrics;  /* the whole pool's, for the metrics page */
-	struct metrics_slot *mine;      /* this worker's counters */
-	struct pagecache rooms;         /* recent GET /api/rooms answers */
+	unsigned long seq;             /* requests served, for request ids */
+	const struct metrics *metrics; /* the whole pool's, for the metrics page */
+	struct metrics_slot *mine;     /* this worker's counters */
+	struct pagecache rooms;        /* recent GET /api/rooms answers */
 };
 
 /*

@@ -38,8 +38,8 @@ static const struct db_def db_defs[DB__COUNT] = {
 			       "chat_messages_page($1, $2::int, $3::bigint, $4::bigint)",
 			       4, 1 },
 	[DB_SEND_MESSAGE] = { "send_message", DBCALL_SEND_MESSAGE_SQL, DBCALL_SEND_NPARAMS, 0 },
-	[DB_ROOM_USERS] = { "room_users", DBCALL_SELECT "chat_room_users($1, $2::int, $3::int)",
-			    3, 1 },
+	[DB_ROOM_USERS] = { "room_users", DBCALL_SELECT "chat_room_users($1, $2::int, $3::int)", 3,
+			    1 },
 };
 
 void db_init(struct db *d, const struct cfg *cfg)
@@ -59,8 +59,8 @@ void db_release(struct db *d)
 /* Runs a utility command on a fresh connection; returns 0 or -1. */
 static int db_command(PGconn *c, const char *sql, const char *param)
 {
-	PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, param ? &param : NULL, NULL,
-				   NULL, 0);
+	PGresult *r =
+		PQexecParams(c, sql, param ? 1 : 0, NULL, param ? &param : NULL, NULL, NULL, 0);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
 	if (!ok)
@@ -90,8 +90,8 @@ static int db_connect(struct db *d)
 		if (db_command(c, dc.settings[i].sql, dc.settings[i].param))
 			goto fail;
 	for (int i = 0; i < DB__COUNT; i++) {
-		PGresult *r = PQprepare(c, db_defs[i].name, db_defs[i].sql, db_defs[i].nparams,
-					NULL);
+		PGresult *r =
+			PQprepare(c, db_defs[i].name, db_defs[i].sql, db_defs[i].nparams, NULL);
 
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			log_err("cannot prepare '%s': %s", db_defs[i].name, PQerrorMessage(c));
@@ -156,8 +156,7 @@ static PGresult *db_run(PGconn *c, const struct db_def *def, const char *const *
 	return last;
 }
 
-enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *params,
-		       PGresult **res)
+enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *params, PGresult **res)
 {
 	const struct db_def *def = &db_defs[stmt];
 

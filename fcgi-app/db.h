@@ -54,7 +54,7 @@ void db_release(struct db *d);
  * caller owns it (PQclear); otherwise *res is NULL and the failure has
  * been logged.
  */
-enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *params,
-		       PGresult **res) __attribute__((warn_unused_result));
+enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *params, PGresult **res)
+	__attribute__((warn_unused_result));
 
 #endif

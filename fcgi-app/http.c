@@ -99,20 +99,34 @@ int http_is_json(const struct http_req *r)
 static const char *http_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -153,8 +167,8 @@ int http_send_typed(struct http_req *r, int status, const char *type, const char
 	return 0;
 }
 
-int http_send_error(struct http_req *r, enum err_code code, const char *message,
-		    const char *field, const char *extra_headers)
+int http_send_error(struct http_req *r, enum err_code code, const char *message, const char *field,
+		    const char *extra_headers)
 {
 	size_t len = 0;
 	char *body = envelope_error(code, message, field, &len);

@@ -9,19 +9,19 @@
 
 struct http_req {
 	FCGX_Request *fcgi;
-	const char *method;        /* REQUEST_METHOD */
-	const char *path;          /* DOCUMENT_URI: decoded, without the query */
-	const char *query;         /* QUERY_STRING, "" when none */
-	const char *content_type;  /* CONTENT_TYPE or NULL */
+	const char *method;         /* REQUEST_METHOD */
+	const char *path;           /* DOCUMENT_URI: decoded, without the query */
+	const char *query;          /* QUERY_STRING, "" when none */
+	const char *content_type;   /* CONTENT_TYPE or NULL */
 	const char *content_length; /* CONTENT_LENGTH or NULL */
-	const char *authorization; /* HTTP_AUTHORIZATION or NULL */
-	const char *cookie;        /* HTTP_COOKIE or NULL */
-	const char *remote_addr;   /* REMOTE_ADDR or NULL */
-	char id[32];               /* request id for logs and X-Request-Id */
-	char *body;                /* owned, NUL-terminated, after http_read_body */
+	const char *authorization;  /* HTTP_AUTHORIZATION or NULL */
+	const char *cookie;         /* HTTP_COOKIE or NULL */
+	const char *remote_addr;    /* REMOTE_ADDR or NULL */
+	char id[32];                /* request id for logs and X-Request-Id */
+	char *body;                 /* owned, NUL-terminated, after http_read_body */
 	size_t body_len;
-	int status;                /* status sent, 0 until then */
-	char set_cookie[192];      /* a Set-Cookie line every answer carries, or "" */
+	int status;           /* status sent, 0 until then */
+	char set_cookie[192]; /* a Set-Cookie line every answer carries, or "" */
 };
 
 /*
@@ -55,7 +55,7 @@ int http_send_typed(struct http_req *r, int status, const char *type, const char
 		    const char *body, size_t len);
 
 /* Sends the error envelope with the code's status. Returns as http_send. */
-int http_send_error(struct http_req *r, enum err_code code, const char *message,
-		    const char *field, const char *extra_headers);
+int http_send_error(struct http_req *r, enum err_code code, const char *message, const char *field,
+		    const char *extra_headers);
 
 #endif

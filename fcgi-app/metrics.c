@@ -10,8 +10,8 @@
 struct metrics *metrics_new(int nslots)
 {
 	size_t size = sizeof(struct metrics) + (size_t)nslots * sizeof(struct metrics_slot);
-	struct metrics *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				 -1, 0);
+	struct metrics *m =
+		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	if (m == MAP_FAILED)
 		return NULL;
@@ -51,30 +51,31 @@ char *metrics_render(const struct metrics *m, size_t *len)
 			st[k] += s->status[k];
 	}
 	textbuf_printf(buf, size, &n,
-		    "# HELP chat_fcgi_workers Worker slots of the pool.\n"
-		    "# TYPE chat_fcgi_workers gauge\n"
-		    "chat_fcgi_workers %d\n"
-		    "# TYPE chat_fcgi_worker_restarts_total counter\n"
-		    "chat_fcgi_worker_restarts_total %llu\n"
-		    "# TYPE chat_fcgi_requests_total counter\n",
-		    m->nslots, m->restarts);
+		       "# HELP chat_fcgi_workers Worker slots of the pool.\n"
+		       "# TYPE chat_fcgi_workers gauge\n"
+		       "chat_fcgi_workers %d\n"
+		       "# TYPE chat_fcgi_worker_restarts_total counter\n"
+		       "chat_fcgi_worker_restarts_total %llu\n"
+		       "# TYPE chat_fcgi_requests_total counter\n",
+		       m->nslots, m->restarts);
 	for (int k = 2; k < 6; k++)
 		textbuf_printf(buf, size, &n, "chat_fcgi_requests_total{status=\"%dxx\"} %llu\n", k,
-			    st[k]);
+			       st[k]);
 	textbuf_printf(buf, size, &n,
-		    "# HELP chat_fcgi_request_duration_ms Time from accept to the answer.\n"
-		    "# TYPE chat_fcgi_request_duration_ms_sum counter\n"
-		    "chat_fcgi_request_duration_ms_sum %.3f\n"
-		    "# TYPE chat_fcgi_request_duration_ms_count counter\n"
-		    "chat_fcgi_request_duration_ms_count %llu\n"
-		    "# TYPE chat_fcgi_db_unavailable_total counter\n"
-		    "chat_fcgi_db_unavailable_total %llu\n"
-		    "# HELP chat_fcgi_worker_requests_total Requests per worker slot.\n"
-		    "# TYPE chat_fcgi_worker_requests_total counter\n",
-		    (double)dur / 1000.0, req, dbu);
+		       "# HELP chat_fcgi_request_duration_ms Time from accept to the answer.\n"
+		       "# TYPE chat_fcgi_request_duration_ms_sum counter\n"
+		       "chat_fcgi_request_duration_ms_sum %.3f\n"
+		       "# TYPE chat_fcgi_request_duration_ms_count counter\n"
+		       "chat_fcgi_request_duration_ms_count %llu\n"
+		       "# TYPE chat_fcgi_db_unavailable_total counter\n"
+		       "chat_fcgi_db_unavailable_total %llu\n"
+		       "# HELP chat_fcgi_worker_requests_total Requests per worker slot.\n"
+		       "# TYPE chat_fcgi_worker_requests_total counter\n",
+		       (double)dur / 1000.0, req, dbu);
 	for (int i = 0; i < m->nslots; i++)
-		textbuf_printf(buf, size, &n, "chat_fcgi_worker_requests_total{slot=\"%d\",pid=\"%d\"} %llu\n",
-			    i, (int)m->slot[i].pid, m->slot[i].requests);
+		textbuf_printf(buf, size, &n,
+			       "chat_fcgi_worker_requests_total{slot=\"%d\",pid=\"%d\"} %llu\n", i,
+			       (int)m->slot[i].pid, m->slot[i].requests);
 	if (n >= size)
 		n = size - 1;
 	buf[n] = '\0';

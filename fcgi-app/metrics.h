@@ -16,7 +16,7 @@ struct metrics_slot {
 
 struct metrics {
 	int nslots;
-	unsigned long long restarts;       /* workers replaced by the pool */
+	unsigned long long restarts; /* workers replaced by the pool */
 	struct metrics_slot slot[];
 };
 

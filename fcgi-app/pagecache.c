@@ -22,8 +22,8 @@ static int slot_is(const struct pagecache_slot *s, long limit, long offset)
 	return s->at_ms && s->limit == limit && s->offset == offset;
 }
 
-const char *pagecache_get(const struct pagecache *pc, long limit, long offset,
-			  const char *version, int64_t now_ms, size_t *len)
+const char *pagecache_get(const struct pagecache *pc, long limit, long offset, const char *version,
+			  int64_t now_ms, size_t *len)
 {
 	if (pc->ttl_ms <= 0 || !version)
 		return NULL;

@@ -20,13 +20,13 @@
 struct pagecache_slot {
 	long limit, offset;
 	char version[PAGECACHE_VERSION_MAX];
-	int64_t at_ms;   /* when it was stored; 0 = empty */
+	int64_t at_ms; /* when it was stored; 0 = empty */
 	char *body;
 	size_t len;
 };
 
 struct pagecache {
-	long ttl_ms;     /* 0 turns the cache off */
+	long ttl_ms; /* 0 turns the cache off */
 	struct pagecache_slot slot[PAGECACHE_SLOTS];
 };
 
@@ -39,8 +39,8 @@ void pagecache_free(struct pagecache *pc);
  * Returns the body stored for (limit, offset) under this version if it is
  * younger than the time limit at now_ms, else NULL.
  */
-const char *pagecache_get(const struct pagecache *pc, long limit, long offset,
-			  const char *version, int64_t now_ms, size_t *len);
+const char *pagecache_get(const struct pagecache *pc, long limit, long offset, const char *version,
+			  int64_t now_ms, size_t *len);
 
 /* Stores a copy of body[0..len); a failed copy (out of memory) stores nothing. */
 void pagecache_put(struct pagecache *pc, long limit, long offset, const char *version,

@@ -113,7 +113,8 @@ int pool_run(int workers, int grace_s, volatile sig_atomic_t *stop,
 		if (time(NULL) >= deadline) {
 			for (int i = 0; i < workers; i++)
 				if (pids[i] > 0) {
-					log_warn("worker %d did not stop, killing it", (int)pids[i]);
+					log_warn("worker %d did not stop, killing it",
+						 (int)pids[i]);
 					kill(pids[i], SIGKILL);
 					waitpid(pids[i], NULL, 0);
 					pids[i] = -1;

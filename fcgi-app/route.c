@@ -8,14 +8,10 @@ static const struct {
 	int has_param;
 	enum route_id id;
 } route_table[] = {
-	{ "/api/health", 0, ROUTE_HEALTH },
-	{ "/api/join", 0, ROUTE_JOIN },
-	{ "/api/session", 0, ROUTE_SESSION },
-	{ "/api/me", 0, ROUTE_ME },
-	{ "/api/metrics", 0, ROUTE_METRICS },
-	{ "/api/rooms", 0, ROUTE_ROOMS },
-	{ "/api/rooms/", 1, ROUTE_ROOM },
-	{ "/api/messages/", 1, ROUTE_MESSAGES },
+	{ "/api/health", 0, ROUTE_HEALTH },   { "/api/join", 0, ROUTE_JOIN },
+	{ "/api/session", 0, ROUTE_SESSION }, { "/api/me", 0, ROUTE_ME },
+	{ "/api/metrics", 0, ROUTE_METRICS }, { "/api/rooms", 0, ROUTE_ROOMS },
+	{ "/api/rooms/", 1, ROUTE_ROOM },     { "/api/messages/", 1, ROUTE_MESSAGES },
 	{ "/api/users/", 1, ROUTE_USERS },
 };
 

@@ -57,7 +57,7 @@ int addr_peer_trusted(const char *peer)
 		return (ntohl(a4.s_addr) >> 24) == 127;
 	if (inet_pton(AF_INET6, peer, a6) == 1)
 		return memcmp(a6, loop6, 16) == 0 ||
-		       (memcmp(a6, mapped, sizeof(mapped)) == 0 && a6[12] == 127);
+			(memcmp(a6, mapped, sizeof(mapped)) == 0 && a6[12] == 127);
 	return 0;
 }
 

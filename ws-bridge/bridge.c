@@ -30,8 +30,9 @@
 static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 	[BS_CONNECT] = { "ws_connect", BS_CALL "chat_connect($1::bytea, $2::int, $3, $4)", 4,
 			 "ws_connect_batch",
-			 BS_CALL "chat_connect_batch($1::bytea[], $2::int[], $3::text[], $4::text[]) "
-				 "WITH ORDINALITY ORDER BY ordinality",
+			 BS_CALL
+			 "chat_connect_batch($1::bytea[], $2::int[], $3::text[], $4::text[]) "
+			 "WITH ORDINALITY ORDER BY ordinality",
 			 1, 1 },
 	[BS_ENTER] = { "ws_enter",
 		       "SELECT err, msg, field, retry, data, member_gen "
@@ -42,8 +43,8 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 		      DBCALL_SEND_BATCH_SQL, 0, 1 },
 	[BS_TYPING] = { "ws_typing", BS_CALL "chat_typing($1, $2, $3::boolean)", 3, NULL, NULL, 0,
 			1 },
-	[BS_PRESENCE_OPEN] = { "ws_presence_open", "SELECT chat_presence_open($1, $2, $3)", 3,
-			       NULL, NULL, 1, 1 },
+	[BS_PRESENCE_OPEN] = { "ws_presence_open", "SELECT chat_presence_open($1, $2, $3)", 3, NULL,
+			       NULL, 1, 1 },
 	[BS_HEARTBEAT] = { "ws_heartbeat", "SELECT chat_bridge_heartbeat($1)", 1 },
 	[BS_REAP] = { "ws_reap", "SELECT chat_bridge_remove(NULL)", 0, NULL, NULL, 1 },
 	[BS_REMOVE] = { "ws_remove", "SELECT chat_bridge_remove($1)", 1, NULL, NULL, 1 },
@@ -54,8 +55,8 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 			    1 },
 	[BS_HOUSEKEEP] = { "ws_housekeep", "SELECT chat_housekeeping()", 0 },
 	[BS_PRESENCE_CLOSE_MANY] = { "ws_presence_close_many",
-				     "SELECT chat_presence_close_many($1, $2::text[])", 2, NULL, NULL,
-				     1, 1 },
+				     "SELECT chat_presence_close_many($1, $2::text[])", 2, NULL,
+				     NULL, 1, 1 },
 };
 
 /* ---- the connection layer's callbacks -------------------------------------------- */

@@ -43,8 +43,8 @@ struct bridge_stats {
 	unsigned long long errors[ERR__COUNT];
 	unsigned long long notify_lag_n;
 	double notify_lag_ms_sum, notify_lag_ms_last;
-	unsigned long long gap_reads;        /* need_range calls */
-	unsigned long long range_reads[2];   /* pages read: for a room gap, for a subscriber */
+	unsigned long long gap_reads;          /* need_range calls */
+	unsigned long long range_reads[2];     /* pages read: for a room gap, for a subscriber */
 	unsigned long queue_frames, queue_max; /* sampled by the sweep */
 	unsigned long long reclosed;           /* presence closes tried again */
 	unsigned long long reclose_dropped;    /* given up: the retry list was full */
@@ -61,16 +61,16 @@ struct bridge {
 	struct conn_set *conns;
 	struct rooms rooms;
 	struct pgloop *pg;
-	struct hmap by_key;          /* conn key -> struct conn */
-	char id[96];                 /* this process in the presence tables */
-	unsigned epoch;              /* broadcast de-duplication */
+	struct hmap by_key; /* conn key -> struct conn */
+	char id[96];        /* this process in the presence tables */
+	unsigned epoch;     /* broadcast de-duplication */
 	lws_sorted_usec_list_t sweep_sul;
 	struct presence presence;    /* presence.c */
 	struct sessions sessions;    /* session.c */
 	struct heartbeat heartbeat;  /* heartbeat.c */
 	struct hmap pending_by_user; /* dbreq.c: user id -> struct upend, queries waiting */
 	int stopping;
-	int removed;                 /* shutdown: presence rows are gone */
+	int removed; /* shutdown: presence rows are gone */
 	struct bridge_stats stats;
 };
 

@@ -186,8 +186,8 @@ int conn_new_sid(const char *prefix, char *out, size_t outlen)
 		return -1;
 	}
 	memcpy(out, prefix, pl);
-	if (lws_b64_encode_string_url((const char *)raw, sizeof(raw), out + pl, (int)(outlen - pl)) <
-	    0) {
+	if (lws_b64_encode_string_url((const char *)raw, sizeof(raw), out + pl,
+				      (int)(outlen - pl)) < 0) {
 		out[0] = '\0';
 		return -1;
 	}
@@ -217,8 +217,7 @@ struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *w
 	req_token(wsi, c->token);
 	req_client_addr(wsi, c->addr, sizeof(c->addr));
 	open = cs->ops.open_packet(cs->ops.arg, c);
-	if (!open || outq_push(&c->q, open) ||
-	    hmap_put(&cs->by_sid, c->sid, strlen(c->sid), c)) {
+	if (!open || outq_push(&c->q, open) || hmap_put(&cs->by_sid, c->sid, strlen(c->sid), c)) {
 		frame_unref(open);
 		outq_release(&c->q);
 		free(c);
@@ -261,8 +260,9 @@ int conn_full(struct conn_set *cs, const char *addr)
 	 * before it authenticates, so it cannot fill CHAT_WS_MAX_CONN. */
 	if (unauth > 0 && conn_addr_count(&cs->unauth_by_addr, addr) >= (uintptr_t)unauth) {
 		cs->refused++;
-		log_warn("refused a session from '%s': %ld unauthenticated sessions is the limit per address",
-			 addr, unauth);
+		log_warn(
+			"refused a session from '%s': %ld unauthenticated sessions is the limit per address",
+			addr, unauth);
 		return 1;
 	}
 	return 0;

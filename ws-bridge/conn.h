@@ -17,14 +17,14 @@
 struct sub;
 
 enum conn_state {
-	CONN_OPEN = 0,  /* Engine.IO open sent, no Socket.IO CONNECT yet */
-	CONN_AUTHING,   /* CONNECT received, session lookup in flight */
-	CONN_READY,     /* authenticated */
-	CONN_CLOSING,   /* close requested: flush, then close */
+	CONN_OPEN = 0, /* Engine.IO open sent, no Socket.IO CONNECT yet */
+	CONN_AUTHING,  /* CONNECT received, session lookup in flight */
+	CONN_READY,    /* authenticated */
+	CONN_CLOSING,  /* close requested: flush, then close */
 };
 
 enum conn_transport {
-	CONN_POLLING,   /* HTTP long-polling: a held GET takes what is queued */
+	CONN_POLLING, /* HTTP long-polling: a held GET takes what is queued */
 	CONN_WEBSOCKET,
 };
 
@@ -36,31 +36,31 @@ enum conn_transport {
 struct conn {
 	struct conn_set *cs;
 	uint64_t id;
-	char key[24];                 /* id as text: presence conn_id, map key */
-	char sid[48];                 /* Engine.IO / Socket.IO session id */
+	char key[24]; /* id as text: presence conn_id, map key */
+	char sid[48]; /* Engine.IO / Socket.IO session id */
 	enum conn_state state;
 	enum conn_transport transport;
-	struct lws *ws;               /* the WebSocket carrying the session */
-	struct lws *probe;            /* a WebSocket upgrading a polling session */
-	struct lws *poll;             /* the held long-poll GET */
-	int probe_pong;               /* "3probe" is owed on the probe */
-	int poll_noop;                /* answer the held GET with a noop only */
-	int64_t last_poll_ms;         /* polling: when a request last came */
+	struct lws *ws;       /* the WebSocket carrying the session */
+	struct lws *probe;    /* a WebSocket upgrading a polling session */
+	struct lws *poll;     /* the held long-poll GET */
+	int probe_pong;       /* "3probe" is owed on the probe */
+	int poll_noop;        /* answer the held GET with a noop only */
+	int64_t last_poll_ms; /* polling: when a request last came */
 	struct outq q;
-	char *rx;                     /* WebSocket message being reassembled */
+	char *rx; /* WebSocket message being reassembled */
 	size_t rx_len, rx_cap;
-	int rx_discard;               /* reading away a message past the limit */
-	char token[TOK_LEN + 1];      /* from the cookie or ?token=, may be empty */
-	char user_id[40];             /* set by the layer above once READY; for fan-out and logs */
-	char addr[48];                /* client address key (addr.h): X-Real-IP, IPv6 /64 */
-	int unauth;                   /* counted in unauth_by_addr (not READY yet) */
-	void *up;                     /* the layer above's state of this session, owned by it */
-	struct sub *subs;             /* owned by the room layer */
+	int rx_discard;          /* reading away a message past the limit */
+	char token[TOK_LEN + 1]; /* from the cookie or ?token=, may be empty */
+	char user_id[40];        /* set by the layer above once READY; for fan-out and logs */
+	char addr[48];           /* client address key (addr.h): X-Real-IP, IPv6 /64 */
+	int unauth;              /* counted in unauth_by_addr (not READY yet) */
+	void *up;                /* the layer above's state of this session, owned by it */
+	struct sub *subs;        /* owned by the room layer */
 	unsigned nsubs;
-	unsigned mark;                /* broadcast de-duplication epoch */
+	unsigned mark; /* broadcast de-duplication epoch */
 	uint16_t close_code;
 	char close_reason[48];
-	struct conn *prev, *next;     /* every live session of the process */
+	struct conn *prev, *next; /* every live session of the process */
 };
 
 struct conn_ops {
@@ -81,13 +81,13 @@ struct conn_ops {
 struct conn_set {
 	const struct cfg *cfg;
 	struct conn_ops ops;
-	struct conn *head;            /* list of live sessions */
+	struct conn *head; /* list of live sessions */
 	unsigned count;
-	struct hmap by_sid;           /* sid -> session */
-	struct hmap by_addr;          /* client address -> sessions (as uintptr_t) */
-	struct hmap unauth_by_addr;   /* client address -> sessions not READY yet */
+	struct hmap by_sid;         /* sid -> session */
+	struct hmap by_addr;        /* client address -> sessions (as uintptr_t) */
+	struct hmap unauth_by_addr; /* client address -> sessions not READY yet */
 	uint64_t next_id;
-	int refusing;                 /* shutting down: refuse new connections */
+	int refusing; /* shutting down: refuse new connections */
 	/* Counters since start, for the metrics page. */
 	unsigned long long opened, refused, slow_closed, frames_out, bytes_out;
 	unsigned long long polls, posts, upgrades;
@@ -120,8 +120,7 @@ void conn_ready(struct conn *c);
  * are no random bytes or out is too small: the session must be refused,
  * never given a predictable id.
  */
-int conn_new_sid(const char *prefix, char *out, size_t outlen)
-	__attribute__((warn_unused_result));
+int conn_new_sid(const char *prefix, char *out, size_t outlen) __attribute__((warn_unused_result));
 
 /*
  * Ends the session after what is queued: a WebSocket gets a close frame

@@ -19,8 +19,7 @@ struct upend {
 	char user_id[40];
 };
 
-struct dbreq *dbreq_new(struct bridge *b, const struct conn *c, long long ack_id,
-			const char *room)
+struct dbreq *dbreq_new(struct bridge *b, const struct conn *c, long long ack_id, const char *room)
 {
 	struct dbreq *q = calloc(1, sizeof(*q));
 
@@ -75,9 +74,10 @@ static int dbreq_result(struct conn *c, long long ack_id, enum pg_status st, con
 		return -1;
 	}
 	if (st == PG_UNKNOWN) {
-		reply_fail(c, ack_id, ERR_OUTCOME_UNKNOWN,
-			   "the database connection broke: the event may have taken effect; retry it "
-			   "(a message with the same client_id)");
+		reply_fail(
+			c, ack_id, ERR_OUTCOME_UNKNOWN,
+			"the database connection broke: the event may have taken effect; retry it "
+			"(a message with the same client_id)");
 		return -1;
 	}
 	if (st != PG_OK || dbcall_row(&r, res, row)) {

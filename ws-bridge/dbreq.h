@@ -31,14 +31,14 @@ struct dbreq_kind {
 /* What an asynchronous request needs to find its connection again. */
 struct dbreq {
 	struct bridge *b;
-	char key[24];        /* connection key, "" for none */
-	long long ack_id;    /* -1 without an ack */
+	char key[24];     /* connection key, "" for none */
+	long long ack_id; /* -1 without an ack */
 	char room[72];
 	uint64_t after, upto;
 	int for_sub;
-	struct frame *frame; /* a frame to send once the request is done */
-	struct upend *up;    /* counts this request against its user */
-	char *keys;          /* presence closes: the connection keys, "{a,b}" */
+	struct frame *frame;           /* a frame to send once the request is done */
+	struct upend *up;              /* counts this request against its user */
+	char *keys;                    /* presence closes: the connection keys, "{a,b}" */
 	const struct dbreq_kind *kind; /* a client event's completion */
 };
 
@@ -47,8 +47,7 @@ struct dbreq {
  * Returns NULL when out of memory. The caller owns it until it is given
  * to dbreq_query/dbreq_call/dbreq_event, which free it in every case.
  */
-struct dbreq *dbreq_new(struct bridge *b, const struct conn *c, long long ack_id,
-			const char *room);
+struct dbreq *dbreq_new(struct bridge *b, const struct conn *c, long long ack_id, const char *room);
 
 void dbreq_free(struct dbreq *q);
 

@@ -24,10 +24,10 @@ struct ev_call {
 	struct conn *c;
 	long long ack_id;
 	json_t *payload;
-	const char *room;                       /* payload.room_id, checked */
-	const char *params[EVENTS_MAX_PARAMS];  /* the statement's parameters */
-	char num[EVENTS_MAX_PARAMS][24];        /* room for numbers among them */
-	struct dbcall_send send;                /* send_message's parameters */
+	const char *room;                      /* payload.room_id, checked */
+	const char *params[EVENTS_MAX_PARAMS]; /* the statement's parameters */
+	char num[EVENTS_MAX_PARAMS][24];       /* room for numbers among them */
+	struct dbcall_send send;               /* send_message's parameters */
 };
 
 /*
@@ -82,12 +82,14 @@ static int join_prepare(struct ev_call *e)
 	if (since && !json_is_null(since) &&
 	    (!json_is_integer(since) || json_integer_value(since) < 0 ||
 	     json_integer_value(since) > EVENTS_MAX_CURSOR)) {
-		reply_fail(e->c, e->ack_id, ERR_VALIDATION, "since_seq must be a non-negative integer");
+		reply_fail(e->c, e->ack_id, ERR_VALIDATION,
+			   "since_seq must be a non-negative integer");
 		return -1;
 	}
 	/* Joins on their way count: their subscriptions exist, pending. */
 	if (!room_sub_of(e->c, e->room) && e->c->nsubs >= (unsigned)cfg->ws_max_rooms) {
-		reply_fail(e->c, e->ack_id, ERR_FORBIDDEN, "too many rooms joined on this connection");
+		reply_fail(e->c, e->ack_id, ERR_FORBIDDEN,
+			   "too many rooms joined on this connection");
 		return -1;
 	}
 	e->params[0] = e->c->user_id;
@@ -287,7 +289,8 @@ void events_dispatch(struct bridge *b, struct conn *c, const struct sio_packet *
 	/* "\u0000" is valid JSON: the validation of each field refuses it. */
 	arr = json_loadb(p->data, p->data_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
 	if (!json_is_array(arr) || !json_is_string(json_array_get(arr, 0))) {
-		reply_fail(c, e.ack_id, ERR_INVALID_JSON, "an event is a JSON array starting with its name");
+		reply_fail(c, e.ack_id, ERR_INVALID_JSON,
+			   "an event is a JSON array starting with its name");
 		goto out;
 	}
 	name = json_string_value(json_array_get(arr, 0));

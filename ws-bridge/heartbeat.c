@@ -60,8 +60,9 @@ int heartbeat_expire(const struct cfg *cfg, struct conn *c, int64_t now)
 {
 	if (c->transport != CONN_POLLING || c->poll)
 		return 0;
-	if (c->state == CONN_CLOSING ? now - c->last_poll_ms > cfg->ws_ping_timeout
-				     : now - c->last_poll_ms > cfg->ws_ping_interval + cfg->ws_ping_timeout) {
+	if (c->state == CONN_CLOSING
+		    ? now - c->last_poll_ms > cfg->ws_ping_timeout
+		    : now - c->last_poll_ms > cfg->ws_ping_interval + cfg->ws_ping_timeout) {
 		log_info("polling session %s expired", c->key);
 		conn_end(c);
 		return 1;

@@ -14,14 +14,14 @@
 
 /* Process-wide: the shared ping frame. */
 struct heartbeat {
-	struct frame *ping;           /* "2" */
+	struct frame *ping; /* "2" */
 };
 
 /* One session's deadlines, kept by the session layer (struct session). */
 struct heartbeat_timer {
 	int64_t next_ping_ms;
-	int64_t pong_deadline_ms;     /* 0 when no ping is outstanding */
-	int64_t auth_deadline_ms;     /* until CONNECT must succeed */
+	int64_t pong_deadline_ms; /* 0 when no ping is outstanding */
+	int64_t auth_deadline_ms; /* until CONNECT must succeed */
 };
 
 /* Returns 0, or -1 when out of memory. */

@@ -47,8 +47,7 @@ void hmap_release(struct hmap *m)
 	hmap_init(m);
 }
 
-static struct hmap_node **hmap_slot(const struct hmap *m, uint64_t h, const void *key,
-				    size_t len)
+static struct hmap_node **hmap_slot(const struct hmap *m, uint64_t h, const void *key, size_t len)
 {
 	struct hmap_node **pp;
 

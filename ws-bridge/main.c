@@ -61,7 +61,7 @@ static int run_stop_check(struct run *r)
 		r->stop_deadline = conn_now_ms() + STOP_GRACE_MS;
 	}
 	return r->bridge->stopping &&
-	       (bridge_stopped(r->bridge) || conn_now_ms() > r->stop_deadline);
+		(bridge_stopped(r->bridge) || conn_now_ms() > r->stop_deadline);
 }
 
 static void run_tick(lws_sorted_usec_list_t *sul)

@@ -17,42 +17,47 @@ static void metrics_sessions(const struct bridge *b, char *buf, size_t size, siz
 
 	for (const struct conn *c = cs->head; c; c = c->next)
 		c->transport == CONN_WEBSOCKET ? ws++ : polling++;
-	textbuf_printf(buf, size, n, "# HELP chat_ws_sessions Engine.IO sessions open now.\n"
-			    "# TYPE chat_ws_sessions gauge\n"
-			    "chat_ws_sessions{transport=\"websocket\"} %u\n"
-			    "chat_ws_sessions{transport=\"polling\"} %u\n",
-	     ws, polling);
-	textbuf_printf(buf, size, n, "# TYPE chat_ws_sessions_opened_total counter\n"
-			    "chat_ws_sessions_opened_total %llu\n"
-			    "# TYPE chat_ws_sessions_refused_total counter\n"
-			    "chat_ws_sessions_refused_total %llu\n"
-			    "# TYPE chat_ws_slow_clients_closed_total counter\n"
-			    "chat_ws_slow_clients_closed_total %llu\n"
-			    "# TYPE chat_ws_upgrades_total counter\n"
-			    "chat_ws_upgrades_total %llu\n"
-			    "# TYPE chat_ws_polls_total counter\n"
-			    "chat_ws_polls_total{method=\"GET\"} %llu\n"
-			    "chat_ws_polls_total{method=\"POST\"} %llu\n",
-	     cs->opened, cs->refused, cs->slow_closed, cs->upgrades, cs->polls, cs->posts);
+	textbuf_printf(buf, size, n,
+		       "# HELP chat_ws_sessions Engine.IO sessions open now.\n"
+		       "# TYPE chat_ws_sessions gauge\n"
+		       "chat_ws_sessions{transport=\"websocket\"} %u\n"
+		       "chat_ws_sessions{transport=\"polling\"} %u\n",
+		       ws, polling);
+	textbuf_printf(buf, size, n,
+		       "# TYPE chat_ws_sessions_opened_total counter\n"
+		       "chat_ws_sessions_opened_total %llu\n"
+		       "# TYPE chat_ws_sessions_refused_total counter\n"
+		       "chat_ws_sessions_refused_total %llu\n"
+		       "# TYPE chat_ws_slow_clients_closed_total counter\n"
+		       "chat_ws_slow_clients_closed_total %llu\n"
+		       "# TYPE chat_ws_upgrades_total counter\n"
+		       "chat_ws_upgrades_total %llu\n"
+		       "# TYPE chat_ws_polls_total counter\n"
+		       "chat_ws_polls_total{method=\"GET\"} %llu\n"
+		       "chat_ws_polls_total{method=\"POST\"} %llu\n",
+		       cs->opened, cs->refused, cs->slow_closed, cs->upgrades, cs->polls,
+		       cs->posts);
 }
 
 /* Client events by name, and their errors by code. */
 static void metrics_events(const struct bridge *b, char *buf, size_t size, size_t *n)
 {
 	static const char *const evnames[BE__COUNT] = { "join_room", "leave_room", "send_message",
-							 "typing", "other" };
+							"typing", "other" };
 	const struct bridge_stats *st = &b->stats;
 
-	textbuf_printf(buf, size, n, "# HELP chat_ws_events_in_total Client events received.\n"
-			    "# TYPE chat_ws_events_in_total counter\n");
+	textbuf_printf(buf, size, n,
+		       "# HELP chat_ws_events_in_total Client events received.\n"
+		       "# TYPE chat_ws_events_in_total counter\n");
 	for (int i = 0; i < BE__COUNT; i++)
-		textbuf_printf(buf, size, n, "chat_ws_events_in_total{event=\"%s\"} %llu\n", evnames[i],
-		     st->events[i]);
-	textbuf_printf(buf, size, n, "# HELP chat_ws_errors_total Events answered with an error, by code.\n"
-			    "# TYPE chat_ws_errors_total counter\n");
+		textbuf_printf(buf, size, n, "chat_ws_events_in_total{event=\"%s\"} %llu\n",
+			       evnames[i], st->events[i]);
+	textbuf_printf(buf, size, n,
+		       "# HELP chat_ws_errors_total Events answered with an error, by code.\n"
+		       "# TYPE chat_ws_errors_total counter\n");
 	for (int i = ERR_NONE + 1; i < ERR__COUNT; i++)
 		textbuf_printf(buf, size, n, "chat_ws_errors_total{code=\"%s\"} %llu\n",
-		     err_name((enum err_code)i), st->errors[i]);
+			       err_name((enum err_code)i), st->errors[i]);
 }
 
 /* Output queues and the NOTIFY path. */
@@ -62,70 +67,75 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 	const struct conn_set *cs = b->conns;
 	const struct bridge_stats *st = &b->stats;
 
-	textbuf_printf(buf, size, n, "# TYPE chat_ws_frames_out_total counter\n"
-			    "chat_ws_frames_out_total %llu\n"
-			    "# TYPE chat_ws_bytes_out_total counter\n"
-			    "chat_ws_bytes_out_total %llu\n"
-			    "# HELP chat_ws_queue_frames Frames waiting in output queues (sampled).\n"
-			    "# TYPE chat_ws_queue_frames gauge\n"
-			    "chat_ws_queue_frames %lu\n"
-			    "# TYPE chat_ws_queue_frames_max gauge\n"
-			    "chat_ws_queue_frames_max %lu\n",
-	     cs->frames_out, cs->bytes_out, st->queue_frames, st->queue_max);
-	textbuf_printf(buf, size, n, "# TYPE chat_ws_notify_total counter\n"
-			    "chat_ws_notify_total %llu\n"
-			    "# HELP chat_ws_notify_lag_ms From the NOTIFY in the database to its arrival here.\n"
-			    "# TYPE chat_ws_notify_lag_ms_sum counter\n"
-			    "chat_ws_notify_lag_ms_sum %.3f\n"
-			    "# TYPE chat_ws_notify_lag_ms_count counter\n"
-			    "chat_ws_notify_lag_ms_count %llu\n"
-			    "# TYPE chat_ws_notify_lag_ms_last gauge\n"
-			    "chat_ws_notify_lag_ms_last %.3f\n"
-			    "# TYPE chat_ws_gap_reads_total counter\n"
-			    "chat_ws_gap_reads_total %llu\n"
-			    "# HELP chat_ws_range_reads_total Pages of messages read back, for a room gap or one subscriber.\n"
-			    "# TYPE chat_ws_range_reads_total counter\n"
-			    "chat_ws_range_reads_total{for=\"room\"} %llu\n"
-			    "chat_ws_range_reads_total{for=\"subscriber\"} %llu\n",
-	     pg->notifies, st->notify_lag_ms_sum, st->notify_lag_n, st->notify_lag_ms_last,
-	     st->gap_reads, st->range_reads[0], st->range_reads[1]);
+	textbuf_printf(buf, size, n,
+		       "# TYPE chat_ws_frames_out_total counter\n"
+		       "chat_ws_frames_out_total %llu\n"
+		       "# TYPE chat_ws_bytes_out_total counter\n"
+		       "chat_ws_bytes_out_total %llu\n"
+		       "# HELP chat_ws_queue_frames Frames waiting in output queues (sampled).\n"
+		       "# TYPE chat_ws_queue_frames gauge\n"
+		       "chat_ws_queue_frames %lu\n"
+		       "# TYPE chat_ws_queue_frames_max gauge\n"
+		       "chat_ws_queue_frames_max %lu\n",
+		       cs->frames_out, cs->bytes_out, st->queue_frames, st->queue_max);
+	textbuf_printf(
+		buf, size, n,
+		"# TYPE chat_ws_notify_total counter\n"
+		"chat_ws_notify_total %llu\n"
+		"# HELP chat_ws_notify_lag_ms From the NOTIFY in the database to its arrival here.\n"
+		"# TYPE chat_ws_notify_lag_ms_sum counter\n"
+		"chat_ws_notify_lag_ms_sum %.3f\n"
+		"# TYPE chat_ws_notify_lag_ms_count counter\n"
+		"chat_ws_notify_lag_ms_count %llu\n"
+		"# TYPE chat_ws_notify_lag_ms_last gauge\n"
+		"chat_ws_notify_lag_ms_last %.3f\n"
+		"# TYPE chat_ws_gap_reads_total counter\n"
+		"chat_ws_gap_reads_total %llu\n"
+		"# HELP chat_ws_range_reads_total Pages of messages read back, for a room gap or one subscriber.\n"
+		"# TYPE chat_ws_range_reads_total counter\n"
+		"chat_ws_range_reads_total{for=\"room\"} %llu\n"
+		"chat_ws_range_reads_total{for=\"subscriber\"} %llu\n",
+		pg->notifies, st->notify_lag_ms_sum, st->notify_lag_n, st->notify_lag_ms_last,
+		st->gap_reads, st->range_reads[0], st->range_reads[1]);
 }
 
 /* The database loop (pgloop.c). */
 static void metrics_db(const struct bridge *b, const struct pgloop_stats *pg, char *buf,
 		       size_t size, size_t *n)
 {
-	textbuf_printf(buf, size, n, "# TYPE chat_ws_db_up gauge\n"
-			    "chat_ws_db_up{conn=\"listen\"} %d\n"
-			    "chat_ws_db_up{conn=\"query\"} %d\n"
-			    "# TYPE chat_ws_db_pending gauge\n"
-			    "chat_ws_db_pending %u\n"
-			    "# HELP chat_ws_db_roundtrip_ms Send-to-commit time of pipeline segments.\n"
-			    "# TYPE chat_ws_db_roundtrip_ms_sum counter\n"
-			    "chat_ws_db_roundtrip_ms_sum %.3f\n"
-			    "# TYPE chat_ws_db_roundtrip_ms_count counter\n"
-			    "chat_ws_db_roundtrip_ms_count %llu\n"
-			    "# TYPE chat_ws_db_roundtrip_ms_last gauge\n"
-			    "chat_ws_db_roundtrip_ms_last %.3f\n"
-			    "# TYPE chat_ws_db_statements_total counter\n"
-			    "chat_ws_db_statements_total %llu\n"
-			    "# HELP chat_ws_db_batches_total Batch calls (send_message, CONNECT) committed.\n"
-			    "# TYPE chat_ws_db_batches_total counter\n"
-			    "chat_ws_db_batches_total %llu\n"
-			    "# TYPE chat_ws_db_batched_total counter\n"
-			    "chat_ws_db_batched_total %llu\n"
-			    "# TYPE chat_ws_db_failed_total counter\n"
-			    "chat_ws_db_failed_total %llu\n"
-			    "# TYPE chat_ws_db_rolled_back_total counter\n"
-			    "chat_ws_db_rolled_back_total %llu\n"
-			    "# HELP chat_ws_db_retried_total Requests run again after their segment rolled back.\n"
-			    "# TYPE chat_ws_db_retried_total counter\n"
-			    "chat_ws_db_retried_total %llu\n"
-			    "# TYPE chat_ws_db_reconnects_total counter\n"
-			    "chat_ws_db_reconnects_total %llu\n",
-	     pg->listen_up, pg->query_up, pgloop_pending(b->pg), pg->segment_ms_sum, pg->segments,
-	     pg->segment_ms_last, pg->statements, pg->batches, pg->batched, pg->failed, pg->rolled_back,
-	     pg->retried, pg->reconnects);
+	textbuf_printf(
+		buf, size, n,
+		"# TYPE chat_ws_db_up gauge\n"
+		"chat_ws_db_up{conn=\"listen\"} %d\n"
+		"chat_ws_db_up{conn=\"query\"} %d\n"
+		"# TYPE chat_ws_db_pending gauge\n"
+		"chat_ws_db_pending %u\n"
+		"# HELP chat_ws_db_roundtrip_ms Send-to-commit time of pipeline segments.\n"
+		"# TYPE chat_ws_db_roundtrip_ms_sum counter\n"
+		"chat_ws_db_roundtrip_ms_sum %.3f\n"
+		"# TYPE chat_ws_db_roundtrip_ms_count counter\n"
+		"chat_ws_db_roundtrip_ms_count %llu\n"
+		"# TYPE chat_ws_db_roundtrip_ms_last gauge\n"
+		"chat_ws_db_roundtrip_ms_last %.3f\n"
+		"# TYPE chat_ws_db_statements_total counter\n"
+		"chat_ws_db_statements_total %llu\n"
+		"# HELP chat_ws_db_batches_total Batch calls (send_message, CONNECT) committed.\n"
+		"# TYPE chat_ws_db_batches_total counter\n"
+		"chat_ws_db_batches_total %llu\n"
+		"# TYPE chat_ws_db_batched_total counter\n"
+		"chat_ws_db_batched_total %llu\n"
+		"# TYPE chat_ws_db_failed_total counter\n"
+		"chat_ws_db_failed_total %llu\n"
+		"# TYPE chat_ws_db_rolled_back_total counter\n"
+		"chat_ws_db_rolled_back_total %llu\n"
+		"# HELP chat_ws_db_retried_total Requests run again after their segment rolled back.\n"
+		"# TYPE chat_ws_db_retried_total counter\n"
+		"chat_ws_db_retried_total %llu\n"
+		"# TYPE chat_ws_db_reconnects_total counter\n"
+		"chat_ws_db_reconnects_total %llu\n",
+		pg->listen_up, pg->query_up, pgloop_pending(b->pg), pg->segment_ms_sum,
+		pg->segments, pg->segment_ms_last, pg->statements, pg->batches, pg->batched,
+		pg->failed, pg->rolled_back, pg->retried, pg->reconnects);
 }
 
 /* Presence closes waiting, and CONNECTs refused after a logout. */
@@ -133,18 +143,19 @@ static void metrics_presence(const struct bridge *b, char *buf, size_t size, siz
 {
 	const struct bridge_stats *st = &b->stats;
 
-	textbuf_printf(buf, size, n,
-		       "# HELP chat_ws_presence_reclose Presence rows whose close failed, waiting to be tried again.\n"
-		       "# TYPE chat_ws_presence_reclose gauge\n"
-		       "chat_ws_presence_reclose %u\n"
-		       "# TYPE chat_ws_presence_reclosed_total counter\n"
-		       "chat_ws_presence_reclosed_total %llu\n"
-		       "# TYPE chat_ws_presence_reclose_dropped_total counter\n"
-		       "chat_ws_presence_reclose_dropped_total %llu\n"
-		       "# HELP chat_ws_revoked_connects_total CONNECTs refused: logged out while checked.\n"
-		       "# TYPE chat_ws_revoked_connects_total counter\n"
-		       "chat_ws_revoked_connects_total %llu\n",
-		       b->presence.reclose_n, st->reclosed, st->reclose_dropped, st->revoked_connects);
+	textbuf_printf(
+		buf, size, n,
+		"# HELP chat_ws_presence_reclose Presence rows whose close failed, waiting to be tried again.\n"
+		"# TYPE chat_ws_presence_reclose gauge\n"
+		"chat_ws_presence_reclose %u\n"
+		"# TYPE chat_ws_presence_reclosed_total counter\n"
+		"chat_ws_presence_reclosed_total %llu\n"
+		"# TYPE chat_ws_presence_reclose_dropped_total counter\n"
+		"chat_ws_presence_reclose_dropped_total %llu\n"
+		"# HELP chat_ws_revoked_connects_total CONNECTs refused: logged out while checked.\n"
+		"# TYPE chat_ws_revoked_connects_total counter\n"
+		"chat_ws_revoked_connects_total %llu\n",
+		b->presence.reclose_n, st->reclosed, st->reclose_dropped, st->revoked_connects);
 }
 
 char *metrics_page(void *arg, size_t *len)

@@ -81,8 +81,8 @@ static void notify_user_left(struct bridge *b, json_t *ev)
 	json_t *genj = json_object_get(ev, "member_gen");
 	/* Without a number (an older database) it ends every membership. */
 	uint64_t gen = json_is_integer(genj) && json_integer_value(genj) >= 0
-			       ? (uint64_t)json_integer_value(genj)
-			       : UINT64_MAX;
+		? (uint64_t)json_integer_value(genj)
+		: UINT64_MAX;
 	struct room *r;
 	struct sub *s, *next;
 
@@ -215,12 +215,9 @@ static const struct {
 	const char *type;
 	void (*handle)(struct bridge *b, json_t *ev);
 } notify_table[] = {
-	{ "new_message", notify_message },
-	{ "typing", notify_typing },
-	{ "user_joined", notify_user_joined },
-	{ "user_left", notify_user_left },
-	{ "user_status", notify_status },
-	{ "room_created", notify_room_created },
+	{ "new_message", notify_message },     { "typing", notify_typing },
+	{ "user_joined", notify_user_joined }, { "user_left", notify_user_left },
+	{ "user_status", notify_status },      { "room_created", notify_room_created },
 	{ "session_revoked", notify_revoked },
 };
 
@@ -234,7 +231,7 @@ static void notify_lag(struct bridge *b, json_t *ev)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	lag = (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6 -
-	      (double)json_integer_value(json_object_get(ev, "ts"));
+		(double)json_integer_value(json_object_get(ev, "ts"));
 	b->stats.notify_lag_n++;
 	b->stats.notify_lag_ms_sum += lag;
 	b->stats.notify_lag_ms_last = lag;

@@ -17,15 +17,15 @@
 #define PG_TRIES 3             /* runs of a request whose segment rolled back */
 #define PG_BACKOFF_MIN_MS 100
 #define PG_BACKOFF_MAX_MS 5000
-#define PG_POLL_US 5000        /* connect progress polling */
+#define PG_POLL_US 5000 /* connect progress polling */
 
 enum pgreq_kind { PGREQ_STMT, PGREQ_SYNC, PGREQ_SETUP };
 
 struct pgreq {
 	struct pgreq *next;
 	enum pgreq_kind kind;
-	int64_t sent_us;   /* sync markers: when the segment went out */
-	int ordered;       /* sync markers: the segment holds an ordered request */
+	int64_t sent_us; /* sync markers: when the segment went out */
+	int ordered;     /* sync markers: the segment holds an ordered request */
 	int stmt;
 	int nparams;
 	char **params; /* one allocation: pointers then strings */
@@ -33,11 +33,11 @@ struct pgreq {
 	void *arg;
 	PGresult *res;
 	int failed, tries;
-	int unavailable; /* failed for a reason of the database, not the request */
-	int raced;       /* rolled back by a deadlock or serialization failure */
+	int unavailable;    /* failed for a reason of the database, not the request */
+	int raced;          /* rolled back by a deadlock or serialization failure */
 	struct pgreq *kids; /* a batch: the requests it runs, in order */
 	unsigned nkids;
-	int batch_params;   /* params[i] are separate allocations */
+	int batch_params; /* params[i] are separate allocations */
 };
 
 struct pgq_list {
@@ -57,11 +57,11 @@ struct pgconn {
 	unsigned backoff_ms;
 	int ever_ready;
 	/* query connection only */
-	struct pgq_list inflight;  /* sent: statements and sync markers, in order */
-	struct pgq_list seg_done;  /* statements of the current segment, results in */
+	struct pgq_list inflight; /* sent: statements and sync markers, in order */
+	struct pgq_list seg_done; /* statements of the current segment, results in */
 	int seg_failed;
-	int segments;              /* sync markers in flight */
-	int ordered_segments;      /* of them, segments holding ordered requests */
+	int segments;         /* sync markers in flight */
+	int ordered_segments; /* of them, segments holding ordered requests */
 };
 
 struct pgloop {
@@ -212,9 +212,11 @@ static void pgc_lost(struct pgconn *pc, const char *why)
 	if (pc->state == PGC_DOWN)
 		return;
 	if (pc->pl->closing)
-		log_info("database %s connection closed: %s", pc->is_listen ? "listen" : "query", why);
+		log_info("database %s connection closed: %s", pc->is_listen ? "listen" : "query",
+			 why);
 	else
-		log_warn("database %s connection lost: %s", pc->is_listen ? "listen" : "query", why);
+		log_warn("database %s connection lost: %s", pc->is_listen ? "listen" : "query",
+			 why);
 	pc->state = PGC_DOWN;
 	if (pc->wsi) {
 		struct lws *w = pc->wsi;
@@ -312,8 +314,8 @@ static int pgc_setup(struct pgconn *pc)
 		return -1;
 	dbcall_conn_init(&dc, pl->cfg, "chat-ws");
 	for (int i = 0; i < DBCALL_NSETTINGS; i++) {
-		if (!PQsendQueryParams(pc->conn, dc.settings[i].sql, 1, NULL,
-				       &dc.settings[i].param, NULL, NULL, 0))
+		if (!PQsendQueryParams(pc->conn, dc.settings[i].sql, 1, NULL, &dc.settings[i].param,
+				       NULL, NULL, 0))
 			return -1;
 		r = pgreq_new(PGREQ_SETUP, -1, 0, NULL);
 		if (!r)
@@ -503,7 +505,8 @@ static int pgc_drain_query(struct pgconn *pc)
 				 * back (its requests run again). A FATAL ends the
 				 * connection, after a COMMIT that may have happened.
 				 */
-				const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+				const char *sev =
+					PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 
 				if (PQresultStatus(res) == PGRES_FATAL_ERROR && sev &&
 				    strcmp(sev, "ERROR") == 0) {
@@ -640,8 +643,8 @@ static struct pgreq *pgloop_batch(struct pgloop *pl, struct pgreq *first)
 	unsigned n = 1;
 	int np = first->nparams;
 
-	for (r = pl->pending.head; r && n < PG_BATCH_MAX && r->stmt == first->stmt &&
-				   r->kind == PGREQ_STMT && !r->nkids;
+	for (r = pl->pending.head;
+	     r && n < PG_BATCH_MAX && r->stmt == first->stmt && r->kind == PGREQ_STMT && !r->nkids;
 	     r = r->next)
 		n++;
 	if (n == 1)

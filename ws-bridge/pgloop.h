@@ -73,7 +73,8 @@ struct pgloop;
  * PGLOOP_PROTOCOL with pgloop_callback. Returns NULL when out of memory.
  */
 struct pgloop *pgloop_new(struct lws_context *ctx, struct lws_vhost *vh, const struct cfg *cfg,
-			  const struct pg_stmt_def *stmts, int nstmts, const struct pgloop_ops *ops);
+			  const struct pg_stmt_def *stmts, int nstmts,
+			  const struct pgloop_ops *ops);
 
 /*
  * Closes both connections. Requests still queued get their callback with
@@ -99,16 +100,16 @@ unsigned pgloop_pending(const struct pgloop *pl);
 
 /* Counters since start, for the metrics page. */
 struct pgloop_stats {
-	unsigned long long segments;     /* pipeline segments (transactions) done */
-	unsigned long long statements;   /* statements completed (a batch counts its requests) */
-	unsigned long long batches;      /* batch calls committed */
-	unsigned long long batched;      /* requests that ran in them */
-	unsigned long long failed;       /* statements that failed (a batch counts its requests) */
-	unsigned long long rolled_back;  /* segments rolled back by a failure */
-	unsigned long long retried;      /* requests run again after a rollback */
-	unsigned long long reconnects;   /* connections re-established */
-	unsigned long long notifies;     /* NOTIFY payloads received */
-	double segment_ms_sum;           /* send-to-commit time of all segments */
+	unsigned long long segments;    /* pipeline segments (transactions) done */
+	unsigned long long statements;  /* statements completed (a batch counts its requests) */
+	unsigned long long batches;     /* batch calls committed */
+	unsigned long long batched;     /* requests that ran in them */
+	unsigned long long failed;      /* statements that failed (a batch counts its requests) */
+	unsigned long long rolled_back; /* segments rolled back by a failure */
+	unsigned long long retried;     /* requests run again after a rollback */
+	unsigned long long reconnects;  /* connections re-established */
+	unsigned long long notifies;    /* NOTIFY payloads received */
+	double segment_ms_sum;          /* send-to-commit time of all segments */
 	double segment_ms_last;
 	int listen_up, query_up;
 };

@@ -46,20 +46,19 @@ int polling_request(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 	if (!w->sid[0]) {
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 			return polling_owe(wsi, w, 400,
-					     "{\"code\":1,\"message\":\"Session ID unknown\"}");
+					   "{\"code\":1,\"message\":\"Session ID unknown\"}");
 		req_client_addr(wsi, w->addr, sizeof(w->addr));
 		if (conn_full(cs, w->addr))
-			return polling_owe(wsi, w, 503,
-					     "{\"code\":0,\"message\":\"Server full\"}");
+			return polling_owe(wsi, w, 503, "{\"code\":0,\"message\":\"Server full\"}");
 		c = conn_open(cs, CONN_POLLING, wsi);
 		if (!c)
 			return polling_owe(wsi, w, 500,
-					     "{\"code\":0,\"message\":\"Internal error\"}");
+					   "{\"code\":0,\"message\":\"Internal error\"}");
 	} else {
 		c = hmap_get(&cs->by_sid, w->sid, strlen(w->sid));
 		if (!c || c->transport != CONN_POLLING)
 			return polling_owe(wsi, w, 400,
-					     "{\"code\":1,\"message\":\"Session ID unknown\"}");
+					   "{\"code\":1,\"message\":\"Session ID unknown\"}");
 	}
 	c->last_poll_ms = conn_now_ms();
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
@@ -136,8 +135,7 @@ static int polling_body_parse(struct conn_set *cs, struct conn_wsi *w, struct lw
 			continue;
 		if (!w->body || sio_parse(w->body + start, i - start, &p)) {
 			conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "malformed packet");
-			return polling_owe(wsi, w, 400,
-					     "{\"code\":3,\"message\":\"Bad request\"}");
+			return polling_owe(wsi, w, 400, "{\"code\":3,\"message\":\"Bad request\"}");
 		}
 		start = i + 1;
 	}
@@ -173,7 +171,7 @@ static int polling_held_writeable(struct conn_set *cs, struct conn_wsi *w, struc
 
 	if (!c)
 		return req_reply(wsi, w, 400, "application/json",
-				       "{\"code\":1,\"message\":\"Session ID unknown\"}", 41);
+				 "{\"code\":1,\"message\":\"Session ID unknown\"}", 41);
 	if (c->transport == CONN_WEBSOCKET || c->poll_noop || !c->q.count) {
 		/* Nothing yet: keep holding, unless an upgrade is under way (the
 		 * client waits for this poll to end before it switches). */

@@ -9,7 +9,7 @@
 #include "dbreq.h"
 #include "log.h"
 
-#define PRESENCE_CLOSE_BATCH 1000  /* presence rows closed per statement */
+#define PRESENCE_CLOSE_BATCH 1000   /* presence rows closed per statement */
 #define PRESENCE_RECLOSE_MAX 100000 /* presence closes waiting to be tried again */
 #define PRESENCE_RECLOSE_MS 1000    /* and how long they wait */
 
@@ -230,8 +230,9 @@ static void on_heartbeat_done(void *arg, enum pg_status st, const PGresult *res,
 		for (struct conn *c = b->conns->head; c; c = c->next)
 			ready += c->state == CONN_READY;
 		if (ready) {
-			log_warn("bridge '%s' was missing from the presence table, registering %u connections again",
-				 b->id, ready);
+			log_warn(
+				"bridge '%s' was missing from the presence table, registering %u connections again",
+				b->id, ready);
 			presence_reopen_all(b);
 		}
 	}
@@ -291,7 +292,8 @@ static void on_remove_done(void *arg, enum pg_status st, const PGresult *res, in
 	(void)row;
 	(void)res;
 	if (st != PG_OK)
-		log_warn("cannot remove this bridge's presence rows; other bridges will expire them");
+		log_warn(
+			"cannot remove this bridge's presence rows; other bridges will expire them");
 	q->b->removed = 1;
 	dbreq_free(q);
 }

@@ -18,7 +18,7 @@ struct presence {
 	struct grace *reclose_head, *reclose_tail;
 	unsigned reclose_n;
 	lws_sorted_usec_list_t beat_sul;
-	long beats;                  /* heartbeats since the last housekeeping */
+	long beats; /* heartbeats since the last housekeeping */
 };
 
 /* Starts the heartbeat of this bridge's row (every third of CHAT_PRESENCE_TTL). */

@@ -96,8 +96,8 @@ void req_token(struct lws *wsi, char *out)
 	}
 }
 
-int req_check(const struct cfg *cfg, struct lws *wsi, const char *transport,
-	      struct conn_wsi *w, int *status, const char **answer)
+int req_check(const struct cfg *cfg, struct lws *wsi, const char *transport, struct conn_wsi *w,
+	      int *status, const char **answer)
 {
 	/* lws_get_urlarg_by_name() copies each argument into buf while it looks:
 	 * a small buf stops the search at the first long one (a token). */
@@ -157,9 +157,9 @@ int req_reply(struct lws *wsi, const struct conn_wsi *w, unsigned status, const 
 	    (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
 					 (const unsigned char *)w->origin, (int)strlen(w->origin),
 					 &p, end) ||
-	     lws_add_http_header_by_name(
-		     wsi, (const unsigned char *)"access-control-allow-credentials:",
-		     (const unsigned char *)"true", 4, &p, end)))
+	     lws_add_http_header_by_name(wsi,
+					 (const unsigned char *)"access-control-allow-credentials:",
+					 (const unsigned char *)"true", 4, &p, end)))
 		goto out;
 	if (lws_finalize_write_http_header(wsi, start, &p, end))
 		goto out;

@@ -15,10 +15,10 @@ struct conn;
 /* What one lws connection of the endpoint carries. */
 enum conn_wsi_kind {
 	CW_NONE = 0,
-	CW_WS,     /* the WebSocket of a session */
-	CW_PROBE,  /* a WebSocket probing the upgrade of a polling session */
-	CW_GET,    /* a long-poll GET (or the handshake) */
-	CW_POST,   /* a POST of packets */
+	CW_WS,      /* the WebSocket of a session */
+	CW_PROBE,   /* a WebSocket probing the upgrade of a polling session */
+	CW_GET,     /* a long-poll GET (or the handshake) */
+	CW_POST,    /* a POST of packets */
 	CW_REFUSED, /* a WebSocket refused once upgraded: closed with w->status */
 };
 
@@ -28,8 +28,8 @@ enum conn_wsi_kind {
  */
 struct conn_wsi {
 	struct conn *c;
-	char sid[48];       /* the session a request or upgrade names */
-	char *body;         /* a POST body being read */
+	char sid[48]; /* the session a request or upgrade names */
+	char *body;   /* a POST body being read */
 	size_t body_len;
 	int kind;           /* enum conn_wsi_kind */
 	int status;         /* an HTTP answer owed: status code (CW_REFUSED: close code) */
@@ -44,8 +44,8 @@ struct conn_wsi {
  * EIO=4, the transport, the Origin. Fills w->sid (from ?sid=, or "") and
  * w->origin. Returns 0, or -1 with the HTTP status and its body.
  */
-int req_check(const struct cfg *cfg, struct lws *wsi, const char *transport,
-	      struct conn_wsi *w, int *status, const char **answer);
+int req_check(const struct cfg *cfg, struct lws *wsi, const char *transport, struct conn_wsi *w,
+	      int *status, const char **answer);
 
 /*
  * The key the per-address limits count the client under (addr.h): nginx's

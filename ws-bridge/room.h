@@ -43,12 +43,12 @@ struct sub {
 
 struct room {
 	char id[72];
-	uint64_t last_seq;       /* highest seq delivered here; valid when seq_known */
+	uint64_t last_seq; /* highest seq delivered here; valid when seq_known */
 	int seq_known;
-	int filling;             /* a gap read is in flight */
-	uint64_t fill_want;      /* highest seq announced while filling */
-	uint64_t early_max;      /* !seq_known: highest seq announced so far */
-	int early_resync;        /* !seq_known: the LISTEN connection was lost meanwhile */
+	int filling;        /* a gap read is in flight */
+	uint64_t fill_want; /* highest seq announced while filling */
+	uint64_t early_max; /* !seq_known: highest seq announced so far */
+	int early_resync;   /* !seq_known: the LISTEN connection was lost meanwhile */
 	struct sub *subs;
 	unsigned nsubs;
 	struct {

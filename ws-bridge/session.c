@@ -102,7 +102,8 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 		presence_close_now(q->b, q->key);
 		log_info("connection %s: session revoked while connecting", c->key);
 		c->state = CONN_OPEN;
-		reply_frame(c, sio_connect_error("/", 1, "unauthorized", "the session was revoked"));
+		reply_frame(c,
+			    sio_connect_error("/", 1, "unauthorized", "the session was revoked"));
 		goto out;
 	}
 	data = connect_user(st, &r, &code, &message);
@@ -112,7 +113,8 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 		reply_frame(c, sio_connect_error("/", 1, code, message));
 		goto out;
 	}
-	snprintf(c->user_id, sizeof(c->user_id), "%s", json_string_value(json_object_get(user, "id")));
+	snprintf(c->user_id, sizeof(c->user_id), "%s",
+		 json_string_value(json_object_get(user, "id")));
 	snprintf(sess(c)->username, sizeof(sess(c)->username), "%s",
 		 json_string_value(json_object_get(user, "username")));
 	conn_ready(c);
@@ -140,8 +142,9 @@ static int connect_token(struct conn *c, const struct sio_packet *p, json_t **au
 	if (!json_is_object(*auth)) {
 		json_decref(*auth);
 		*auth = NULL;
-		reply_frame(c, sio_connect_error("/", 1, "invalid_json",
-						 "the CONNECT payload must be a JSON object"));
+		reply_frame(c,
+			    sio_connect_error("/", 1, "invalid_json",
+					      "the CONNECT payload must be a JSON object"));
 		return -1;
 	}
 	if (json_is_string(json_object_get(*auth, "token"))) {
@@ -162,7 +165,8 @@ static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_pa
 	struct dbreq *q;
 
 	if (!sio_is_main_nsp(p)) {
-		reply_frame(c, sio_connect_error(p->nsp, p->nsp_len, "not_found", "Invalid namespace"));
+		reply_frame(
+			c, sio_connect_error(p->nsp, p->nsp_len, "not_found", "Invalid namespace"));
 		return;
 	}
 	if (c->state == CONN_READY) {
@@ -173,9 +177,10 @@ static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_pa
 		return;
 	if (!token || !tok_wellformed(token, toklen) || tok_hash_bytea(token, toklen, hash)) {
 		json_decref(auth);
-		reply_frame(c, sio_connect_error("/", 1, "unauthorized",
-						 token ? "the session token is malformed"
-						       : "a session token is required"));
+		reply_frame(c,
+			    sio_connect_error("/", 1, "unauthorized",
+					      token ? "the session token is malformed"
+						    : "a session token is required"));
 		return;
 	}
 	json_decref(auth);

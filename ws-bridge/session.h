@@ -30,7 +30,7 @@ struct session {
 	char token_hash[TOK_HASH_HEX_LEN + 1]; /* of the session's token, once AUTHING */
 	char username[40];
 	struct heartbeat_timer hb;
-	double ev_tokens;             /* event rate bucket */
+	double ev_tokens; /* event rate bucket */
 	int64_t ev_at_ms;
 };
 

@@ -120,8 +120,7 @@ struct frame *sio_ack_ok(long long ack_id, const char *obj, size_t obj_len)
 	if (obj_len < 2 || obj[0] != '{')
 		return NULL;
 	/* {"ok":true} alone when the object is empty. */
-	hl = snprintf(head, sizeof(head), "43%lld[{\"ok\":true%s", ack_id,
-		      obj_len == 2 ? "" : ",");
+	hl = snprintf(head, sizeof(head), "43%lld[{\"ok\":true%s", ack_id, obj_len == 2 ? "" : ",");
 	if (hl < 0 || (size_t)hl >= sizeof(head))
 		return NULL;
 	return sio_concat(head, (size_t)hl, obj + 1, obj_len - 1, "]", 1);
@@ -184,7 +183,8 @@ struct frame *sio_open(const char *sid, int can_upgrade, long ping_interval_ms,
 	return sio_dump("0", 1,
 			json_pack("{s:s, s:o, s:I, s:I, s:I}", "sid", sid, "upgrades", upgrades,
 				  "pingInterval", (json_int_t)ping_interval_ms, "pingTimeout",
-				  (json_int_t)ping_timeout_ms, "maxPayload", (json_int_t)max_payload),
+				  (json_int_t)ping_timeout_ms, "maxPayload",
+				  (json_int_t)max_payload),
 			"");
 }
 

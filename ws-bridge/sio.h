@@ -34,11 +34,11 @@ enum sio_type {
 /* A parsed packet; the pointers point into the parsed buffer. */
 struct sio_packet {
 	enum sio_eio eio;
-	int type;                /* enum sio_type for SIO_EIO_MESSAGE, else -1 */
-	const char *nsp;         /* namespace, "/" when absent */
+	int type;        /* enum sio_type for SIO_EIO_MESSAGE, else -1 */
+	const char *nsp; /* namespace, "/" when absent */
 	size_t nsp_len;
-	long long ack_id;        /* -1 when absent */
-	const char *data;        /* the rest: JSON for Socket.IO, text otherwise */
+	long long ack_id; /* -1 when absent */
+	const char *data; /* the rest: JSON for Socket.IO, text otherwise */
 	size_t data_len;
 };
 

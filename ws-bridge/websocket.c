@@ -80,7 +80,7 @@ static int websocket_write_queue(struct conn *c)
 
 /* Appends a fragment; delivers the message when complete. */
 static int websocket_rx(struct conn_set *cs, struct conn *c, struct lws *wsi, const char *in,
-		       size_t len)
+			size_t len)
 {
 	size_t max = (size_t)cs->cfg->ws_max_payload;
 	int final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
@@ -88,7 +88,8 @@ static int websocket_rx(struct conn_set *cs, struct conn *c, struct lws *wsi, co
 	if (c->state == CONN_CLOSING)
 		return 0;
 	if (lws_frame_is_binary(wsi)) {
-		conn_close(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames are not supported");
+		conn_close(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+			   "binary frames are not supported");
 		return 0;
 	}
 	if (lws_is_first_fragment(wsi)) {
@@ -137,7 +138,6 @@ static int websocket_rx(struct conn_set *cs, struct conn *c, struct lws *wsi, co
 	}
 	return 0;
 }
-
 
 int websocket_filter(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 {
@@ -200,8 +200,8 @@ int websocket_established(struct conn_set *cs, struct conn_wsi *w, struct lws *w
 }
 
 /* A message on a probing WebSocket: "2probe", then "5" to switch. */
-static int websocket_probe_rx(struct conn *c, struct lws *wsi, struct conn_wsi *w,
-			      const char *in, size_t len)
+static int websocket_probe_rx(struct conn *c, struct lws *wsi, struct conn_wsi *w, const char *in,
+			      size_t len)
 {
 	if (len == 6 && memcmp(in, "2probe", 6) == 0) {
 		c->probe_pong = 1;
@@ -261,7 +261,8 @@ int websocket_writeable(struct conn_wsi *w, struct lws *wsi)
 	struct conn *c = w ? w->c : NULL;
 
 	if (w && w->kind == CW_REFUSED) {
-		const char *why = w->status == 1013 ? "server full, try again later" : "internal error";
+		const char *why =
+			w->status == 1013 ? "server full, try again later" : "internal error";
 
 		lws_close_reason(wsi, (enum lws_close_status)w->status, (unsigned char *)why,
 				 strlen(why));

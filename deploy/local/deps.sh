@@ -18,7 +18,7 @@ build_reqs=(
   gcc libc6-dev make 'pkg-config|pkgconf'
   libfcgi-dev libpq-dev libjansson-dev libssl-dev libunistring-dev
   libcmocka-dev libwebsockets-dev libev-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev 'clang-format|clang-format-14'
 )
 runtime_reqs=(
   libwebsockets-evlib-ev

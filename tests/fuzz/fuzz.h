@@ -16,12 +16,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
  * A broken invariant is a finding: say which one, where, and abort so that
  * libFuzzer saves the input and prints the stack.
  */
-#define FUZZ_CHECK(cond)                                                                  \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
+#define FUZZ_CHECK(cond) \
+	do { \
+		if (!(cond)) { \
 			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                          \
-		}                                                                         \
+			abort(); \
+		} \
 	} while (0)
 
 /*
@@ -93,19 +93,19 @@ static inline size_t fuzz_utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
 static inline int fuzz_is_white_space(uint32_t c)
 {
 	return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
-	       (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
-	       c == 0x205f || c == 0x3000;
+		(c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+		c == 0x205f || c == 0x3000;
 }
 
 /* What the reference decoder says about a whole string. */
 struct fuzz_text {
-	int well_formed;  /* every sequence decodes */
-	size_t chars;     /* code points, when well formed */
-	int has_nul;      /* U+0000 */
-	int has_newline;  /* U+000A */
-	int has_tab;      /* U+0009 */
-	int has_control;  /* C0 other than tab and newline, DEL, C1 */
-	int all_white;    /* only White_Space (true when empty) */
+	int well_formed; /* every sequence decodes */
+	size_t chars;    /* code points, when well formed */
+	int has_nul;     /* U+0000 */
+	int has_newline; /* U+000A */
+	int has_tab;     /* U+0009 */
+	int has_control; /* C0 other than tab and newline, DEL, C1 */
+	int all_white;   /* only White_Space (true when empty) */
 };
 
 static inline void fuzz_text_scan(const uint8_t *s, size_t n, struct fuzz_text *t)

@@ -30,11 +30,11 @@ FUZZ_WARN = $(or $(WARN),$(FUZZ_WARN_DEFAULT)) -Wno-unknown-warning-option
 
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icommon -Iws-bridge -Ifcgi-app \
-	$(shell pkg-config --cflags jansson libwebsockets 2>/dev/null)
+	$(shell pkg-config --cflags jansson libwebsockets libpq 2>/dev/null)
 FUZZ_INSTR    := -fsanitize=fuzzer-no-link
 FUZZ_CFLAGS    = -O1 -g $(FUZZ_WARN) $(FUZZ_SAN) $(FUZZ_INSTR) -MMD -MP
 FUZZ_LDFLAGS  := $(FUZZ_SAN) -fsanitize=fuzzer
-FUZZ_LIBS     := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lunistring -lcrypto
+FUZZ_LIBS     := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lpq -lunistring -lcrypto
 
 # Line coverage build (fuzz-cov): same sources, no sanitizers.
 FUZZ_COV_BUILD  := $(FUZZ_BUILD)/cov

@@ -141,7 +141,7 @@ static void check_route(const char *path)
 		const char *path;
 		enum route_id id;
 	} exact[] = {
-		{ "/api/health", ROUTE_HEALTH }, { "/api/join", ROUTE_JOIN },
+		{ "/api/health", ROUTE_HEALTH },   { "/api/join", ROUTE_JOIN },
 		{ "/api/session", ROUTE_SESSION }, { "/api/me", ROUTE_ME },
 		{ "/api/metrics", ROUTE_METRICS }, { "/api/rooms", ROUTE_ROOMS },
 	};

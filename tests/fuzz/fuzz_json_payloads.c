@@ -89,8 +89,8 @@ static void check_answer(const struct valid_err *e, const char *field)
  * goes to libpq as a C string, so its length must be its strlen.
  * Returns 0 with *s (NULL when absent), or -1.
  */
-static int string_field(const json_t *obj, const char *field, enum valid_need need,
-			const char **s, size_t *len)
+static int string_field(const json_t *obj, const char *field, enum valid_need need, const char **s,
+			size_t *len)
 {
 	const json_t *v = json_object_get(obj, field);
 	struct valid_err e;
@@ -103,7 +103,7 @@ static int string_field(const json_t *obj, const char *field, enum valid_need ne
 		FUZZ_CHECK(*s == NULL && *len == 0);
 		FUZZ_CHECK(absent ? need == VALID_REQUIRED
 				  : !json_is_string(v) ||
-					    strlen(json_string_value(v)) != json_string_length(v));
+					   strlen(json_string_value(v)) != json_string_length(v));
 		check_answer(&e, field);
 		return -1;
 	}
@@ -119,8 +119,7 @@ static int string_field(const json_t *obj, const char *field, enum valid_need ne
 }
 
 /* valid_text against the reference scan; jansson strings are always UTF-8. */
-static void text(const char *field, const char *s, size_t len, long min, long max,
-		 unsigned flags)
+static void text(const char *field, const char *s, size_t len, long min, long max, unsigned flags)
 {
 	struct fuzz_text t;
 	struct valid_err e;
@@ -129,8 +128,8 @@ static void text(const char *field, const char *s, size_t len, long min, long ma
 	fuzz_text_scan((const uint8_t *)s, len, &t);
 	FUZZ_CHECK(t.well_formed && !t.has_nul);
 	expect = !t.has_control && ((flags & VALID_MULTILINE) || (!t.has_newline && !t.has_tab)) &&
-		 (long)t.chars >= min && (long)t.chars <= max &&
-		 (t.chars == 0 || (flags & VALID_ALLOW_BLANK) || !t.all_white);
+		(long)t.chars >= min && (long)t.chars <= max &&
+		(t.chars == 0 || (flags & VALID_ALLOW_BLANK) || !t.all_white);
 	memset(&e, 0x5a, sizeof(e));
 	r = valid_text(field, s, len, min, max, flags, &e);
 	FUZZ_CHECK((r == 0) == expect);
@@ -145,7 +144,7 @@ static void username(const char *s, size_t len)
 
 	for (size_t i = 0; expect && i < len; i++)
 		expect = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-			 (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.';
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.';
 	memset(&e, 0x5a, sizeof(e));
 	if (valid_username(s, len, fuzz_cfg.username_max, &e)) {
 		FUZZ_CHECK(!expect);
@@ -161,7 +160,7 @@ static void room_id(const char *s, size_t len)
 
 	for (size_t i = 0; expect && i < len; i++)
 		expect = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-			 (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-';
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-';
 	FUZZ_CHECK(!!valid_room_id(s, len) == expect);
 }
 
@@ -215,8 +214,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_error_t jerr;
 	/* As fcgi-app/api.c and ws-bridge/bridge.c parse: "\u0000" is let
 	 * through to valid_string_field, which refuses it. */
-	json_t *strict = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-				    &jerr);
+	json_t *strict = json_loadb((const char *)data, size,
+				    JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	json_t *loose = json_loadb((const char *)data, size, JSON_ALLOW_NUL, NULL);
 
 	if (!strict) {
@@ -234,7 +233,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		out = envelope_error(ERR_INVALID_JSON, msg, NULL, &len);
 		FUZZ_CHECK(out != NULL);
 		env = json_loadb(out, len, 0, NULL);
-		shown = json_string_value(json_object_get(json_object_get(env, "error"), "message"));
+		shown = json_string_value(
+			json_object_get(json_object_get(env, "error"), "message"));
 		FUZZ_CHECK(shown != NULL);
 		/*
 		 * jansson quotes the bytes near the error and may cut a UTF-8

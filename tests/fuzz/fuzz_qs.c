@@ -17,13 +17,13 @@ static const struct {
 	const char *name;
 	long min, max;
 } fuzz_ranges[] = {
-	{ "limit", 1, 200 },                   /* GET /api/rooms, /api/messages */
-	{ "offset", 0, 1000000000L },          /* GET /api/rooms */
-	{ "before", 0, 9007199254740991L },    /* GET /api/messages cursor */
-	{ "after", 0, 9007199254740991L },     /* GET /api/messages cursor */
-	{ "port", 1, 65535 },                  /* CHAT_PORT */
-	{ "content_length", 0, 65536 },        /* CONTENT_LENGTH against CHAT_MAX_BODY */
-	{ "session_ttl", 120, 365L * 86400 },  /* CHAT_SESSION_TTL */
+	{ "limit", 1, 200 },                  /* GET /api/rooms, /api/messages */
+	{ "offset", 0, 1000000000L },         /* GET /api/rooms */
+	{ "before", 0, 9007199254740991L },   /* GET /api/messages cursor */
+	{ "after", 0, 9007199254740991L },    /* GET /api/messages cursor */
+	{ "port", 1, 65535 },                 /* CHAT_PORT */
+	{ "content_length", 0, 65536 },       /* CONTENT_LENGTH against CHAT_MAX_BODY */
+	{ "session_ttl", 120, 365L * 86400 }, /* CHAT_SESSION_TTL */
 	{ "negative", -5, 5 },
 	{ "any", LONG_MIN, LONG_MAX },
 	{ "empty", 3, 2 },
@@ -143,7 +143,8 @@ static void check_get(const char *qs, const char *name)
 			FUZZ_CHECK(r == QS_ABSENT);
 		} else if (wlen < 0) {
 			/* A value too long before its bad escape may say either. */
-			FUZZ_CHECK(r == QS_MALFORMED || (r == QS_TOO_LONG && before_error >= outlen));
+			FUZZ_CHECK(r == QS_MALFORMED ||
+				   (r == QS_TOO_LONG && before_error >= outlen));
 		} else if ((size_t)wlen + 1 > outlen) {
 			FUZZ_CHECK(r == QS_TOO_LONG);
 		} else {
@@ -180,7 +181,7 @@ static void check_query_long(const char *qs, const char *name, long min, long ma
 	} else {
 		/* The value goes through a 32-byte buffer: longer is malformed. */
 		ok = wlen >= 0 && wlen < 32 && !(want[0] == '-' && min >= 0) &&
-		     ref_parse_long(want, min, max, &expect) == 0;
+			ref_parse_long(want, min, max, &expect) == 0;
 		if (ok) {
 			FUZZ_CHECK(rc == 0 && present == 1 && out == expect);
 			FUZZ_CHECK(out >= min && out <= max);

@@ -18,9 +18,8 @@ static void check_utf8(const uint8_t *data, size_t size, const struct fuzz_text 
 	for (unsigned flags = 0; flags <= (UTF8_ALLOW_NEWLINE | UTF8_ALLOW_TAB); flags++) {
 		size_t chars = (size_t)-1;
 		enum utf8_result r = utf8_check_text(s, size, flags, &chars);
-		int control = t->has_control ||
-			      (t->has_newline && !(flags & UTF8_ALLOW_NEWLINE)) ||
-			      (t->has_tab && !(flags & UTF8_ALLOW_TAB));
+		int control = t->has_control || (t->has_newline && !(flags & UTF8_ALLOW_NEWLINE)) ||
+			(t->has_tab && !(flags & UTF8_ALLOW_TAB));
 
 		FUZZ_CHECK(utf8_check_text(s, size, flags, NULL) == r);
 		if (!t->well_formed) {
@@ -49,7 +48,7 @@ static void check_valid_text(const uint8_t *data, size_t size, const struct fuzz
 		{ 1, 4000 }, /* message (CHAT_MESSAGE_MAX) */
 		{ 1, 64 },   /* room name, client_id */
 		{ 0, 500 },  /* description */
-		{ 0, 0 }, { 1, 1 }, { 2, 5 }, { 3, 2 },
+		{ 0, 0 },    { 1, 1 }, { 2, 5 }, { 3, 2 },
 	};
 	const char *s = (const char *)data;
 
@@ -57,9 +56,9 @@ static void check_valid_text(const uint8_t *data, size_t size, const struct fuzz
 		for (unsigned flags = 0; flags <= (VALID_MULTILINE | VALID_ALLOW_BLANK); flags++) {
 			long min = ranges[i].min, max = ranges[i].max;
 			int expect = t->well_formed && !t->has_nul && !t->has_control &&
-				     ((flags & VALID_MULTILINE) || (!t->has_newline && !t->has_tab)) &&
-				     (long)t->chars >= min && (long)t->chars <= max &&
-				     (t->chars == 0 || (flags & VALID_ALLOW_BLANK) || !t->all_white);
+				((flags & VALID_MULTILINE) || (!t->has_newline && !t->has_tab)) &&
+				(long)t->chars >= min && (long)t->chars <= max &&
+				(t->chars == 0 || (flags & VALID_ALLOW_BLANK) || !t->all_white);
 			struct valid_err e;
 			int r;
 

@@ -171,8 +171,8 @@ static void test_row_by_name(void **state)
 /* A batch's rows, each read with the columns found once. */
 static void test_row_batch(void **state)
 {
-	const char *vals[] = { NULL, NULL, NULL, NULL, "{\"n\":0}", "conflict", "dup", NULL,
-			       NULL, NULL, NULL, NULL, NULL, NULL, "{\"n\":2}" };
+	const char *vals[] = { NULL, NULL, NULL, NULL, "{\"n\":0}", "conflict", "dup",      NULL,
+			       NULL, NULL, NULL, NULL, NULL,        NULL,       "{\"n\":2}" };
 	PGresult *r = make_result(std_cols, 5, vals, 3);
 	struct dbcall_cols cols;
 	struct dbcall_row row;

@@ -97,8 +97,8 @@ static void test_out_of_range_code(void **state)
 	assert_int_equal(err_http_status(ERR__COUNT), 500);
 	assert_string_equal(err_name((enum err_code)1000), "internal_error");
 	assert_int_equal(err_http_status((enum err_code)1000), 500);
-	assert_string_equal(err_name((enum err_code)-1), "internal_error");
-	assert_int_equal(err_http_status((enum err_code)-1), 500);
+	assert_string_equal(err_name((enum err_code) - 1), "internal_error");
+	assert_int_equal(err_http_status((enum err_code) - 1), 500);
 }
 
 static void test_object(void **state)

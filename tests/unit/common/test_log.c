@@ -143,8 +143,9 @@ static void test_client_string_cannot_forge_a_line(void **state)
 	begin();
 	log_init("fcgi", "info");
 	log_context(NULL, NULL);
-	log_info("user said '%s'",
-		 "x\"\nts=2026-01-01T00:00:00.000Z level=error comp=fcgi msg=\"forged\r\x1b[2J\x7f\\");
+	log_info(
+		"user said '%s'",
+		"x\"\nts=2026-01-01T00:00:00.000Z level=error comp=fcgi msg=\"forged\r\x1b[2J\x7f\\");
 	out = end();
 	assert_int_equal(count_lines(out), 1);
 	assert_null(strchr(out, '\r'));

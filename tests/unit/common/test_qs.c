@@ -100,8 +100,8 @@ static void test_decoding(void **state)
 static void test_malformed(void **state)
 {
 	static const char *const bad[] = {
-		"a=%",	 "a=%4",   "a=x%4",  "a=%4&b=1", "a=%G1", "a=%1G", "a=%%41",
-		"a=% 1", "a=%00",  "a=x%00y", "a=%-1",	 "a=%+1", "a=%\xc3\xa9",
+		"a=%",   "a=%4",  "a=x%4",   "a=%4&b=1", "a=%G1", "a=%1G",       "a=%%41",
+		"a=% 1", "a=%00", "a=x%00y", "a=%-1",    "a=%+1", "a=%\xc3\xa9",
 	};
 	char out[16];
 
@@ -155,9 +155,9 @@ static void test_no_overrun(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_found),	  cmocka_unit_test(test_absent),
+		cmocka_unit_test(test_found),      cmocka_unit_test(test_absent),
 		cmocka_unit_test(test_first_wins), cmocka_unit_test(test_decoding),
-		cmocka_unit_test(test_malformed), cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_malformed),  cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_no_overrun),
 	};
 

@@ -74,8 +74,8 @@ static void test_string_field_present(void **state)
 /* JSON's "\u0000" (parsed with JSON_ALLOW_NUL) is a validation error naming the field. */
 static void test_string_field_embedded_nul(void **state)
 {
-	json_t *o = json_pack("{s:s#, s:s#, s:s#}", "message", "a\0b", (size_t)3, "client_id",
-			      "\0", (size_t)1, "room_id", "general\0", (size_t)8);
+	json_t *o = json_pack("{s:s#, s:s#, s:s#}", "message", "a\0b", (size_t)3, "client_id", "\0",
+			      (size_t)1, "room_id", "general\0", (size_t)8);
 	static const char *const fields[] = { "message", "client_id", "room_id" };
 	const char *out = (const char *)1;
 	size_t len = 99;
@@ -85,7 +85,8 @@ static void test_string_field_embedded_nul(void **state)
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		struct valid_err e = fresh_err();
 
-		assert_int_equal(valid_string_field(o, fields[i], VALID_OPTIONAL, &out, &len, &e), -1);
+		assert_int_equal(valid_string_field(o, fields[i], VALID_OPTIONAL, &out, &len, &e),
+				 -1);
 		assert_field_error(&e, fields[i]);
 		assert_non_null(strstr(e.message, "control characters"));
 		assert_null(out);
@@ -123,9 +124,16 @@ static void test_string_field_absent_and_null(void **state)
 static void test_string_field_wrong_types(void **state)
 {
 	static const char *const bodies[] = {
-		"{\"f\":123}",   "{\"f\":1.5}",	  "{\"f\":-0}",	       "{\"f\":[]}",
-		"{\"f\":[\"a\"]}", "{\"f\":{}}",    "{\"f\":{\"a\":\"b\"}}", "{\"f\":true}",
-		"{\"f\":false}", "{\"f\":1e300}",
+		"{\"f\":123}",
+		"{\"f\":1.5}",
+		"{\"f\":-0}",
+		"{\"f\":[]}",
+		"{\"f\":[\"a\"]}",
+		"{\"f\":{}}",
+		"{\"f\":{\"a\":\"b\"}}",
+		"{\"f\":true}",
+		"{\"f\":false}",
+		"{\"f\":1e300}",
 	};
 
 	(void)state;
@@ -139,9 +147,9 @@ static void test_string_field_wrong_types(void **state)
 		for (int need = VALID_OPTIONAL; need <= VALID_REQUIRED; need++) {
 			struct valid_err e = fresh_err();
 
-			assert_int_equal(valid_string_field(o, "f", (enum valid_need)need, &out,
-							    &len, &e),
-					 -1);
+			assert_int_equal(
+				valid_string_field(o, "f", (enum valid_need)need, &out, &len, &e),
+				-1);
 			assert_field_error(&e, "f");
 			assert_null(out);
 		}
@@ -176,12 +184,21 @@ static int username_ok(const char *s)
 
 static void test_username_charset(void **state)
 {
-	static const char *const good[] = { "a", "Z", "0", "_", "-", ".", "alice", "Bob_99",
+	static const char *const good[] = { "a",       "Z",   "0",          "_",
+					    "-",       ".",   "alice",      "Bob_99",
 					    "a.b-c_d", "...", "0123456789", "ABCxyz" };
 	static const char *const bad[] = {
-		" alice", "alice ", "al ice", "al@ice", "al'ice", "al\"ice", "a;b", "a/b", "a\\b",
-		"a+b",	  "a%b",    "a\tb",   "a\nb",	"\xc3\xa9",  "caf\xc3\xa9", "\xff", "a=b",
-		"a,b",	  "a:b",    "<a>",    "a*b",	"'; DROP TABLE users; --",
+		" alice",      "alice ",
+		"al ice",      "al@ice",
+		"al'ice",      "al\"ice",
+		"a;b",         "a/b",
+		"a\\b",        "a+b",
+		"a%b",         "a\tb",
+		"a\nb",        "\xc3\xa9",
+		"caf\xc3\xa9", "\xff",
+		"a=b",         "a,b",
+		"a:b",         "<a>",
+		"a*b",         "'; DROP TABLE users; --",
 	};
 
 	(void)state;
@@ -354,16 +371,14 @@ static void test_text_invalid_utf8(void **state)
 	assert_int_equal(text("\xf4\x90\x80\x80", 1, 4000, VALID_MULTILINE, &e), -1);
 	assert_field_error(&e, "message");
 	e = fresh_err();
-	assert_int_equal(valid_text("message", nul, sizeof(nul), 1, 4000, VALID_MULTILINE, &e),
-			 -1);
+	assert_int_equal(valid_text("message", nul, sizeof(nul), 1, 4000, VALID_MULTILINE, &e), -1);
 	assert_field_error(&e, "message");
 }
 
 /* Boundary at exactly max and max+1 characters for units of 1..4 bytes. */
 static void test_text_max_in_code_points(void **state)
 {
-	static const char *const units[] = { "a", "\xc3\xa9", "\xe2\x82\xac",
-					     "\xf0\x9f\x98\x80" };
+	static const char *const units[] = { "a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
 
 	(void)state;
 	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
@@ -421,13 +436,14 @@ static void test_text_description_limits(void **state)
 static void test_room_id_shapes(void **state)
 {
 	static const char *const good[] = {
-		"general", "a", "A", "0", "_", "-", "room_1-B",
-		"3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+		"general", "a", "A",        "0",
+		"_",       "-", "room_1-B", "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
 	};
 	static const char *const bad[] = {
-		"",	      " general", "general ", "gen eral", "gen.eral",  "../etc", "..%2f",
-		"a/b",	      "a\\b",	  "'",	      "';--",	  "\" OR 1=1", "1;DROP",  "a%27",
-		"caf\xc3\xa9", "a\nb",	  "a\x01",    "a?b",	  "a#b",       "a&b",	  "*",
+		"",       " general", "general ",    "gen eral", "gen.eral", "../etc",
+		"..%2f",  "a/b",      "a\\b",        "'",        "';--",     "\" OR 1=1",
+		"1;DROP", "a%27",     "caf\xc3\xa9", "a\nb",     "a\x01",    "a?b",
+		"a#b",    "a&b",      "*",
 	};
 	char *id64 = repeat("x", 64);
 	char *id65 = repeat("x", 65);
@@ -487,15 +503,9 @@ static void test_query_long_valid(void **state)
 		const char *qs;
 		long want;
 	} cases[] = {
-		{ "limit=1", 1 },
-		{ "limit=200", 200 },
-		{ "limit=50", 50 },
-		{ "a=b&limit=7&c=d", 7 },
-		{ "limit=007", 7 },
-		{ "limit=%31%30", 10 },
-		{ "limit=3&limit=abc", 3 },
-		{ "limit=3&limit=4", 3 },
-		{ "&&limit=9&", 9 },
+		{ "limit=1", 1 },           { "limit=200", 200 },     { "limit=50", 50 },
+		{ "a=b&limit=7&c=d", 7 },   { "limit=007", 7 },       { "limit=%31%30", 10 },
+		{ "limit=3&limit=abc", 3 }, { "limit=3&limit=4", 3 }, { "&&limit=9&", 9 },
 	};
 	struct valid_err e;
 	long v;
@@ -565,16 +575,15 @@ static void test_query_long_cursor_range(void **state)
 	int present = 0;
 
 	(void)state;
-	assert_int_equal(valid_query_long("before=9007199254740991", "before", 0, max, &v,
-					  &present, &e),
-			 0);
+	assert_int_equal(
+		valid_query_long("before=9007199254740991", "before", 0, max, &v, &present, &e), 0);
 	assert_int_equal(present, 1);
 	assert_int_equal(v, max);
 	assert_int_equal(valid_query_long("before=0", "before", 0, max, &v, &present, &e), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(valid_query_long("before=9007199254740992", "before", 0, max, &v,
-					  &present, &e),
-			 -1);
+	assert_int_equal(
+		valid_query_long("before=9007199254740992", "before", 0, max, &v, &present, &e),
+		-1);
 	assert_field_error(&e, "before");
 	e = fresh_err();
 	assert_int_equal(valid_query_long("after=-5", "after", 0, max, &v, &present, &e), -1);

@@ -30,9 +30,20 @@ static void test_routes(void **state)
 static void test_not_routes(void **state)
 {
 	struct route_match m;
-	const char *bad[] = { NULL, "", "/", "/api", "/api/", "/api/healthz", "/api/health/",
-			      "/api/rooms/", "/api/rooms/a/b", "/api/messages/", "/api/mee",
-			      "/API/health", "/api/rooms//x", "/api/users" };
+	const char *bad[] = { NULL,
+			      "",
+			      "/",
+			      "/api",
+			      "/api/",
+			      "/api/healthz",
+			      "/api/health/",
+			      "/api/rooms/",
+			      "/api/rooms/a/b",
+			      "/api/messages/",
+			      "/api/mee",
+			      "/API/health",
+			      "/api/rooms//x",
+			      "/api/users" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -64,7 +64,8 @@ static void test_key_refuses_non_addresses(void **state)
 	key_fails("2001:db8::1/64");
 	key_fails("1.2.3.4, 5.6.7.8");
 	/* Longer than any address. */
-	key_fails("0000000000000000000000000000000000000000000000000000000000000000000000001.2.3.4");
+	key_fails(
+		"0000000000000000000000000000000000000000000000000000000000000000000000001.2.3.4");
 	/* Does not fit the caller's buffer. */
 	assert_int_equal(addr_key("203.0.113.7", small, sizeof(small)), -1);
 }
@@ -123,8 +124,8 @@ static void test_client(void **state)
 	client_is("127.0.0.1", NULL, "1.1.1.1, 198.51.100.1", "198.51.100.1");
 	/* A long X-Forwarded-For still gives its last hop, not the proxy. */
 	while (n + 16 < sizeof(longxff) - 32)
-		n += (size_t)snprintf(longxff + n, sizeof(longxff) - n, "10.%u.%u.1, ", (unsigned)(n % 200),
-				      (unsigned)(n % 250));
+		n += (size_t)snprintf(longxff + n, sizeof(longxff) - n, "10.%u.%u.1, ",
+				      (unsigned)(n % 200), (unsigned)(n % 250));
 	snprintf(longxff + n, sizeof(longxff) - n, "198.51.100.9");
 	client_is("127.0.0.1", NULL, longxff, "198.51.100.9");
 	/* Garbage headers: the peer. */

@@ -36,8 +36,9 @@ static void test_sid_has_prefix_and_20_chars(void **state)
 	assert_int_equal(conn_new_sid("b0_", a, sizeof(a)), 0);
 	assert_int_equal(strlen(a), 3 + 20);
 	assert_memory_equal(a, "b0_", 3);
-	assert_int_equal(strspn(a + 3, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-			 20);
+	assert_int_equal(
+		strspn(a + 3, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+		20);
 	assert_int_equal(conn_new_sid("", b, sizeof(b)), 0);
 	assert_int_equal(strlen(b), 20);
 	assert_string_not_equal(a + 3, b);
