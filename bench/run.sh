@@ -173,7 +173,7 @@ seed() {
 
 stack_stop
 if [ "${BENCH_KEEP_STATE:-0}" != 1 ]; then
-  target=$(state_real)
+  target=$(state_real || true) # no state dir yet on a fresh clone
   rm -rf "$CHAT_STATE_DIR"
   # A relocated state dir (see stack.sh) lives behind the symlink.
   case $target in /var/tmp/chat-stack/*) rm -rf "$target" ;; esac
