@@ -73,6 +73,7 @@ static int db_connect(struct db *d)
 {
 	struct dbcall_conn dc;
 	PGconn *c;
+	int ret = -1;
 
 	db_release(d);
 	dbcall_conn_init(&dc, d->cfg, "chat-fcgi");
@@ -80,15 +81,14 @@ static int db_connect(struct db *d)
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		log_err("cannot connect to the database: %s",
 			c ? PQerrorMessage(c) : "out of memory");
-		PQfinish(c);
-		return -1;
+		goto out;
 	}
 	d->ending = 0;
 	/* A FATAL said while idle sets d->ending: the connection is closing. */
 	PQsetNoticeProcessor(c, dbcall_notice, &d->ending);
 	for (int i = 0; i < DBCALL_NSETTINGS; i++)
 		if (db_command(c, dc.settings[i].sql, dc.settings[i].param))
-			goto fail;
+			goto out;
 	for (int i = 0; i < DB__COUNT; i++) {
 		PGresult *r =
 			PQprepare(c, db_defs[i].name, db_defs[i].sql, db_defs[i].nparams, NULL);
@@ -96,16 +96,17 @@ static int db_connect(struct db *d)
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			log_err("cannot prepare '%s': %s", db_defs[i].name, PQerrorMessage(c));
 			PQclear(r);
-			goto fail;
+			goto out;
 		}
 		PQclear(r);
 	}
 	d->conn = c;
+	c = NULL; /* d owns it now */
 	log_info("connected to the database");
-	return 0;
-fail:
+	ret = 0;
+out:
 	PQfinish(c);
-	return -1;
+	return ret;
 }
 
 /*

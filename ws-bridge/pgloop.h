@@ -1,4 +1,4 @@
-/* pgloop.h -- PostgreSQL inside the libwebsockets event loop, never blocking.
+/* pgloop.h -- PostgreSQL inside the libwebsockets event loop, never blocking: the public API.
  *
  * Two connections: one LISTENs on chat_events and hands every payload up;
  * the other runs prepared statements in libpq's pipeline mode. Requests
@@ -6,54 +6,19 @@
  * which PostgreSQL runs as one implicit transaction: under load many
  * messages share one commit (group commit), when idle each goes alone.
  * A request's callback runs only after its segment committed. Both
- * connections reconnect by themselves with backoff. */
+ * connections reconnect by themselves with backoff.
+ *
+ * The parts, lowest first: pgconn.c (one connection in the lws loop),
+ * pgreq.c (a request and its queues), pgbatch.c (the query connection's
+ * segments, batches and retries), pgloop.c (this API and the LISTEN
+ * connection). */
 #ifndef CHAT_PGLOOP_H
 #define CHAT_PGLOOP_H
 
-#include <libpq-fe.h>
 #include <libwebsockets.h>
 
 #include "cfg.h"
-
-enum pg_status {
-	PG_OK = 0,
-	PG_UNAVAILABLE = -1, /* no connection, or it broke before the outcome was known */
-	PG_FAILED = -2,      /* the statement failed (logged) */
-	PG_UNKNOWN = -3,     /* sent, then the connection broke: it may have committed */
-};
-
-/*
- * res is valid during the call only; NULL unless status is PG_OK. row is
- * the request's row of res: 0, unless the request ran in a batch.
- */
-typedef void (*pg_done_fn)(void *arg, enum pg_status status, const PGresult *res, int row);
-
-/*
- * A prepared statement. With batch_sql set, consecutive requests of the
- * statement in one segment run as one call of batch_sql instead: its
- * parameter i is the array literal of every request's parameter i, and it
- * must return exactly one row per request, in their order.
- */
-struct pg_stmt_def {
-	const char *name;
-	const char *sql;
-	int nparams;
-	const char *batch_name;
-	const char *batch_sql;
-	/*
-	 * Runs in a transaction of its own (one request, or one batch): for
-	 * statements that take several locks in a fixed order, which sharing
-	 * a transaction with another such statement would break.
-	 */
-	int alone;
-	/*
-	 * Its requests keep their order: no segment holding such a request is
-	 * sent while another one is in flight, so a segment that rolls back
-	 * and runs again cannot be overtaken by a later one (a sender's
-	 * messages keep their order).
-	 */
-	int ordered;
-};
+#include "pgbatch.h" /* struct pg_stmt_def; enum pg_status and pg_done_fn of pgreq.h */
 
 struct pgloop_ops {
 	/* A NOTIFY payload on chat_events (NUL-terminated). */
@@ -116,7 +81,7 @@ struct pgloop_stats {
 
 void pgloop_get_stats(const struct pgloop *pl, struct pgloop_stats *st);
 
-#define PGLOOP_PROTOCOL "chat-pg"
+#define PGLOOP_PROTOCOL PGCONN_PROTOCOL
 
 /* The lws protocol callback for the adopted PostgreSQL sockets. */
 int pgloop_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -18,8 +18,9 @@
  * (on_sio_connect). Every object found at the top, or as an element of a
  * top-level array (an event's payload), goes through the validation calls
  * of every endpoint and event, with the limits of a default configuration.
- * The per-endpoint sequences live in static functions of fcgi-app/api.c and
- * ws-bridge/bridge.c; only the common/ functions they call are exercised.
+ * The per-endpoint sequences live in the handlers of fcgi-app/api_*.c and
+ * of ws-bridge/events.c and session.c; only the common/ functions they
+ * call are exercised.
  */
 
 static struct cfg fuzz_cfg;
