@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bug.h"
 #include "dbcall.h"
 #include "dberr.h"
 #include "log.h"
@@ -396,8 +397,10 @@ int pgbatch_query(struct pgbatch *b, int stmt, int nparams, const char *const *p
 {
 	struct pgreq *r;
 
-	if (b->conn.state != PGCONN_READY || b->pending.n >= PG_QUEUE_MAX || stmt < 0 ||
-	    stmt >= b->nstmts || nparams != b->stmts[stmt].nparams)
+	/* A statement that does not exist, or the wrong count, is the caller's bug. */
+	BUG_ON(stmt < 0 || stmt >= b->nstmts);
+	BUG_ON(nparams != b->stmts[stmt].nparams);
+	if (b->conn.state != PGCONN_READY || b->pending.n >= PG_QUEUE_MAX)
 		return -1;
 	r = pgreq_new(PGREQ_STMT, stmt, nparams, params);
 	if (!r)

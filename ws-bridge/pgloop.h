@@ -52,7 +52,8 @@ void pgloop_free(struct pgloop *pl);
  * NULL entries are SQL NULL). done(arg, …) runs exactly once, later, from
  * the event loop. Returns 0, or -1 without calling done when the query
  * connection is down or the queue is full: the caller answers
- * db_unavailable at once.
+ * db_unavailable at once. An unknown stmt or a parameter count other than
+ * the statement's is a programmer error: BUG(), the program stops.
  */
 int pgloop_query(struct pgloop *pl, int stmt, int nparams, const char *const *params,
 		 pg_done_fn done, void *arg) __attribute__((warn_unused_result));
