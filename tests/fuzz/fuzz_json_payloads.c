@@ -213,7 +213,7 @@ static void check_connect(const json_t *auth)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_error_t jerr;
-	/* As fcgi-app/api.c and ws-bridge/bridge.c parse: "\u0000" is let
+	/* As fcgi-app/api.c and ws-bridge/session.c and events.c parse: "\u0000" is let
 	 * through to valid_string_field, which refuses it. */
 	json_t *strict = json_loadb((const char *)data, size,
 				    JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
