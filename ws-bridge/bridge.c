@@ -76,6 +76,13 @@ static struct frame *bridge_open_packet(void *arg, const struct conn *c)
 	return heartbeat_open_packet(b->cfg, c);
 }
 
+static int bridge_poll_hold_s(void *arg)
+{
+	struct bridge *b = arg;
+
+	return heartbeat_poll_hold_s(b->cfg);
+}
+
 static void bridge_on_message(void *arg, struct conn *c, char *buf, size_t len)
 {
 	session_on_message(arg, c, buf, len);
@@ -101,6 +108,7 @@ static void bridge_on_close(void *arg, struct conn *c)
 void bridge_conn_ops(struct bridge *b, struct conn_ops *ops)
 {
 	ops->open_packet = bridge_open_packet;
+	ops->poll_hold_s = bridge_poll_hold_s;
 	ops->on_open = bridge_on_open;
 	ops->on_message = bridge_on_message;
 	ops->on_close = bridge_on_close;

@@ -66,6 +66,8 @@ struct conn {
 struct conn_ops {
 	/* The Engine.IO open packet of a new session (a new reference), or NULL when out of memory. */
 	struct frame *(*open_packet)(void *arg, const struct conn *c);
+	/* How long a polling GET may be held waiting for data, in seconds. */
+	int (*poll_hold_s)(void *arg);
 	/* A session began (the open packet is queued). */
 	void (*on_open)(void *arg, struct conn *c);
 	/* One whole Engine.IO packet arrived (buf[0..len), not NUL-terminated). */

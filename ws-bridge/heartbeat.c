@@ -22,6 +22,11 @@ struct frame *heartbeat_open_packet(const struct cfg *cfg, const struct conn *c)
 			cfg->ws_ping_timeout, cfg->ws_max_payload);
 }
 
+int heartbeat_poll_hold_s(const struct cfg *cfg)
+{
+	return (int)((cfg->ws_ping_interval + cfg->ws_ping_timeout) / 1000 + 5);
+}
+
 void heartbeat_start(const struct cfg *cfg, struct heartbeat_timer *t, int64_t now)
 {
 	t->next_ping_ms = now + cfg->ws_ping_interval;

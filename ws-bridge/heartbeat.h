@@ -36,6 +36,13 @@ void heartbeat_release(struct heartbeat *h);
  */
 struct frame *heartbeat_open_packet(const struct cfg *cfg, const struct conn *c);
 
+/*
+ * How long a polling GET may be held waiting for data, in seconds: a ping
+ * interval and its timeout, plus 5 s, so a held GET always outlives the
+ * next ping.
+ */
+int heartbeat_poll_hold_s(const struct cfg *cfg);
+
 /* A session began at now: the first ping is a ping interval away, and its
  * CONNECT is due within CHAT_WS_AUTH_TIMEOUT. */
 void heartbeat_start(const struct cfg *cfg, struct heartbeat_timer *t, int64_t now);

@@ -80,9 +80,8 @@ int polling_request(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 	}
 	w->kind = CW_GET;
 	c->poll = wsi;
-	/* Held until there is data; the ping interval bounds the wait. */
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
-			(int)((cfg->ws_ping_interval + cfg->ws_ping_timeout) / 1000 + 5));
+	/* Held until there is data; the heartbeat bounds the wait. */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, cs->ops.poll_hold_s(cs->ops.arg));
 	if (c->q.count || c->poll_noop || c->probe)
 		lws_callback_on_writable(wsi);
 	return 0;
