@@ -10,25 +10,9 @@
 #include "log.h"
 #include "tok.h"
 
-/*
- * Returns nonzero when the Origin may use the endpoint: no Origin (not a
- * browser), an exact entry of CHAT_ALLOWED_ORIGINS, or the same host as
- * the request (same-origin through nginx). An allowed Origin is copied to
- * echo (CORS) when echo is not NULL.
- */
-static int req_origin_ok(struct lws *wsi, const struct cfg *cfg, char *echo, size_t echolen)
+/* Returns nonzero when origin[0..olen) is an entry of the comma-separated list. */
+static int req_origin_listed(const char *list, const char *origin, size_t olen)
 {
-	char origin[256], host[256];
-	const char *o, *list = cfg->allowed_origins;
-	size_t olen;
-
-	if (echo)
-		echo[0] = '\0';
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
-		return 1;
-	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
-		return 0;
-	olen = strlen(origin);
 	while (*list) {
 		const char *end = strchr(list, ',');
 		size_t n = end ? (size_t)(end - list) : strlen(list);
@@ -40,16 +24,39 @@ static int req_origin_ok(struct lws *wsi, const struct cfg *cfg, char *echo, siz
 		while (n && list[n - 1] == ' ')
 			n--;
 		if (n == olen && strncasecmp(list, origin, n) == 0)
-			goto ok;
+			return 1;
 		if (!end)
 			break;
 		list = end + 1;
 	}
-	o = strstr(origin, "://");
-	if (!o || lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0 ||
-	    strcasecmp(o + 3, host) != 0)
+	return 0;
+}
+
+/*
+ * Returns nonzero when the Origin may use the endpoint: no Origin (not a
+ * browser), an exact entry of CHAT_ALLOWED_ORIGINS, or the same host as
+ * the request (same-origin through nginx). An allowed Origin is copied to
+ * echo (CORS) when echo is not NULL.
+ */
+static int req_origin_ok(struct lws *wsi, const struct cfg *cfg, char *echo, size_t echolen)
+{
+	char origin[256], host[256];
+	const char *o;
+	size_t olen;
+
+	if (echo)
+		echo[0] = '\0';
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+		return 1;
+	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
 		return 0;
-ok:
+	olen = strlen(origin);
+	if (!req_origin_listed(cfg->allowed_origins, origin, olen)) {
+		o = strstr(origin, "://");
+		if (!o || lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0 ||
+		    strcasecmp(o + 3, host) != 0)
+			return 0;
+	}
 	if (echo && olen < echolen)
 		memcpy(echo, origin, olen + 1);
 	return 1;
