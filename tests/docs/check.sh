@@ -110,7 +110,9 @@ doc_metrics=$(sed -n '/^## Metrics/,/^## Runbook/p' docs/operations.md | grep -o
 for m in $(missing "$code_metrics" "$doc_metrics"); do
   base=${m%_count}
   base=${base%_last}
-  printf '%s\n' "$doc_metrics" | grep -qx "${base}_sum" && continue
+  # A here-string, not a pipe: with pipefail, grep -q leaving early would
+  # fail the pipe (SIGPIPE in printf) and the check by chance.
+  grep -qx "${base}_sum" <<<"$doc_metrics" && continue
   fail "metric $m is written by the code but missing from docs/operations.md"
 done
 for m in $(missing "$doc_metrics" "$code_metrics"); do
