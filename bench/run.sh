@@ -148,7 +148,7 @@ wrk_run() {
     wrk -t2 -c50 -d${secs}s --timeout 10s -s bench/wrk/api.lua "$url$path") || true
   wait "$wpid" || true
   printf '%s\n' "$out" | grep -v '^WRKJSON' >&2
-  if printf '%s\n' "$out" | grep -q '^WRKJSON '; then
+  if grep -q '^WRKJSON ' <<<"$out"; then
     printf '{"scenario":"wrk","label":"%s","url":"%s%s","wrk":%s,"watch":%s}\n' "$label" "$url" "$path" \
       "$(printf '%s\n' "$out" | sed -n 's/^WRKJSON //p')" "$(cat "$watch")" >>"$results"
   else

@@ -31,11 +31,14 @@ render_nginx_conf() {
   else
     access="access_log $LOG/nginx-access.log chat buffer=64k flush=1s;"
   fi
-  # Builds without these modules reject their directives.
-  if ! nginx -V 2>&1 | grep -q -- --without-http_uwsgi_module; then
+  # Builds without these modules reject their directives. (Read whole
+  # first: under pipefail a grep -q that leaves early fails the pipe.)
+  local built
+  built=$(nginx -V 2>&1)
+  if ! grep -q -- --without-http_uwsgi_module <<<"$built"; then
     extra+="uwsgi_temp_path $NGINX_DIR/tmp/uwsgi; "
   fi
-  if ! nginx -V 2>&1 | grep -q -- --without-http_scgi_module; then
+  if ! grep -q -- --without-http_scgi_module <<<"$built"; then
     extra+="scgi_temp_path $NGINX_DIR/tmp/scgi;"
   fi
   expr+=(-e "s|@STATE@|$(sed_value "$STATE")|g")

@@ -66,7 +66,7 @@ pg_clear_stale() {
 pg_init() {
   local bin=$1 locale=C
   [ -s "$PGDATA/PG_VERSION" ] && return 0
-  if locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then
+  if grep -qix 'c\.utf-\?8' <<<"$(locale -a 2>/dev/null)"; then
     locale=C.UTF-8
   fi
   say "creating PostgreSQL cluster in $PGDATA (superuser chat, locale $locale)"
