@@ -18,13 +18,34 @@ async function until(fn, ms, what) {
   assert.ok(await waitFor(fn, ms), `timed out waiting for ${what}`);
 }
 
-/** Opens a raw Engine.IO WebSocket; resolves with {ws, opened, closed}. */
+/**
+ * Opens a raw Engine.IO WebSocket; resolves with {ws, opened, closed}.
+ * opened is true on the open packet, false when the socket closes first
+ * (refused): a refusal never leaves a test waiting on nothing.
+ */
 function rawWs(base = BRIDGE0) {
   const ws = new WebSocket(`${base}/socket.io/?EIO=4&transport=websocket`);
-  const opened = new Promise((resolve) => ws.on('message', (m) => { if (String(m)[0] === '0') resolve(true); }));
+  const opened = new Promise((resolve) => {
+    ws.on('message', (m) => { if (String(m)[0] === '0') resolve(true); });
+    ws.on('close', () => resolve(false));
+  });
   const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
   ws.on('error', () => {});
   return { ws, opened, closed };
+}
+
+/**
+ * A raw WebSocket that gets in, retried until the bridge has seen the
+ * closes before it (a loaded machine may take a while): within ms.
+ */
+async function rawWsIn(ms = 10_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const s = rawWs();
+    if (await s.opened) return s;
+    assert.ok(Date.now() < deadline, 'a slot did not free up in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function withBridges(env, fn) {
@@ -39,7 +60,7 @@ async function withBridges(env, fn) {
 test('connections per client address: the one past the limit is closed with 1013', async () => {
   await withBridges({ CHAT_WS_MAX_CONN_PER_ADDR: '3' }, async () => {
     const socks = [rawWs(), rawWs(), rawWs()];
-    await Promise.all(socks.map((s) => s.opened));
+    assert.deepEqual(await Promise.all(socks.map((s) => s.opened)), [true, true, true]);
     const extra = rawWs();
     const c = await extra.closed;
     assert.equal(c.code, 1013);
@@ -47,13 +68,12 @@ test('connections per client address: the one past the limit is closed with 1013
     // A slot frees when one closes.
     socks[0].ws.close();
     await socks[0].closed;
-    await new Promise((r) => setTimeout(r, 200));
-    const again = rawWs();
-    assert.equal(await again.opened, true);
-    for (const s of [...socks.slice(1), again]) s.ws.close();
+    const again = await rawWsIn();
+    const rest = [...socks.slice(1), again];
+    for (const s of rest) s.ws.close();
+    await Promise.all(rest.map((s) => s.closed));
     // Polling handshakes count too: 503 with an Engine.IO error.
-    const held = [rawWs(), rawWs(), rawWs()];
-    await Promise.all(held.map((s) => s.opened));
+    const held = [await rawWsIn(), await rawWsIn(), await rawWsIn()];
     const r = await fetch(`http://127.0.0.1:${PORT + 1}/socket.io/?EIO=4&transport=polling`);
     assert.equal(r.status, 503);
     assert.deepEqual(await r.json(), { code: 0, message: 'Server full' });
@@ -67,7 +87,7 @@ test('connections per process: a full bridge refuses cleanly and keeps serving t
     const a = io(`http://127.0.0.1:${PORT + 1}`, { transports: ['websocket'], auth: { token: u.token }, reconnection: false, forceNew: true });
     await new Promise((resolve, reject) => { a.once('connected', resolve); a.once('connect_error', reject); });
     const b = rawWs();
-    await b.opened;
+    assert.equal(await b.opened, true);
     const c = rawWs();
     assert.equal((await c.closed).code, 1013);
     const j = await a.emitWithAck('join_room', { room_id: 'general' });
@@ -182,7 +202,7 @@ test('SIGTERM: a bridge closes its clients with 1001, cleans its presence rows a
   w.on('user_status', (s) => statuses.push(s));
   // The leaver's only connection is on bridge 1, by hand (raw Engine.IO).
   const raw = rawWs(`ws://127.0.0.1:${PORT + 2}`);
-  await raw.opened;
+  assert.equal(await raw.opened, true);
   raw.ws.send(`40{"token":"${leaver.token}"}`);
   await until(() => statuses.some((s) => s.user_id === leaver.user.id && s.status === 'online'), 10000, 'online');
   stack('ws-stop', {}, ['1']);
