@@ -55,6 +55,16 @@ static struct frame *room_ring_get(const struct room *r, uint64_t seq)
 	return (struct frame *)(uintptr_t)f;
 }
 
+/* Keeps f as the ring's message seq. f may already be the ring's own. */
+static void room_ring_put(struct room *r, uint64_t seq, struct frame *f)
+{
+	struct frame *old = r->ring[seq % ROOM_RING].f;
+
+	r->ring[seq % ROOM_RING].seq = seq;
+	r->ring[seq % ROOM_RING].f = frame_ref(f);
+	frame_unref(old);
+}
+
 /*
  * Queues f to a subscriber. A connection that takes no more is closing
  * (its queue overflowed, or it was closing already): the subscription is
@@ -249,12 +259,9 @@ void room_unsubscribe_all(struct rooms *rs, struct conn *c)
 static void room_deliver(struct rooms *rs, struct room *r, uint64_t seq, struct frame *f)
 {
 	struct sub *s, *next;
-	struct frame *old = r->ring[seq % ROOM_RING].f;
 
 	/* f may be the ring's own (a message kept while the first join was on its way). */
-	r->ring[seq % ROOM_RING].seq = seq;
-	r->ring[seq % ROOM_RING].f = frame_ref(f);
-	frame_unref(old);
+	room_ring_put(r, seq, f);
 	r->last_seq = seq;
 	for (s = r->subs; s; s = next) {
 		next = s->room_next;
@@ -281,11 +288,8 @@ void room_message(struct rooms *rs, struct room *r, uint64_t seq, struct frame *
 {
 	if (!r->seq_known) {
 		/* Only pending joins here: keep it for the first snapshot. */
-		if (f) {
-			frame_unref(r->ring[seq % ROOM_RING].f);
-			r->ring[seq % ROOM_RING].seq = seq;
-			r->ring[seq % ROOM_RING].f = frame_ref(f);
-		}
+		if (f)
+			room_ring_put(r, seq, f);
 		if (seq > r->early_max)
 			r->early_max = seq;
 		return;
