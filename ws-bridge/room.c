@@ -150,12 +150,12 @@ static struct sub *sub_new(struct rooms *rs, struct conn *c, const char *id)
 static void room_start(struct rooms *rs, struct room *r, uint64_t snapshot)
 {
 	uint64_t want = r->early_max;
-	int resync = r->early_resync;
+	int resync = r->resync;
 
 	r->last_seq = snapshot;
 	r->seq_known = 1;
 	r->early_max = 0;
-	r->early_resync = 0;
+	r->resync = 0;
 	while (want > r->last_seq) {
 		struct frame *f = room_ring_get(r, r->last_seq + 1);
 
@@ -331,6 +331,13 @@ void room_fill_done(struct rooms *rs, struct room *r, struct sub *s, uint64_t up
 		return;
 	}
 	r->filling = 0;
+	if (r->resync) {
+		/* Covers fill_want too: everything after last_seq. */
+		r->resync = 0;
+		r->filling = 1;
+		rs->ops.need_range(rs->ops.arg, r, NULL, r->last_seq, INT64_MAX);
+		return;
+	}
 	if (ok && r->fill_want > r->last_seq)
 		room_ask_gap(rs, r, r->fill_want);
 }
@@ -340,10 +347,11 @@ static void room_resync_one(void *value, void *arg)
 	struct room *r = value;
 	struct rooms *rs = arg;
 
-	/* Everything after last_seq, however much: the bridge pages through it. */
-	if (!r->seq_known) {
-		r->early_resync = 1;
-	} else if (!r->filling) {
+	/* Everything after last_seq, however much: the bridge pages through it;
+	 * after the snapshot or the gap read under way, when there is one. */
+	if (!r->seq_known || r->filling) {
+		r->resync = 1;
+	} else {
 		r->filling = 1;
 		rs->ops.need_range(rs->ops.arg, r, NULL, r->last_seq, INT64_MAX);
 	}

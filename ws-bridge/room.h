@@ -48,7 +48,9 @@ struct room {
 	int filling;        /* a gap read is in flight */
 	uint64_t fill_want; /* highest seq announced while filling */
 	uint64_t early_max; /* !seq_known: highest seq announced so far */
-	int early_resync;   /* !seq_known: the LISTEN connection was lost meanwhile */
+	int resync;         /* the LISTEN connection was lost while there was no snapshot
+			     * yet or a gap read was in flight: read everything after
+			     * last_seq once that is over */
 	struct sub *subs;
 	unsigned nsubs;
 	struct {

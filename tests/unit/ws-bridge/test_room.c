@@ -384,6 +384,43 @@ static void test_stuck_subscriber_reads_nothing(void **state)
 	rooms_release(&rs);
 }
 
+/*
+ * A LISTEN connection lost while a gap read is in flight: the read ends
+ * normally, and then the room reads everything after it again (what
+ * committed while LISTEN was down was announced to nobody).
+ */
+static void test_resync_while_filling(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct conn *c1 = mkconn("u1");
+	struct room *r;
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	assert_non_null(room_subscribe(&rs, c1, "r", 5));
+	r = room_find(&rs, "r");
+	deliver(&rs, r, 7); /* 6 is missing: a gap read starts */
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.upto, 7);
+	rooms_resync(&rs); /* LISTEN lost and back while it runs */
+	fill(&rs, r, NULL, 6);
+	fill(&rs, r, NULL, 7);
+	room_fill_done(&rs, r, NULL, 7, 1);
+	expect(c1, 6, 7);
+	assert_int_equal(a.n, 2); /* everything after 7, however much */
+	assert_null(a.sub);
+	assert_int_equal(a.after, 7);
+	assert_true(a.upto == (uint64_t)INT64_MAX);
+	fill(&rs, r, NULL, 8); /* committed while LISTEN was down */
+	room_fill_done(&rs, r, NULL, 8, 1);
+	expect(c1, 8, 8);
+	assert_int_equal(a.n, 2); /* and no more */
+	freeconn(&rs, c1);
+	rooms_release(&rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_first_join_keeps_what_is_announced_meanwhile),
 		cmocka_unit_test(test_failed_and_overlapping_joins),
 		cmocka_unit_test(test_stuck_subscriber_reads_nothing),
+		cmocka_unit_test(test_resync_while_filling),
 	};
 
 	cfg.ws_queue_frames = 1000;
