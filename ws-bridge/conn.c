@@ -48,8 +48,11 @@ static uintptr_t conn_addr_count(const struct hmap *m, const char *addr)
 /* Adds delta to the address's count; the entry goes at zero. */
 static void conn_addr_add(struct hmap *m, const char *addr, int delta)
 {
-	uintptr_t n = conn_addr_count(m, addr) + (uintptr_t)(intptr_t)delta;
+	uintptr_t old = conn_addr_count(m, addr), n = old + (uintptr_t)(intptr_t)delta;
 
+	/* A +1 that found no memory was never counted: its -1 takes nothing. */
+	if (delta < 0 && old == 0)
+		return;
 	if (n == 0)
 		hmap_del(m, addr, strlen(addr));
 	else if (hmap_put(m, addr, strlen(addr), (void *)n))
@@ -194,7 +197,8 @@ int conn_new_sid(const char *prefix, char *out, size_t outlen)
 	return 0;
 }
 
-struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *wsi)
+struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *wsi,
+		       const char *addr)
 {
 	const struct cfg *cfg = cs->cfg;
 	int64_t now = conn_now_ms();
@@ -215,7 +219,7 @@ struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *w
 	outq_init(&c->q, (unsigned)cfg->ws_queue_frames, (size_t)cfg->ws_queue_bytes);
 	c->last_poll_ms = now;
 	req_token(wsi, c->token);
-	req_client_addr(wsi, c->addr, sizeof(c->addr));
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	open = cs->ops.open_packet(cs->ops.arg, c);
 	if (!open || outq_push(&c->q, open) || hmap_put(&cs->by_sid, c->sid, strlen(c->sid), c)) {
 		frame_unref(open);

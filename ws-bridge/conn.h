@@ -145,12 +145,14 @@ void conn_end_all(struct conn_set *cs);
 int conn_full(struct conn_set *cs, const char *addr);
 
 /*
- * For the transports: starts a session carried by wsi (its token and
- * client address are read from the request); the open packet is its first
+ * For the transports: starts a session carried by wsi (its token is read
+ * from the request) from client address addr (the key conn_full() was
+ * asked about, req_client_addr()); the open packet is its first
  * queued frame and the layer above hears of it (on_open). Returns NULL
  * when there is no memory or no session id.
  */
-struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *wsi);
+struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *wsi,
+		       const char *addr);
 
 /*
  * Ends the session now, without a close: the layer above hears of it

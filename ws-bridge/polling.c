@@ -50,7 +50,7 @@ int polling_request(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 		req_client_addr(wsi, w->addr, sizeof(w->addr));
 		if (conn_full(cs, w->addr))
 			return polling_owe(wsi, w, 503, "{\"code\":0,\"message\":\"Server full\"}");
-		c = conn_open(cs, CONN_POLLING, wsi);
+		c = conn_open(cs, CONN_POLLING, wsi, w->addr);
 		if (!c)
 			return polling_owe(wsi, w, 500,
 					   "{\"code\":0,\"message\":\"Internal error\"}");

@@ -185,7 +185,7 @@ int websocket_established(struct conn_set *cs, struct conn_wsi *w, struct lws *w
 		w->c = c;
 		return 0;
 	}
-	c = conn_open(cs, CONN_WEBSOCKET, wsi);
+	c = conn_open(cs, CONN_WEBSOCKET, wsi, w->addr);
 	if (!c) {
 		/* No session id or no memory: closed with 1011, not dropped. */
 		w->kind = CW_REFUSED;
