@@ -49,16 +49,11 @@ void api_send_data(struct api_ctx *x, int status, const char *headers, const cha
 	free(out);
 }
 
-int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params, PGresult **res,
-		struct dbcall_row *row)
+int api_db_status(struct api_ctx *x, enum db_status st)
 {
-	PGresult *r = NULL;
-	char headers[64];
-
-	*res = NULL;
-	switch (db_exec(&x->api->db, stmt, params, &r)) {
+	switch (st) {
 	case DB_OK:
-		break;
+		return 0;
 	case DB_UNAVAILABLE:
 		api_error(x, ERR_DB_UNAVAILABLE, "the database is unavailable, try again", NULL);
 		return -1;
@@ -73,6 +68,15 @@ int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params,
 		api_error(x, ERR_INTERNAL, "internal error", NULL);
 		return -1;
 	}
+}
+
+/* Decodes r, the result of a DB_OK run of stmt: one standard row (r is given away). */
+static int api_db_result(struct api_ctx *x, enum db_stmt stmt, PGresult *r, PGresult **res,
+			 struct dbcall_row *row)
+{
+	char headers[64];
+
+	*res = NULL;
 	if (PQntuples(r) != 1 || dbcall_row(row, r, 0)) {
 		log_err("statement %d returned %d rows of %d fields, not one standard row",
 			(int)stmt, PQntuples(r), PQnfields(r));
@@ -90,6 +94,17 @@ int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params,
 	http_send_error(&x->req, row->code, row->msg, row->field, headers[0] ? headers : NULL);
 	PQclear(r);
 	return -1;
+}
+
+int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params, PGresult **res,
+		struct dbcall_row *row)
+{
+	PGresult *r = NULL;
+
+	*res = NULL;
+	if (api_db_status(x, db_exec(&x->api->db, stmt, params, &r)))
+		return -1;
+	return api_db_result(x, stmt, r, res, row);
 }
 
 void api_reply(struct api_ctx *x, enum db_stmt stmt, const char *const *params)

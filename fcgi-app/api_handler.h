@@ -45,6 +45,12 @@ void api_send_data(struct api_ctx *x, int status, const char *headers, const cha
 		   size_t len);
 
 /*
+ * Answers a db_exec() status other than DB_OK (db_unavailable,
+ * outcome_unknown, internal_error). Returns 0 for DB_OK, else -1.
+ */
+int api_db_status(struct api_ctx *x, enum db_status st);
+
+/*
  * Runs one of the (err, msg, field, retry, data) statements. Returns 0 with
  * the result in *res (the caller clears it) and its row decoded in *row
  * (pointing into *res), or -1 once the failure has been answered.

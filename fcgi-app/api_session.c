@@ -39,6 +39,7 @@ int api_auth(struct api_ctx *x, int required)
 	const char *params[2];
 	PGresult *r = NULL;
 	int user_col, version_col;
+	enum db_status st;
 
 	if (found == TOK_ABSENT)
 		found = tok_from_cookie(x->req.cookie, &tok, &len);
@@ -58,17 +59,10 @@ int api_auth(struct api_ctx *x, int required)
 	snprintf(ttl, sizeof(ttl), "%ld", x->api->cfg->session_ttl);
 	params[0] = x->token_hash;
 	params[1] = ttl;
-	switch (db_exec(&x->api->db, DB_AUTH, params, &r)) {
-	case DB_OK:
-		break;
-	case DB_UNAVAILABLE:
-		api_error(x, ERR_DB_UNAVAILABLE, "the database is unavailable, try again", NULL);
+	st = db_exec(&x->api->db, DB_AUTH, params, &r);
+	/* Checking a session is safe to repeat: a broken connection is just unavailable. */
+	if (api_db_status(x, st == DB_UNKNOWN ? DB_UNAVAILABLE : st))
 		return -1;
-	case DB_FAILED:
-	default:
-		api_error(x, ERR_INTERNAL, "internal error", NULL);
-		return -1;
-	}
 	user_col = PQfnumber(r, "user_id");
 	version_col = PQfnumber(r, "rooms_version");
 	if (user_col < 0 || version_col < 0) {
