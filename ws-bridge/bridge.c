@@ -94,8 +94,7 @@ static void bridge_on_close(void *arg, struct conn *c)
 
 	hmap_del(&b->by_key, c->key, strlen(c->key));
 	for (struct sub *s = c->subs; s; s = s->conn_next)
-		if (s->typing_sent)
-			typing_send(b, c, s->room->id, 0);
+		typing_stop(b, s);
 	room_unsubscribe_all(&b->rooms, c);
 	session_close(c);
 	if (c->state != CONN_READY && c->state != CONN_CLOSING)

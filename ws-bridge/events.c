@@ -170,8 +170,7 @@ static void leave_done(struct dbreq *q, struct conn *c, const PGresult *res, int
 	(void)row;
 	if (!s)
 		return;
-	if (s->typing_sent)
-		typing_send(q->b, c, q->room, 0);
+	typing_stop(q->b, s);
 	/* A join_room sent after this leave keeps the room, pending. */
 	if (s->joins)
 		room_sub_suspend(s);

@@ -56,7 +56,6 @@ int heartbeat_sweep(const struct heartbeat *h, const struct cfg *cfg, struct con
 		if (!t->pong_deadline_ms)
 			t->pong_deadline_ms = now + cfg->ws_ping_timeout;
 		conn_send(c, h->ping);
-		return 1;
 	}
 	return 0;
 }

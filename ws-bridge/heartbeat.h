@@ -52,8 +52,8 @@ void heartbeat_pong(struct heartbeat_timer *t);
 
 /*
  * The sweep, for one open connection: the auth deadline, the ping timeout
- * and the next ping. Returns 1 when it closed c or sent it a ping
- * (nothing else is due for it this round), 0 otherwise.
+ * and the next ping. Returns 1 when it closed c (nothing else is due for
+ * it), 0 otherwise.
  */
 int heartbeat_sweep(const struct heartbeat *h, const struct cfg *cfg, struct conn *c,
 		    struct heartbeat_timer *t, int64_t now);

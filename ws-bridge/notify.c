@@ -106,13 +106,8 @@ static void notify_user_left(struct bridge *b, json_t *ev)
 		}
 		if (s->gen > gen)
 			continue;
-		if (s->typing_sent)
-			typing_send(b, s->conn, room, 0);
-		/* The last subscription frees the room. */
-		if (r->nsubs == 1) {
-			room_unsubscribe(&b->rooms, s);
-			break;
-		}
+		typing_stop(b, s);
+		/* The last one frees the room: next is NULL then. */
 		room_unsubscribe(&b->rooms, s);
 	}
 }

@@ -136,7 +136,6 @@ static struct sub *sub_new(struct rooms *rs, struct conn *c, const char *id)
 	if (r->subs)
 		r->subs->room_prev = s;
 	r->subs = s;
-	r->nsubs++;
 	s->conn_next = c->subs;
 	c->subs = s;
 	c->nsubs++;
@@ -243,7 +242,6 @@ void room_unsubscribe(struct rooms *rs, struct sub *s)
 		r->subs = s->room_next;
 	if (s->room_next)
 		s->room_next->room_prev = s->room_prev;
-	r->nsubs--;
 	free(s);
 	if (!r->subs)
 		room_free(hmap_del(&rs->map, r->id, strlen(r->id)));

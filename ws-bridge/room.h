@@ -52,7 +52,6 @@ struct room {
 			     * yet or a gap read was in flight: read everything after
 			     * last_seq once that is over */
 	struct sub *subs;
-	unsigned nsubs;
 	struct {
 		uint64_t seq;
 		struct frame *f;

@@ -56,8 +56,7 @@ void session_revoke(struct bridge *b, const char *user_id, const char *token_has
 
 /*
  * The sweep, for one connection: its heartbeat (heartbeat_sweep).
- * Returns 1 when it closed c or sent it a ping (nothing else is due for
- * it this round), 0 otherwise.
+ * Returns 1 when it closed c (nothing else is due for it), 0 otherwise.
  */
 int session_sweep(struct bridge *b, struct conn *c, int64_t now_ms);
 

@@ -30,9 +30,10 @@ static void typing_tell(struct bridge *b, struct conn *c, const char *room, int 
 		dbreq_call(b, q, &typing_kind, BS_TYPING, 3, params);
 }
 
-void typing_send(struct bridge *b, struct conn *c, const char *room, int is_typing)
+void typing_stop(struct bridge *b, struct sub *s)
 {
-	typing_tell(b, c, room, is_typing, -1, 0);
+	if (s->typing_sent)
+		typing_tell(b, s->conn, s->room->id, 0, -1, 0);
 }
 
 int typing_flush(struct bridge *b, struct sub *s, long long ack_id, int from_client)

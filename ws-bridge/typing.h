@@ -10,11 +10,11 @@
 struct bridge;
 
 /*
- * Tells the room, through the database so that every bridge hears it, that
- * the user of c stopped (is_typing 0) or started typing: the bridge's own
- * change (a leave, a close, the expiry); a failure is not answered.
+ * The subscription ends (a leave, a removal, a close): when the room was
+ * told its user is typing, tells it, through the database so that every
+ * bridge hears it, that they stopped. A failure is not answered.
  */
-void typing_send(struct bridge *b, struct conn *c, const char *room, int is_typing);
+void typing_stop(struct bridge *b, struct sub *s);
 
 /*
  * Tells the room the subscription's typing state when it changed since it
