@@ -17,7 +17,7 @@ AS $function$
 $function$;
 
 -- chat_bridge_remove(p_bridge text)
--- history: migrations/0003_bridge.sql migrations/0014_lock_order.sql
+-- history: migrations/0003_bridge.sql migrations/0014_lock_order.sql migrations/0016_bridge_remove_locks.sql
 CREATE OR REPLACE FUNCTION public.chat_bridge_remove(p_bridge text)
  RETURNS integer
  LANGUAGE plpgsql
@@ -35,6 +35,7 @@ BEGIN
     SELECT array_agg(DISTINCT p.user_id ORDER BY p.user_id) INTO uids
       FROM presence p JOIN gone g ON g.id = p.bridge_id;
     FOREACH uid IN ARRAY coalesce(uids, '{}'::text[]) LOOP
+        PERFORM pg_advisory_xact_lock(hashtextextended('chat.presence:' || uid, 0));
         IF NOT chat_user_online(uid) THEN
             UPDATE users SET last_seen = now() WHERE id = uid;
             PERFORM chat_notify_status(uid, 'offline');

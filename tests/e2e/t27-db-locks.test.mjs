@@ -157,6 +157,22 @@ test('a CONNECT batch and a presence close of the same user do not deadlock', as
   psql("SELECT chat_bridge_remove('t24-bridge')");
 });
 
+test('removing a bridge takes its users\' presence locks (no offline for a user connecting elsewhere meanwhile)', async () => {
+  const u = await join('lr');
+  const uid = u.user.id;
+  psql(`SELECT chat_presence_open('t27-gone', 't27-conn', ${lit(uid)})`);
+  const s0 = await session('t24-s0');
+  const s1 = await session('t24-s1');
+  // s0 is a CONNECT of the same user elsewhere: it holds the user's presence lock.
+  await s0.run('BEGIN');
+  await s0.run(`SELECT pg_advisory_xact_lock(hashtextextended(${lit(`chat.presence:${uid}`)}, 0))`);
+  const rm = s1.run("SELECT chat_bridge_remove('t27-gone')");
+  rm.catch(() => {});
+  assert.ok(await lockWaiting('t24-s1'), 'the removal waits for the user\'s presence lock');
+  await s0.run('COMMIT');
+  assert.equal(await rm, '1', 'then it tells the user offline (no other row)');
+});
+
 test('a bridge retries a send that PostgreSQL aborted as a deadlock: the ack is ok, stored once', async () => serviceDeadlockTimeout(async () => {
   const owner = await join('ld_o');
   const room = await createRoom(owner.token, 'ld');
