@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "log.h"
 
 /*
@@ -96,7 +97,7 @@ void api_join(struct api_ctx *x)
 	size_t ulen, rlen;
 	struct valid_err e;
 	char token[TOK_LEN + 1], hash[2 + TOK_HASH_HEX_LEN + 1];
-	char ttl[24], rate[24], window[24], headers[320];
+	char ttl[24], rate[24], window[24], headers[320], akey[ADDR_KEY_MAX];
 	const char *params[8];
 	PGresult *r;
 	struct dbcall_row row;
@@ -129,7 +130,11 @@ void api_join(struct api_ctx *x)
 	params[2] = hash;
 	params[3] = ttl;
 	params[4] = x->user_id[0] ? x->user_id : NULL;
-	params[5] = x->req.remote_addr;
+	/* New names are counted per client address, an IPv6 client by its /64
+	 * (as the bridge counts connections): not per address it can pick. */
+	params[5] = x->req.remote_addr && addr_key(x->req.remote_addr, akey, sizeof(akey)) == 0
+		? akey
+		: x->req.remote_addr;
 	params[6] = rate;
 	params[7] = window;
 	if (api_db_call(x, DB_JOIN, params, &r, &row))

@@ -1,4 +1,4 @@
-/* addr.c -- the client address the bridge's per-address limits count. */
+/* addr.c -- the client address the per-address limits count (both programs). */
 #include "addr.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-/* addr.h -- the client address the bridge's per-address limits count.
+/* addr.h -- the client address the per-address limits count (the bridge, and chat-fcgi's new-name limit).
  *
  * Behind nginx every connection comes from the proxy, so the client is the
  * address nginx puts in X-Real-IP ($remote_addr). Headers are believed only

@@ -1,4 +1,4 @@
-/* test_addr.c -- tests ws-bridge/addr.c. */
+/* test_addr.c -- tests common/addr.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
