@@ -17,7 +17,7 @@ set -euo pipefail
 build_reqs=(
   gcc libc6-dev make 'pkg-config|pkgconf'
   libfcgi-dev libpq-dev libjansson-dev libssl-dev libunistring-dev
-  libcmocka-dev libwebsockets-dev libev-dev
+  libcmocka-dev libwebsockets-dev libev-dev libsodium-dev libjwt-dev
   clang libclang-rt-14-dev 'clang-format|clang-format-14'
 )
 runtime_reqs=(
