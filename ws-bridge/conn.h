@@ -29,7 +29,9 @@ enum conn_transport {
 /*
  * One Engine.IO session. It outlives the HTTP requests of a polling
  * session and moves to a WebSocket on upgrade; the lws connections that
- * carry it point at it, and it points back at them.
+ * carry it point at it, and it points back at them. It holds transport
+ * state only: what the layers above keep (the user, the subscriptions,
+ * the rate) hangs from up.
  */
 struct conn {
 	struct conn_set *cs;

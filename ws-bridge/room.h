@@ -9,8 +9,11 @@
  *
  * A join_room makes its subscription at once, pending: the room struct then
  * exists while the database answers, so no message announced meanwhile is
- * dropped, and the subscription counts against the connection's room
- * limit. A pending subscription receives nothing until room_join_end(). */
+ * dropped, and the subscription counts against the member's room limit.
+ * A pending subscription receives nothing until room_join_end().
+ *
+ * A connection takes part as a struct member: the layer above keeps one
+ * per session, and this layer its subscriptions and broadcast mark. */
 #ifndef CHAT_ROOM_H
 #define CHAT_ROOM_H
 

@@ -1,4 +1,4 @@
-/* session.c -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate. */
+/* session.c -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, its user. */
 #include "session.h"
 
 #include <jansson.h>

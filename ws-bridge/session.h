@@ -1,4 +1,4 @@
-/* session.h -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate. */
+/* session.h -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, its user. */
 #ifndef CHAT_SESSION_H
 #define CHAT_SESSION_H
 
