@@ -88,20 +88,28 @@ static void bridge_on_message(void *arg, struct conn *c, char *buf, size_t len)
 	session_on_message(arg, c, buf, len);
 }
 
+/* The session's state goes last: what comes before reads it. */
 static void bridge_on_close(void *arg, struct conn *c)
 {
 	struct bridge *b = arg;
+	struct member *m = session_member(c);
 
 	hmap_del(&b->by_key, c->key, strlen(c->key));
-	for (struct sub *s = c->subs; s; s = s->conn_next)
-		typing_stop(b, s);
-	room_unsubscribe_all(&b->rooms, c);
+	if (m) {
+		for (struct sub *s = m->subs; s; s = s->member_next)
+			typing_stop(b, s);
+		room_unsubscribe_all(&b->rooms, m);
+	}
+	if ((c->state == CONN_READY || c->state == CONN_CLOSING) && session_user(c)[0] &&
+	    !b->stopping)
+		presence_conn_closed(b, c);
 	session_close(c);
-	if (c->state != CONN_READY && c->state != CONN_CLOSING)
-		return;
-	if (!c->user_id[0] || b->stopping)
-		return;
-	presence_conn_closed(b, c);
+}
+
+static const char *bridge_who(void *arg, const struct conn *c)
+{
+	(void)arg;
+	return session_user(c);
 }
 
 void bridge_conn_ops(struct bridge *b, struct conn_ops *ops)
@@ -111,6 +119,7 @@ void bridge_conn_ops(struct bridge *b, struct conn_ops *ops)
 	ops->on_open = bridge_on_open;
 	ops->on_message = bridge_on_message;
 	ops->on_close = bridge_on_close;
+	ops->who = bridge_who;
 	ops->metrics = metrics_page;
 	ops->arg = b;
 }

@@ -162,8 +162,10 @@ int conn_send(struct conn *c, struct frame *f)
 	if (c->state == CONN_CLOSING)
 		return -1;
 	if (outq_push(&c->q, f)) {
+		const struct conn_ops *ops = &c->cs->ops;
+
 		log_warn("closing session %s of user '%s': output queue full (%u frames)", c->key,
-			 c->user_id, c->q.count);
+			 ops->who ? ops->who(ops->arg, c) : "", c->q.count);
 		c->cs->slow_closed++;
 		outq_release(&c->q);
 		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too slow: output queue full");

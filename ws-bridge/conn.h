@@ -14,8 +14,6 @@
 #include "hmap.h"
 #include "tok.h"
 
-struct sub;
-
 enum conn_state {
 	CONN_OPEN = 0, /* Engine.IO open sent, no Socket.IO CONNECT yet */
 	CONN_AUTHING,  /* CONNECT received, session lookup in flight */
@@ -31,7 +29,9 @@ enum conn_transport {
 /*
  * One Engine.IO session. It outlives the HTTP requests of a polling
  * session and moves to a WebSocket on upgrade; the lws connections that
- * carry it point at it, and it points back at them.
+ * carry it point at it, and it points back at them. It holds transport
+ * state only: what the layers above keep (the user, the subscriptions,
+ * the rate) hangs from up.
  */
 struct conn {
 	struct conn_set *cs;
@@ -51,13 +51,9 @@ struct conn {
 	size_t rx_len, rx_cap;
 	int rx_discard;          /* reading away a message past the limit */
 	char token[TOK_LEN + 1]; /* from the cookie or ?token=, may be empty */
-	char user_id[40];        /* set by the layer above once READY; for fan-out and logs */
 	char addr[48];           /* client address key (addr.h): X-Real-IP, IPv6 /64 */
 	int unauth;              /* counted in unauth_by_addr (not READY yet) */
 	void *up;                /* the layer above's state of this session, owned by it */
-	struct sub *subs;        /* owned by the room layer */
-	unsigned nsubs;
-	unsigned mark; /* broadcast de-duplication epoch */
 	uint16_t close_code;
 	char close_reason[48];
 	struct conn *prev, *next; /* every live session of the process */
@@ -74,6 +70,8 @@ struct conn_ops {
 	void (*on_message)(void *arg, struct conn *c, char *buf, size_t len);
 	/* The session is over; c is freed after this returns. */
 	void (*on_close)(void *arg, struct conn *c);
+	/* Who the session is, for logs: its user id, "" when unknown. May be NULL. */
+	const char *(*who)(void *arg, const struct conn *c);
 	/* The metrics page: returns a malloc'd text (the caller frees it) or NULL. */
 	char *(*metrics)(void *arg, size_t *len);
 	void *arg;

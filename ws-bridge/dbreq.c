@@ -128,7 +128,7 @@ int dbreq_call(struct bridge *b, struct dbreq *q, const struct dbreq_kind *kind,
 /* Counts q against its user's share; answers and returns -1 past it. */
 static int dbreq_share(struct bridge *b, struct conn *c, struct dbreq *q)
 {
-	const char *uid = c->user_id;
+	const char *uid = session_user(c);
 	size_t ulen = strlen(uid);
 	struct upend *up = hmap_get(&b->pending_by_user, uid, ulen);
 

@@ -22,6 +22,7 @@
 struct ev_call {
 	struct bridge *b;
 	struct conn *c;
+	struct member *m; /* c's: READY, so there is a session */
 	long long ack_id;
 	json_t *payload;
 	const char *room;                      /* payload.room_id, checked */
@@ -87,12 +88,12 @@ static int join_prepare(struct ev_call *e)
 		return -1;
 	}
 	/* Joins on their way count: their subscriptions exist, pending. */
-	if (!room_sub_of(e->c, e->room) && e->c->nsubs >= (unsigned)cfg->ws_max_rooms) {
+	if (!room_sub_of(e->m, e->room) && e->m->nsubs >= (unsigned)cfg->ws_max_rooms) {
 		reply_fail(e->c, e->ack_id, ERR_FORBIDDEN,
 			   "too many rooms joined on this connection");
 		return -1;
 	}
-	e->params[0] = e->c->user_id;
+	e->params[0] = e->m->user_id;
 	e->params[1] = e->room;
 	ev_num(e, 2, since && json_is_integer(since) ? (long long)json_integer_value(since) : 0LL);
 	if (!(since && json_is_integer(since)))
@@ -103,7 +104,7 @@ static int join_prepare(struct ev_call *e)
 	/* The ack's messages take at most a quarter of the output queue. */
 	ev_num(e, 6, cfg->ws_queue_bytes / 4);
 	/* Subscribed (pending) before the query: nothing announced meanwhile is lost. */
-	if (!room_join_begin(&e->b->rooms, e->c, e->room)) {
+	if (!room_join_begin(&e->b->rooms, e->m, e->room)) {
 		reply_fail(e->c, e->ack_id, ERR_INTERNAL, "out of memory");
 		return -1;
 	}
@@ -112,12 +113,16 @@ static int join_prepare(struct ev_call *e)
 
 static void join_undo(struct ev_call *e)
 {
-	room_join_end(&e->b->rooms, e->c, e->room, 0, 0);
+	room_join_end(&e->b->rooms, e->m, e->room, 0, 0);
 }
 
+/* c may not be READY: without a session it has no join to end. */
 static void join_failed(struct dbreq *q, struct conn *c)
 {
-	room_join_end(&q->b->rooms, c, q->room, 0, 0);
+	struct member *m = session_member(c);
+
+	if (m)
+		room_join_end(&q->b->rooms, m, q->room, 0, 0);
 }
 
 /* The ack went out: the subscription starts, and catches up after it. */
@@ -128,6 +133,7 @@ static void join_done(struct dbreq *q, struct conn *c, const PGresult *res, int 
 	json_int_t last;
 	uint64_t gen = 0;
 	int gen_col = PQfnumber(res, "member_gen");
+	struct member *m = session_member(c);
 	struct sub *s;
 
 	if (!dbcall_row(&r, res, row))
@@ -136,13 +142,13 @@ static void join_done(struct dbreq *q, struct conn *c, const PGresult *res, int 
 	json_decref(j);
 	if (gen_col >= 0 && !PQgetisnull(res, row, gen_col))
 		gen = strtoull(PQgetvalue(res, row, gen_col), NULL, 10);
-	s = room_sub_of(c, q->room);
+	s = room_sub_of(m, q->room);
 	if (s && s->pending && s->left_gen && gen <= s->left_gen) {
 		/* A leave (elsewhere) ended this membership before the ack came. */
-		room_join_end(&q->b->rooms, c, q->room, 0, 0);
+		room_join_end(&q->b->rooms, m, q->room, 0, 0);
 		return;
 	}
-	s = room_join_end(&q->b->rooms, c, q->room, 1, (uint64_t)last);
+	s = room_join_end(&q->b->rooms, m, q->room, 1, (uint64_t)last);
 	if (!s)
 		reply_fail(c, -1, ERR_INTERNAL, "cannot subscribe to the room");
 	else if (gen > s->gen)
@@ -157,14 +163,14 @@ static int leave_prepare(struct ev_call *e)
 {
 	if (ev_room_id(e))
 		return -1;
-	e->params[0] = e->c->user_id;
+	e->params[0] = e->m->user_id;
 	e->params[1] = e->room;
 	return 0;
 }
 
 static void leave_done(struct dbreq *q, struct conn *c, const PGresult *res, int row)
 {
-	struct sub *s = room_sub_of(c, q->room);
+	struct sub *s = room_sub_of(session_member(c), q->room);
 
 	(void)res;
 	(void)row;
@@ -195,7 +201,7 @@ static int send_prepare(struct ev_call *e)
 		reply_fail(e->c, e->ack_id, ve.code, ve.message);
 		return -1;
 	}
-	params = dbcall_send_params(&e->send, e->c->user_id, e->room, m.content, m.client_id,
+	params = dbcall_send_params(&e->send, e->m->user_id, e->room, m.content, m.client_id,
 				    cfg->msg_rate, cfg->msg_rate_window);
 	for (int i = 0; i < DBCALL_SEND_NPARAMS; i++)
 		e->params[i] = params[i];
@@ -210,7 +216,7 @@ static int send_prepare(struct ev_call *e)
  */
 static void send_done(struct dbreq *q, struct conn *c, const PGresult *res, int row)
 {
-	struct sub *s = room_sub_of(c, q->room);
+	struct sub *s = room_sub_of(session_member(c), q->room);
 
 	(void)res;
 	(void)row;
@@ -237,7 +243,7 @@ static int typing_prepare(struct ev_call *e)
 		reply_fail(e->c, e->ack_id, ERR_VALIDATION, "is_typing must be a boolean");
 		return -1;
 	}
-	s = room_sub_of(e->c, e->room);
+	s = room_sub_of(e->m, e->room);
 	if (!s || s->pending) {
 		reply_fail(e->c, e->ack_id, ERR_FORBIDDEN, "join the room first");
 		return -1;
@@ -280,7 +286,7 @@ static void ev_run(const struct ev_def *d, struct ev_call *e)
 
 void events_dispatch(struct bridge *b, struct conn *c, const struct sio_packet *p)
 {
-	struct ev_call e = { .b = b, .c = c, .ack_id = p->ack_id };
+	struct ev_call e = { .b = b, .c = c, .m = session_member(c), .ack_id = p->ack_id };
 	const struct ev_def *d;
 	json_t *arr;
 	const char *name;

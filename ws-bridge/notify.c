@@ -97,7 +97,7 @@ static void notify_user_left(struct bridge *b, json_t *ev)
 	r = room && uid ? room_find(&b->rooms, room) : NULL;
 	for (s = r ? r->subs : NULL; s; s = next) {
 		next = s->room_next;
-		if (strcmp(s->conn->user_id, uid) != 0)
+		if (strcmp(s->member->user_id, uid) != 0)
 			continue;
 		if (s->pending) {
 			if (gen > s->left_gen)

@@ -211,7 +211,7 @@ void presence_sweep(struct bridge *b, int64_t now)
 static void presence_reopen_all(struct bridge *b)
 {
 	for (struct conn *c = b->conns->head; c; c = c->next) {
-		const char *params[3] = { b->id, c->key, c->user_id };
+		const char *params[3] = { b->id, c->key, session_user(c) };
 
 		if (c->state == CONN_READY)
 			presence_fire(b, BS_PRESENCE_OPEN, 3, params);

@@ -28,7 +28,7 @@ static void range_request(struct bridge *b, struct dbreq *q)
 	r = room_find(&b->rooms, q->room);
 	if (r) {
 		struct conn *c = q->for_sub ? dbreq_conn(q) : NULL;
-		struct sub *s = c ? room_sub_of(c, q->room) : NULL;
+		struct sub *s = c ? room_sub_of(session_member(c), q->room) : NULL;
 
 		if (!q->for_sub || s)
 			room_fill_done(&b->rooms, r, s, q->upto, 0);
@@ -42,7 +42,7 @@ static void on_range_done(void *arg, enum pg_status st, const PGresult *res, int
 	struct bridge *b = q->b;
 	struct room *r = room_find(&b->rooms, q->room);
 	struct conn *c = q->for_sub ? dbreq_conn(q) : NULL;
-	struct sub *s = c ? room_sub_of(c, q->room) : NULL;
+	struct sub *s = c ? room_sub_of(session_member(c), q->room) : NULL;
 	int rows = 0, seq_col, msg_col;
 
 	(void)row;
@@ -82,7 +82,7 @@ out:
 void range_need(void *arg, struct room *r, struct sub *s, uint64_t after, uint64_t upto)
 {
 	struct bridge *b = arg;
-	struct dbreq *q = dbreq_new(b, s ? s->conn : NULL, -1, r->id);
+	struct dbreq *q = dbreq_new(b, s ? s->member->conn : NULL, -1, r->id);
 
 	b->stats.gap_reads++;
 	if (!q) {

@@ -38,9 +38,9 @@ struct room *room_find(struct rooms *rs, const char *id)
 	return hmap_get(&rs->map, id, strlen(id));
 }
 
-struct sub *room_sub_of(struct conn *c, const char *id)
+struct sub *room_sub_of(const struct member *m, const char *id)
 {
-	for (struct sub *s = c->subs; s; s = s->conn_next)
+	for (struct sub *s = m ? m->subs : NULL; s; s = s->member_next)
 		if (strcmp(s->room->id, id) == 0)
 			return s;
 	return NULL;
@@ -72,7 +72,7 @@ static void room_ring_put(struct room *r, uint64_t seq, struct frame *f)
  */
 static int sub_send(struct sub *s, struct frame *f)
 {
-	if (s->stuck || conn_send(s->conn, f)) {
+	if (s->stuck || conn_send(s->member->conn, f)) {
 		s->stuck = 1;
 		return -1;
 	}
@@ -84,7 +84,7 @@ static void sub_catch_up(struct rooms *rs, struct sub *s)
 {
 	struct room *r = s->room;
 
-	if (s->conn->state == CONN_CLOSING)
+	if (s->member->conn->state == CONN_CLOSING)
 		s->stuck = 1;
 	while (!s->catching && !s->pending && !s->stuck && s->last < r->last_seq) {
 		struct frame *f = room_ring_get(r, s->last + 1);
@@ -103,8 +103,8 @@ static void sub_catch_up(struct rooms *rs, struct sub *s)
 static void room_deliver(struct rooms *rs, struct room *r, uint64_t seq, struct frame *f);
 static void room_ask_gap(struct rooms *rs, struct room *r, uint64_t upto);
 
-/* A new subscription of c to room id (made with its room when needed), pending. */
-static struct sub *sub_new(struct rooms *rs, struct conn *c, const char *id)
+/* A new subscription of m to room id (made with its room when needed), pending. */
+static struct sub *sub_new(struct rooms *rs, struct member *m, const char *id)
 {
 	struct room *r;
 	struct sub *s;
@@ -130,15 +130,15 @@ static struct sub *sub_new(struct rooms *rs, struct conn *c, const char *id)
 		return NULL;
 	}
 	s->room = r;
-	s->conn = c;
+	s->member = m;
 	s->pending = 1;
 	s->room_next = r->subs;
 	if (r->subs)
 		r->subs->room_prev = s;
 	r->subs = s;
-	s->conn_next = c->subs;
-	c->subs = s;
-	c->nsubs++;
+	s->member_next = m->subs;
+	m->subs = s;
+	m->nsubs++;
 	return s;
 }
 
@@ -171,14 +171,14 @@ static void room_start(struct rooms *rs, struct room *r, uint64_t snapshot)
 	}
 }
 
-struct sub *room_subscribe(struct rooms *rs, struct conn *c, const char *id, uint64_t snapshot)
+struct sub *room_subscribe(struct rooms *rs, struct member *m, const char *id, uint64_t snapshot)
 {
-	struct sub *s = room_sub_of(c, id);
+	struct sub *s = room_sub_of(m, id);
 
 	if (s && !s->pending)
 		return s;
 	if (!s) {
-		s = sub_new(rs, c, id);
+		s = sub_new(rs, m, id);
 		if (!s)
 			return NULL;
 	}
@@ -192,26 +192,26 @@ struct sub *room_subscribe(struct rooms *rs, struct conn *c, const char *id, uin
 	return s;
 }
 
-struct sub *room_join_begin(struct rooms *rs, struct conn *c, const char *id)
+struct sub *room_join_begin(struct rooms *rs, struct member *m, const char *id)
 {
-	struct sub *s = room_sub_of(c, id);
+	struct sub *s = room_sub_of(m, id);
 
 	if (!s)
-		s = sub_new(rs, c, id);
+		s = sub_new(rs, m, id);
 	if (s)
 		s->joins++;
 	return s;
 }
 
-struct sub *room_join_end(struct rooms *rs, struct conn *c, const char *id, int ok,
+struct sub *room_join_end(struct rooms *rs, struct member *m, const char *id, int ok,
 			  uint64_t snapshot)
 {
-	struct sub *s = room_sub_of(c, id);
+	struct sub *s = room_sub_of(m, id);
 
 	if (s && s->joins)
 		s->joins--;
 	if (ok)
-		return room_subscribe(rs, c, id, snapshot);
+		return room_subscribe(rs, m, id, snapshot);
 	if (s && s->pending && !s->joins)
 		room_unsubscribe(rs, s);
 	return NULL;
@@ -227,13 +227,13 @@ void room_sub_suspend(struct sub *s)
 void room_unsubscribe(struct rooms *rs, struct sub *s)
 {
 	struct room *r = s->room;
-	struct conn *c = s->conn;
+	struct member *m = s->member;
 	struct sub **pp;
 
-	for (pp = &c->subs; *pp; pp = &(*pp)->conn_next)
+	for (pp = &m->subs; *pp; pp = &(*pp)->member_next)
 		if (*pp == s) {
-			*pp = s->conn_next;
-			c->nsubs--;
+			*pp = s->member_next;
+			m->nsubs--;
 			break;
 		}
 	if (s->room_prev)
@@ -247,10 +247,10 @@ void room_unsubscribe(struct rooms *rs, struct sub *s)
 		room_free(hmap_del(&rs->map, r->id, strlen(r->id)));
 }
 
-void room_unsubscribe_all(struct rooms *rs, struct conn *c)
+void room_unsubscribe_all(struct rooms *rs, struct member *m)
 {
-	while (c->subs)
-		room_unsubscribe(rs, c->subs);
+	while (m->subs)
+		room_unsubscribe(rs, m->subs);
 }
 
 /* Delivers the next message of the room to everyone who lacks only it. */
@@ -363,17 +363,17 @@ void rooms_resync(struct rooms *rs)
 void room_broadcast(struct room *r, struct frame *f, const char *skip_user, unsigned epoch)
 {
 	for (struct sub *s = r->subs; s; s = s->room_next) {
-		struct conn *c = s->conn;
+		struct member *m = s->member;
 
 		if (s->pending)
 			continue;
-		if (skip_user && strcmp(c->user_id, skip_user) == 0)
+		if (skip_user && strcmp(m->user_id, skip_user) == 0)
 			continue;
 		if (epoch) {
-			if (c->mark == epoch)
+			if (m->mark == epoch)
 				continue;
-			c->mark = epoch;
+			m->mark = epoch;
 		}
-		conn_send(c, f);
+		conn_send(m->conn, f);
 	}
 }

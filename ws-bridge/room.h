@@ -9,8 +9,11 @@
  *
  * A join_room makes its subscription at once, pending: the room struct then
  * exists while the database answers, so no message announced meanwhile is
- * dropped, and the subscription counts against the connection's room
- * limit. A pending subscription receives nothing until room_join_end(). */
+ * dropped, and the subscription counts against the member's room limit.
+ * A pending subscription receives nothing until room_join_end().
+ *
+ * A connection takes part as a struct member: the layer above keeps one
+ * per session, and this layer its subscriptions and broadcast mark. */
 #ifndef CHAT_ROOM_H
 #define CHAT_ROOM_H
 
@@ -23,10 +26,24 @@
 #define ROOM_RING 64
 
 struct room;
+struct sub;
+
+/*
+ * One connection as the room layer sees it: who it is, its subscriptions
+ * and its broadcast mark. The layer above keeps one per session (struct
+ * session) and sets conn and user_id; the rest is this layer's.
+ */
+struct member {
+	struct conn *conn;
+	char user_id[40]; /* set by the session layer once READY; "" before */
+	struct sub *subs; /* this member's, through sub.member_next */
+	unsigned nsubs;
+	unsigned mark; /* broadcast de-duplication epoch */
+};
 
 struct sub {
 	struct room *room;
-	struct conn *conn;
+	struct member *member;
 	uint64_t last;           /* highest seq this subscriber has */
 	int catching;            /* waiting for need_range to fill it */
 	int pending;             /* its join_room is still on the way: receives nothing */
@@ -38,7 +55,7 @@ struct sub {
 	int typing_sent;         /* the typing state the room was last told */
 	int64_t typing_sent_ms;  /* when; 0 never */
 	struct sub *room_prev, *room_next;
-	struct sub *conn_next;
+	struct sub *member_next;
 };
 
 struct room {
@@ -82,22 +99,22 @@ void rooms_release(struct rooms *rs);
 struct room *room_find(struct rooms *rs, const char *id);
 
 /*
- * Subscribes c to room id. snapshot is the room's last seq as of the
- * messages c was just given (join_room's ack); c then receives every
+ * Subscribes m to room id. snapshot is the room's last seq as of the
+ * messages m was just given (join_room's ack); m then receives every
  * message after it, in order. Re-subscribing only moves nothing; a
  * pending subscription becomes live. Returns the subscription or NULL when
  * out of memory.
  */
-struct sub *room_subscribe(struct rooms *rs, struct conn *c, const char *id, uint64_t snapshot);
+struct sub *room_subscribe(struct rooms *rs, struct member *m, const char *id, uint64_t snapshot);
 
 /*
- * A join_room of c for room id goes to the database: returns c's
- * subscription (its joins counted up), made pending when c had none, or
+ * A join_room of m for room id goes to the database: returns m's
+ * subscription (its joins counted up), made pending when m had none, or
  * NULL when out of memory. Until the first subscription of a room is live,
  * the room keeps what is announced (the ring, and the highest seq) so that
  * the first live one gets every message after its snapshot.
  */
-struct sub *room_join_begin(struct rooms *rs, struct conn *c, const char *id);
+struct sub *room_join_begin(struct rooms *rs, struct member *m, const char *id);
 
 /*
  * The join_room answered (ok, with the ack's snapshot) or failed (!ok).
@@ -105,20 +122,20 @@ struct sub *room_join_begin(struct rooms *rs, struct conn *c, const char *id);
  * a leave_room took it meanwhile) and returns it. A failed join drops a
  * pending subscription no other join waits for; returns NULL then.
  */
-struct sub *room_join_end(struct rooms *rs, struct conn *c, const char *id, int ok,
+struct sub *room_join_end(struct rooms *rs, struct member *m, const char *id, int ok,
 			  uint64_t snapshot);
 
 /* Back to pending (a leave_room answered while a join_room is on its way). */
 void room_sub_suspend(struct sub *s);
 
-/* Returns c's subscription to room id, or NULL. */
-struct sub *room_sub_of(struct conn *c, const char *id);
+/* Returns m's subscription to room id, or NULL (also when m is NULL). */
+struct sub *room_sub_of(const struct member *m, const char *id);
 
 /* Ends one subscription (frees the room when it was the last). */
 void room_unsubscribe(struct rooms *rs, struct sub *s);
 
-/* Ends every subscription of c. */
-void room_unsubscribe_all(struct rooms *rs, struct conn *c);
+/* Ends every subscription of m. */
+void room_unsubscribe_all(struct rooms *rs, struct member *m);
 
 /*
  * A message with this seq exists (a NOTIFY said so). f is its new_message
@@ -143,9 +160,9 @@ void room_fill_done(struct rooms *rs, struct room *r, struct sub *s, uint64_t up
 void rooms_resync(struct rooms *rs);
 
 /*
- * Queues f to every subscriber of r, except connections of skip_user
- * (may be NULL). Connections marked with epoch are skipped and marked with
- * it otherwise (pass 0 to not de-duplicate).
+ * Queues f to every subscriber of r, except members of skip_user (may be
+ * NULL). Members marked with epoch are skipped and marked with it
+ * otherwise (pass 0 to not de-duplicate).
  */
 void room_broadcast(struct room *r, struct frame *f, const char *skip_user, unsigned epoch);
 

@@ -1,4 +1,4 @@
-/* session.c -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate. */
+/* session.c -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, its user. */
 #include "session.h"
 
 #include <jansson.h>
@@ -32,6 +32,7 @@ int session_open(struct bridge *b, struct conn *c)
 	heartbeat_start(cfg, &s->hb, now);
 	s->ev_tokens = (double)cfg->ws_event_rate;
 	s->ev_at_ms = now;
+	s->member.conn = c;
 	c->up = s;
 	return 0;
 }
@@ -40,6 +41,20 @@ void session_close(struct conn *c)
 {
 	free(c->up);
 	c->up = NULL;
+}
+
+struct member *session_member(struct conn *c)
+{
+	struct session *s = c->up;
+
+	return s ? &s->member : NULL;
+}
+
+const char *session_user(const struct conn *c)
+{
+	const struct session *s = sess(c);
+
+	return s ? s->member.user_id : "";
 }
 
 /* ---- Socket.IO CONNECT ---------------------------------------------------- */
@@ -113,14 +128,14 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 		reply_frame(c, sio_connect_error("/", 1, code, message));
 		goto out;
 	}
-	snprintf(c->user_id, sizeof(c->user_id), "%s",
+	snprintf(sess(c)->member.user_id, sizeof(sess(c)->member.user_id), "%s",
 		 json_string_value(json_object_get(user, "id")));
 	snprintf(sess(c)->username, sizeof(sess(c)->username), "%s",
 		 json_string_value(json_object_get(user, "username")));
 	conn_ready(c);
 	reply_frame(c, sio_connect_ok(c->sid));
 	reply_frame(c, sio_event("connected", r.data, r.data_len));
-	log_debug("connection %s authenticated as '%s'", c->key, c->user_id);
+	log_debug("connection %s authenticated as '%s'", c->key, session_user(c));
 out:
 	json_decref(data);
 	dbreq_free(q);
@@ -211,7 +226,7 @@ void session_revoke(struct bridge *b, const char *uid, const char *hash)
 	snprintf(ss->revoked[ss->revoked_next], sizeof(ss->revoked[0]), "%s", hash);
 	ss->revoked_next = (ss->revoked_next + 1) % SESSION_REVOKED;
 	for (struct conn *c = b->conns->head; c; c = c->next) {
-		if (c->state != CONN_READY || strcmp(c->user_id, uid) != 0 ||
+		if (c->state != CONN_READY || strcmp(session_user(c), uid) != 0 ||
 		    strcmp(sess(c)->token_hash, hash) != 0)
 			continue;
 		log_info("connection %s: session revoked, disconnecting", c->key);

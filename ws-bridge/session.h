@@ -1,4 +1,4 @@
-/* session.h -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate. */
+/* session.h -- the Socket.IO session: CONNECT and auth, revoked tokens, event rate, its user. */
 #ifndef CHAT_SESSION_H
 #define CHAT_SESSION_H
 
@@ -7,6 +7,7 @@
 
 #include "conn.h"
 #include "heartbeat.h"
+#include "room.h"
 #include "tok.h"
 
 struct bridge;
@@ -24,9 +25,11 @@ struct sessions {
 /*
  * One Socket.IO session's state, owned by this layer: conn.up points at
  * it from session_open() to session_close(). Its deadlines are the
- * heartbeat's (heartbeat.c).
+ * heartbeat's (heartbeat.c); its subscriptions are the room layer's, in
+ * member (whose user_id this layer sets once READY).
  */
 struct session {
+	struct member member;
 	char token_hash[TOK_HASH_HEX_LEN + 1]; /* of the session's token, once AUTHING */
 	char username[40];
 	struct heartbeat_timer hb;
@@ -41,8 +44,20 @@ struct session {
  */
 int session_open(struct bridge *b, struct conn *c) __attribute__((warn_unused_result));
 
-/* The session is over (conn_ops.on_close): frees its state. */
+/*
+ * The session is over (conn_ops.on_close): frees its state. Its member must
+ * have no subscriptions left (room_unsubscribe_all).
+ */
 void session_close(struct conn *c);
+
+/*
+ * c as a room member (its user and subscriptions), or NULL when c has no
+ * session state (session_open() failed, or after session_close()).
+ */
+struct member *session_member(struct conn *c);
+
+/* The user c authenticated as: "" before READY, or without session state. */
+const char *session_user(const struct conn *c);
 
 /* One whole Engine.IO packet of c (conn_ops.on_message): answers or closes on bad input. */
 void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len);

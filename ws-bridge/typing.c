@@ -15,10 +15,11 @@ static const struct dbreq_kind typing_kind = { NULL, NULL, 1 };
  * queue and is answered on failure; the bridge's own changes (a leave, a
  * close, the expiry, a change held back by the coalescing) are not.
  */
-static void typing_tell(struct bridge *b, struct conn *c, const char *room, int is_typing,
+static void typing_tell(struct bridge *b, struct member *m, const char *room, int is_typing,
 			long long ack_id, int from_client)
 {
-	const char *params[3] = { c->user_id, room, is_typing ? "true" : "false" };
+	const char *params[3] = { m->user_id, room, is_typing ? "true" : "false" };
+	struct conn *c = m->conn;
 	struct dbreq *q;
 
 	if (from_client) {
@@ -33,7 +34,7 @@ static void typing_tell(struct bridge *b, struct conn *c, const char *room, int 
 void typing_stop(struct bridge *b, struct sub *s)
 {
 	if (s->typing_sent)
-		typing_tell(b, s->conn, s->room->id, 0, -1, 0);
+		typing_tell(b, s->member, s->room->id, 0, -1, 0);
 }
 
 int typing_flush(struct bridge *b, struct sub *s, long long ack_id, int from_client)
@@ -46,13 +47,15 @@ int typing_flush(struct bridge *b, struct sub *s, long long ack_id, int from_cli
 		return 0;
 	s->typing_sent = want;
 	s->typing_sent_ms = now;
-	typing_tell(b, s->conn, s->room->id, want, ack_id, from_client);
+	typing_tell(b, s->member, s->room->id, want, ack_id, from_client);
 	return 1;
 }
 
 void typing_sweep(struct bridge *b, struct conn *c, int64_t now_ms)
 {
-	for (struct sub *s = c->subs; s; s = s->conn_next) {
+	const struct member *m = session_member(c);
+
+	for (struct sub *s = m ? m->subs : NULL; s; s = s->member_next) {
 		if (s->typing_until_ms && now_ms >= s->typing_until_ms)
 			s->typing_until_ms = 0;
 		typing_flush(b, s, -1, 0);

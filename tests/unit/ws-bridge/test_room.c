@@ -32,23 +32,27 @@ static void need_range(void *arg, struct room *r, struct sub *s, uint64_t after,
 static struct cfg cfg;
 static struct conn_set cs;
 
-static struct conn *mkconn(const char *user)
+/* A member of user on a connection of its own (as the session layer keeps one). */
+static struct member *mkmember(const char *user)
 {
+	struct member *m = calloc(1, sizeof(*m));
 	struct conn *c = calloc(1, sizeof(*c));
 
 	c->cs = &cs;
 	c->transport = CONN_WEBSOCKET; /* no lws connection: frames stay queued */
 	c->state = CONN_READY;
-	snprintf(c->user_id, sizeof(c->user_id), "%s", user);
 	outq_init(&c->q, 1000, 1 << 20);
-	return c;
+	m->conn = c;
+	snprintf(m->user_id, sizeof(m->user_id), "%s", user);
+	return m;
 }
 
-static void freeconn(struct rooms *rs, struct conn *c)
+static void freemember(struct rooms *rs, struct member *m)
 {
-	room_unsubscribe_all(rs, c);
-	outq_release(&c->q);
-	free(c);
+	room_unsubscribe_all(rs, m);
+	outq_release(&m->conn->q);
+	free(m->conn);
+	free(m);
 }
 
 static struct frame *msg(uint64_t seq)
@@ -75,9 +79,10 @@ static void fill(struct rooms *rs, struct room *r, struct sub *s, uint64_t seq)
 	frame_unref(f);
 }
 
-/* Pops every queued frame of c and checks they are m<first>..m<last>. */
-static void expect(struct conn *c, uint64_t first, uint64_t last)
+/* Pops every queued frame of m and checks they are m<first>..m<last>. */
+static void expect(struct member *m, uint64_t first, uint64_t last)
 {
+	struct conn *c = m->conn;
 	char want[32];
 
 	for (uint64_t s = first; s <= last; s++) {
@@ -97,42 +102,42 @@ static void test_in_order_and_gaps(void **state)
 	struct ask a = { 0 };
 	struct room_ops ops = { need_range, &a };
 	struct rooms rs;
-	struct conn *c1 = mkconn("u1");
+	struct member *m1 = mkmember("u1");
 	struct room *r;
 
 	(void)state;
 	rooms_init(&rs, &ops);
-	assert_non_null(room_subscribe(&rs, c1, "r", 5));
+	assert_non_null(room_subscribe(&rs, m1, "r", 5));
 	r = room_find(&rs, "r");
 	assert_non_null(r);
 	deliver(&rs, r, 6);
 	deliver(&rs, r, 6); /* a repeat is dropped */
 	deliver(&rs, r, 4); /* and an old one */
-	expect(c1, 6, 6);
+	expect(m1, 6, 6);
 	deliver(&rs, r, 8); /* 7 is missing: read it first */
 	assert_int_equal(a.n, 1);
 	assert_null(a.sub);
 	assert_int_equal(a.after, 6);
 	assert_int_equal(a.upto, 8);
-	expect(c1, 1, 0);
+	expect(m1, 1, 0);
 	deliver(&rs, r, 9); /* arrives while the gap is read */
 	fill(&rs, r, NULL, 7);
 	fill(&rs, r, NULL, 8);
 	room_fill_done(&rs, r, NULL, 8, 1);
-	expect(c1, 7, 8);
+	expect(m1, 7, 8);
 	assert_int_equal(a.n, 2); /* and asks for what came meanwhile */
 	assert_int_equal(a.after, 8);
 	assert_int_equal(a.upto, 9);
 	fill(&rs, r, NULL, 9);
 	room_fill_done(&rs, r, NULL, 9, 1);
-	expect(c1, 9, 9);
+	expect(m1, 9, 9);
 	assert_int_equal(a.n, 2);
 	/* A reference without the message is a gap of one. */
 	room_message(&rs, r, 10, NULL);
 	assert_int_equal(a.n, 3);
 	assert_int_equal(a.after, 9);
 	assert_int_equal(a.upto, 10);
-	freeconn(&rs, c1);
+	freemember(&rs, m1);
 	assert_null(room_find(&rs, "r")); /* the last subscriber frees the room */
 	rooms_release(&rs);
 }
@@ -142,30 +147,30 @@ static void test_late_and_early_subscribers(void **state)
 	struct ask a = { 0 };
 	struct room_ops ops = { need_range, &a };
 	struct rooms rs;
-	struct conn *c1 = mkconn("u1"), *c2 = mkconn("u2"), *c3 = mkconn("u3");
+	struct member *m1 = mkmember("u1"), *m2 = mkmember("u2"), *m3 = mkmember("u3");
 	struct room *r;
 
 	(void)state;
 	rooms_init(&rs, &ops);
-	room_subscribe(&rs, c1, "r", 0);
+	room_subscribe(&rs, m1, "r", 0);
 	r = room_find(&rs, "r");
 	for (uint64_t s = 1; s <= 8; s++)
 		deliver(&rs, r, s);
-	expect(c1, 1, 8);
-	/* c2's snapshot was taken before 7 and 8 were delivered: from the ring. */
-	room_subscribe(&rs, c2, "r", 6);
-	expect(c2, 7, 8);
-	/* c3's snapshot is ahead of the room (9 is still on its way): no repeat. */
-	room_subscribe(&rs, c3, "r", 9);
+	expect(m1, 1, 8);
+	/* m2's snapshot was taken before 7 and 8 were delivered: from the ring. */
+	room_subscribe(&rs, m2, "r", 6);
+	expect(m2, 7, 8);
+	/* m3's snapshot is ahead of the room (9 is still on its way): no repeat. */
+	room_subscribe(&rs, m3, "r", 9);
 	deliver(&rs, r, 9);
 	deliver(&rs, r, 10);
-	expect(c1, 9, 10);
-	expect(c2, 9, 10);
-	expect(c3, 10, 10);
+	expect(m1, 9, 10);
+	expect(m2, 9, 10);
+	expect(m3, 10, 10);
 	assert_int_equal(a.n, 0);
-	freeconn(&rs, c1);
-	freeconn(&rs, c2);
-	freeconn(&rs, c3);
+	freemember(&rs, m1);
+	freemember(&rs, m2);
+	freemember(&rs, m3);
 	rooms_release(&rs);
 }
 
@@ -174,31 +179,31 @@ static void test_catch_up_beyond_the_ring(void **state)
 	struct ask a = { 0 };
 	struct room_ops ops = { need_range, &a };
 	struct rooms rs;
-	struct conn *c1 = mkconn("u1"), *c2 = mkconn("u2");
+	struct member *m1 = mkmember("u1"), *m2 = mkmember("u2");
 	struct room *r;
 	struct sub *s2;
 
 	(void)state;
 	rooms_init(&rs, &ops);
-	room_subscribe(&rs, c1, "r", 0);
+	room_subscribe(&rs, m1, "r", 0);
 	r = room_find(&rs, "r");
 	for (uint64_t s = 1; s <= ROOM_RING + 10; s++)
 		deliver(&rs, r, s);
-	expect(c1, 1, ROOM_RING + 10);
-	s2 = room_subscribe(&rs, c2, "r", 2);
+	expect(m1, 1, ROOM_RING + 10);
+	s2 = room_subscribe(&rs, m2, "r", 2);
 	assert_int_equal(a.n, 1);
 	assert_ptr_equal(a.sub, s2);
 	assert_int_equal(a.after, 2);
 	assert_int_equal(a.upto, ROOM_RING + 10);
-	deliver(&rs, r, ROOM_RING + 11); /* c2 is catching up: held back */
-	expect(c1, ROOM_RING + 11, ROOM_RING + 11);
-	expect(c2, 1, 0);
+	deliver(&rs, r, ROOM_RING + 11); /* m2 is catching up: held back */
+	expect(m1, ROOM_RING + 11, ROOM_RING + 11);
+	expect(m2, 1, 0);
 	for (uint64_t s = 3; s <= ROOM_RING + 10; s++)
 		fill(&rs, r, s2, s);
 	room_fill_done(&rs, r, s2, ROOM_RING + 10, 1);
-	expect(c2, 3, ROOM_RING + 11);
-	freeconn(&rs, c1);
-	freeconn(&rs, c2);
+	expect(m2, 3, ROOM_RING + 11);
+	freemember(&rs, m1);
+	freemember(&rs, m2);
 	rooms_release(&rs);
 }
 
@@ -207,25 +212,25 @@ static void test_broadcast_skip_and_dedupe(void **state)
 	struct ask a = { 0 };
 	struct room_ops ops = { need_range, &a };
 	struct rooms rs;
-	struct conn *c1 = mkconn("alice"), *c2 = mkconn("bob");
+	struct member *m1 = mkmember("alice"), *m2 = mkmember("bob");
 	struct frame *f = frame_from("t", 1);
 
 	(void)state;
 	rooms_init(&rs, &ops);
-	room_subscribe(&rs, c1, "r1", 0);
-	room_subscribe(&rs, c2, "r1", 0);
-	room_subscribe(&rs, c2, "r2", 0);
+	room_subscribe(&rs, m1, "r1", 0);
+	room_subscribe(&rs, m2, "r1", 0);
+	room_subscribe(&rs, m2, "r2", 0);
 	room_broadcast(room_find(&rs, "r1"), f, "alice", 0);
-	assert_int_equal(c1->q.count, 0);
-	assert_int_equal(c2->q.count, 1);
+	assert_int_equal(m1->conn->q.count, 0);
+	assert_int_equal(m2->conn->q.count, 1);
 	/* One epoch: a connection in both rooms gets the frame once. */
 	room_broadcast(room_find(&rs, "r1"), f, NULL, 7);
 	room_broadcast(room_find(&rs, "r2"), f, NULL, 7);
-	assert_int_equal(c1->q.count, 1);
-	assert_int_equal(c2->q.count, 2);
+	assert_int_equal(m1->conn->q.count, 1);
+	assert_int_equal(m2->conn->q.count, 2);
 	frame_unref(f);
-	freeconn(&rs, c1);
-	freeconn(&rs, c2);
+	freemember(&rs, m1);
+	freemember(&rs, m2);
 	rooms_release(&rs);
 }
 
@@ -240,37 +245,37 @@ static void test_first_join_keeps_what_is_announced_meanwhile(void **state)
 	struct ask a = { 0 };
 	struct room_ops ops = { need_range, &a };
 	struct rooms rs;
-	struct conn *c1 = mkconn("u1");
+	struct member *m1 = mkmember("u1");
 	struct sub *s;
 	struct room *r;
 
 	(void)state;
 	rooms_init(&rs, &ops);
-	s = room_join_begin(&rs, c1, "r");
+	s = room_join_begin(&rs, m1, "r");
 	assert_non_null(s);
 	assert_true(s->pending);
-	assert_int_equal(c1->nsubs, 1); /* counts against the room limit at once */
+	assert_int_equal(m1->nsubs, 1); /* counts against the room limit at once */
 	r = room_find(&rs, "r");
 	assert_non_null(r);
 	deliver(&rs, r, 2); /* committed before the snapshot: a repeat */
 	deliver(&rs, r, 3); /* committed after it, announced before the ack */
-	expect(c1, 1, 0);   /* nothing before the ack */
-	assert_ptr_equal(room_join_end(&rs, c1, "r", 1, 2), s);
+	expect(m1, 1, 0);   /* nothing before the ack */
+	assert_ptr_equal(room_join_end(&rs, m1, "r", 1, 2), s);
 	assert_false(s->pending);
-	expect(c1, 3, 3);
+	expect(m1, 3, 3);
 	assert_int_equal(a.n, 0);
 	deliver(&rs, r, 4);
-	expect(c1, 4, 4);
-	freeconn(&rs, c1);
+	expect(m1, 4, 4);
+	freemember(&rs, m1);
 
 	/* The same with a message announced by reference only: read after the ack. */
-	c1 = mkconn("u1");
-	s = room_join_begin(&rs, c1, "q");
+	m1 = mkmember("u1");
+	s = room_join_begin(&rs, m1, "q");
 	r = room_find(&rs, "q");
 	room_message(&rs, r, 6, NULL);
 	deliver(&rs, r, 7);
 	assert_int_equal(a.n, 0);
-	room_join_end(&rs, c1, "q", 1, 5);
+	room_join_end(&rs, m1, "q", 1, 5);
 	assert_int_equal(a.n, 1);
 	assert_null(a.sub);
 	assert_int_equal(a.after, 5);
@@ -278,18 +283,18 @@ static void test_first_join_keeps_what_is_announced_meanwhile(void **state)
 	fill(&rs, r, NULL, 6);
 	fill(&rs, r, NULL, 7);
 	room_fill_done(&rs, r, NULL, 7, 1);
-	expect(c1, 6, 7);
-	freeconn(&rs, c1);
+	expect(m1, 6, 7);
+	freemember(&rs, m1);
 
 	/* And a LISTEN reconnect while the join was on its way: read everything after. */
-	c1 = mkconn("u1");
-	room_join_begin(&rs, c1, "p");
+	m1 = mkmember("u1");
+	room_join_begin(&rs, m1, "p");
 	rooms_resync(&rs);
-	room_join_end(&rs, c1, "p", 1, 9);
+	room_join_end(&rs, m1, "p", 1, 9);
 	assert_int_equal(a.n, 2);
 	assert_int_equal(a.after, 9);
 	assert_true(a.upto > 1000000);
-	freeconn(&rs, c1);
+	freemember(&rs, m1);
 	assert_null(room_find(&rs, "p"));
 	rooms_release(&rs);
 }
@@ -300,40 +305,40 @@ static void test_failed_and_overlapping_joins(void **state)
 	struct ask a = { 0 };
 	struct room_ops ops = { need_range, &a };
 	struct rooms rs;
-	struct conn *c1 = mkconn("u1"), *c2 = mkconn("u2");
+	struct member *m1 = mkmember("u1"), *m2 = mkmember("u2");
 	struct frame *f = frame_from("t", 1);
 	struct sub *s;
 
 	(void)state;
 	rooms_init(&rs, &ops);
-	room_join_begin(&rs, c1, "r");
-	assert_null(room_join_end(&rs, c1, "r", 0, 0));
+	room_join_begin(&rs, m1, "r");
+	assert_null(room_join_end(&rs, m1, "r", 0, 0));
 	assert_null(room_find(&rs, "r"));
-	assert_int_equal(c1->nsubs, 0);
+	assert_int_equal(m1->nsubs, 0);
 	/* Two joins in flight: the first failing keeps the subscription for the second. */
-	s = room_join_begin(&rs, c1, "r");
-	assert_ptr_equal(room_join_begin(&rs, c1, "r"), s);
-	assert_int_equal(c1->nsubs, 1);
+	s = room_join_begin(&rs, m1, "r");
+	assert_ptr_equal(room_join_begin(&rs, m1, "r"), s);
+	assert_int_equal(m1->nsubs, 1);
 	/* A pending subscriber gets no room events either. */
-	room_subscribe(&rs, c2, "r", 0);
+	room_subscribe(&rs, m2, "r", 0);
 	room_broadcast(room_find(&rs, "r"), f, NULL, 0);
-	assert_int_equal(c1->q.count, 0);
-	assert_int_equal(c2->q.count, 1);
-	assert_null(room_join_end(&rs, c1, "r", 0, 0));
-	assert_ptr_equal(room_sub_of(c1, "r"), s);
-	assert_ptr_equal(room_join_end(&rs, c1, "r", 1, 0), s);
+	assert_int_equal(m1->conn->q.count, 0);
+	assert_int_equal(m2->conn->q.count, 1);
+	assert_null(room_join_end(&rs, m1, "r", 0, 0));
+	assert_ptr_equal(room_sub_of(m1, "r"), s);
+	assert_ptr_equal(room_join_end(&rs, m1, "r", 1, 0), s);
 	assert_int_equal(s->joins, 0);
 	/* A leave answered while a join is on its way: pending again, then live. */
 	s->joins++;
 	room_sub_suspend(s);
 	deliver(&rs, room_find(&rs, "r"), 1);
-	assert_int_equal(c1->q.count, 0);
-	assert_ptr_equal(room_join_end(&rs, c1, "r", 1, 1), s);
+	assert_int_equal(m1->conn->q.count, 0);
+	assert_ptr_equal(room_join_end(&rs, m1, "r", 1, 1), s);
 	deliver(&rs, room_find(&rs, "r"), 2);
-	expect(c1, 2, 2);
+	expect(m1, 2, 2);
 	frame_unref(f);
-	freeconn(&rs, c1);
-	freeconn(&rs, c2);
+	freemember(&rs, m1);
+	freemember(&rs, m2);
 	rooms_release(&rs);
 }
 
@@ -347,40 +352,40 @@ static void test_stuck_subscriber_reads_nothing(void **state)
 	struct ask a = { 0 };
 	struct room_ops ops = { need_range, &a };
 	struct rooms rs;
-	struct conn *c1 = mkconn("u1"), *c2 = mkconn("u2");
+	struct member *m1 = mkmember("u1"), *m2 = mkmember("u2");
 	struct room *r;
 	struct sub *s2;
 
 	(void)state;
 	rooms_init(&rs, &ops);
-	room_subscribe(&rs, c1, "r", 0);
-	s2 = room_subscribe(&rs, c2, "r", 0);
+	room_subscribe(&rs, m1, "r", 0);
+	s2 = room_subscribe(&rs, m2, "r", 0);
 	r = room_find(&rs, "r");
 	deliver(&rs, r, 1);
-	expect(c1, 1, 1);
-	c2->state = CONN_CLOSING; /* e.g. closed as too slow */
+	expect(m1, 1, 1);
+	m2->conn->state = CONN_CLOSING; /* e.g. closed as too slow */
 	for (uint64_t s = 2; s <= ROOM_RING + 20; s++)
 		deliver(&rs, r, s);
-	expect(c1, 2, ROOM_RING + 20);
+	expect(m1, 2, ROOM_RING + 20);
 	assert_true(s2->stuck);
 	assert_int_equal(a.n, 0);
 
 	/* Stuck while catching up: the answer of the read asks nothing more. */
-	c2->state = CONN_READY;
+	m2->conn->state = CONN_READY;
 	s2->stuck = 0;
 	deliver(&rs, r, ROOM_RING + 21);
 	assert_int_equal(a.n, 1);
 	assert_ptr_equal(a.sub, s2);
-	c2->state = CONN_CLOSING;
+	m2->conn->state = CONN_CLOSING;
 	for (uint64_t s = a.after + 1; s <= a.upto; s++)
 		fill(&rs, r, s2, s);
 	room_fill_done(&rs, r, s2, a.upto, 1);
 	assert_int_equal(a.n, 1);
 	deliver(&rs, r, ROOM_RING + 22);
 	assert_int_equal(a.n, 1);
-	c2->state = CONN_READY;
-	freeconn(&rs, c1);
-	freeconn(&rs, c2);
+	m2->conn->state = CONN_READY;
+	freemember(&rs, m1);
+	freemember(&rs, m2);
 	rooms_release(&rs);
 }
 
@@ -394,12 +399,12 @@ static void test_resync_while_filling(void **state)
 	struct ask a = { 0 };
 	struct room_ops ops = { need_range, &a };
 	struct rooms rs;
-	struct conn *c1 = mkconn("u1");
+	struct member *m1 = mkmember("u1");
 	struct room *r;
 
 	(void)state;
 	rooms_init(&rs, &ops);
-	assert_non_null(room_subscribe(&rs, c1, "r", 5));
+	assert_non_null(room_subscribe(&rs, m1, "r", 5));
 	r = room_find(&rs, "r");
 	deliver(&rs, r, 7); /* 6 is missing: a gap read starts */
 	assert_int_equal(a.n, 1);
@@ -408,16 +413,16 @@ static void test_resync_while_filling(void **state)
 	fill(&rs, r, NULL, 6);
 	fill(&rs, r, NULL, 7);
 	room_fill_done(&rs, r, NULL, 7, 1);
-	expect(c1, 6, 7);
+	expect(m1, 6, 7);
 	assert_int_equal(a.n, 2); /* everything after 7, however much */
 	assert_null(a.sub);
 	assert_int_equal(a.after, 7);
 	assert_true(a.upto == (uint64_t)INT64_MAX);
 	fill(&rs, r, NULL, 8); /* committed while LISTEN was down */
 	room_fill_done(&rs, r, NULL, 8, 1);
-	expect(c1, 8, 8);
+	expect(m1, 8, 8);
 	assert_int_equal(a.n, 2); /* and no more */
-	freeconn(&rs, c1);
+	freemember(&rs, m1);
 	rooms_release(&rs);
 }
 
