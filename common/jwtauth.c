@@ -103,8 +103,8 @@ static int signature_ok(const char *secret, const char *tok, size_t signed_len, 
 
 	if (n != JWTAUTH_SIG_BYTES)
 		return 0;
-	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)tok,
-		  signed_len, want, &wantlen) ||
+	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)tok, signed_len,
+		  want, &wantlen) ||
 	    wantlen != JWTAUTH_SIG_BYTES)
 		return 0;
 	return CRYPTO_memcmp(want, got, JWTAUTH_SIG_BYTES) == 0;
@@ -157,8 +157,7 @@ static enum jwtauth_result claims_read(const json_t *p, double now, long name_ma
 	struct valid_err e;
 	double exp = 0, nbf = 0;
 
-	if (!numeric_date(json_object_get(p, "exp"), &exp) || !sub_ok(sub) ||
-	    !json_is_string(name))
+	if (!numeric_date(json_object_get(p, "exp"), &exp) || !sub_ok(sub) || !json_is_string(name))
 		return JWTAUTH_INVALID;
 	if (json_object_get(p, "nbf") && !numeric_date(json_object_get(p, "nbf"), &nbf))
 		return JWTAUTH_INVALID;
@@ -186,8 +185,7 @@ enum jwtauth_result jwtauth_verify(const char *secret, const char *tok, size_t l
 	enum jwtauth_result r = JWTAUTH_INVALID;
 
 	memset(out, 0, sizeof(*out));
-	if (!secret || strlen(secret) < JWTAUTH_SECRET_MIN || !tok || len == 0 ||
-	    len > JWTAUTH_MAX)
+	if (!secret || strlen(secret) < JWTAUTH_SECRET_MIN || !tok || len == 0 || len > JWTAUTH_MAX)
 		return JWTAUTH_INVALID;
 	dot1 = memchr(tok, '.', len);
 	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - tok)) : NULL;

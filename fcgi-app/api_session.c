@@ -59,8 +59,8 @@ static int api_auth_external(struct api_ctx *x, int required, const char *tok, s
 {
 	const struct cfg *cfg = x->api->cfg;
 	struct jwtauth_claims claims;
-	enum jwtauth_result jr =
-		jwtauth_verify(cfg->jwt_secret, tok, len, (double)time(NULL), cfg->username_max, &claims);
+	enum jwtauth_result jr = jwtauth_verify(cfg->jwt_secret, tok, len, (double)time(NULL),
+						cfg->username_max, &claims);
 	const char *params[2];
 	PGresult *r = NULL;
 	struct dbcall_row row;

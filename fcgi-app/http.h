@@ -24,8 +24,8 @@ struct http_req {
 	char id[32];                /* request id for logs and X-Request-Id */
 	char *body;                 /* owned, NUL-terminated, after http_read_body */
 	size_t body_len;
-	int status;           /* status sent, 0 until then */
-	char set_cookie[192]; /* a Set-Cookie line every answer carries, or "" */
+	int status;                       /* status sent, 0 until then */
+	char set_cookie[192];             /* a Set-Cookie line every answer carries, or "" */
 	char cors[HTTP_ORIGIN_MAX + 192]; /* CORS lines every answer carries, or "" */
 };
 

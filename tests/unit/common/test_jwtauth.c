@@ -26,8 +26,8 @@ static size_t b64url(const unsigned char *in, size_t len, char *out)
 	size_t n = 0, i;
 
 	for (i = 0; i + 2 < len; i += 3) {
-		unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 |
-				  in[i + 2];
+		unsigned long v =
+			(unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
 
 		out[n++] = abc[v >> 18 & 63];
 		out[n++] = abc[v >> 12 & 63];
@@ -166,8 +166,8 @@ static void test_bad_signature(void **state)
 	assert_int_equal(check(other, &c), JWTAUTH_INVALID);
 	/* A flipped last character of the signature (also the non-canonical encodings). */
 	len = strlen(tok);
-	for (const char *s = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	     *s; s++) {
+	for (const char *s = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"; *s;
+	     s++) {
 		char save = tok[len - 1];
 
 		if (*s == save)
@@ -241,7 +241,8 @@ static void test_claims(void **state)
 		  JWTAUTH_BAD_NAME },
 		{ "{\"sub\":\"s\",\"name\":\"abcdefghijabcdefghijabcdefghijabc\",\"exp\":1900000000}",
 		  JWTAUTH_BAD_NAME },
-		{ "{\"sub\":\"s\",\"sub\":\"t\",\"name\":\"a\",\"exp\":1900000000}", JWTAUTH_INVALID },
+		{ "{\"sub\":\"s\",\"sub\":\"t\",\"name\":\"a\",\"exp\":1900000000}",
+		  JWTAUTH_INVALID },
 		{ "{\"sub\":\"x'; DROP TABLE users;--\",\"name\":\"a\",\"exp\":1900000000}",
 		  JWTAUTH_OK },
 		{ "[1,2]", JWTAUTH_INVALID },
