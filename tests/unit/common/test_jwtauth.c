@@ -76,6 +76,23 @@ static enum jwtauth_result check(const char *tok, struct jwtauth_claims *c)
 	return jwtauth_verify(SECRET, tok, strlen(tok), NOW, 32, c);
 }
 
+/* A payload signed with SECRET under HS256, and what verifying it gives. */
+struct payload_case {
+	const char *payload;
+	enum jwtauth_result want;
+};
+
+static void check_cases(const struct payload_case *cases, size_t n)
+{
+	char tok[1024];
+	struct jwtauth_claims c;
+
+	for (size_t i = 0; i < n; i++) {
+		mint(SECRET, HS256, cases[i].payload, tok, sizeof(tok));
+		assert_int_equal(check(tok, &c), cases[i].want);
+	}
+}
+
 static void test_good(void **state)
 {
 	char tok[1024];
@@ -191,10 +208,7 @@ static void test_bad_signature(void **state)
 
 static void test_exp(void **state)
 {
-	static const struct {
-		const char *payload;
-		enum jwtauth_result want;
-	} cases[] = {
+	static const struct payload_case cases[] = {
 		{ "{\"sub\":\"s\",\"name\":\"a\",\"exp\":1799999999}", JWTAUTH_EXPIRED },
 		{ "{\"sub\":\"s\",\"name\":\"a\",\"exp\":1800000000}", JWTAUTH_EXPIRED },
 		{ "{\"sub\":\"s\",\"name\":\"a\"}", JWTAUTH_INVALID },
@@ -209,22 +223,14 @@ static void test_exp(void **state)
 		{ "{\"sub\":\"s\",\"name\":\"a\",\"exp\":1900000000,\"nbf\":1700000000}",
 		  JWTAUTH_OK },
 	};
-	char tok[1024];
-	struct jwtauth_claims c;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		mint(SECRET, HS256, cases[i].payload, tok, sizeof(tok));
-		assert_int_equal(check(tok, &c), cases[i].want);
-	}
+	check_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_claims(void **state)
 {
-	static const struct {
-		const char *payload;
-		enum jwtauth_result want;
-	} cases[] = {
+	static const struct payload_case cases[] = {
 		{ "{\"name\":\"a\",\"exp\":1900000000}", JWTAUTH_INVALID },
 		{ "{\"sub\":42,\"name\":\"a\",\"exp\":1900000000}", JWTAUTH_INVALID },
 		{ "{\"sub\":\"\",\"name\":\"a\",\"exp\":1900000000}", JWTAUTH_INVALID },
@@ -247,14 +253,9 @@ static void test_claims(void **state)
 		  JWTAUTH_OK },
 		{ "[1,2]", JWTAUTH_INVALID },
 	};
-	char tok[1024];
-	struct jwtauth_claims c;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		mint(SECRET, HS256, cases[i].payload, tok, sizeof(tok));
-		assert_int_equal(check(tok, &c), cases[i].want);
-	}
+	check_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_invalid_utf8_payload(void **state)
