@@ -23,8 +23,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 OPT      ?= -O2 -g
 
-PKG_CFLAGS := $(shell pkg-config --cflags libpq jansson 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs libpq jansson 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags libpq jansson libjwt 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libpq jansson libjwt 2>/dev/null)
 LWS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null)
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes -Wmissing-prototypes \

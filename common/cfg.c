@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "jwtauth.h"
 
 int cfg_parse_long(const char *s, long min, long max, long *out)
 {
@@ -23,6 +26,27 @@ int cfg_parse_long(const char *s, long min, long max, long *out)
 	if (v < min || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+int cfg_origin_listed(const char *list, const char *origin, size_t olen)
+{
+	while (*list) {
+		const char *end = strchr(list, ',');
+		size_t n = end ? (size_t)(end - list) : strlen(list);
+
+		while (n && *list == ' ') {
+			list++;
+			n--;
+		}
+		while (n && list[n - 1] == ' ')
+			n--;
+		if (n && n == olen && strncasecmp(list, origin, n) == 0)
+			return 1;
+		if (!end)
+			break;
+		list = end + 1;
+	}
 	return 0;
 }
 
@@ -95,6 +119,15 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 	c->database_url = cfg_env("DATABASE_URL", "dbname=chat");
 	c->allowed_origins = cfg_env("CHAT_ALLOWED_ORIGINS", "");
 	c->log_level = cfg_env("CHAT_LOG_LEVEL", "info");
+	c->jwt_secret = cfg_env("CHAT_JWT_SECRET", "");
+	/* A short HMAC key can be guessed offline from one token: refuse to
+	 * start rather than accept forgeable identities. The value is never
+	 * printed. */
+	if (*c->jwt_secret && strlen(c->jwt_secret) < JWTAUTH_SECRET_MIN) {
+		snprintf(err, errlen, "CHAT_JWT_SECRET is too short: at least %d bytes",
+			 JWTAUTH_SECRET_MIN);
+		return -1;
+	}
 	c->ws_listen = cfg_env("CHAT_WS_LISTEN", "");
 	c->bridge_id = cfg_env("CHAT_BRIDGE_ID", "");
 	c->ws_sid_prefix = cfg_env("CHAT_WS_SID_PREFIX", "");

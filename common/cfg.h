@@ -13,6 +13,7 @@ struct cfg {
 	const char *database_url;    /* DATABASE_URL, a libpq conninfo or URI */
 	const char *allowed_origins; /* CHAT_ALLOWED_ORIGINS, comma-separated */
 	const char *log_level;       /* CHAT_LOG_LEVEL: debug, info, warn, error */
+	const char *jwt_secret;      /* CHAT_JWT_SECRET: HS256 key of site tokens, "" = off */
 	long port;                   /* CHAT_PORT */
 	long max_body;               /* CHAT_MAX_BODY: request body bytes */
 	long username_max;           /* CHAT_USERNAME_MAX: characters */
@@ -75,6 +76,14 @@ struct cfg {
  * The strings point into the environment or static storage.
  */
 int cfg_load(struct cfg *c, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * Returns nonzero when origin[0..olen) is an entry of list, the
+ * comma-separated CHAT_ALLOWED_ORIGINS (entries trimmed of spaces,
+ * compared without regard to case). The bridge's WebSocket and polling
+ * checks and the REST API's CORS answers both ask this.
+ */
+int cfg_origin_listed(const char *list, const char *origin, size_t olen);
 
 /*
  * Parses a whole decimal integer within [min, max]. Returns 0 and sets

@@ -58,26 +58,38 @@ static int tok_is_space(char c)
 	return c == ' ' || c == '\t';
 }
 
-enum tok_found tok_from_authorization(const char *hdr, const char **tok, size_t *len)
+int tok_bearer(const char *hdr, const char **val, size_t *len)
 {
 	const char *p, *end;
 
-	*tok = NULL;
+	*val = NULL;
 	*len = 0;
-	if (!hdr || !*hdr)
-		return TOK_ABSENT;
-	if (strncasecmp(hdr, "Bearer", 6) != 0 || !tok_is_space(hdr[6]))
-		return TOK_MALFORMED;
+	if (!hdr || strncasecmp(hdr, "Bearer", 6) != 0 || !tok_is_space(hdr[6]))
+		return 0;
 	p = hdr + 6;
 	while (tok_is_space(*p))
 		p++;
 	end = p + strlen(p);
 	while (end > p && tok_is_space(end[-1]))
 		end--;
-	if (!tok_wellformed(p, (size_t)(end - p)))
+	*val = p;
+	*len = (size_t)(end - p);
+	return 1;
+}
+
+enum tok_found tok_from_authorization(const char *hdr, const char **tok, size_t *len)
+{
+	const char *p;
+	size_t n;
+
+	*tok = NULL;
+	*len = 0;
+	if (!hdr || !*hdr)
+		return TOK_ABSENT;
+	if (!tok_bearer(hdr, &p, &n) || !tok_wellformed(p, n))
 		return TOK_MALFORMED;
 	*tok = p;
-	*len = (size_t)(end - p);
+	*len = n;
 	return TOK_FOUND;
 }
 

@@ -31,6 +31,14 @@ int tok_wellformed(const char *s, size_t len);
 enum tok_found { TOK_ABSENT = 0, TOK_FOUND = 1, TOK_MALFORMED = -1 };
 
 /*
+ * Finds the credentials of a "Bearer <value>" Authorization header value
+ * (scheme case-insensitive, spaces around the value dropped), whatever
+ * their shape: a session token or a site's JWT (jwtauth.h). Returns 1
+ * with *val and *len pointing into hdr, or 0 (no header, another scheme).
+ */
+int tok_bearer(const char *hdr, const char **val, size_t *len);
+
+/*
  * Finds the token in an Authorization header value ("Bearer <token>",
  * scheme case-insensitive). hdr may be NULL. On TOK_FOUND *tok and *len
  * point into hdr.

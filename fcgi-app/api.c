@@ -178,22 +178,51 @@ static const struct api_endpoint api_endpoints[] = {
 
 #define API_NENDPOINTS (sizeof(api_endpoints) / sizeof(api_endpoints[0]))
 
+/* Seconds a browser may reuse a preflight's answer (Chromium caps it at 7200). */
+#define API_PREFLIGHT_MAX_AGE 600
+
+/* Writes "<name>: GET, POST\r\n", the methods the resource takes, into buf. */
+static void api_methods_header(const struct api_ctx *x, const char *name, char *buf, size_t len)
+{
+	size_t start = (size_t)snprintf(buf, len, "%s: ", name), n = start;
+
+	for (size_t i = 0; i < API_NENDPOINTS && n < len; i++) {
+		if (api_endpoints[i].route != x->route.id)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n > start ? ", " : "",
+				      api_endpoints[i].method);
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, "\r\n");
+}
+
 /* Answers 405 with the methods the resource does take. */
 static void api_method_not_allowed(struct api_ctx *x)
 {
-	char allow[96] = "Allow: ";
-	size_t n = strlen(allow);
+	char allow[96];
 
-	for (size_t i = 0; i < API_NENDPOINTS; i++) {
-		if (api_endpoints[i].route != x->route.id)
-			continue;
-		n += (size_t)snprintf(allow + n, sizeof(allow) - n, "%s%s",
-				      n > sizeof("Allow: ") - 1 ? ", " : "",
-				      api_endpoints[i].method);
-	}
-	snprintf(allow + n, sizeof(allow) - n, "\r\n");
+	api_methods_header(x, "Allow", allow, sizeof(allow));
 	http_send_error(&x->req, ERR_METHOD_NOT_ALLOWED, "method not allowed for this resource",
 			NULL, allow);
+}
+
+/*
+ * A CORS preflight from an allowed origin: 204 with what the resource
+ * takes. Allow-Credentials and Allow-Origin come with every answer to
+ * that origin (http_cors).
+ */
+static void api_preflight(struct api_ctx *x)
+{
+	char headers[256];
+	int n;
+
+	api_methods_header(x, "Access-Control-Allow-Methods", headers, sizeof(headers));
+	n = (int)strlen(headers);
+	snprintf(headers + n, sizeof(headers) - (size_t)n,
+		 "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+		 "Access-Control-Max-Age: %d\r\n",
+		 API_PREFLIGHT_MAX_AGE);
+	http_send(&x->req, 204, headers, "", 0);
 }
 
 /* Reads and parses the JSON object body; answers and returns -1 on failure. */
@@ -256,7 +285,7 @@ void api_handle(struct api *a, FCGX_Request *fcgi)
 {
 	struct api_ctx x;
 	const struct api_endpoint *ep = NULL;
-
+	int cors;
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -264,8 +293,13 @@ void api_handle(struct api *a, FCGX_Request *fcgi)
 	x.api = a;
 	http_req_init(&x.req, fcgi, ++a->seq);
 	log_context(x.req.id, NULL);
+	cors = http_cors(&x.req, a->cfg->allowed_origins);
 	if (route_find(x.req.path, &x.route) == ROUTE_NONE) {
 		api_error(&x, ERR_NOT_FOUND, "no such endpoint", NULL);
+		goto out;
+	}
+	if (cors && strcmp(x.req.method, "OPTIONS") == 0) {
+		api_preflight(&x);
 		goto out;
 	}
 	for (size_t i = 0; i < API_NENDPOINTS; i++)

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
+#include "jwtauth.h"
 #include "log.h"
 
 /*
@@ -31,17 +33,72 @@ static void api_cookie(const struct cfg *cfg, char *buf, size_t buflen, const ch
 			 "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure\r\n");
 }
 
+/* Copies the user id and rooms version columns of r's first row; 0 or -1. */
+static int api_auth_cols(struct api_ctx *x, enum db_stmt stmt, const PGresult *r)
+{
+	int user_col = PQfnumber(r, "user_id");
+	int version_col = PQfnumber(r, "rooms_version");
+
+	if (user_col < 0 || version_col < 0 || PQntuples(r) < 1) {
+		log_err("statement %d lacks user_id or rooms_version", (int)stmt);
+		return -1;
+	}
+	snprintf(x->user_id, sizeof(x->user_id), "%s", PQgetvalue(r, 0, user_col));
+	snprintf(x->rooms_version, sizeof(x->rooms_version), "%s", PQgetvalue(r, 0, version_col));
+	log_context(x->req.id, x->user_id);
+	return 0;
+}
+
+/*
+ * A site's JWT in the Authorization header (CHAT_JWT_SECRET set): the
+ * user of its sub, created or renamed to its name. No session row and no
+ * cookie: the site's token is presented on every request. Returns as
+ * api_auth. Neither the token nor a claim is logged.
+ */
+static int api_auth_external(struct api_ctx *x, int required, const char *tok, size_t len)
+{
+	const struct cfg *cfg = x->api->cfg;
+	struct jwtauth_claims claims;
+	enum jwtauth_result jr = jwtauth_verify(cfg->jwt_secret, tok, len, (double)time(NULL),
+						cfg->username_max, &claims);
+	const char *params[2];
+	PGresult *r = NULL;
+	struct dbcall_row row;
+
+	if (jr != JWTAUTH_OK) {
+		if (!required)
+			return 1;
+		api_error(x, ERR_UNAUTHORIZED, jwtauth_reason(jr), NULL);
+		return -1;
+	}
+	params[0] = claims.sub;
+	params[1] = claims.name;
+	if (api_db_call(x, DB_AUTH_EXTERNAL, params, &r, &row))
+		return -1;
+	if (api_auth_cols(x, DB_AUTH_EXTERNAL, r)) {
+		PQclear(r);
+		api_error(x, ERR_INTERNAL, "internal error", NULL);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
 int api_auth(struct api_ctx *x, int required)
 {
 	const char *tok = NULL;
 	size_t len = 0;
-	enum tok_found found = tok_from_authorization(x->req.authorization, &tok, &len);
+	enum tok_found found;
 	char ttl[24];
 	const char *params[2];
 	PGresult *r = NULL;
-	int user_col, version_col;
 	enum db_status st;
 
+	/* A JWT-shaped bearer goes the site-token way; anything else is a session token. */
+	if (x->api->cfg->jwt_secret[0] && tok_bearer(x->req.authorization, &tok, &len) &&
+	    jwtauth_shaped(tok, len))
+		return api_auth_external(x, required, tok, len);
+	found = tok_from_authorization(x->req.authorization, &tok, &len);
 	if (found == TOK_ABSENT)
 		found = tok_from_cookie(x->req.cookie, &tok, &len);
 	if (found != TOK_FOUND) {
@@ -64,14 +121,6 @@ int api_auth(struct api_ctx *x, int required)
 	/* Checking a session is safe to repeat: a broken connection is just unavailable. */
 	if (api_db_status(x, st == DB_UNKNOWN ? DB_UNAVAILABLE : st))
 		return -1;
-	user_col = PQfnumber(r, "user_id");
-	version_col = PQfnumber(r, "rooms_version");
-	if (user_col < 0 || version_col < 0) {
-		log_err("statement %d lacks user_id or rooms_version", (int)DB_AUTH);
-		PQclear(r);
-		api_error(x, ERR_INTERNAL, "internal error", NULL);
-		return -1;
-	}
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		x->token_hash[0] = '\0';
@@ -80,9 +129,11 @@ int api_auth(struct api_ctx *x, int required)
 		api_error(x, ERR_UNAUTHORIZED, "the session is invalid or has expired", NULL);
 		return -1;
 	}
-	snprintf(x->user_id, sizeof(x->user_id), "%s", PQgetvalue(r, 0, user_col));
-	snprintf(x->rooms_version, sizeof(x->rooms_version), "%s", PQgetvalue(r, 0, version_col));
-	log_context(x->req.id, x->user_id);
+	if (api_auth_cols(x, DB_AUTH, r)) {
+		PQclear(r);
+		api_error(x, ERR_INTERNAL, "internal error", NULL);
+		return -1;
+	}
 	PQclear(r);
 	/* The session slides forward with use: so does a cookie that carried it. */
 	if (!x->req.authorization)

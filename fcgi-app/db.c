@@ -23,6 +23,13 @@ static const struct db_def db_defs[DB__COUNT] = {
 		      "(SELECT max(r.created_at) FROM rooms r)::text AS rooms_version "
 		      "FROM chat_auth($1::bytea, $2::int) a",
 		      2, 1 },
+	/* A site's JWT, verified: its user, created or renamed (migration 0018). */
+	[DB_AUTH_EXTERNAL] = { "auth_external",
+			       "SELECT e.err, e.msg, e.field, e.retry, e.data, "
+			       "e.data->>'id' AS user_id, "
+			       "(SELECT max(r.created_at) FROM rooms r)::text AS rooms_version "
+			       "FROM chat_external_user($1, $2) e",
+			       2, 1 },
 	[DB_JOIN] = { "join",
 		      DBCALL_SELECT
 		      "chat_join($1, $2, $3::bytea, $4::int, $5, $6, $7::int, $8::int)",

@@ -10,6 +10,7 @@
 enum db_stmt {
 	DB_HEALTH,
 	DB_AUTH,
+	DB_AUTH_EXTERNAL,
 	DB_JOIN,
 	DB_LOGOUT,
 	DB_ME,

@@ -30,6 +30,7 @@ void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned long seq)
 	r->authorization = http_param(fcgi, "HTTP_AUTHORIZATION");
 	r->cookie = http_param(fcgi, "HTTP_COOKIE");
 	r->remote_addr = http_param(fcgi, "REMOTE_ADDR");
+	r->origin = http_param(fcgi, "HTTP_ORIGIN");
 	if (!r->method)
 		r->method = "";
 	if (!r->path)
@@ -37,6 +38,24 @@ void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned long seq)
 	if (!r->query)
 		r->query = "";
 	snprintf(r->id, sizeof(r->id), "%x-%lx", (unsigned)getpid(), seq);
+}
+
+int http_cors(struct http_req *r, const char *allowed_origins)
+{
+	size_t olen = r->origin ? strlen(r->origin) : 0;
+
+	r->cors[0] = '\0';
+	/* Echoed into a header: only an exact entry of the list, without controls. */
+	if (!olen || olen > HTTP_ORIGIN_MAX || strcspn(r->origin, "\r\n") != olen ||
+	    !cfg_origin_listed(allowed_origins, r->origin, olen))
+		return 0;
+	snprintf(r->cors, sizeof(r->cors),
+		 "Access-Control-Allow-Origin: %s\r\n"
+		 "Access-Control-Allow-Credentials: true\r\n"
+		 "Access-Control-Expose-Headers: Retry-After, X-Request-Id\r\n"
+		 "Vary: Origin\r\n",
+		 r->origin);
+	return 1;
 }
 
 void http_req_release(struct http_req *r)
@@ -103,6 +122,8 @@ static const char *http_reason(int status)
 		return "OK";
 	case 201:
 		return "Created";
+	case 204:
+		return "No Content";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -141,7 +162,7 @@ int http_send_typed(struct http_req *r, int status, const char *type, const char
 		    const char *body, size_t len)
 {
 	FCGX_Stream *out = r->fcgi->out;
-	char head[1024];
+	char head[2048];
 	int n;
 
 	/* libfcgi's own printf knows no %zu: format here, then write. */
@@ -152,8 +173,8 @@ int http_send_typed(struct http_req *r, int status, const char *type, const char
 		     "X-Content-Type-Options: nosniff\r\n"
 		     "X-Request-Id: %s\r\n"
 		     "Content-Length: %zu\r\n"
-		     "%s%s\r\n",
-		     status, http_reason(status), type, r->id, len, r->set_cookie,
+		     "%s%s%s\r\n",
+		     status, http_reason(status), type, r->id, len, r->set_cookie, r->cors,
 		     extra_headers ? extra_headers : "");
 	r->status = status;
 	if (n < 0 || (size_t)n >= sizeof(head)) {

@@ -7,6 +7,9 @@
 
 #include "err.h"
 
+/* A longer Origin is no entry of CHAT_ALLOWED_ORIGINS that we echo. */
+#define HTTP_ORIGIN_MAX 256
+
 struct http_req {
 	FCGX_Request *fcgi;
 	const char *method;         /* REQUEST_METHOD */
@@ -17,11 +20,13 @@ struct http_req {
 	const char *authorization;  /* HTTP_AUTHORIZATION or NULL */
 	const char *cookie;         /* HTTP_COOKIE or NULL */
 	const char *remote_addr;    /* REMOTE_ADDR or NULL */
+	const char *origin;         /* HTTP_ORIGIN or NULL */
 	char id[32];                /* request id for logs and X-Request-Id */
 	char *body;                 /* owned, NUL-terminated, after http_read_body */
 	size_t body_len;
-	int status;           /* status sent, 0 until then */
-	char set_cookie[192]; /* a Set-Cookie line every answer carries, or "" */
+	int status;                       /* status sent, 0 until then */
+	char set_cookie[192];             /* a Set-Cookie line every answer carries, or "" */
+	char cors[HTTP_ORIGIN_MAX + 192]; /* CORS lines every answer carries, or "" */
 };
 
 /*
@@ -30,6 +35,15 @@ struct http_req {
  * unique within the process.
  */
 void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned long seq);
+
+/*
+ * CORS (DESIGN.md section 7): when the request's Origin is an entry of
+ * allowed_origins (CHAT_ALLOWED_ORIGINS), every answer gets
+ * Access-Control-Allow-Origin: <that origin>, -Allow-Credentials: true,
+ * -Expose-Headers and Vary: Origin. Any other Origin, or none, gets no CORS
+ * header at all. Returns nonzero when the origin is allowed.
+ */
+int http_cors(struct http_req *r, const char *allowed_origins);
 
 /* Frees what the request owns (the body). */
 void http_req_release(struct http_req *r);

@@ -28,6 +28,43 @@ BEGIN
 END
 $function$;
 
+-- chat_external_user(p_sub text, p_name text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0018_external_identity.sql
+CREATE OR REPLACE FUNCTION public.chat_external_user(p_sub text, p_name text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    u users%ROWTYPE;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('chat.external:' || p_sub, 0));
+    SELECT * INTO u FROM users WHERE external_id = p_sub;
+    IF FOUND AND u.username = p_name THEN
+        -- The common case writes only when last_seen is a minute old.
+        IF u.last_seen IS NULL OR u.last_seen < now() - interval '60 seconds' THEN
+            UPDATE users SET last_seen = now() WHERE id = u.id RETURNING * INTO u;
+        END IF;
+        data := chat_user_json(u);
+        RETURN;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('chat.user:' || lower(p_name), 0));
+    IF EXISTS (SELECT 1 FROM users o
+                WHERE lower(o.username) = lower(p_name) AND o.id IS DISTINCT FROM u.id) THEN
+        err := 'username_taken'; msg := 'the name is held by another user';
+        field := 'name';
+        RETURN;
+    END IF;
+    IF u.id IS NULL THEN
+        INSERT INTO users (username, last_seen, external_id, registered)
+        VALUES (p_name, now(), p_sub, true) RETURNING * INTO u;
+    ELSE
+        UPDATE users SET username = p_name, last_seen = now(), registered = true
+         WHERE id = u.id RETURNING * INTO u;
+    END IF;
+    data := chat_user_json(u);
+END
+$function$;
+
 -- chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
 -- history: migrations/0002_functions.sql migrations/0012_create_limits.sql
 CREATE OR REPLACE FUNCTION public.chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)

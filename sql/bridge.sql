@@ -112,3 +112,30 @@ BEGIN
     END LOOP;
 END
 $function$;
+
+-- chat_connect_external(p_sub text, p_name text, p_bridge text, p_conn text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0018_external_identity.sql
+CREATE OR REPLACE FUNCTION public.chat_connect_external(p_sub text, p_name text, p_bridge text, p_conn text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    uid text;
+    e   record;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('chat.external:' || p_sub, 0));
+    SELECT id INTO uid FROM users WHERE external_id = p_sub;
+    IF uid IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('chat.presence:' || uid, 0));
+    END IF;
+    SELECT * INTO e FROM chat_external_user(p_sub, p_name);
+    IF e.err IS NOT NULL THEN
+        err := e.err; msg := e.msg; field := e.field;
+        RETURN;
+    END IF;
+    uid := e.data->>'id';
+    PERFORM chat_presence_open(p_bridge, p_conn, uid);
+    data := json_build_object('user', chat_user_json((SELECT u FROM users u WHERE u.id = uid)),
+                              'rooms', chat_member_rooms_json(uid));
+END
+$function$;

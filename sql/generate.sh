@@ -51,6 +51,7 @@ chat_me                    auth
 chat_logout                auth
 chat_user_json             auth
 chat_rate_take             auth
+chat_external_user         auth
 
 chat_rooms_list            rooms
 chat_rooms_json            rooms
@@ -82,6 +83,7 @@ chat_typing                presence
 
 chat_connect               bridge
 chat_connect_batch         bridge
+chat_connect_external      bridge
 chat_bridge_heartbeat      bridge
 chat_bridge_remove         bridge
 

@@ -70,6 +70,9 @@ CREATE TABLE public.users (
     username text NOT NULL,
     joined_at timestamp with time zone DEFAULT now() NOT NULL,
     last_seen timestamp with time zone,
+    registered boolean DEFAULT false NOT NULL,
+    external_id text,
+    CONSTRAINT users_external_id_check CHECK (((octet_length(external_id) >= 1) AND (octet_length(external_id) <= 255))),
     CONSTRAINT users_username_check CHECK (((char_length(username) >= 1) AND (char_length(username) <= 128)))
 );
 
@@ -313,6 +316,12 @@ CREATE INDEX sessions_user_idx ON public.sessions USING btree (user_id, expires_
 CREATE INDEX user_rooms_room_idx ON public.user_rooms USING btree (room_id, user_id);
 
 --
+-- Name: users_external_id_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX users_external_id_key ON public.users USING btree (external_id);
+
+--
 -- Name: users_username_lower_key; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -416,10 +425,22 @@ GRANT ALL ON FUNCTION public.chat_connect(p_hash bytea, p_ttl integer, p_bridge 
 GRANT ALL ON FUNCTION public.chat_connect_batch(p_hashes bytea[], p_ttls integer[], p_bridges text[], p_conns text[]) TO chat_app;
 
 --
+-- Name: FUNCTION chat_connect_external(p_sub text, p_name text, p_bridge text, p_conn text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_connect_external(p_sub text, p_name text, p_bridge text, p_conn text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_enter_messages(p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_last bigint, p_max_bytes integer, OUT messages json, OUT recovered boolean); Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON FUNCTION public.chat_enter_messages(p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_last bigint, p_max_bytes integer, OUT messages json, OUT recovered boolean) TO chat_app;
+
+--
+-- Name: FUNCTION chat_external_user(p_sub text, p_name text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_external_user(p_sub text, p_name text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
 -- Name: FUNCTION chat_housekeeping(); Type: ACL; Schema: public; Owner: -

@@ -49,7 +49,7 @@ harness_npm_ci() {
 # harness_start STATE_DIR PORT -- exports the settings every suite wants
 # (the tests join many users from one address and create many rooms per
 # user, so both join limits and the room-creation limit are raised; t25
-# tests the defaults; sanitizer reports go to files under the log dir), then starts a
+# tests the defaults; a JWT secret and an allowed origin; sanitizer reports go to files under the log dir), then starts a
 # fresh stack there and stops it whenever the script exits.
 harness_start() {
   export CHAT_STATE_DIR=$1
@@ -58,6 +58,10 @@ harness_start() {
   export CHAT_NGINX_JOIN_RATE=1000r/s
   export CHAT_JOIN_RATE=100000
   export CHAT_ROOM_CREATE_RATE=100000
+  # Site-minted tokens (t29 mints its own with this secret) and one other
+  # origin allowed for CORS (t30; the browser suite names its own page's).
+  export CHAT_JWT_SECRET=${CHAT_JWT_SECRET:-e2e-only-secret-0123456789abcdef-0123456789}
+  export CHAT_ALLOWED_ORIGINS=${CHAT_ALLOWED_ORIGINS:-http://allowed.example}
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$CHAT_STATE_DIR/log/asan
   export UBSAN_OPTIONS=print_stacktrace=1:log_path=$CHAT_STATE_DIR/log/ubsan
   export CHAT_BASE_URL=http://127.0.0.1:$CHAT_PORT

@@ -34,6 +34,10 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 			 "chat_connect_batch($1::bytea[], $2::int[], $3::text[], $4::text[]) "
 			 "WITH ORDINALITY ORDER BY ordinality",
 			 1, 1 },
+	/* A site's JWT, verified: its user created or renamed, then as ws_connect. */
+	[BS_CONNECT_EXTERNAL] = { "ws_connect_external",
+				  BS_CALL "chat_connect_external($1, $2, $3, $4)", 4, NULL, NULL, 1,
+				  1 },
 	[BS_ENTER] = { "ws_enter",
 		       "SELECT err, msg, field, retry, data, member_gen "
 		       "FROM chat_room_enter($1, $2, $3::bigint, $4::int, $5::int, $6::int, $7::int)",

@@ -20,6 +20,7 @@
  */
 enum bstmt {
 	BS_CONNECT,
+	BS_CONNECT_EXTERNAL,
 	BS_ENTER,
 	BS_LEAVE,
 	BS_SEND,

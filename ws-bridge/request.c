@@ -10,28 +10,6 @@
 #include "log.h"
 #include "tok.h"
 
-/* Returns nonzero when origin[0..olen) is an entry of the comma-separated list. */
-static int req_origin_listed(const char *list, const char *origin, size_t olen)
-{
-	while (*list) {
-		const char *end = strchr(list, ',');
-		size_t n = end ? (size_t)(end - list) : strlen(list);
-
-		while (n && *list == ' ') {
-			list++;
-			n--;
-		}
-		while (n && list[n - 1] == ' ')
-			n--;
-		if (n == olen && strncasecmp(list, origin, n) == 0)
-			return 1;
-		if (!end)
-			break;
-		list = end + 1;
-	}
-	return 0;
-}
-
 /*
  * Returns nonzero when the Origin may use the endpoint: no Origin (not a
  * browser), an exact entry of CHAT_ALLOWED_ORIGINS, or the same host as
@@ -51,7 +29,7 @@ static int req_origin_ok(struct lws *wsi, const struct cfg *cfg, char *echo, siz
 	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
 		return 0;
 	olen = strlen(origin);
-	if (!req_origin_listed(cfg->allowed_origins, origin, olen)) {
+	if (!cfg_origin_listed(cfg->allowed_origins, origin, olen)) {
 		o = strstr(origin, "://");
 		if (!o || lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0 ||
 		    strcasecmp(o + 3, host) != 0)

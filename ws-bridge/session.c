@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bridge.h"
 #include "dbcall.h"
 #include "dbreq.h"
 #include "events.h"
+#include "jwtauth.h"
 #include "log.h"
 #include "presence.h"
 #include "reply.h"
@@ -170,6 +172,53 @@ static int connect_token(struct conn *c, const struct sio_packet *p, json_t **au
 	return 0;
 }
 
+/*
+ * Sends the CONNECT check stmt (4 params) for c, whose answer comes to
+ * on_connect_done; c is AUTHING meanwhile. token_hash (hex, or "" for a
+ * site token) is kept to close c when its session is revoked. Answers the
+ * failure itself.
+ */
+static void connect_query(struct bridge *b, struct conn *c, int stmt, const char *const *params,
+			  const char *token_hash)
+{
+	struct dbreq *q = dbreq_new(b, c, -1, NULL);
+
+	if (!q) {
+		reply_frame(c, sio_connect_error("/", 1, "internal_error", "out of memory"));
+		return;
+	}
+	snprintf(sess(c)->token_hash, sizeof(sess(c)->token_hash), "%s", token_hash);
+	c->state = CONN_AUTHING;
+	if (dbreq_query(b, stmt, 4, params, on_connect_done, q)) {
+		c->state = CONN_OPEN;
+		reply_frame(c, sio_connect_error("/", 1, "db_unavailable", REPLY_DB_UNAVAILABLE));
+	}
+}
+
+/*
+ * A site's JWT as auth.token (CHAT_JWT_SECRET set): verified here, then its
+ * user is created or renamed and connected in one statement. The session
+ * has no token hash: a logout cannot revoke it, its exp bounds it. Neither
+ * the token nor a claim is logged.
+ */
+static void connect_external(struct bridge *b, struct conn *c, const char *token, size_t toklen)
+{
+	struct jwtauth_claims claims;
+	enum jwtauth_result jr = jwtauth_verify(b->cfg->jwt_secret, token, toklen,
+						(double)time(NULL), b->cfg->username_max, &claims);
+	const char *params[4];
+
+	if (jr != JWTAUTH_OK) {
+		reply_frame(c, sio_connect_error("/", 1, "unauthorized", jwtauth_reason(jr)));
+		return;
+	}
+	params[0] = claims.sub;
+	params[1] = claims.name;
+	params[2] = b->id;
+	params[3] = c->key;
+	connect_query(b, c, BS_CONNECT_EXTERNAL, params, "");
+}
+
 static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_packet *p)
 {
 	char hash[2 + TOK_HASH_HEX_LEN + 1], ttl[24];
@@ -177,7 +226,6 @@ static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_pa
 	size_t toklen;
 	json_t *auth;
 	const char *params[4];
-	struct dbreq *q;
 
 	if (!sio_is_main_nsp(p)) {
 		reply_frame(
@@ -190,6 +238,13 @@ static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_pa
 	}
 	if (c->state != CONN_OPEN || connect_token(c, p, &auth, &token, &toklen))
 		return;
+	/* Only from the CONNECT payload: a JWT in ?token= would land in access logs. */
+	if (b->cfg->jwt_secret[0] && auth && token && token != c->token &&
+	    jwtauth_shaped(token, toklen)) {
+		connect_external(b, c, token, toklen);
+		json_decref(auth);
+		return;
+	}
 	if (!token || !tok_wellformed(token, toklen) || tok_hash_bytea(token, toklen, hash)) {
 		json_decref(auth);
 		reply_frame(c,
@@ -204,18 +259,7 @@ static void on_sio_connect(struct bridge *b, struct conn *c, const struct sio_pa
 	params[1] = ttl;
 	params[2] = b->id;
 	params[3] = c->key;
-	q = dbreq_new(b, c, -1, NULL);
-	if (!q) {
-		reply_frame(c, sio_connect_error("/", 1, "internal_error", "out of memory"));
-		return;
-	}
-	/* Kept to close this connection when its session is revoked. */
-	memcpy(sess(c)->token_hash, hash + 2, TOK_HASH_HEX_LEN + 1);
-	c->state = CONN_AUTHING;
-	if (dbreq_query(b, BS_CONNECT, 4, params, on_connect_done, q)) {
-		c->state = CONN_OPEN;
-		reply_frame(c, sio_connect_error("/", 1, "db_unavailable", REPLY_DB_UNAVAILABLE));
-	}
+	connect_query(b, c, BS_CONNECT, params, hash + 2);
 }
 
 void session_revoke(struct bridge *b, const char *uid, const char *hash)

@@ -6,7 +6,8 @@
 #
 # Usage: tests/browser/run.sh BUILD_DIR     (make test passes build/asan)
 #
-# Its own state dir (var/browser) and ports (18180, bridge 18181), so it
+# Its own state dir (var/browser) and ports (18180, bridge 18181, t05's
+# page 18182), so it
 # never meets the end-to-end suite (var/test, 18080) or `make run`.
 # Installs what it needs when missing: chromium and a font (apt, through
 # deploy/local/deps.sh), playwright-core (npm ci from the lock file) and the
@@ -43,6 +44,10 @@ harness_npm_ci "$here"
 "$repo/web/build.sh"
 
 export CHAT_WS_PORT=18181
+# t05-cors serves a page of its own on 18182: http://localhost:18182 is an
+# allowed origin, http://127.0.0.1:18182 is not.
+export CHAT_CORS_TEST_PORT=18182
+export CHAT_ALLOWED_ORIGINS=http://localhost:$CHAT_CORS_TEST_PORT
 harness_start "$repo/var/browser" 18180
 
 mkdir -p "$repo/build/screenshots"
