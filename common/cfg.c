@@ -59,8 +59,8 @@ static const struct cfg_long cfg_longs[] = {
 	{ "CHAT_DB_TIMEOUT", CFG_FIELD(db_timeout), 5, 1, 300 },
 	{ "CHAT_FCGI_WORKERS", CFG_FIELD(fcgi_workers), 0, 0, 256 },
 	/* Argon2id's cost, measured in docs/security.md (bench/pwhash). */
-	{ "CHAT_PWHASH_OPSLIMIT", CFG_FIELD(pwhash_opslimit), 2, 1, 32 },
-	{ "CHAT_PWHASH_MEMLIMIT", CFG_FIELD(pwhash_memlimit), 64L << 20, 1L << 20, 4096L << 20 },
+	{ "CHAT_PWHASH_OPSLIMIT", CFG_FIELD(pwhash_opslimit), 3, 1, 32 },
+	{ "CHAT_PWHASH_MEMLIMIT", CFG_FIELD(pwhash_memlimit), 32L << 20, 1L << 20, 4096L << 20 },
 	{ "CHAT_PWHASH_MAX_CONCURRENT", CFG_FIELD(pwhash_max_concurrent), 0, 0, 256 },
 	{ "CHAT_PWHASH_WAIT_MS", CFG_FIELD(pwhash_wait_ms), 250, 0, 10000 },
 	/* Failed sign-ins (and password checks). The windows stay within the
