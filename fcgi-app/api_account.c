@@ -105,6 +105,58 @@ static int account_password_field(struct api_ctx *x, const char *field, const ch
 	return 0;
 }
 
+/* What the check of a sign-in or a password change read (its data object). */
+struct account_check {
+	char user_id[64];          /* "" for an unknown name */
+	char username[160];        /* the account's, else the name asked for */
+	char hash[PWHASH_STR_MAX]; /* "" for an unknown name or a guest */
+};
+
+/*
+ * Runs the check statement stmt (chat_login_check or chat_password_check)
+ * for subject, which takes the attempt's failed-sign-in tokens, reads *c
+ * from its data, takes a hashing slot and checks pw against c->hash (a
+ * dummy hash when there is none: the same work, the same answer as a
+ * wrong password). Returns 1 (it matches) or 0 with the slot held: the
+ * caller gives it back once its own hashing is done. Returns -1, no slot
+ * held, once an error (429, 503 server_busy, 500) has been answered.
+ */
+static int account_check(struct api_ctx *x, enum db_stmt stmt, const char *subject,
+			 const struct account_limits *l, struct account_check *c, const char *pw,
+			 size_t pwlen)
+{
+	const char *params[6] = { subject,        l->addr,      l->user_rate,
+				  l->user_window, l->addr_rate, l->addr_window };
+	PGresult *r;
+	struct dbcall_row row;
+	int match;
+
+	if (api_db_call(x, stmt, params, &r, &row))
+		return -1;
+	if (account_data_string(row.data, row.data_len, "user_id", c->user_id,
+				sizeof(c->user_id)) ||
+	    account_data_string(row.data, row.data_len, "username", c->username,
+				sizeof(c->username)) ||
+	    account_data_string(row.data, row.data_len, "password_hash", c->hash,
+				sizeof(c->hash))) {
+		PQclear(r);
+		api_error(x, ERR_INTERNAL, "internal error", NULL);
+		return -1;
+	}
+	PQclear(r);
+	if (account_slot_take(x)) {
+		account_refund(x, c->username, l);
+		return -1;
+	}
+	match = pwhash_verify(&x->api->pw, c->hash, pw, pwlen);
+	if (match < 0) {
+		pwslot_give(x->api->slots);
+		api_error(x, ERR_INTERNAL, "internal error", NULL);
+		return -1;
+	}
+	return match;
+}
+
 void api_register(struct api_ctx *x)
 {
 	const struct cfg *cfg = x->api->cfg;
@@ -175,8 +227,9 @@ void api_login(struct api_ctx *x)
 	size_t ulen, pwlen;
 	struct valid_err e;
 	struct account_limits l;
+	struct account_check c;
 	struct api_session sess;
-	char user_id[64], hash[PWHASH_STR_MAX], rehash[PWHASH_STR_MAX];
+	char rehash[PWHASH_STR_MAX];
 	const char *params[9];
 	PGresult *r;
 	struct dbcall_row row;
@@ -190,37 +243,14 @@ void api_login(struct api_ctx *x)
 	if (account_password_field(x, "password", &pw, &pwlen))
 		return;
 	account_limits(x, &l);
-	params[0] = username;
-	params[1] = l.addr;
-	params[2] = l.user_rate;
-	params[3] = l.user_window;
-	params[4] = l.addr_rate;
-	params[5] = l.addr_window;
-	if (api_db_call(x, DB_LOGIN_CHECK, params, &r, &row))
+	match = account_check(x, DB_LOGIN_CHECK, username, &l, &c, pw, pwlen);
+	if (match < 0)
 		return;
-	if (account_data_string(row.data, row.data_len, "user_id", user_id, sizeof(user_id)) ||
-	    account_data_string(row.data, row.data_len, "password_hash", hash, sizeof(hash))) {
-		PQclear(r);
-		api_error(x, ERR_INTERNAL, "internal error", NULL);
-		return;
-	}
-	PQclear(r);
-	if (account_slot_take(x)) {
-		account_refund(x, username, &l);
-		return;
-	}
-	/* An unknown name, or a guest's, is checked against a dummy hash:
-	 * the same work, the same answer as a wrong password. */
-	match = pwhash_verify(&x->api->pw, hash, pw, pwlen);
 	rehash[0] = '\0';
-	if (match == 1 && pwhash_needs_rehash(&x->api->pw, hash) &&
+	if (match == 1 && pwhash_needs_rehash(&x->api->pw, c.hash) &&
 	    pwhash_hash(&x->api->pw, pw, pwlen, rehash))
 		rehash[0] = '\0'; /* keep the old one: it still verifies */
 	pwslot_give(x->api->slots);
-	if (match < 0) {
-		api_error(x, ERR_INTERNAL, "internal error", NULL);
-		return;
-	}
 	if (match == 0) {
 		log_info("sign-in refused for '%s'", username);
 		api_error(x, ERR_INVALID_CREDENTIALS, "invalid username or password", NULL);
@@ -228,8 +258,8 @@ void api_login(struct api_ctx *x)
 	}
 	if (api_session_new(x, &sess))
 		return;
-	params[0] = user_id;
-	params[1] = hash;
+	params[0] = c.user_id;
+	params[1] = c.hash;
 	params[2] = rehash[0] ? rehash : NULL;
 	params[3] = sess.hash;
 	params[4] = sess.ttl;
@@ -248,7 +278,8 @@ void api_password(struct api_ctx *x)
 	const char *cur, *next;
 	size_t curlen, nextlen;
 	struct account_limits l;
-	char username[160], hash[PWHASH_STR_MAX], fresh[PWHASH_STR_MAX];
+	struct account_check c;
+	char fresh[PWHASH_STR_MAX];
 	const char *params[7];
 	PGresult *r;
 	struct dbcall_row row;
@@ -258,40 +289,23 @@ void api_password(struct api_ctx *x)
 	    account_password_field(x, "new_password", &next, &nextlen))
 		return;
 	account_limits(x, &l);
-	params[0] = x->user_id;
-	params[1] = l.addr;
-	params[2] = l.user_rate;
-	params[3] = l.user_window;
-	params[4] = l.addr_rate;
-	params[5] = l.addr_window;
-	if (api_db_call(x, DB_PASSWORD_CHECK, params, &r, &row))
+	match = account_check(x, DB_PASSWORD_CHECK, x->user_id, &l, &c, cur, curlen);
+	if (match < 0)
 		return;
-	if (account_data_string(row.data, row.data_len, "username", username, sizeof(username)) ||
-	    account_data_string(row.data, row.data_len, "password_hash", hash, sizeof(hash))) {
-		PQclear(r);
-		api_error(x, ERR_INTERNAL, "internal error", NULL);
-		return;
-	}
-	PQclear(r);
-	if (account_slot_take(x)) {
-		account_refund(x, username, &l);
-		return;
-	}
-	match = pwhash_verify(&x->api->pw, hash, cur, curlen);
 	if (match == 1)
 		failed = pwhash_hash(&x->api->pw, next, nextlen, fresh);
 	pwslot_give(x->api->slots);
-	if (match < 0 || failed) {
+	if (failed) {
 		api_error(x, ERR_INTERNAL, "internal error", NULL);
 		return;
 	}
 	if (match == 0) {
-		log_info("password change refused for '%s': wrong current password", username);
+		log_info("password change refused for '%s': wrong current password", c.username);
 		api_error(x, ERR_FORBIDDEN, "current_password is not correct", "current_password");
 		return;
 	}
 	params[0] = x->user_id;
-	params[1] = hash;
+	params[1] = c.hash;
 	params[2] = fresh;
 	params[3] = x->token_hash[0] ? x->token_hash : NULL;
 	params[4] = l.addr;
@@ -299,7 +313,7 @@ void api_password(struct api_ctx *x)
 	params[6] = l.addr_rate;
 	if (api_db_call(x, DB_PASSWORD_SET, params, &r, &row))
 		return;
-	log_info("password changed for '%s'", username);
+	log_info("password changed for '%s'", c.username);
 	api_send_data(x, 200, NULL, row.data, row.data_len);
 	PQclear(r);
 }

@@ -238,9 +238,10 @@ END
 $$;
 
 -- POST /api/login, first step: the attempt takes its tokens (429
--- rate_limited when a bucket is empty), then data {user_id, password_hash}
--- of the name: both null for a name nobody has, password_hash null for a
--- guest. chat-fcgi checks the password against it (or a dummy hash, so
+-- rate_limited when a bucket is empty), then data {user_id, username,
+-- password_hash} of the name: user_id and password_hash null for a name
+-- nobody has (username is then the name asked for), password_hash null
+-- for a guest. chat-fcgi checks the password against it (or a dummy hash, so
 -- that the time does not tell).
 CREATE FUNCTION chat_login_check(p_username text, p_addr text, p_user_rate integer,
                                  p_user_window integer, p_addr_rate integer,
@@ -260,7 +261,8 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO u FROM users WHERE lower(username) = lower(p_username);
-    data := json_build_object('user_id', u.id, 'password_hash', u.password_hash);
+    data := json_build_object('user_id', u.id, 'username', coalesce(u.username, p_username),
+                              'password_hash', u.password_hash);
 END
 $$;
 
@@ -321,7 +323,8 @@ BEGIN
         retry := w;
         RETURN;
     END IF;
-    data := json_build_object('username', u.username, 'password_hash', u.password_hash);
+    data := json_build_object('user_id', u.id, 'username', u.username,
+                              'password_hash', u.password_hash);
 END
 $$;
 

@@ -113,7 +113,8 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO u FROM users WHERE lower(username) = lower(p_username);
-    data := json_build_object('user_id', u.id, 'password_hash', u.password_hash);
+    data := json_build_object('user_id', u.id, 'username', coalesce(u.username, p_username),
+                              'password_hash', u.password_hash);
 END
 $function$;
 
@@ -217,7 +218,8 @@ BEGIN
         retry := w;
         RETURN;
     END IF;
-    data := json_build_object('username', u.username, 'password_hash', u.password_hash);
+    data := json_build_object('user_id', u.id, 'username', u.username,
+                              'password_hash', u.password_hash);
 END
 $function$;
 
