@@ -332,7 +332,8 @@ $$;
 -- p_old_pw_hash: stores p_new_pw_hash, gives the tokens back and revokes
 -- every other session of the user (p_keep is the caller's), telling the
 -- bridges with session_revoked as a logout does so that they close those
--- sessions' sockets. 403 forbidden when the password changed meanwhile.
+-- sessions' sockets (p_keep NULL: every session). 403 forbidden when the
+-- password changed meanwhile.
 CREATE FUNCTION chat_password_set(p_user text, p_old_pw_hash text, p_new_pw_hash text,
                                   p_keep bytea, p_addr text, p_user_rate integer,
                                   p_addr_rate integer,
@@ -351,7 +352,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM chat_login_refund(u.username, p_addr, p_user_rate, p_addr_rate);
-    FOR h IN DELETE FROM sessions WHERE user_id = p_user AND token_hash <> p_keep
+    FOR h IN DELETE FROM sessions WHERE user_id = p_user AND token_hash IS DISTINCT FROM p_keep
              RETURNING token_hash LOOP
         PERFORM chat_notify(json_build_object('type', 'session_revoked', 'user_id', p_user,
                                               'token_hash', encode(h, 'hex')));

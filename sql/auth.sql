@@ -241,7 +241,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM chat_login_refund(u.username, p_addr, p_user_rate, p_addr_rate);
-    FOR h IN DELETE FROM sessions WHERE user_id = p_user AND token_hash <> p_keep
+    FOR h IN DELETE FROM sessions WHERE user_id = p_user AND token_hash IS DISTINCT FROM p_keep
              RETURNING token_hash LOOP
         PERFORM chat_notify(json_build_object('type', 'session_revoked', 'user_id', p_user,
                                               'token_hash', encode(h, 'hex')));
