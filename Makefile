@@ -79,7 +79,7 @@ $(COMMON_LIB): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/chat-fcgi: $(FCGI_OBJ) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(COMMON_LIB) -lfcgi $(COMMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(COMMON_LIB) -lfcgi -lsodium $(COMMON_LIBS)
 
 $(BUILD)/chat-ws: $(WS_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(WS_OBJ) $(COMMON_LIB) $(LWS_LIBS) -lev $(COMMON_LIBS)
@@ -96,7 +96,7 @@ $(BUILD)/tests/ws/%: tests/unit/ws-bridge/%.c $(WS_LIB_OBJ) $(COMMON_LIB)
 $(BUILD)/tests/fcgi/%: tests/unit/fcgi-app/%.c $(FCGI_LIB_OBJ) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ifcgi-app $(CFLAGS) -o $@ $< $(FCGI_LIB_OBJ) $(COMMON_LIB) -lcmocka \
-		-lfcgi $(COMMON_LIBS)
+		-lfcgi -lsodium $(COMMON_LIBS)
 
 deps:
 	deploy/local/deps.sh

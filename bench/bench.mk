@@ -4,6 +4,8 @@
 # LDFLAGS and the $(BUILD)/obj/%.o pattern rule defined there):
 #
 #   make chat-bench      build $(BUILD)/chat-bench
+#   make pwhash-bench    build $(BUILD)/pwhash-bench and run it: milliseconds
+#                        per Argon2id hash for candidate costs (docs/security.md)
 #   make bench           quick benchmark set (< 5 min), bench/run.sh
 #   make bench-full      everything, bench/run.sh --full
 #   make compare         side by side with the reference peers, bench/compare
@@ -20,7 +22,7 @@ BENCH_OBJ    := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_CFLAGS := $(shell pkg-config --cflags libwebsockets libcurl jansson 2>/dev/null)
 BENCH_LIBS   := $(shell pkg-config --libs libwebsockets libcurl jansson 2>/dev/null)
 
-.PHONY: chat-bench bench bench-full compare
+.PHONY: chat-bench bench bench-full compare pwhash-bench
 
 chat-bench: $(BUILD)/chat-bench
 
@@ -28,6 +30,14 @@ $(BENCH_OBJ): CPPFLAGS += $(BENCH_CFLAGS)
 
 $(BUILD)/chat-bench: $(BENCH_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJ) $(BENCH_LIBS)
+
+$(BUILD)/pwhash-bench: bench/pwhash/pwhash-bench.c $(BUILD)/obj/fcgi-app/pwhash.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ifcgi-app $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/fcgi-app/pwhash.o \
+		$(COMMON_LIB) -lsodium $(COMMON_LIBS)
+
+pwhash-bench: $(BUILD)/pwhash-bench
+	$(BUILD)/pwhash-bench $(PWHASH_BENCH_ARGS)
 
 bench:
 	bench/run.sh

@@ -82,6 +82,17 @@ static const struct cfg_long cfg_longs[] = {
 	{ "CHAT_ROOMS_CACHE_MS", CFG_FIELD(rooms_cache_ms), 1000, 0, 60000 },
 	{ "CHAT_DB_TIMEOUT", CFG_FIELD(db_timeout), 5, 1, 300 },
 	{ "CHAT_FCGI_WORKERS", CFG_FIELD(fcgi_workers), 0, 0, 256 },
+	/* Argon2id's cost, measured in docs/security.md (bench/pwhash). */
+	{ "CHAT_PWHASH_OPSLIMIT", CFG_FIELD(pwhash_opslimit), 3, 1, 32 },
+	{ "CHAT_PWHASH_MEMLIMIT", CFG_FIELD(pwhash_memlimit), 32L << 20, 1L << 20, 4096L << 20 },
+	{ "CHAT_PWHASH_MAX_CONCURRENT", CFG_FIELD(pwhash_max_concurrent), 0, 0, 256 },
+	{ "CHAT_PWHASH_WAIT_MS", CFG_FIELD(pwhash_wait_ms), 250, 0, 10000 },
+	/* Failed sign-ins (and password checks). The windows stay within the
+	 * hour after which chat_housekeeping drops an idle bucket as full. */
+	{ "CHAT_LOGIN_USER_RATE", CFG_FIELD(login_user_rate), 10, 0, 1000000000 },
+	{ "CHAT_LOGIN_USER_WINDOW", CFG_FIELD(login_user_window), 900, 1, 3600 },
+	{ "CHAT_LOGIN_ADDR_RATE", CFG_FIELD(login_addr_rate), 50, 0, 1000000000 },
+	{ "CHAT_LOGIN_ADDR_WINDOW", CFG_FIELD(login_addr_window), 900, 1, 3600 },
 	{ "CHAT_WS_PORT", CFG_FIELD(ws_port), 8081, 1, 65535 },
 	{ "CHAT_WS_MAX_CONN", CFG_FIELD(ws_max_conn), 200000, 1, 10000000 },
 	{ "CHAT_WS_LIBEV", CFG_FIELD(ws_libev), 1, 0, 1 },

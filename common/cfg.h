@@ -33,6 +33,14 @@ struct cfg {
 	long rooms_cache_ms;         /* CHAT_ROOMS_CACHE_MS: GET /api/rooms reuse, 0 = off */
 	long db_timeout;             /* CHAT_DB_TIMEOUT: connect and statement seconds */
 	long fcgi_workers;           /* CHAT_FCGI_WORKERS: 0 serves in-process */
+	long pwhash_opslimit;        /* CHAT_PWHASH_OPSLIMIT: Argon2id passes */
+	long pwhash_memlimit;        /* CHAT_PWHASH_MEMLIMIT: bytes per hash */
+	long pwhash_max_concurrent; /* CHAT_PWHASH_MAX_CONCURRENT: hashes at once, 0 = one per CPU */
+	long pwhash_wait_ms;        /* CHAT_PWHASH_WAIT_MS: wait for a hashing slot, then 503 */
+	long login_user_rate;       /* CHAT_LOGIN_USER_RATE: failed sign-ins per window per name */
+	long login_user_window;     /* CHAT_LOGIN_USER_WINDOW: seconds */
+	long login_addr_rate;   /* CHAT_LOGIN_ADDR_RATE: failed sign-ins per window per address */
+	long login_addr_window; /* CHAT_LOGIN_ADDR_WINDOW: seconds */
 	/* The WebSocket bridge (chat-ws). */
 	const char *ws_listen;       /* CHAT_WS_LISTEN: a unix socket path, or "" for TCP */
 	const char *bridge_id;       /* CHAT_BRIDGE_ID: presence key, "" = host:pid */

@@ -23,6 +23,8 @@ static const struct {
 	[ERR_INTERNAL] = { "internal_error", 500 },
 	[ERR_DB_UNAVAILABLE] = { "db_unavailable", 503 },
 	[ERR_OUTCOME_UNKNOWN] = { "outcome_unknown", 503 },
+	[ERR_INVALID_CREDENTIALS] = { "invalid_credentials", 401 },
+	[ERR_SERVER_BUSY] = { "server_busy", 503 },
 };
 
 const char *err_name(enum err_code code)

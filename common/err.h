@@ -20,7 +20,9 @@ enum err_code {
 	ERR_RATE_LIMITED,
 	ERR_INTERNAL,
 	ERR_DB_UNAVAILABLE,
-	ERR_OUTCOME_UNKNOWN, /* the connection broke after a write was sent */
+	ERR_OUTCOME_UNKNOWN,     /* the connection broke after a write was sent */
+	ERR_INVALID_CREDENTIALS, /* a sign-in with an unknown name or a wrong password */
+	ERR_SERVER_BUSY,         /* every password-hashing slot stayed busy */
 	ERR__COUNT
 };
 

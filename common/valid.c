@@ -47,6 +47,16 @@ int valid_string_field(const json_t *obj, const char *field, enum valid_need nee
 	return 0;
 }
 
+int valid_password(const char *field, const char *s, size_t len, struct valid_err *e)
+{
+	if (len < VALID_PASSWORD_MIN || len > VALID_PASSWORD_MAX)
+		return valid_fail(e, field, "%s must be %d to %d bytes", field, VALID_PASSWORD_MIN,
+				  VALID_PASSWORD_MAX);
+	if (utf8_valid_prefix(s, len) != len)
+		return valid_fail(e, field, "%s must be valid UTF-8", field);
+	return 0;
+}
+
 int valid_username(const char *s, size_t len, long max, struct valid_err *e)
 {
 	if (len == 0)

@@ -33,6 +33,18 @@ int valid_string_field(const json_t *obj, const char *field, enum valid_need nee
 int valid_username(const char *s, size_t len, long max, struct valid_err *e)
 	__attribute__((warn_unused_result));
 
+/* The bounds of a password, in bytes (DESIGN.md section 7). */
+#define VALID_PASSWORD_MIN 8
+#define VALID_PASSWORD_MAX 256
+
+/*
+ * A password: 8..256 bytes (not characters: the hash's input) of
+ * well-formed UTF-8; valid_string_field already refused U+0000. Returns
+ * 0 or -1 naming field.
+ */
+int valid_password(const char *field, const char *s, size_t len, struct valid_err *e)
+	__attribute__((warn_unused_result));
+
 enum valid_text_flags {
 	VALID_MULTILINE = 1 << 0,   /* newline and tab allowed */
 	VALID_ALLOW_BLANK = 1 << 1, /* white space only (or empty, if min is 0) allowed */

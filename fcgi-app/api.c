@@ -166,6 +166,9 @@ static const struct api_endpoint api_endpoints[] = {
 	{ ROUTE_HEALTH, "GET", api_health, 0 },
 	{ ROUTE_METRICS, "GET", api_metrics, 0 },
 	{ ROUTE_JOIN, "POST", api_join, API_BODY },
+	{ ROUTE_REGISTER, "POST", api_register, API_BODY },
+	{ ROUTE_LOGIN, "POST", api_login, API_BODY },
+	{ ROUTE_ME_PASSWORD, "POST", api_password, API_AUTH | API_BODY },
 	{ ROUTE_SESSION, "DELETE", api_logout, API_AUTH },
 	{ ROUTE_ME, "GET", api_me, API_AUTH },
 	{ ROUTE_ROOMS, "GET", api_rooms_list, API_AUTH },
@@ -264,15 +267,20 @@ static int api_read_json(struct api_ctx *x)
 	return 0;
 }
 
-void api_init(struct api *a, const struct cfg *cfg, const struct metrics *metrics,
-	      struct metrics_slot *mine)
+int api_init(struct api *a, const struct cfg *cfg, const struct metrics *metrics,
+	     struct metrics_slot *mine, const struct pwslot *slots)
 {
 	a->cfg = cfg;
 	a->seq = 0;
 	a->metrics = metrics;
 	a->mine = mine;
+	a->slots = slots;
+	if (pwhash_init(&a->pw, (unsigned long long)cfg->pwhash_opslimit,
+			(size_t)cfg->pwhash_memlimit))
+		return -1;
 	pagecache_init(&a->rooms, cfg->rooms_cache_ms);
 	db_init(&a->db, cfg);
+	return 0;
 }
 
 void api_release(struct api *a)

@@ -8,6 +8,8 @@
 #include "db.h"
 #include "metrics.h"
 #include "pagecache.h"
+#include "pwhash.h"
+#include "pwslot.h"
 
 struct api {
 	const struct cfg *cfg;
@@ -16,14 +18,17 @@ struct api {
 	const struct metrics *metrics; /* the whole pool's, for the metrics page */
 	struct metrics_slot *mine;     /* this worker's counters */
 	struct pagecache rooms;        /* recent GET /api/rooms answers */
+	struct pwhash pw;              /* password hashing, this worker's */
+	const struct pwslot *slots;    /* the pool's bound on hashes at once */
 };
 
 /*
- * Prepares the API; cfg and the metrics must outlive it. Connects to the
- * database lazily.
+ * Prepares the API; cfg, the metrics and slots must outlive it. Connects
+ * to the database lazily. Returns 0, or -1 when libsodium cannot start.
  */
-void api_init(struct api *a, const struct cfg *cfg, const struct metrics *metrics,
-	      struct metrics_slot *mine);
+int api_init(struct api *a, const struct cfg *cfg, const struct metrics *metrics,
+	     struct metrics_slot *mine, const struct pwslot *slots)
+	__attribute__((warn_unused_result));
 
 /* Releases the database connection. */
 void api_release(struct api *a);

@@ -75,6 +75,33 @@ int api_room_param(struct api_ctx *x, char *out, size_t outlen) __attribute__((w
  */
 int api_auth(struct api_ctx *x, int required) __attribute__((warn_unused_result));
 
+/* A new session's token, its hash (a bytea literal) and lifetime (text). */
+struct api_session {
+	char token[TOK_LEN + 1];
+	char hash[2 + TOK_HASH_HEX_LEN + 1];
+	char ttl[24];
+};
+
+/*
+ * Makes a new session token (api_session.c). Returns 0, or -1 once 500
+ * has been answered.
+ */
+int api_session_new(struct api_ctx *x, struct api_session *s) __attribute__((warn_unused_result));
+
+/*
+ * Answers a sign-in: row's data object (from chat_session_open) with the
+ * token of s spliced in, and its cookie, with status.
+ */
+void api_session_answer(struct api_ctx *x, int status, const struct api_session *s,
+			const struct dbcall_row *row);
+
+/*
+ * The key the rate limits count the client by: its address, an IPv6 one
+ * by its /64 (written into buf[0..len), len >= ADDR_KEY_MAX), or NULL
+ * when the request has no address.
+ */
+const char *api_addr_key(const struct api_ctx *x, char *buf, size_t len);
+
 /* The handlers of api.c's endpoint table. They answer the request. */
 void api_join(struct api_ctx *x);          /* POST /api/join (api_session.c) */
 void api_logout(struct api_ctx *x);        /* DELETE /api/session */
@@ -85,5 +112,8 @@ void api_room_get(struct api_ctx *x);      /* GET /api/rooms/{id} */
 void api_room_users(struct api_ctx *x);    /* GET /api/users/{room_id} */
 void api_messages_get(struct api_ctx *x);  /* GET /api/messages/{room_id} (api_messages.c) */
 void api_messages_post(struct api_ctx *x); /* POST /api/messages/{room_id} */
+void api_register(struct api_ctx *x);      /* POST /api/register (api_account.c) */
+void api_login(struct api_ctx *x);         /* POST /api/login */
+void api_password(struct api_ctx *x);      /* POST /api/me/password */
 
 #endif

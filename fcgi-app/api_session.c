@@ -141,20 +141,60 @@ int api_auth(struct api_ctx *x, int required)
 	return 0;
 }
 
+const char *api_addr_key(const struct api_ctx *x, char *buf, size_t len)
+{
+	/* An IPv6 client counts by its /64 (as the bridge counts connections):
+	 * not per address it can pick. */
+	return x->req.remote_addr && addr_key(x->req.remote_addr, buf, len) == 0
+		? buf
+		: x->req.remote_addr;
+}
+
+int api_session_new(struct api_ctx *x, struct api_session *s)
+{
+	if (tok_new(s->token) || tok_hash_bytea(s->token, TOK_LEN, s->hash)) {
+		api_error(x, ERR_INTERNAL, "cannot create a session token", NULL);
+		return -1;
+	}
+	snprintf(s->ttl, sizeof(s->ttl), "%ld", x->api->cfg->session_ttl);
+	return 0;
+}
+
+void api_session_answer(struct api_ctx *x, int status, const struct api_session *s,
+			const struct dbcall_row *row)
+{
+	const char *data = row->data;
+	size_t dlen = row->data_len;
+	size_t tlen = sizeof("{\"token\":\"\",") - 1 + TOK_LEN;
+	char headers[320];
+	char *spliced;
+
+	/* The token never reaches the database: splice it into the object. */
+	spliced = dlen > 1 && data[0] == '{' ? malloc(tlen + dlen) : NULL;
+	if (!spliced) {
+		api_error(x, ERR_INTERNAL, "internal error", NULL);
+		return;
+	}
+	snprintf(spliced, tlen + 1, "{\"token\":\"%s\",", s->token);
+	memcpy(spliced + tlen, data + 1, dlen - 1);
+	spliced[tlen + dlen - 1] = '\0';
+	x->req.set_cookie[0] = '\0'; /* the new session's cookie replaces any other */
+	api_cookie(x->api->cfg, headers, sizeof(headers), s->token, TOK_LEN, 1);
+	api_send_data(x, status, headers, spliced, tlen + dlen - 1);
+	free(spliced);
+}
+
 void api_join(struct api_ctx *x)
 {
 	const struct cfg *cfg = x->api->cfg;
 	const char *username, *room_id;
 	size_t ulen, rlen;
 	struct valid_err e;
-	char token[TOK_LEN + 1], hash[2 + TOK_HASH_HEX_LEN + 1];
-	char ttl[24], rate[24], window[24], headers[320], akey[ADDR_KEY_MAX];
+	struct api_session sess;
+	char rate[24], window[24], akey[ADDR_KEY_MAX];
 	const char *params[8];
 	PGresult *r;
 	struct dbcall_row row;
-	const char *data;
-	size_t dlen, tlen;
-	char *spliced;
 
 	if (valid_string_field(x->body, "username", VALID_REQUIRED, &username, &ulen, &e) ||
 	    valid_username(username, ulen, cfg->username_max, &e) ||
@@ -169,43 +209,22 @@ void api_join(struct api_ctx *x)
 	if (api_auth(x, 0) < 0)
 		return;
 	x->req.set_cookie[0] = '\0'; /* join sets the new session's cookie itself */
-	if (tok_new(token) || tok_hash_bytea(token, TOK_LEN, hash)) {
-		api_error(x, ERR_INTERNAL, "cannot create a session token", NULL);
+	if (api_session_new(x, &sess))
 		return;
-	}
-	snprintf(ttl, sizeof(ttl), "%ld", cfg->session_ttl);
 	snprintf(rate, sizeof(rate), "%ld", cfg->join_rate);
 	snprintf(window, sizeof(window), "%ld", cfg->join_rate_window);
 	params[0] = username;
 	params[1] = room_id;
-	params[2] = hash;
-	params[3] = ttl;
+	params[2] = sess.hash;
+	params[3] = sess.ttl;
 	params[4] = x->user_id[0] ? x->user_id : NULL;
-	/* New names are counted per client address, an IPv6 client by its /64
-	 * (as the bridge counts connections): not per address it can pick. */
-	params[5] = x->req.remote_addr && addr_key(x->req.remote_addr, akey, sizeof(akey)) == 0
-		? akey
-		: x->req.remote_addr;
+	/* New names are counted per client address. */
+	params[5] = api_addr_key(x, akey, sizeof(akey));
 	params[6] = rate;
 	params[7] = window;
 	if (api_db_call(x, DB_JOIN, params, &r, &row))
 		return;
-	/* The token never reaches the database: splice it into the object. */
-	data = row.data;
-	dlen = row.data_len;
-	tlen = sizeof("{\"token\":\"\",") - 1 + TOK_LEN;
-	spliced = dlen > 1 && data[0] == '{' ? malloc(tlen + dlen) : NULL;
-	if (!spliced) {
-		PQclear(r);
-		api_error(x, ERR_INTERNAL, "internal error", NULL);
-		return;
-	}
-	snprintf(spliced, tlen + 1, "{\"token\":\"%s\",", token);
-	memcpy(spliced + tlen, data + 1, dlen - 1);
-	spliced[tlen + dlen - 1] = '\0';
-	api_cookie(cfg, headers, sizeof(headers), token, TOK_LEN, 1);
-	api_send_data(x, 201, headers, spliced, tlen + dlen - 1);
-	free(spliced);
+	api_session_answer(x, 201, &sess, &row);
 	PQclear(r);
 }
 

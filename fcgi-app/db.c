@@ -47,6 +47,31 @@ static const struct db_def db_defs[DB__COUNT] = {
 	[DB_SEND_MESSAGE] = { "send_message", DBCALL_SEND_MESSAGE_SQL, DBCALL_SEND_NPARAMS, 0 },
 	[DB_ROOM_USERS] = { "room_users", DBCALL_SELECT "chat_room_users($1, $2::int, $3::int)", 3,
 			    1 },
+	/* Accounts (migration 0017): each sign-in is a check, the hash, then a write. */
+	[DB_REGISTER_CHECK] = { "register_check",
+				DBCALL_SELECT
+				"chat_register_check($1, $2, $3, $4, $5::int, $6::int)",
+				6, 0 },
+	[DB_REGISTER] = { "register",
+			  DBCALL_SELECT "chat_register($1, $2, $3, $4::bytea, $5::int, $6)", 6, 0 },
+	[DB_LOGIN_CHECK] = { "login_check",
+			     DBCALL_SELECT
+			     "chat_login_check($1, $2, $3::int, $4::int, $5::int, $6::int)",
+			     6, 0 },
+	[DB_LOGIN_REFUND] = { "login_refund", "SELECT chat_login_refund($1, $2, $3::int, $4::int)",
+			      4, 0 },
+	[DB_LOGIN] = { "login",
+		       DBCALL_SELECT "chat_login($1, $2, $3, $4::bytea, $5::int, $6, $7, $8::int, "
+				     "$9::int)",
+		       9, 0 },
+	[DB_PASSWORD_CHECK] = { "password_check",
+				DBCALL_SELECT
+				"chat_password_check($1, $2, $3::int, $4::int, $5::int, $6::int)",
+				6, 0 },
+	[DB_PASSWORD_SET] = { "password_set",
+			      DBCALL_SELECT
+			      "chat_password_set($1, $2, $3, $4::bytea, $5, $6::int, $7::int)",
+			      7, 0 },
 };
 
 void db_init(struct db *d, const struct cfg *cfg)

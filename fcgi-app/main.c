@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
+#include "pwslot.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -22,6 +23,7 @@ static void on_stop(int sig)
 struct serve_ctx {
 	const struct cfg *cfg;
 	struct metrics *metrics;
+	const struct pwslot *slots;
 };
 
 /* One worker: accept and answer requests until asked to stop. */
@@ -32,7 +34,8 @@ static int serve(void *arg, int slot)
 	FCGX_Request req;
 
 	sc->metrics->slot[slot].pid = getpid();
-	api_init(&api, sc->cfg, sc->metrics, &sc->metrics->slot[slot]);
+	if (api_init(&api, sc->cfg, sc->metrics, &sc->metrics->slot[slot], sc->slots))
+		return 1;
 	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_err("cannot initialize the request");
 		api_release(&api);
@@ -56,6 +59,8 @@ int main(void)
 	struct sigaction sa;
 	struct cfg cfg;
 	struct serve_ctx sc;
+	struct pwslot slots;
+	long nslots;
 	char err[256];
 	int rc = 0;
 
@@ -77,10 +82,17 @@ int main(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 
+	/* Password hashes at once, for the whole pool: one per CPU unless set. */
+	nslots = cfg.pwhash_max_concurrent ? cfg.pwhash_max_concurrent
+					   : sysconf(_SC_NPROCESSORS_ONLN);
+	if (pwslot_open(&slots, nslots))
+		return 1;
 	sc.cfg = &cfg;
+	sc.slots = &slots;
 	sc.metrics = metrics_new(cfg.fcgi_workers ? (int)cfg.fcgi_workers : 1);
 	if (!sc.metrics) {
 		log_err("cannot map the metrics counters");
+		pwslot_close(&slots);
 		return 1;
 	}
 	if (cfg.fcgi_workers == 0) {
@@ -91,5 +103,6 @@ int main(void)
 		rc = 1;
 	}
 	metrics_free(sc.metrics);
+	pwslot_close(&slots);
 	return rc;
 }

@@ -12,7 +12,8 @@ static const struct {
 	{ "/api/session", 0, ROUTE_SESSION }, { "/api/me", 0, ROUTE_ME },
 	{ "/api/metrics", 0, ROUTE_METRICS }, { "/api/rooms", 0, ROUTE_ROOMS },
 	{ "/api/rooms/", 1, ROUTE_ROOM },     { "/api/messages/", 1, ROUTE_MESSAGES },
-	{ "/api/users/", 1, ROUTE_USERS },
+	{ "/api/users/", 1, ROUTE_USERS },    { "/api/register", 0, ROUTE_REGISTER },
+	{ "/api/login", 0, ROUTE_LOGIN },     { "/api/me/password", 0, ROUTE_ME_PASSWORD },
 };
 
 enum route_id route_find(const char *path, struct route_match *m)

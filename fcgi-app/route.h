@@ -6,15 +6,18 @@
 
 enum route_id {
 	ROUTE_NONE = 0,
-	ROUTE_HEALTH,   /* /api/health */
-	ROUTE_JOIN,     /* /api/join */
-	ROUTE_SESSION,  /* /api/session */
-	ROUTE_ME,       /* /api/me */
-	ROUTE_ROOMS,    /* /api/rooms */
-	ROUTE_ROOM,     /* /api/rooms/{id} */
-	ROUTE_MESSAGES, /* /api/messages/{room_id} */
-	ROUTE_USERS,    /* /api/users/{room_id} */
-	ROUTE_METRICS,  /* /api/metrics (loopback only) */
+	ROUTE_HEALTH,      /* /api/health */
+	ROUTE_JOIN,        /* /api/join */
+	ROUTE_SESSION,     /* /api/session */
+	ROUTE_ME,          /* /api/me */
+	ROUTE_ROOMS,       /* /api/rooms */
+	ROUTE_ROOM,        /* /api/rooms/{id} */
+	ROUTE_MESSAGES,    /* /api/messages/{room_id} */
+	ROUTE_USERS,       /* /api/users/{room_id} */
+	ROUTE_METRICS,     /* /api/metrics (loopback only) */
+	ROUTE_REGISTER,    /* /api/register */
+	ROUTE_LOGIN,       /* /api/login */
+	ROUTE_ME_PASSWORD, /* /api/me/password */
 };
 
 struct route_match {

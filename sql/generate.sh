@@ -51,6 +51,17 @@ chat_me                    auth
 chat_logout                auth
 chat_user_json             auth
 chat_rate_take             auth
+chat_rate_give             auth
+chat_session_open          auth
+chat_register_refusal      auth
+chat_register_check        auth
+chat_register              auth
+chat_login_take            auth
+chat_login_refund          auth
+chat_login_check           auth
+chat_login                 auth
+chat_password_check        auth
+chat_password_set          auth
 chat_external_user         auth
 
 chat_rooms_list            rooms
@@ -94,7 +105,7 @@ chat_housekeeping          housekeeping
 describe() {
   case $1 in
     common) echo 'helpers every family uses: timestamps and the NOTIFY bus (docs/notify.md)' ;;
-    auth) echo 'users and sessions: join, token check, me, logout, the rate limiter' ;;
+    auth) echo 'users and sessions: join, accounts and passwords, token check, me, logout, the rate limiter' ;;
     rooms) echo 'rooms and memberships, and their JSON shapes' ;;
     messages) echo 'sending messages and reading history' ;;
     presence) echo 'who is online, and typing' ;;

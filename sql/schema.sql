@@ -46,6 +46,23 @@ CREATE TABLE public.messages (
 );
 
 --
+-- Name: users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.users (
+    id text DEFAULT (gen_random_uuid())::text NOT NULL,
+    username text NOT NULL,
+    joined_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen timestamp with time zone,
+    registered boolean DEFAULT false NOT NULL,
+    password_hash text,
+    external_id text,
+    CONSTRAINT users_external_id_check CHECK (((octet_length(external_id) >= 1) AND (octet_length(external_id) <= 255))),
+    CONSTRAINT users_password_registered_check CHECK (((password_hash IS NULL) OR (registered AND (octet_length(password_hash) <= 255)))),
+    CONSTRAINT users_username_check CHECK (((char_length(username) >= 1) AND (char_length(username) <= 128)))
+);
+
+--
 -- Name: rooms; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -59,21 +76,6 @@ CREATE TABLE public.rooms (
     CONSTRAINT rooms_description_check CHECK ((char_length(description) <= 10000)),
     CONSTRAINT rooms_last_seq_check CHECK ((last_seq >= 0)),
     CONSTRAINT rooms_name_check CHECK (((char_length(name) >= 1) AND (char_length(name) <= 256)))
-);
-
---
--- Name: users; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.users (
-    id text DEFAULT (gen_random_uuid())::text NOT NULL,
-    username text NOT NULL,
-    joined_at timestamp with time zone DEFAULT now() NOT NULL,
-    last_seen timestamp with time zone,
-    registered boolean DEFAULT false NOT NULL,
-    external_id text,
-    CONSTRAINT users_external_id_check CHECK (((octet_length(external_id) >= 1) AND (octet_length(external_id) <= 255))),
-    CONSTRAINT users_username_check CHECK (((char_length(username) >= 1) AND (char_length(username) <= 128)))
 );
 
 --
@@ -456,6 +458,30 @@ REVOKE ALL ON FUNCTION public.chat_join(p_username text, p_room text, p_hash byt
 GRANT ALL ON FUNCTION public.chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_login(p_user text, p_pw_hash text, p_new_pw_hash text, p_hash bytea, p_ttl integer, p_username text, p_addr text, p_user_rate integer, p_addr_rate integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_login(p_user text, p_pw_hash text, p_new_pw_hash text, p_hash bytea, p_ttl integer, p_username text, p_addr text, p_user_rate integer, p_addr_rate integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_login_check(p_username text, p_addr text, p_user_rate integer, p_user_window integer, p_addr_rate integer, p_addr_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_login_check(p_username text, p_addr text, p_user_rate integer, p_user_window integer, p_addr_rate integer, p_addr_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_login_refund(p_username text, p_addr text, p_user_rate integer, p_addr_rate integer); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_login_refund(p_username text, p_addr text, p_user_rate integer, p_addr_rate integer) TO chat_app;
+
+--
+-- Name: FUNCTION chat_login_take(p_username text, p_addr text, p_user_rate integer, p_user_window integer, p_addr_rate integer, p_addr_window integer); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_login_take(p_username text, p_addr text, p_user_rate integer, p_user_window integer, p_addr_rate integer, p_addr_window integer) TO chat_app;
+
+--
 -- Name: FUNCTION chat_logout(p_hash bytea, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
@@ -532,6 +558,18 @@ REVOKE ALL ON FUNCTION public.chat_notify_status(p_user text, p_status text) FRO
 GRANT ALL ON FUNCTION public.chat_notify_status(p_user text, p_status text) TO chat_app;
 
 --
+-- Name: FUNCTION chat_password_check(p_user text, p_addr text, p_user_rate integer, p_user_window integer, p_addr_rate integer, p_addr_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_password_check(p_user text, p_addr text, p_user_rate integer, p_user_window integer, p_addr_rate integer, p_addr_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_password_set(p_user text, p_old_pw_hash text, p_new_pw_hash text, p_keep bytea, p_addr text, p_user_rate integer, p_addr_rate integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_password_set(p_user text, p_old_pw_hash text, p_new_pw_hash text, p_keep bytea, p_addr text, p_user_rate integer, p_addr_rate integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_presence_close(p_bridge text, p_conn text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -559,11 +597,41 @@ REVOKE ALL ON FUNCTION public.chat_presence_open(p_bridge text, p_conn text, p_u
 GRANT ALL ON FUNCTION public.chat_presence_open(p_bridge text, p_conn text, p_user text) TO chat_app;
 
 --
+-- Name: FUNCTION chat_rate_give(p_key text, p_capacity integer); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_rate_give(p_key text, p_capacity integer) TO chat_app;
+
+--
 -- Name: FUNCTION chat_rate_take(p_key text, p_capacity integer, p_window integer); Type: ACL; Schema: public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_window integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_window integer) TO chat_app;
+
+--
+-- Name: FUNCTION chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_register_check(p_username text, p_room text, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_register_check(p_username text, p_room text, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: TABLE users; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.users TO chat_app;
+
+--
+-- Name: FUNCTION chat_register_refusal(u public.users, p_caller text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_register_refusal(u public.users, p_caller text) TO chat_app;
 
 --
 -- Name: FUNCTION chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
@@ -660,6 +728,12 @@ REVOKE ALL ON FUNCTION public.chat_send_message(p_user text, p_room text, p_cont
 GRANT ALL ON FUNCTION public.chat_send_message(p_user text, p_room text, p_content text, p_client_id text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_session_open(u public.users, p_room text, p_hash bytea, p_ttl integer); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_session_open(u public.users, p_room text, p_hash bytea, p_ttl integer) TO chat_app;
+
+--
 -- Name: FUNCTION chat_ts(t timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
@@ -672,12 +746,6 @@ GRANT ALL ON FUNCTION public.chat_ts(t timestamp with time zone) TO chat_app;
 
 REVOKE ALL ON FUNCTION public.chat_typing(p_user text, p_room text, p_is_typing boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_typing(p_user text, p_room text, p_is_typing boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
-
---
--- Name: TABLE users; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT,INSERT,UPDATE ON TABLE public.users TO chat_app;
 
 --
 -- Name: FUNCTION chat_user_json(u public.users); Type: ACL; Schema: public; Owner: -

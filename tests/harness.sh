@@ -48,9 +48,11 @@ harness_npm_ci() {
 
 # harness_start STATE_DIR PORT -- exports the settings every suite wants
 # (the tests join many users from one address and create many rooms per
-# user, so both join limits and the room-creation limit are raised; t25
-# tests the defaults; a JWT secret and an allowed origin; sanitizer reports go to files under the log dir), then starts a
-# fresh stack there and stops it whenever the script exits.
+# user, so both join limits, the failed sign-ins per address and the
+# room-creation limit are raised; t25 and t28 test the defaults; a JWT
+# secret and an allowed origin; sanitizer reports go to files under the
+# log dir), then starts a fresh stack there and stops it whenever the
+# script exits.
 harness_start() {
   export CHAT_STATE_DIR=$1
   export CHAT_PORT=$2
@@ -62,6 +64,7 @@ harness_start() {
   # origin allowed for CORS (t30; the browser suite names its own page's).
   export CHAT_JWT_SECRET=${CHAT_JWT_SECRET:-e2e-only-secret-0123456789abcdef-0123456789}
   export CHAT_ALLOWED_ORIGINS=${CHAT_ALLOWED_ORIGINS:-http://allowed.example}
+  export CHAT_LOGIN_ADDR_RATE=100000
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$CHAT_STATE_DIR/log/asan
   export UBSAN_OPTIONS=print_stacktrace=1:log_path=$CHAT_STATE_DIR/log/ubsan
   export CHAT_BASE_URL=http://127.0.0.1:$CHAT_PORT

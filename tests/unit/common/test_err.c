@@ -10,7 +10,9 @@
 #include "err.h"
 
 /* The table of DESIGN.md section 2, written out independently of err.c,
- * plus outcome_unknown (docs/api.md: a write whose commit is not known). */
+ * plus outcome_unknown (docs/api.md: a write whose commit is not known) and
+ * section 7's invalid_credentials, with server_busy (docs/api.md: no
+ * password-hashing slot). */
 static const struct {
 	enum err_code code;
 	const char *name;
@@ -31,6 +33,8 @@ static const struct {
 	{ ERR_INTERNAL, "internal_error", 500 },
 	{ ERR_DB_UNAVAILABLE, "db_unavailable", 503 },
 	{ ERR_OUTCOME_UNKNOWN, "outcome_unknown", 503 },
+	{ ERR_INVALID_CREDENTIALS, "invalid_credentials", 401 },
+	{ ERR_SERVER_BUSY, "server_busy", 503 },
 };
 
 #define N_DESIGN (sizeof(design) / sizeof(design[0]))

@@ -18,6 +18,9 @@ static void test_routes(void **state)
 	assert_int_equal(route_find("/api/join", &m), ROUTE_JOIN);
 	assert_int_equal(route_find("/api/session", &m), ROUTE_SESSION);
 	assert_int_equal(route_find("/api/me", &m), ROUTE_ME);
+	assert_int_equal(route_find("/api/me/password", &m), ROUTE_ME_PASSWORD);
+	assert_int_equal(route_find("/api/register", &m), ROUTE_REGISTER);
+	assert_int_equal(route_find("/api/login", &m), ROUTE_LOGIN);
 	assert_int_equal(route_find("/api/metrics", &m), ROUTE_METRICS);
 	assert_int_equal(route_find("/api/rooms", &m), ROUTE_ROOMS);
 	assert_int_equal(route_find("/api/rooms/general", &m), ROUTE_ROOM);

@@ -1,0 +1,42 @@
+/* pwslot.h -- a bound on password hashes computed at once by the whole FastCGI pool.
+ *
+ * One System V semaphore, created by the pool's supervisor before it forks
+ * and counting free slots. A worker takes a slot with SEM_UNDO, so the
+ * kernel gives it back when the worker exits or dies holding it (SIGKILL,
+ * a crash): no slot can leak. semtimedop bounds the wait, and the wait
+ * queues in the kernel, not in the application. */
+#ifndef CHAT_PWSLOT_H
+#define CHAT_PWSLOT_H
+
+#include <sys/types.h>
+
+struct pwslot {
+	int semid;   /* -1 when closed */
+	pid_t owner; /* the process that created it removes it */
+	long slots;
+};
+
+/*
+ * Creates a private semaphore with `slots` free slots (at least 1).
+ * Processes forked afterwards share it. Returns 0, or -1 with the cause
+ * logged.
+ */
+int pwslot_open(struct pwslot *s, long slots) __attribute__((warn_unused_result));
+
+/* Removes the semaphore when called by its creator; a no-op in its children. */
+void pwslot_close(struct pwslot *s);
+
+enum pwslot_take {
+	PWSLOT_TAKEN = 0, /* the caller holds a slot: pwslot_give it back */
+	PWSLOT_BUSY = 1,  /* none came free within wait_ms (or a signal came) */
+	PWSLOT_ERROR = -1 /* the semaphore is gone: logged */
+};
+
+/* Takes a slot, waiting at most wait_ms milliseconds (0: do not wait). */
+enum pwslot_take pwslot_take(const struct pwslot *s, long wait_ms)
+	__attribute__((warn_unused_result));
+
+/* Gives back the slot pwslot_take gave. */
+void pwslot_give(const struct pwslot *s);
+
+#endif
