@@ -174,6 +174,10 @@ static const struct api_endpoint api_endpoints[] = {
 	{ ROUTE_MESSAGES, "GET", api_messages_get, API_AUTH },
 	{ ROUTE_MESSAGES, "POST", api_messages_post, API_AUTH | API_BODY },
 	{ ROUTE_USERS, "GET", api_room_users, API_AUTH },
+	{ ROUTE_ROOM_MEMBERS, "POST", api_member_add, API_AUTH | API_BODY },
+	{ ROUTE_ROOM_MEMBER, "DELETE", api_member_remove, API_AUTH },
+	{ ROUTE_ROOM_MEMBER, "PATCH", api_member_role, API_AUTH | API_BODY },
+	{ ROUTE_DM, "POST", api_dm, API_AUTH | API_BODY },
 };
 
 #define API_NENDPOINTS (sizeof(api_endpoints) / sizeof(api_endpoints[0]))

@@ -1,7 +1,7 @@
 /* api_handler.h -- what the REST handlers share: the request context, the answer helpers.
  *
  * api.c holds the endpoint table and these helpers; api_session.c,
- * api_rooms.c and api_messages.c hold the handlers the table names. Every
+ * api_rooms.c, api_members.c and api_messages.c hold the handlers the table names. Every
  * helper that answers the request says so: after it, the handler returns. */
 #ifndef CHAT_API_HANDLER_H
 #define CHAT_API_HANDLER_H
@@ -85,5 +85,9 @@ void api_room_get(struct api_ctx *x);      /* GET /api/rooms/{id} */
 void api_room_users(struct api_ctx *x);    /* GET /api/users/{room_id} */
 void api_messages_get(struct api_ctx *x);  /* GET /api/messages/{room_id} (api_messages.c) */
 void api_messages_post(struct api_ctx *x); /* POST /api/messages/{room_id} */
+void api_member_add(struct api_ctx *x);    /* POST /api/rooms/{id}/members (api_members.c) */
+void api_member_remove(struct api_ctx *x); /* DELETE /api/rooms/{id}/members/{user_id} */
+void api_member_role(struct api_ctx *x);   /* PATCH /api/rooms/{id}/members/{user_id} */
+void api_dm(struct api_ctx *x);            /* POST /api/dm */
 
 #endif

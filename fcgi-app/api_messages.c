@@ -12,7 +12,7 @@ void api_messages_get(struct api_ctx *x)
 	long limit = API_PAGE_DEFAULT, before = 0, after = 0;
 	int has_limit, has_before, has_after;
 	struct valid_err e;
-	const char *params[4];
+	const char *params[5];
 
 	if (api_room_param(x, room, sizeof(room)))
 		return;
@@ -25,10 +25,11 @@ void api_messages_get(struct api_ctx *x)
 	snprintf(l, sizeof(l), "%ld", limit);
 	snprintf(b, sizeof(b), "%ld", before);
 	snprintf(a, sizeof(a), "%ld", after);
-	params[0] = room;
-	params[1] = l;
-	params[2] = has_before ? b : NULL;
-	params[3] = has_after ? a : NULL;
+	params[0] = x->user_id;
+	params[1] = room;
+	params[2] = l;
+	params[3] = has_before ? b : NULL;
+	params[4] = has_after ? a : NULL;
 	api_reply(x, DB_MESSAGES_PAGE, params);
 }
 

@@ -81,7 +81,10 @@ int api_auth(struct api_ctx *x, int required)
 		return -1;
 	}
 	snprintf(x->user_id, sizeof(x->user_id), "%s", PQgetvalue(r, 0, user_col));
-	snprintf(x->rooms_version, sizeof(x->rooms_version), "%s", PQgetvalue(r, 0, version_col));
+	/* A version that does not fit is no version: never a cut one, which could match another's. */
+	if (strlen(PQgetvalue(r, 0, version_col)) < sizeof(x->rooms_version))
+		snprintf(x->rooms_version, sizeof(x->rooms_version), "%s",
+			 PQgetvalue(r, 0, version_col));
 	log_context(x->req.id, x->user_id);
 	PQclear(r);
 	/* The session slides forward with use: so does a cookie that carried it. */
