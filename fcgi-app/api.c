@@ -107,6 +107,15 @@ int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params,
 	return api_db_result(x, stmt, r, res, row);
 }
 
+int api_data_flag(const struct dbcall_row *row, const char *key)
+{
+	json_t *data = json_loadb(row->data, row->data_len, 0, NULL);
+	int on = data && json_is_true(json_object_get(data, key));
+
+	json_decref(data);
+	return on;
+}
+
 void api_reply(struct api_ctx *x, enum db_stmt stmt, const char *const *params)
 {
 	PGresult *r;

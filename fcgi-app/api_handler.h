@@ -58,6 +58,9 @@ int api_db_status(struct api_ctx *x, enum db_status st);
 int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params, PGresult **res,
 		struct dbcall_row *row) __attribute__((warn_unused_result));
 
+/* Returns nonzero when the data of row is an object whose member key is true. */
+int api_data_flag(const struct dbcall_row *row, const char *key);
+
 /* Runs a statement and answers its data with status 200. */
 void api_reply(struct api_ctx *x, enum db_stmt stmt, const char *const *params);
 

@@ -121,8 +121,6 @@ void api_dm(struct api_ctx *x)
 	const char *params[4];
 	PGresult *r;
 	struct dbcall_row row;
-	json_t *data;
-	int status = 200;
 
 	if (api_username_field(x, &name))
 		return;
@@ -135,10 +133,6 @@ void api_dm(struct api_ctx *x)
 	if (api_db_call(x, DB_DM, params, &r, &row))
 		return;
 	/* 201 when the room was made now, 200 when it existed. */
-	data = json_loadb(row.data, row.data_len, 0, NULL);
-	if (data && json_is_true(json_object_get(data, "created")))
-		status = 201;
-	json_decref(data);
-	api_send_data(x, status, NULL, row.data, row.data_len);
+	api_send_data(x, api_data_flag(&row, "created") ? 201 : 200, NULL, row.data, row.data_len);
 	PQclear(r);
 }

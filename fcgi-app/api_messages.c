@@ -42,8 +42,6 @@ void api_messages_post(struct api_ctx *x)
 	struct dbcall_send send;
 	PGresult *r;
 	struct dbcall_row row;
-	json_t *data;
-	int status = 201;
 
 	if (api_room_param(x, room, sizeof(room)))
 		return;
@@ -57,10 +55,7 @@ void api_messages_post(struct api_ctx *x)
 			&r, &row))
 		return;
 	/* A replayed client_id answers 200 with the original message. */
-	data = json_loadb(row.data, row.data_len, 0, NULL);
-	if (data && json_is_true(json_object_get(data, "duplicate")))
-		status = 200;
-	json_decref(data);
-	api_send_data(x, status, NULL, row.data, row.data_len);
+	api_send_data(x, api_data_flag(&row, "duplicate") ? 200 : 201, NULL, row.data,
+		      row.data_len);
 	PQclear(r);
 }
