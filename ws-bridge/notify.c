@@ -203,7 +203,7 @@ static void notify_room_created(struct bridge *b, json_t *ev)
  */
 static void notify_to_user(struct bridge *b, json_t *ev, const char *name)
 {
-	char uid[sizeof(((struct conn *)0)->user_id)];
+	char uid[64];
 	const char *u = json_string_value(json_object_get(ev, "user_id"));
 	struct frame *f;
 

@@ -18,18 +18,23 @@ async function addMember(token, roomId, username) {
   return ok(await api('POST', `/api/rooms/${roomId}/members`, { token, body: { username } }), 201);
 }
 
-async function roomsOf(token) {
-  return ok(await api('GET', '/api/rooms?limit=200', { token })).rooms;
-}
-
-/** Every room id GET /api/rooms shows to token, all pages. */
-async function allRoomIds(token) {
-  const ids = [];
+/** Every room GET /api/rooms shows to token, all pages, and the total it says. */
+async function allRooms(token) {
+  const rooms = [];
   for (let offset = 0; ; offset += 200) {
     const d = ok(await api('GET', `/api/rooms?limit=200&offset=${offset}`, { token }));
-    ids.push(...d.rooms.map((r) => r.id));
-    if (d.rooms.length < 200) return { ids, total: d.total };
+    rooms.push(...d.rooms);
+    if (d.rooms.length < 200) return { rooms, total: d.total };
   }
+}
+
+async function roomsOf(token) {
+  return (await allRooms(token)).rooms;
+}
+
+async function allRoomIds(token) {
+  const { rooms, total } = await allRooms(token);
+  return { ids: rooms.map((r) => r.id), total };
 }
 
 test('POST /api/rooms visibility private: the creator is owner, others do not see it in GET /api/rooms nor get room_created', async () => {
