@@ -107,6 +107,15 @@ int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params,
 	return api_db_result(x, stmt, r, res, row);
 }
 
+int api_data_flag(const struct dbcall_row *row, const char *key)
+{
+	json_t *data = json_loadb(row->data, row->data_len, 0, NULL);
+	int on = data && json_is_true(json_object_get(data, key));
+
+	json_decref(data);
+	return on;
+}
+
 void api_reply(struct api_ctx *x, enum db_stmt stmt, const char *const *params)
 {
 	PGresult *r;
@@ -177,6 +186,10 @@ static const struct api_endpoint api_endpoints[] = {
 	{ ROUTE_MESSAGES, "GET", api_messages_get, API_AUTH },
 	{ ROUTE_MESSAGES, "POST", api_messages_post, API_AUTH | API_BODY },
 	{ ROUTE_USERS, "GET", api_room_users, API_AUTH },
+	{ ROUTE_ROOM_MEMBERS, "POST", api_member_add, API_AUTH | API_BODY },
+	{ ROUTE_ROOM_MEMBER, "DELETE", api_member_remove, API_AUTH },
+	{ ROUTE_ROOM_MEMBER, "PATCH", api_member_role, API_AUTH | API_BODY },
+	{ ROUTE_DM, "POST", api_dm, API_AUTH | API_BODY },
 };
 
 #define API_NENDPOINTS (sizeof(api_endpoints) / sizeof(api_endpoints[0]))

@@ -1,7 +1,7 @@
 /* api_handler.h -- what the REST handlers share: the request context, the answer helpers.
  *
  * api.c holds the endpoint table and these helpers; api_session.c,
- * api_rooms.c and api_messages.c hold the handlers the table names. Every
+ * api_rooms.c, api_members.c and api_messages.c hold the handlers the table names. Every
  * helper that answers the request says so: after it, the handler returns. */
 #ifndef CHAT_API_HANDLER_H
 #define CHAT_API_HANDLER_H
@@ -57,6 +57,9 @@ int api_db_status(struct api_ctx *x, enum db_status st);
  */
 int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params, PGresult **res,
 		struct dbcall_row *row) __attribute__((warn_unused_result));
+
+/* Returns nonzero when the data of row is an object whose member key is true. */
+int api_data_flag(const struct dbcall_row *row, const char *key);
 
 /* Runs a statement and answers its data with status 200. */
 void api_reply(struct api_ctx *x, enum db_stmt stmt, const char *const *params);
@@ -115,5 +118,9 @@ void api_messages_post(struct api_ctx *x); /* POST /api/messages/{room_id} */
 void api_register(struct api_ctx *x);      /* POST /api/register (api_account.c) */
 void api_login(struct api_ctx *x);         /* POST /api/login */
 void api_password(struct api_ctx *x);      /* POST /api/me/password */
+void api_member_add(struct api_ctx *x);    /* POST /api/rooms/{id}/members (api_members.c) */
+void api_member_remove(struct api_ctx *x); /* DELETE /api/rooms/{id}/members/{user_id} */
+void api_member_role(struct api_ctx *x);   /* PATCH /api/rooms/{id}/members/{user_id} */
+void api_dm(struct api_ctx *x);            /* POST /api/dm */
 
 #endif

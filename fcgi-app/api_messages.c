@@ -12,7 +12,7 @@ void api_messages_get(struct api_ctx *x)
 	long limit = API_PAGE_DEFAULT, before = 0, after = 0;
 	int has_limit, has_before, has_after;
 	struct valid_err e;
-	const char *params[4];
+	const char *params[5];
 
 	if (api_room_param(x, room, sizeof(room)))
 		return;
@@ -25,10 +25,11 @@ void api_messages_get(struct api_ctx *x)
 	snprintf(l, sizeof(l), "%ld", limit);
 	snprintf(b, sizeof(b), "%ld", before);
 	snprintf(a, sizeof(a), "%ld", after);
-	params[0] = room;
-	params[1] = l;
-	params[2] = has_before ? b : NULL;
-	params[3] = has_after ? a : NULL;
+	params[0] = x->user_id;
+	params[1] = room;
+	params[2] = l;
+	params[3] = has_before ? b : NULL;
+	params[4] = has_after ? a : NULL;
 	api_reply(x, DB_MESSAGES_PAGE, params);
 }
 
@@ -41,8 +42,6 @@ void api_messages_post(struct api_ctx *x)
 	struct dbcall_send send;
 	PGresult *r;
 	struct dbcall_row row;
-	json_t *data;
-	int status = 201;
 
 	if (api_room_param(x, room, sizeof(room)))
 		return;
@@ -56,10 +55,7 @@ void api_messages_post(struct api_ctx *x)
 			&r, &row))
 		return;
 	/* A replayed client_id answers 200 with the original message. */
-	data = json_loadb(row.data, row.data_len, 0, NULL);
-	if (data && json_is_true(json_object_get(data, "duplicate")))
-		status = 200;
-	json_decref(data);
-	api_send_data(x, status, NULL, row.data, row.data_len);
+	api_send_data(x, api_data_flag(&row, "duplicate") ? 200 : 201, NULL, row.data,
+		      row.data_len);
 	PQclear(r);
 }

@@ -1,4 +1,4 @@
-/* api_rooms.c -- the REST rooms: the list (cached), creation, one room, its members. */
+/* api_rooms.c -- the REST rooms: the list (cached per user), creation, one room, its members. */
 #include "api_handler.h"
 
 #include <stdint.h>
@@ -23,7 +23,7 @@ void api_rooms_list(struct api_ctx *x)
 	int has;
 	struct valid_err e;
 	char l[24], o[24];
-	const char *params[2] = { l, o };
+	const char *params[3] = { x->user_id, l, o };
 	const char *body;
 	size_t len;
 	int64_t now;
@@ -36,6 +36,7 @@ void api_rooms_list(struct api_ctx *x)
 		return;
 	}
 	now = api_now_ms();
+	/* Keyed by the caller too (pagecache.h): no page is shown to another user. */
 	body = pagecache_get(&x->api->rooms, limit, offset, x->rooms_version, now, &len);
 	if (body) {
 		api_send_data(x, 200, NULL, body, len);
@@ -56,11 +57,11 @@ void api_rooms_create(struct api_ctx *x)
 {
 	const struct cfg *cfg = x->api->cfg;
 	const char *field = json_object_get(x->body, "room_name") ? "room_name" : "name";
-	const char *name, *desc;
-	size_t nlen, dlen;
+	const char *name, *desc, *vis;
+	size_t nlen, dlen, vlen;
 	struct valid_err e;
 	char rate[24], window[24];
-	const char *params[5];
+	const char *params[6];
 	PGresult *r;
 	struct dbcall_row row;
 
@@ -69,10 +70,16 @@ void api_rooms_create(struct api_ctx *x)
 	    valid_string_field(x->body, "description", VALID_OPTIONAL, &desc, &dlen, &e) ||
 	    (desc &&
 	     valid_text("description", desc, dlen, 0, cfg->description_max,
-			VALID_MULTILINE | VALID_ALLOW_BLANK, &e))) {
+			VALID_MULTILINE | VALID_ALLOW_BLANK, &e)) ||
+	    valid_string_field(x->body, "visibility", VALID_OPTIONAL, &vis, &vlen, &e)) {
 		if (strcmp(e.field, "name") == 0 && !json_object_get(x->body, "name"))
 			e.field = "room_name";
 		api_valid_error(x, &e);
+		return;
+	}
+	if (vis && strcmp(vis, "public") != 0 && strcmp(vis, "private") != 0) {
+		api_error(x, ERR_VALIDATION, "visibility must be \"public\" or \"private\"",
+			  "visibility");
 		return;
 	}
 	snprintf(rate, sizeof(rate), "%ld", cfg->room_create_rate);
@@ -80,8 +87,9 @@ void api_rooms_create(struct api_ctx *x)
 	params[0] = x->user_id;
 	params[1] = name;
 	params[2] = desc;
-	params[3] = rate;
-	params[4] = window;
+	params[3] = vis ? vis : "public";
+	params[4] = rate;
+	params[5] = window;
 	if (api_db_call(x, DB_ROOM_CREATE, params, &r, &row))
 		return;
 	api_send_data(x, 201, NULL, row.data, row.data_len);
@@ -91,7 +99,7 @@ void api_rooms_create(struct api_ctx *x)
 void api_room_get(struct api_ctx *x)
 {
 	char room[72];
-	const char *params[1] = { room };
+	const char *params[2] = { x->user_id, room };
 
 	if (api_room_param(x, room, sizeof(room)))
 		return;
@@ -101,7 +109,7 @@ void api_room_get(struct api_ctx *x)
 void api_room_users(struct api_ctx *x)
 {
 	char room[72], l[24], o[24];
-	const char *params[3] = { room, l, o };
+	const char *params[4] = { x->user_id, room, l, o };
 	long limit = API_USERS_PAGE, offset = 0;
 	int has;
 	struct valid_err e;

@@ -44,7 +44,11 @@ static int api_auth_cols(struct api_ctx *x, enum db_stmt stmt, const PGresult *r
 		return -1;
 	}
 	snprintf(x->user_id, sizeof(x->user_id), "%s", PQgetvalue(r, 0, user_col));
-	snprintf(x->rooms_version, sizeof(x->rooms_version), "%s", PQgetvalue(r, 0, version_col));
+	/* A version that does not fit is no version: never a cut one, which could match another's. */
+	x->rooms_version[0] = '\0';
+	if (strlen(PQgetvalue(r, 0, version_col)) < sizeof(x->rooms_version))
+		snprintf(x->rooms_version, sizeof(x->rooms_version), "%s",
+			 PQgetvalue(r, 0, version_col));
 	log_context(x->req.id, x->user_id);
 	return 0;
 }

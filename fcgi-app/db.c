@@ -15,20 +15,28 @@ struct db_def {
 };
 
 /* The (err, msg, field, retry, data) statements select DBCALL_SELECT (common/dbcall.h). */
+/*
+ * The rooms version keys the cached room lists (pagecache.h): the caller
+ * (a list shows their private rooms and roles), the newest room, and the
+ * caller's memberships (their count and newest number), so that a
+ * membership made or ended shows at once. uid is the SQL of the user id.
+ */
+#define DB_ROOMS_VERSION(uid) \
+	uid " || '/' || (SELECT max(r.created_at) FROM rooms r)::text || '/' || " \
+	    "(SELECT count(*) || '.' || coalesce(max(ur.gen), 0) FROM user_rooms ur " \
+	    "WHERE ur.user_id = " uid ") AS rooms_version "
+
 static const struct db_def db_defs[DB__COUNT] = {
 	[DB_HEALTH] = { "health", "SELECT 1", 0, 1 },
-	/* The rooms version (newest created_at) keys the cached room lists. */
 	[DB_AUTH] = { "auth",
-		      "SELECT a.user_id, a.username, "
-		      "(SELECT max(r.created_at) FROM rooms r)::text AS rooms_version "
-		      "FROM chat_auth($1::bytea, $2::int) a",
+		      "SELECT a.user_id, a.username, " DB_ROOMS_VERSION(
+			      "a.user_id") "FROM chat_auth($1::bytea, $2::int) a",
 		      2, 1 },
 	/* A site's JWT, verified: its user, created or renamed (migration 0018). */
 	[DB_AUTH_EXTERNAL] = { "auth_external",
 			       "SELECT e.err, e.msg, e.field, e.retry, e.data, "
-			       "e.data->>'id' AS user_id, "
-			       "(SELECT max(r.created_at) FROM rooms r)::text AS rooms_version "
-			       "FROM chat_external_user($1, $2) e",
+			       "e.data->>'id' AS user_id, " DB_ROOMS_VERSION(
+				       "(e.data->>'id')") "FROM chat_external_user($1, $2) e",
 			       2, 1 },
 	[DB_JOIN] = { "join",
 		      DBCALL_SELECT
@@ -36,14 +44,16 @@ static const struct db_def db_defs[DB__COUNT] = {
 		      8, 0 },
 	[DB_LOGOUT] = { "logout", DBCALL_SELECT "chat_logout($1::bytea)", 1, 1 },
 	[DB_ME] = { "me", DBCALL_SELECT "chat_me($1)", 1, 1 },
-	[DB_ROOMS_LIST] = { "rooms_list", DBCALL_SELECT "chat_rooms_list($1::int, $2::int)", 2, 1 },
-	[DB_ROOM_GET] = { "room_get", DBCALL_SELECT "chat_room_get($1)", 1, 1 },
+	[DB_ROOMS_LIST] = { "rooms_list", DBCALL_SELECT "chat_rooms_list($1, $2::int, $3::int)", 3,
+			    1 },
+	[DB_ROOM_GET] = { "room_get", DBCALL_SELECT "chat_room_get($1, $2)", 2, 1 },
 	[DB_ROOM_CREATE] = { "room_create",
-			     DBCALL_SELECT "chat_room_create($1, $2, $3, $4::int, $5::int)", 5, 0 },
+			     DBCALL_SELECT "chat_room_create($1, $2, $3, $4, $5::int, $6::int)", 6,
+			     0 },
 	[DB_MESSAGES_PAGE] = { "messages_page",
 			       DBCALL_SELECT
-			       "chat_messages_page($1, $2::int, $3::bigint, $4::bigint)",
-			       4, 1 },
+			       "chat_messages_page($1, $2, $3::int, $4::bigint, $5::bigint)",
+			       5, 1 },
 	[DB_SEND_MESSAGE] = { "send_message", DBCALL_SEND_MESSAGE_SQL, DBCALL_SEND_NPARAMS, 0 },
 	[DB_ROOM_USERS] = { "room_users", DBCALL_SELECT "chat_room_users($1, $2::int, $3::int)", 3,
 			    1 },
@@ -72,6 +82,15 @@ static const struct db_def db_defs[DB__COUNT] = {
 			      DBCALL_SELECT
 			      "chat_password_set($1, $2, $3, $4::bytea, $5, $6::int, $7::int)",
 			      7, 0 },
+	[DB_ROOM_USERS] = { "room_users", DBCALL_SELECT "chat_room_users($1, $2, $3::int, $4::int)",
+			    4, 1 },
+	[DB_MEMBER_ADD] = { "member_add", DBCALL_SELECT "chat_room_member_add($1, $2, $3)", 3, 0 },
+	[DB_MEMBER_REMOVE] = { "member_remove",
+			       DBCALL_SELECT "chat_room_member_remove($1, $2, $3, $4::boolean)", 4,
+			       0 },
+	[DB_MEMBER_ROLE] = { "member_role", DBCALL_SELECT "chat_room_member_role($1, $2, $3, $4)",
+			     4, 1 },
+	[DB_DM] = { "dm", DBCALL_SELECT "chat_dm($1, $2, $3::int, $4::int)", 4, 0 },
 };
 
 void db_init(struct db *d, const struct cfg *cfg)

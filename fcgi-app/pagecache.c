@@ -25,7 +25,7 @@ static int slot_is(const struct pagecache_slot *s, long limit, long offset)
 const char *pagecache_get(const struct pagecache *pc, long limit, long offset, const char *version,
 			  int64_t now_ms, size_t *len)
 {
-	if (pc->ttl_ms <= 0 || !version)
+	if (pc->ttl_ms <= 0 || !version || !version[0])
 		return NULL;
 	for (int i = 0; i < PAGECACHE_SLOTS; i++) {
 		const struct pagecache_slot *s = &pc->slot[i];
@@ -47,7 +47,7 @@ void pagecache_put(struct pagecache *pc, long limit, long offset, const char *ve
 	struct pagecache_slot *s = NULL;
 	char *copy;
 
-	if (pc->ttl_ms <= 0 || !version || strlen(version) >= PAGECACHE_VERSION_MAX)
+	if (pc->ttl_ms <= 0 || !version || !version[0] || strlen(version) >= PAGECACHE_VERSION_MAX)
 		return;
 	/* The page's own slot, else an empty one, else the oldest. */
 	for (int i = 0; i < PAGECACHE_SLOTS && !s; i++)

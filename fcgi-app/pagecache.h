@@ -3,11 +3,15 @@
  * The room list counts members and online members of every room on the
  * page, which costs PostgreSQL far more than checking the session does. A
  * worker keeps the last answers for each (limit, offset) for at most
- * CHAT_ROOMS_CACHE_MS, tagged with the rooms version (the newest
- * created_at) read together with the session: a new room makes every
- * cached page stale at once, so only the counts can lag, and by no more
- * than the time limit. Bounded: PAGECACHE_SLOTS entries, the oldest is
- * replaced. */
+ * CHAT_ROOMS_CACHE_MS, tagged with the rooms version read together with
+ * the session (fcgi-app/db.c DB_AUTH): the caller's user id, the newest
+ * created_at, and the count and newest number of the caller's
+ * memberships. A page lists the caller's private rooms and roles, so an
+ * answer is only ever given again to the same user; a new room, or a
+ * membership of the caller made or ended, makes it stale at once, so only
+ * the counts (and a role changed meanwhile) can lag, and by no more than
+ * the time limit. An empty version is never stored nor matched. Bounded:
+ * PAGECACHE_SLOTS entries, the oldest is replaced. */
 #ifndef CHAT_PAGECACHE_H
 #define CHAT_PAGECACHE_H
 
@@ -15,7 +19,7 @@
 #include <stdint.h>
 
 #define PAGECACHE_SLOTS 8
-#define PAGECACHE_VERSION_MAX 64
+#define PAGECACHE_VERSION_MAX 160
 
 struct pagecache_slot {
 	long limit, offset;

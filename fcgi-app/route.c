@@ -14,15 +14,53 @@ static const struct {
 	{ "/api/rooms/", 1, ROUTE_ROOM },     { "/api/messages/", 1, ROUTE_MESSAGES },
 	{ "/api/users/", 1, ROUTE_USERS },    { "/api/register", 0, ROUTE_REGISTER },
 	{ "/api/login", 0, ROUTE_LOGIN },     { "/api/me/password", 0, ROUTE_ME_PASSWORD },
+	{ "/api/dm", 0, ROUTE_DM },
 };
+
+#define ROUTE_ROOMS_PREFIX "/api/rooms/"
+#define ROUTE_MEMBERS "/members"
+
+/*
+ * /api/rooms/{id}/members and /api/rooms/{id}/members/{user_id}: returns
+ * the route (m filled) or ROUTE_NONE.
+ */
+static enum route_id route_members(const char *path, struct route_match *m)
+{
+	const char *id = path + sizeof(ROUTE_ROOMS_PREFIX) - 1, *slash, *rest;
+
+	if (strncmp(path, ROUTE_ROOMS_PREFIX, sizeof(ROUTE_ROOMS_PREFIX) - 1) != 0)
+		return ROUTE_NONE;
+	slash = strchr(id, '/');
+	if (!slash || slash == id || strncmp(slash, ROUTE_MEMBERS, sizeof(ROUTE_MEMBERS) - 1) != 0)
+		return ROUTE_NONE;
+	rest = slash + sizeof(ROUTE_MEMBERS) - 1;
+	m->param = id;
+	m->param_len = (size_t)(slash - id);
+	if (*rest == '\0') {
+		m->id = ROUTE_ROOM_MEMBERS;
+		return m->id;
+	}
+	if (*rest != '/' || rest[1] == '\0' || strchr(rest + 1, '/'))
+		return ROUTE_NONE;
+	m->param2 = rest + 1;
+	m->param2_len = strlen(rest + 1);
+	m->id = ROUTE_ROOM_MEMBER;
+	return m->id;
+}
 
 enum route_id route_find(const char *path, struct route_match *m)
 {
 	m->id = ROUTE_NONE;
 	m->param = NULL;
 	m->param_len = 0;
+	m->param2 = NULL;
+	m->param2_len = 0;
 	if (!path)
 		return ROUTE_NONE;
+	if (route_members(path, m) != ROUTE_NONE)
+		return m->id;
+	m->param = NULL;
+	m->param_len = 0;
 	for (size_t i = 0; i < sizeof(route_table) / sizeof(route_table[0]); i++) {
 		size_t n = strlen(route_table[i].prefix);
 

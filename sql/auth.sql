@@ -66,7 +66,7 @@ END
 $function$;
 
 -- chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql migrations/0012_create_limits.sql migrations/0017_accounts.sql
+-- history: migrations/0002_functions.sql migrations/0012_create_limits.sql migrations/0017_accounts.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -75,9 +75,13 @@ DECLARE
     u users%ROWTYPE;
     w integer;
 BEGIN
-    IF p_room IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room) THEN
-        err := 'not_found'; msg := 'room not found'; field := 'room_id';
-        RETURN;
+    IF p_room IS NOT NULL THEN
+        SELECT e.err, e.msg, e.field INTO err, msg, field
+          FROM chat_room_entry((SELECT x.id FROM users x WHERE lower(x.username) = lower(p_username)),
+                               p_room) e;
+        IF err IS NOT NULL THEN
+            RETURN;
+        END IF;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('chat.user:' || lower(p_username), 0));
     SELECT * INTO u FROM users WHERE lower(username) = lower(p_username);
@@ -333,7 +337,7 @@ END
 $function$;
 
 -- chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0017_accounts.sql
+-- history: migrations/0017_accounts.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -341,9 +345,13 @@ AS $function$
 DECLARE
     u users%ROWTYPE;
 BEGIN
-    IF p_room IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room) THEN
-        err := 'not_found'; msg := 'room not found'; field := 'room_id';
-        RETURN;
+    IF p_room IS NOT NULL THEN
+        SELECT e.err, e.msg, e.field INTO err, msg, field
+          FROM chat_room_entry((SELECT x.id FROM users x WHERE lower(x.username) = lower(p_username)),
+                               p_room) e;
+        IF err IS NOT NULL THEN
+            RETURN;
+        END IF;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('chat.user:' || lower(p_username), 0));
     SELECT * INTO u FROM users WHERE lower(username) = lower(p_username);
@@ -365,7 +373,7 @@ END
 $function$;
 
 -- chat_register_check(p_username text, p_room text, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0017_accounts.sql
+-- history: migrations/0017_accounts.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_register_check(p_username text, p_room text, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -374,9 +382,13 @@ DECLARE
     u users%ROWTYPE;
     w integer;
 BEGIN
-    IF p_room IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room) THEN
-        err := 'not_found'; msg := 'room not found'; field := 'room_id';
-        RETURN;
+    IF p_room IS NOT NULL THEN
+        SELECT e.err, e.msg, e.field INTO err, msg, field
+          FROM chat_room_entry((SELECT x.id FROM users x WHERE lower(x.username) = lower(p_username)),
+                               p_room) e;
+        IF err IS NOT NULL THEN
+            RETURN;
+        END IF;
     END IF;
     SELECT * INTO u FROM users WHERE lower(username) = lower(p_username);
     msg := chat_register_refusal(u, p_caller);
@@ -413,24 +425,21 @@ AS $function$
 $function$;
 
 -- chat_session_open(u users, p_room text, p_hash bytea, p_ttl integer)
--- history: migrations/0017_accounts.sql
+-- history: migrations/0017_accounts.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_session_open(u users, p_room text, p_hash bytea, p_ttl integer)
  RETURNS json
  LANGUAGE plpgsql
 AS $function$
-DECLARE
-    r rooms%ROWTYPE;
 BEGIN
     INSERT INTO sessions (token_hash, user_id, expires_at)
     VALUES (p_hash, u.id, now() + make_interval(secs => p_ttl));
     IF p_room IS NOT NULL THEN
         PERFORM chat_member_add(u.id, p_room);
-        SELECT * INTO r FROM rooms WHERE id = p_room;
     END IF;
     RETURN json_build_object(
         'user', chat_user_json(u),
-        'rooms', chat_rooms_json(50, 0),
-        'room', CASE WHEN p_room IS NULL THEN NULL ELSE chat_room_json(r) END);
+        'rooms', chat_rooms_json(u.id, 50, 0),
+        'room', CASE WHEN p_room IS NULL THEN NULL ELSE chat_room_json_for(u.id, p_room) END);
 END
 $function$;
 

@@ -76,6 +76,18 @@ chat_member_add            rooms
 chat_member_remove         rooms
 chat_member_rooms_json     rooms
 chat_user_room_ids         rooms
+chat_room_visible          rooms
+chat_may_moderate          rooms
+chat_room_entry            rooms
+chat_member_lock           rooms
+chat_member_insert         rooms
+chat_room_personal         rooms
+chat_room_json_for         rooms
+chat_room_member_add       rooms
+chat_room_member_remove    rooms
+chat_room_member_role      rooms
+chat_direct_members_check  rooms
+chat_dm                    rooms
 
 chat_send_message          messages
 chat_send_batch            messages

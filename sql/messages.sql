@@ -60,9 +60,9 @@ AS $function$
         'client_id', m.client_id)
 $function$;
 
--- chat_messages_page(p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql
-CREATE OR REPLACE FUNCTION public.chat_messages_page(p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
@@ -71,7 +71,7 @@ DECLARE
     edge bigint;
     more boolean;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room) THEN
+    IF NOT chat_room_visible(p_user, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
     END IF;
@@ -113,7 +113,7 @@ AS $function$
 $function$;
 
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
--- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql
+-- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
@@ -136,7 +136,7 @@ BEGIN
        OR cardinality(p_windows) IS DISTINCT FROM n THEN
         RAISE EXCEPTION 'chat_send_batch: arrays of different lengths';
     END IF;
-    -- Every lock first, in the global order (see the top of this file).
+    -- Every lock first, in the global order (see 0014_lock_order.sql).
     FOR h IN SELECT DISTINCT hashtextextended('chat.client:' || p_users[i] || ':' || p_client_ids[i], 0)
                FROM generate_subscripts(p_users, 1) i
               WHERE p_client_ids[i] IS NOT NULL ORDER BY 1 LOOP
@@ -154,7 +154,7 @@ BEGIN
           FROM user_rooms ur JOIN users u ON u.id = ur.user_id
          WHERE ur.user_id = p_users[i] AND ur.room_id = p_rooms[i];
         IF NOT FOUND THEN
-            IF NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = p_rooms[i]) THEN
+            IF NOT chat_room_visible(p_users[i], p_rooms[i]) THEN
                 err := 'not_found'; msg := 'room not found'; field := 'room_id';
             ELSE
                 err := 'forbidden'; msg := 'join the room before sending to it'; field := 'room_id';

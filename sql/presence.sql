@@ -117,7 +117,7 @@ END
 $function$;
 
 -- chat_typing(p_user text, p_room text, p_is_typing boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0003_bridge.sql migrations/0008_typing_stop.sql
+-- history: migrations/0003_bridge.sql migrations/0008_typing_stop.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_typing(p_user text, p_room text, p_is_typing boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -125,7 +125,7 @@ AS $function$
 DECLARE
     uname text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room) THEN
+    IF NOT chat_room_visible(p_user, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
     END IF;

@@ -5,16 +5,114 @@
 -- a change is a new migration, then `make sql-doc`. `make test` fails
 -- when this file and the migrated database disagree.
 
+-- chat_direct_members_check()
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_direct_members_check()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF EXISTS (SELECT 1 FROM direct_rooms d
+                WHERE d.room_id = NEW.room_id AND NEW.user_id NOT IN (d.user_lo, d.user_hi)) THEN
+        RAISE EXCEPTION 'a direct room takes no other members' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$function$;
+
+-- chat_dm(p_actor text, p_username text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_dm(p_actor text, p_username text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    peer    users%ROWTYPE;
+    lo      text;
+    hi      text;
+    rid     text;
+    created boolean := false;
+    w       integer;
+    uid     text;
+BEGIN
+    SELECT * INTO peer FROM users WHERE lower(username) = lower(p_username);
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'user not found'; field := 'username';
+        RETURN;
+    END IF;
+    IF peer.id = p_actor THEN
+        err := 'validation_error'; msg := 'a direct room needs another user'; field := 'username';
+        RETURN;
+    END IF;
+    lo := least(p_actor, peer.id);
+    hi := greatest(p_actor, peer.id);
+    PERFORM pg_advisory_xact_lock(hashtextextended('chat.dm:' || lo || ':' || hi, 0));
+    SELECT d.room_id INTO rid FROM direct_rooms d WHERE d.user_lo = lo AND d.user_hi = hi;
+    IF NOT FOUND THEN
+        w := chat_rate_take('dm:' || p_actor, p_rate, p_window);
+        IF w > 0 THEN
+            err := 'rate_limited'; msg := 'too many direct rooms opened, try again later';
+            retry := w;
+            RETURN;
+        END IF;
+        INSERT INTO rooms (name, visibility, created_by) VALUES (NULL, 'direct', p_actor)
+        RETURNING id INTO rid;
+        INSERT INTO direct_rooms (room_id, user_lo, user_hi) VALUES (rid, lo, hi);
+        created := true;
+    END IF;
+    FOREACH uid IN ARRAY ARRAY[lo, hi] LOOP
+        PERFORM chat_member_lock(rid, uid);
+        IF chat_member_insert(uid, rid, 'member') THEN
+            PERFORM chat_notify(json_build_object('type', 'room_added', 'user_id', uid,
+                                                  'room', chat_room_json_for(uid, rid)));
+        END IF;
+    END LOOP;
+    data := json_build_object('room', chat_room_json_for(p_actor, rid), 'created', created);
+END
+$function$;
+
+-- chat_may_moderate(p_user text, p_room text)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_may_moderate(p_user text, p_room text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM user_rooms ur
+                    WHERE ur.user_id = p_user AND ur.room_id = p_room
+                      AND ur.role IN ('owner', 'moderator'))
+        OR (EXISTS (SELECT 1 FROM users u WHERE u.id = p_user AND u.site_admin)
+            AND EXISTS (SELECT 1 FROM rooms r WHERE r.id = p_room));
+END
+$function$;
+
 -- chat_member_add(p_user text, p_room text)
--- history: migrations/0002_functions.sql
+-- history: migrations/0002_functions.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_member_add(p_user text, p_room text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM chat_member_lock(p_room, p_user);
+    IF NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room AND visibility = 'public')
+       OR EXISTS (SELECT 1 FROM room_bans WHERE room_id = p_room AND user_id = p_user) THEN
+        RETURN false;
+    END IF;
+    RETURN chat_member_insert(p_user, p_room, 'member');
+END
+$function$;
+
+-- chat_member_insert(p_user text, p_room text, p_role text)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_member_insert(p_user text, p_room text, p_role text)
  RETURNS boolean
  LANGUAGE plpgsql
 AS $function$
 DECLARE
     u users%ROWTYPE;
 BEGIN
-    INSERT INTO user_rooms (user_id, room_id) VALUES (p_user, p_room)
+    INSERT INTO user_rooms (user_id, room_id, role) VALUES (p_user, p_room, p_role)
     ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
         RETURN false;
@@ -27,9 +125,27 @@ BEGIN
 END
 $function$;
 
+-- chat_member_lock(p_room text, p_user text)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_member_lock(p_room text, p_user text)
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+    SELECT pg_advisory_xact_lock(hashtextextended('chat.member:' || p_room || ':' || p_user, 0))
+$function$;
+
 -- chat_member_remove(p_user text, p_room text)
--- history: migrations/0002_functions.sql migrations/0013_delivery.sql
+-- history: migrations/0002_functions.sql migrations/0013_delivery.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_member_remove(p_user text, p_room text)
+ RETURNS boolean
+ LANGUAGE sql
+AS $function$
+    SELECT chat_member_remove(p_user, p_room, 'left')
+$function$;
+
+-- chat_member_remove(p_user text, p_room text, p_reason text)
+-- history: migrations/0002_functions.sql migrations/0013_delivery.sql migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_member_remove(p_user text, p_room text, p_reason text)
  RETURNS boolean
  LANGUAGE plpgsql
 AS $function$
@@ -45,37 +161,31 @@ BEGIN
     PERFORM chat_notify(json_build_object(
         'type', 'user_left', 'room_id', p_room, 'user', chat_user_json(u),
         'member_count', (SELECT count(*) FROM user_rooms WHERE room_id = p_room),
-        'member_gen', coalesce(g, 0)));
+        'reason', p_reason, 'member_gen', coalesce(g, 0)));
+    PERFORM chat_notify(json_build_object(
+        'type', 'room_removed', 'user_id', p_user, 'room_id', p_room, 'reason', p_reason));
     RETURN true;
 END
 $function$;
 
 -- chat_member_rooms_json(p_user text)
--- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_member_rooms_json(p_user text)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
 AS $function$
 BEGIN
-    RETURN (SELECT coalesce(json_agg(o.obj ORDER BY ur.joined_at, o.id), '[]'::json)
+    RETURN (SELECT coalesce(json_agg(chat_room_personal(o.obj, ur.role, o.id, p_user)
+                                     ORDER BY ur.joined_at, o.id), '[]'::json)
               FROM user_rooms ur JOIN chat_room_objects o ON o.id = ur.room_id
              WHERE ur.user_id = p_user);
 END
 $function$;
 
--- chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql migrations/0012_create_limits.sql
-CREATE OR REPLACE FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
- RETURNS record
- LANGUAGE sql
-AS $function$
-    SELECT * FROM chat_room_create(p_user, p_name, p_description, 5, 60)
-$function$;
-
--- chat_room_create(p_user text, p_name text, p_description text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql migrations/0012_create_limits.sql
-CREATE OR REPLACE FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- chat_room_create(p_user text, p_name text, p_description text, p_visibility text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql migrations/0012_create_limits.sql migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, p_visibility text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
@@ -84,70 +194,44 @@ DECLARE
     rj json;
     w  integer;
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtextextended('chat.room:' || lower(p_name), 0));
-    IF EXISTS (SELECT 1 FROM rooms WHERE lower(name) = lower(p_name)) THEN
-        err := 'room_exists'; msg := 'a room with this name already exists';
-        field := 'room_name';
+    IF p_visibility IS NULL OR p_visibility NOT IN ('public', 'private') THEN
+        err := 'validation_error'; msg := 'visibility must be "public" or "private"';
+        field := 'visibility';
         RETURN;
+    END IF;
+    -- Names are unique among public rooms only: a private room answers no
+    -- room_exists, so nobody learns its name by trying.
+    IF p_visibility = 'public' THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('chat.room:' || lower(p_name), 0));
+        IF EXISTS (SELECT 1 FROM rooms WHERE lower(name) = lower(p_name) AND visibility = 'public') THEN
+            err := 'room_exists'; msg := 'a room with this name already exists';
+            field := 'room_name';
+            RETURN;
+        END IF;
     END IF;
     w := chat_rate_take('room:' || p_user, p_rate, p_window);
     IF w > 0 THEN
         err := 'rate_limited'; msg := 'too many rooms created, try again later'; retry := w;
         RETURN;
     END IF;
-    INSERT INTO rooms (name, description, created_by)
-    VALUES (p_name, p_description, p_user) RETURNING * INTO r;
-    INSERT INTO user_rooms (user_id, room_id) VALUES (p_user, r.id);
-    rj := chat_room_json(r);
-    PERFORM chat_notify(json_build_object('type', 'room_created', 'room', rj));
+    INSERT INTO rooms (name, description, created_by, visibility)
+    VALUES (p_name, p_description, p_user, p_visibility) RETURNING * INTO r;
+    INSERT INTO user_rooms (user_id, room_id, role) VALUES (p_user, r.id, 'owner');
+    rj := chat_room_json_for(p_user, r.id);
+    IF p_visibility = 'public' THEN
+        -- One object for everyone: role null (the creator's is in the answer).
+        PERFORM chat_notify(json_build_object(
+            'type', 'room_created', 'room', chat_room_json_for(NULL, r.id)));
+    ELSE
+        PERFORM chat_notify(json_build_object('type', 'room_added', 'user_id', p_user,
+                                              'room', rj));
+    END IF;
     data := json_build_object('room', rj);
 END
 $function$;
 
--- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0003_bridge.sql migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql
-CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
- RETURNS record
- LANGUAGE plpgsql
-AS $function$
-DECLARE
-    r         rooms%ROWTYPE;
-    arr       json;
-    recovered boolean := NULL;
-    members   json;
-BEGIN
-    SELECT * INTO r FROM rooms WHERE id = p_room;
-    IF NOT FOUND THEN
-        err := 'not_found'; msg := 'room not found'; field := 'room_id';
-        RETURN;
-    END IF;
-    PERFORM chat_member_add(p_user, p_room);
-    -- Read last_seq again: the snapshot of this statement decides which
-    -- messages the ack holds; everything after it arrives live.
-    SELECT * INTO r FROM rooms WHERE id = p_room;
-    IF p_since IS NOT NULL THEN
-        recovered := r.last_seq - least(p_since, r.last_seq) <= p_recovery_max;
-    END IF;
-    -- Both are pages of chat_messages_page (0002): every message after
-    -- since_seq, or the newest p_limit.
-    IF recovered THEN
-        SELECT p.data->'messages' INTO arr
-          FROM chat_messages_page(p_room, greatest(p_recovery_max, 1), NULL, p_since) p;
-    ELSE
-        SELECT p.data->'messages' INTO arr
-          FROM chat_messages_page(p_room, p_limit, NULL, NULL) p;
-    END IF;
-    SELECT coalesce(json_agg(chat_user_json(u) ORDER BY ur.joined_at, u.id), '[]'::json)
-      INTO members
-      FROM user_rooms ur JOIN users u ON u.id = ur.user_id
-     WHERE ur.room_id = p_room;
-    data := json_build_object('room', chat_room_json(r), 'members', members,
-                              'messages', arr, 'recovered', recovered);
-END
-$function$;
-
 -- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
--- history: migrations/0003_bridge.sql migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql
+-- history: migrations/0003_bridge.sql migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
  RETURNS record
  LANGUAGE plpgsql
@@ -161,17 +245,18 @@ DECLARE
     members   json;
     more      boolean;
 BEGIN
-    SELECT * INTO r FROM rooms WHERE id = p_room;
-    IF NOT FOUND THEN
-        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+    PERFORM chat_member_lock(p_room, p_user);
+    SELECT e.err, e.msg, e.field INTO err, msg, field FROM chat_room_entry(p_user, p_room) e;
+    IF err IS NOT NULL THEN
         RETURN;
     END IF;
+    SELECT * INTO r FROM rooms WHERE id = p_room;
     PERFORM chat_member_add(p_user, p_room);
     SELECT coalesce(ur.gen, 0) INTO member_gen
       FROM user_rooms ur WHERE ur.user_id = p_user AND ur.room_id = p_room;
     -- The room object's last_seq is the line: the ack holds the messages
     -- up to it, everything after it arrives live.
-    room := chat_room_json(r);
+    room := chat_room_json_for(p_user, p_room);
     last := (room->>'last_seq')::bigint;
     SELECT e.messages, e.recovered INTO arr, recovered
       FROM chat_enter_messages(p_room, p_since, p_limit, p_recovery_max, last,
@@ -191,21 +276,34 @@ BEGIN
 END
 $function$;
 
--- chat_room_get(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql
-CREATE OR REPLACE FUNCTION public.chat_room_get(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- chat_room_entry(p_user text, p_room text, OUT err text, OUT msg text, OUT field text)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_room_entry(p_user text, p_room text, OUT err text, OUT msg text, OUT field text)
+ RETURNS record
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+    IF NOT chat_room_visible(p_user, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+    ELSIF EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = p_room AND b.user_id = p_user) THEN
+        err := 'forbidden'; msg := 'you are banned from this room'; field := 'room_id';
+    END IF;
+END
+$function$;
+
+-- chat_room_get(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_room_get(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
-DECLARE
-    r rooms%ROWTYPE;
 BEGIN
-    SELECT * INTO r FROM rooms WHERE id = p_room;
-    IF NOT FOUND THEN
+    IF NOT chat_room_visible(p_user, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
     END IF;
-    data := json_build_object('room', chat_room_json(r));
+    data := json_build_object('room', chat_room_json_for(p_user, p_room));
 END
 $function$;
 
@@ -221,44 +319,213 @@ BEGIN
 END
 $function$;
 
+-- chat_room_json_for(p_user text, p_room text)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_room_json_for(p_user text, p_room text)
+ RETURNS json
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+    RETURN (SELECT chat_room_personal(o.obj, ur.role, o.id, p_user)
+              FROM chat_room_objects o
+              LEFT JOIN user_rooms ur ON ur.room_id = o.id AND ur.user_id = p_user
+             WHERE o.id = p_room);
+END
+$function$;
+
 -- chat_room_leave(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0003_bridge.sql
+-- history: migrations/0003_bridge.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_room_leave(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room) THEN
+    IF NOT chat_room_visible(p_user, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
     END IF;
-    data := json_build_object('room_id', p_room, 'left', chat_member_remove(p_user, p_room));
+    PERFORM chat_member_lock(p_room, p_user);
+    IF EXISTS (SELECT 1 FROM user_rooms WHERE room_id = p_room AND user_id = p_user
+                  AND role = 'owner') THEN
+        err := 'forbidden'; msg := 'the owner cannot leave the room'; field := 'room_id';
+        RETURN;
+    END IF;
+    data := json_build_object('room_id', p_room, 'left', chat_member_remove(p_user, p_room, 'left'));
 END
 $function$;
 
--- chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql migrations/0013_delivery.sql
-CREATE OR REPLACE FUNCTION public.chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- chat_room_member_add(p_actor text, p_room text, p_username text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_room_member_add(p_actor text, p_room text, p_username text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
+DECLARE
+    r rooms%ROWTYPE;
+    u users%ROWTYPE;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room) THEN
+    SELECT * INTO r FROM rooms WHERE id = p_room;
+    IF NOT FOUND OR NOT (chat_room_visible(p_actor, p_room) OR chat_may_moderate(p_actor, p_room)) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
     END IF;
-    SELECT json_build_object('users', coalesce(json_agg(
-               (chat_user_json(u)::jsonb || jsonb_build_object('room_joined_at', chat_ts(ur.joined_at)))
-               ORDER BY ur.joined_at, u.id), '[]'::json))
-      INTO data
-      FROM user_rooms ur JOIN users u ON u.id = ur.user_id
-     WHERE ur.room_id = p_room;
+    IF NOT chat_may_moderate(p_actor, p_room) THEN
+        err := 'forbidden'; msg := 'only the owner or a moderator may add members';
+        RETURN;
+    END IF;
+    IF r.visibility = 'direct' THEN
+        err := 'forbidden'; msg := 'a direct room takes no other members';
+        RETURN;
+    END IF;
+    SELECT * INTO u FROM users WHERE lower(username) = lower(p_username);
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'user not found'; field := 'username';
+        RETURN;
+    END IF;
+    PERFORM chat_member_lock(p_room, u.id);
+    IF EXISTS (SELECT 1 FROM user_rooms WHERE room_id = p_room AND user_id = u.id) THEN
+        err := 'conflict'; msg := 'already a member of this room'; field := 'username';
+        RETURN;
+    END IF;
+    DELETE FROM room_bans WHERE room_id = p_room AND user_id = u.id;
+    PERFORM chat_member_insert(u.id, p_room, 'member');
+    PERFORM chat_notify(json_build_object('type', 'room_added', 'user_id', u.id,
+                                          'room', chat_room_json_for(u.id, p_room)));
+    data := json_build_object('user', chat_user_json(u));
 END
 $function$;
 
--- chat_room_users(p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql migrations/0013_delivery.sql
-CREATE OR REPLACE FUNCTION public.chat_room_users(p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- chat_room_member_remove(p_actor text, p_room text, p_target text, p_ban boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_room_member_remove(p_actor text, p_room text, p_target text, p_ban boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    r       rooms%ROWTYPE;
+    self    boolean := p_actor = p_target;
+    may_mod boolean;
+    role    text;
+    reason  text;
+    removed boolean;
+BEGIN
+    SELECT * INTO r FROM rooms WHERE id = p_room;
+    may_mod := FOUND AND chat_may_moderate(p_actor, p_room);
+    IF r.id IS NULL OR NOT (chat_room_visible(p_actor, p_room) OR may_mod) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    IF r.visibility = 'direct' AND (NOT self OR p_ban) THEN
+        err := 'forbidden'; msg := 'only the members of a direct room may leave it';
+        RETURN;
+    END IF;
+    IF NOT self AND NOT may_mod THEN
+        err := 'forbidden'; msg := 'only the owner or a moderator may remove members';
+        RETURN;
+    END IF;
+    IF self AND p_ban THEN
+        err := 'forbidden'; msg := 'you cannot ban yourself';
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM users WHERE id = p_target) THEN
+        err := 'not_found'; msg := 'user not found'; field := 'user_id';
+        RETURN;
+    END IF;
+    PERFORM chat_member_lock(p_room, p_target);
+    SELECT ur.role INTO role FROM user_rooms ur WHERE ur.room_id = p_room AND ur.user_id = p_target;
+    IF role = 'owner' THEN
+        err := 'forbidden'; msg := 'the owner cannot be removed from the room';
+        RETURN;
+    END IF;
+    IF role = 'moderator' AND NOT self
+       AND NOT EXISTS (SELECT 1 FROM user_rooms ur WHERE ur.room_id = p_room
+                          AND ur.user_id = p_actor AND ur.role = 'owner')
+       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = p_actor AND u.site_admin) THEN
+        err := 'forbidden'; msg := 'only the owner may remove a moderator';
+        RETURN;
+    END IF;
+    IF role IS NULL AND NOT p_ban THEN
+        err := 'not_found'; msg := 'not a member of this room'; field := 'user_id';
+        RETURN;
+    END IF;
+    reason := CASE WHEN p_ban THEN 'banned' WHEN self THEN 'left' ELSE 'kicked' END;
+    IF p_ban THEN
+        INSERT INTO room_bans (room_id, user_id, banned_by) VALUES (p_room, p_target, p_actor)
+        ON CONFLICT (room_id, user_id) DO NOTHING;
+    END IF;
+    removed := chat_member_remove(p_target, p_room, reason);
+    data := json_build_object('room_id', p_room, 'user_id', p_target, 'removed', removed,
+                              'banned', p_ban, 'reason', reason);
+END
+$function$;
+
+-- chat_room_member_role(p_actor text, p_room text, p_target text, p_role text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_room_member_role(p_actor text, p_room text, p_target text, p_role text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    u    users%ROWTYPE;
+    role text;
+BEGIN
+    IF NOT (chat_room_visible(p_actor, p_room) OR chat_may_moderate(p_actor, p_room)) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    IF p_role IS NULL OR p_role NOT IN ('moderator', 'member') THEN
+        err := 'validation_error'; msg := 'role must be "moderator" or "member"'; field := 'role';
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM user_rooms ur WHERE ur.room_id = p_room
+                      AND ur.user_id = p_actor AND ur.role = 'owner') THEN
+        err := 'forbidden'; msg := 'only the owner may change roles';
+        RETURN;
+    END IF;
+    PERFORM chat_member_lock(p_room, p_target);
+    SELECT ur.role INTO role FROM user_rooms ur WHERE ur.room_id = p_room AND ur.user_id = p_target;
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'not a member of this room'; field := 'user_id';
+        RETURN;
+    END IF;
+    IF role = 'owner' THEN
+        err := 'forbidden'; msg := 'the owner''s role cannot change';
+        RETURN;
+    END IF;
+    UPDATE user_rooms SET role = p_role WHERE room_id = p_room AND user_id = p_target;
+    SELECT * INTO u FROM users WHERE id = p_target;
+    data := json_build_object('user', chat_user_json(u), 'role', p_role);
+END
+$function$;
+
+-- chat_room_personal(o json, p_role text, p_room text, p_user text)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_room_personal(o json, p_role text, p_room text, p_user text)
+ RETURNS json
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+DECLARE
+    peer users%ROWTYPE;
+BEGIN
+    IF o->>'visibility' = 'direct' THEN
+        SELECT u.* INTO peer FROM direct_rooms d
+          JOIN users u ON u.id = CASE WHEN d.user_lo = p_user THEN d.user_hi ELSE d.user_lo END
+         WHERE d.room_id = p_room;
+        RETURN (o::jsonb || jsonb_build_object(
+                    'role', p_role, 'name', peer.username,
+                    'peer', jsonb_build_object('id', peer.id, 'username', peer.username)))::json;
+    END IF;
+    -- Spliced as text: the keys keep their order, and no jsonb round trip.
+    RETURN (left(o::text, -1) || ', "role" : ' || coalesce(to_json(p_role)::text, 'null')
+            || '}')::json;
+END
+$function$;
+
+-- chat_room_users(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql migrations/0013_delivery.sql migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_room_users(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
@@ -266,16 +533,17 @@ DECLARE
     total bigint;
     users json;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM rooms WHERE id = p_room) THEN
+    IF NOT chat_room_visible(p_user, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
     END IF;
     SELECT count(*) INTO total FROM user_rooms WHERE room_id = p_room;
     SELECT coalesce(json_agg(
-               (chat_user_json(x.u)::jsonb || jsonb_build_object('room_joined_at', chat_ts(x.joined_at)))
+               (chat_user_json(x.u)::jsonb || jsonb_build_object('room_joined_at', chat_ts(x.joined_at),
+                                                                 'role', x.role))
                ORDER BY x.joined_at, (x.u).id), '[]'::json)
       INTO users
-      FROM (SELECT u, ur.joined_at FROM user_rooms ur JOIN users u ON u.id = ur.user_id
+      FROM (SELECT u, ur.joined_at, ur.role FROM user_rooms ur JOIN users u ON u.id = ur.user_id
              WHERE ur.room_id = p_room
              ORDER BY ur.joined_at, u.id LIMIT p_limit OFFSET p_offset) x;
     data := json_build_object('users', users, 'total', total,
@@ -283,30 +551,54 @@ BEGIN
 END
 $function$;
 
--- chat_rooms_json(p_limit integer, p_offset integer)
--- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql
-CREATE OR REPLACE FUNCTION public.chat_rooms_json(p_limit integer, p_offset integer)
+-- chat_room_visible(p_user text, p_room text)
+-- history: migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_room_visible(p_user text, p_room text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+BEGIN
+    RETURN EXISTS (
+        SELECT 1 FROM rooms r
+         WHERE r.id = p_room
+           AND (r.visibility = 'public'
+                OR EXISTS (SELECT 1 FROM user_rooms ur
+                            WHERE ur.room_id = r.id AND ur.user_id = p_user)));
+END
+$function$;
+
+-- chat_rooms_json(p_user text, p_limit integer, p_offset integer)
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_rooms_json(p_user text, p_limit integer, p_offset integer)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
 AS $function$
 BEGIN
-    RETURN (SELECT coalesce(json_agg(x.obj ORDER BY x.created_at, x.id), '[]'::json)
-              FROM (SELECT o.id, o.created_at, o.obj FROM chat_room_objects o
+    RETURN (SELECT coalesce(json_agg(chat_room_personal(x.obj, x.role, x.id, p_user)
+                                     ORDER BY x.created_at, x.id), '[]'::json)
+              FROM (SELECT o.id, o.created_at, o.obj, ur.role FROM chat_room_objects o
+                      LEFT JOIN user_rooms ur ON ur.room_id = o.id AND ur.user_id = p_user
+                     WHERE o.visibility = 'public' OR ur.user_id IS NOT NULL
                      ORDER BY o.created_at, o.id
                      LIMIT p_limit OFFSET p_offset) x);
 END
 $function$;
 
--- chat_rooms_list(p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql
-CREATE OR REPLACE FUNCTION public.chat_rooms_list(p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- chat_rooms_list(p_user text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0002_functions.sql migrations/0019_private_rooms.sql
+CREATE OR REPLACE FUNCTION public.chat_rooms_list(p_user text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-    data := json_build_object('rooms', chat_rooms_json(p_limit, p_offset),
-                              'total', (SELECT count(*) FROM rooms));
+    data := json_build_object(
+        'rooms', chat_rooms_json(p_user, p_limit, p_offset),
+        'total', (SELECT count(*) FROM rooms r
+                   WHERE r.visibility = 'public'
+                      OR EXISTS (SELECT 1 FROM user_rooms ur
+                                  WHERE ur.room_id = r.id AND ur.user_id = p_user)));
 END
 $function$;
 

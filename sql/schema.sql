@@ -57,6 +57,7 @@ CREATE TABLE public.users (
     registered boolean DEFAULT false NOT NULL,
     password_hash text,
     external_id text,
+    site_admin boolean DEFAULT false NOT NULL,
     CONSTRAINT users_external_id_check CHECK (((octet_length(external_id) >= 1) AND (octet_length(external_id) <= 255))),
     CONSTRAINT users_password_registered_check CHECK (((password_hash IS NULL) OR (registered AND (octet_length(password_hash) <= 255)))),
     CONSTRAINT users_username_check CHECK (((char_length(username) >= 1) AND (char_length(username) <= 128)))
@@ -68,14 +69,17 @@ CREATE TABLE public.users (
 
 CREATE TABLE public.rooms (
     id text DEFAULT (gen_random_uuid())::text NOT NULL,
-    name text NOT NULL,
+    name text,
     description text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     created_by text,
     last_seq bigint DEFAULT 0 NOT NULL,
+    visibility text DEFAULT 'public'::text NOT NULL,
     CONSTRAINT rooms_description_check CHECK ((char_length(description) <= 10000)),
+    CONSTRAINT rooms_direct_name_check CHECK (((visibility = 'direct'::text) = (name IS NULL))),
     CONSTRAINT rooms_last_seq_check CHECK ((last_seq >= 0)),
-    CONSTRAINT rooms_name_check CHECK (((char_length(name) >= 1) AND (char_length(name) <= 256)))
+    CONSTRAINT rooms_name_check CHECK (((char_length(name) >= 1) AND (char_length(name) <= 256))),
+    CONSTRAINT rooms_visibility_check CHECK ((visibility = ANY (ARRAY['public'::text, 'private'::text, 'direct'::text])))
 );
 
 --
@@ -118,7 +122,9 @@ CREATE TABLE public.user_rooms (
     user_id text NOT NULL,
     room_id text NOT NULL,
     joined_at timestamp with time zone DEFAULT now() NOT NULL,
-    gen bigint DEFAULT nextval('public.user_rooms_gen_seq'::regclass)
+    gen bigint DEFAULT nextval('public.user_rooms_gen_seq'::regclass),
+    role text DEFAULT 'member'::text NOT NULL,
+    CONSTRAINT user_rooms_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'moderator'::text, 'member'::text])))
 );
 
 --
@@ -134,8 +140,20 @@ CREATE VIEW public.chat_room_objects AS
            FROM ((public.user_rooms ur
              JOIN public.presence p ON ((p.user_id = ur.user_id)))
              JOIN public.bridges b ON ((b.id = p.bridge_id)))
-          WHERE ((ur.room_id = r.id) AND (b.heartbeat_at > public.chat_presence_cutoff()))), 'last_seq', r.last_seq) AS obj
+          WHERE ((ur.room_id = r.id) AND (b.heartbeat_at > public.chat_presence_cutoff()))), 'last_seq', r.last_seq, 'visibility', r.visibility) AS obj,
+    r.visibility
    FROM public.rooms r;
+
+--
+-- Name: direct_rooms; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.direct_rooms (
+    room_id text NOT NULL,
+    user_lo text NOT NULL,
+    user_hi text NOT NULL,
+    CONSTRAINT direct_rooms_order_check CHECK ((user_lo < user_hi))
+);
 
 --
 -- Name: messages_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -162,6 +180,17 @@ CREATE UNLOGGED TABLE public.rate_buckets (
     key text NOT NULL,
     tokens double precision NOT NULL,
     updated_at timestamp with time zone NOT NULL
+);
+
+--
+-- Name: room_bans; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.room_bans (
+    room_id text NOT NULL,
+    user_id text NOT NULL,
+    banned_by text,
+    banned_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 --
@@ -200,6 +229,20 @@ ALTER TABLE ONLY public.bridges
     ADD CONSTRAINT bridges_pkey PRIMARY KEY (id);
 
 --
+-- Name: direct_rooms direct_rooms_pair_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.direct_rooms
+    ADD CONSTRAINT direct_rooms_pair_key UNIQUE (user_lo, user_hi);
+
+--
+-- Name: direct_rooms direct_rooms_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.direct_rooms
+    ADD CONSTRAINT direct_rooms_pkey PRIMARY KEY (room_id);
+
+--
 -- Name: messages messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -233,6 +276,13 @@ ALTER TABLE ONLY public.presence
 
 ALTER TABLE ONLY public.rate_buckets
     ADD CONSTRAINT rate_buckets_pkey PRIMARY KEY (key);
+
+--
+-- Name: room_bans room_bans_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_bans
+    ADD CONSTRAINT room_bans_pkey PRIMARY KEY (room_id, user_id);
 
 --
 -- Name: rooms rooms_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -270,6 +320,12 @@ ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
+-- Name: direct_rooms_hi_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX direct_rooms_hi_idx ON public.direct_rooms USING btree (user_hi);
+
+--
 -- Name: presence_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -280,6 +336,18 @@ CREATE INDEX presence_user_idx ON public.presence USING btree (user_id, bridge_i
 --
 
 CREATE INDEX rate_buckets_updated_idx ON public.rate_buckets USING btree (updated_at);
+
+--
+-- Name: room_bans_banned_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX room_bans_banned_by_idx ON public.room_bans USING btree (banned_by);
+
+--
+-- Name: room_bans_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX room_bans_user_idx ON public.room_bans USING btree (user_id);
 
 --
 -- Name: rooms_created_at_idx; Type: INDEX; Schema: public; Owner: -
@@ -294,10 +362,10 @@ CREATE INDEX rooms_created_at_idx ON public.rooms USING btree (created_at, id);
 CREATE INDEX rooms_created_by_idx ON public.rooms USING btree (created_by);
 
 --
--- Name: rooms_name_lower_key; Type: INDEX; Schema: public; Owner: -
+-- Name: rooms_public_name_key; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE UNIQUE INDEX rooms_name_lower_key ON public.rooms USING btree (lower(name));
+CREATE UNIQUE INDEX rooms_public_name_key ON public.rooms USING btree (lower(name)) WHERE (visibility = 'public'::text);
 
 --
 -- Name: sessions_expires_idx; Type: INDEX; Schema: public; Owner: -
@@ -310,6 +378,12 @@ CREATE INDEX sessions_expires_idx ON public.sessions USING btree (expires_at);
 --
 
 CREATE INDEX sessions_user_idx ON public.sessions USING btree (user_id, expires_at);
+
+--
+-- Name: user_rooms_one_owner_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX user_rooms_one_owner_key ON public.user_rooms USING btree (room_id) WHERE (role = 'owner'::text);
 
 --
 -- Name: user_rooms_room_idx; Type: INDEX; Schema: public; Owner: -
@@ -328,6 +402,33 @@ CREATE UNIQUE INDEX users_external_id_key ON public.users USING btree (external_
 --
 
 CREATE UNIQUE INDEX users_username_lower_key ON public.users USING btree (lower(username));
+
+--
+-- Name: user_rooms user_rooms_direct_check; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER user_rooms_direct_check BEFORE INSERT OR UPDATE OF user_id, room_id ON public.user_rooms FOR EACH ROW EXECUTE FUNCTION public.chat_direct_members_check();
+
+--
+-- Name: direct_rooms direct_rooms_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.direct_rooms
+    ADD CONSTRAINT direct_rooms_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
+
+--
+-- Name: direct_rooms direct_rooms_user_hi_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.direct_rooms
+    ADD CONSTRAINT direct_rooms_user_hi_fkey FOREIGN KEY (user_hi) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: direct_rooms direct_rooms_user_lo_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.direct_rooms
+    ADD CONSTRAINT direct_rooms_user_lo_fkey FOREIGN KEY (user_lo) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
 -- Name: messages messages_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -356,6 +457,27 @@ ALTER TABLE ONLY public.presence
 
 ALTER TABLE ONLY public.presence
     ADD CONSTRAINT presence_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: room_bans room_bans_banned_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_bans
+    ADD CONSTRAINT room_bans_banned_by_fkey FOREIGN KEY (banned_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: room_bans room_bans_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_bans
+    ADD CONSTRAINT room_bans_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
+
+--
+-- Name: room_bans room_bans_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.room_bans
+    ADD CONSTRAINT room_bans_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
 -- Name: rooms rooms_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -433,6 +555,18 @@ GRANT ALL ON FUNCTION public.chat_connect_batch(p_hashes bytea[], p_ttls integer
 GRANT ALL ON FUNCTION public.chat_connect_external(p_sub text, p_name text, p_bridge text, p_conn text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_direct_members_check(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_direct_members_check() TO chat_app;
+
+--
+-- Name: FUNCTION chat_dm(p_actor text, p_username text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_dm(p_actor text, p_username text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_enter_messages(p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_last bigint, p_max_bytes integer, OUT messages json, OUT recovered boolean); Type: ACL; Schema: public; Owner: -
 --
 
@@ -489,6 +623,12 @@ REVOKE ALL ON FUNCTION public.chat_logout(p_hash bytea, OUT err text, OUT msg te
 GRANT ALL ON FUNCTION public.chat_logout(p_hash bytea, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_may_moderate(p_user text, p_room text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_may_moderate(p_user text, p_room text) TO chat_app;
+
+--
 -- Name: FUNCTION chat_me(p_user text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
@@ -503,11 +643,29 @@ REVOKE ALL ON FUNCTION public.chat_member_add(p_user text, p_room text) FROM PUB
 GRANT ALL ON FUNCTION public.chat_member_add(p_user text, p_room text) TO chat_app;
 
 --
+-- Name: FUNCTION chat_member_insert(p_user text, p_room text, p_role text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_member_insert(p_user text, p_room text, p_role text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_member_lock(p_room text, p_user text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_member_lock(p_room text, p_user text) TO chat_app;
+
+--
 -- Name: FUNCTION chat_member_remove(p_user text, p_room text); Type: ACL; Schema: public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION public.chat_member_remove(p_user text, p_room text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_member_remove(p_user text, p_room text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_member_remove(p_user text, p_room text, p_reason text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_member_remove(p_user text, p_room text, p_reason text) TO chat_app;
 
 --
 -- Name: FUNCTION chat_member_rooms_json(p_user text); Type: ACL; Schema: public; Owner: -
@@ -530,11 +688,10 @@ REVOKE ALL ON FUNCTION public.chat_message_json(m public.messages) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_message_json(m public.messages) TO chat_app;
 
 --
--- Name: FUNCTION chat_messages_page(p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.chat_messages_page(p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.chat_messages_page(p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+GRANT ALL ON FUNCTION public.chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
 -- Name: FUNCTION chat_messages_range(p_room text, p_after bigint, p_upto bigint, p_limit integer); Type: ACL; Schema: public; Owner: -
@@ -634,25 +791,10 @@ GRANT SELECT,INSERT,UPDATE ON TABLE public.users TO chat_app;
 GRANT ALL ON FUNCTION public.chat_register_refusal(u public.users, p_caller text) TO chat_app;
 
 --
--- Name: FUNCTION chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION chat_room_create(p_user text, p_name text, p_description text, p_visibility text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
-
---
--- Name: FUNCTION chat_room_create(p_user text, p_name text, p_description text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
---
-
-REVOKE ALL ON FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
-
---
--- Name: FUNCTION chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
---
-
-REVOKE ALL ON FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+GRANT ALL ON FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, p_visibility text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
 -- Name: FUNCTION chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint); Type: ACL; Schema: public; Owner: -
@@ -661,11 +803,16 @@ GRANT ALL ON FUNCTION public.chat_room_enter(p_user text, p_room text, p_since b
 GRANT ALL ON FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint) TO chat_app;
 
 --
--- Name: FUNCTION chat_room_get(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION chat_room_entry(p_user text, p_room text, OUT err text, OUT msg text, OUT field text); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.chat_room_get(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.chat_room_get(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+GRANT ALL ON FUNCTION public.chat_room_entry(p_user text, p_room text, OUT err text, OUT msg text, OUT field text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_room_get(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_get(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
 -- Name: TABLE rooms; Type: ACL; Schema: public; Owner: -
@@ -681,6 +828,12 @@ REVOKE ALL ON FUNCTION public.chat_room_json(r public.rooms) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_room_json(r public.rooms) TO chat_app;
 
 --
+-- Name: FUNCTION chat_room_json_for(p_user text, p_room text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_json_for(p_user text, p_room text) TO chat_app;
+
+--
 -- Name: FUNCTION chat_room_leave(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
@@ -688,31 +841,52 @@ REVOKE ALL ON FUNCTION public.chat_room_leave(p_user text, p_room text, OUT err 
 GRANT ALL ON FUNCTION public.chat_room_leave(p_user text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
--- Name: FUNCTION chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION chat_room_member_add(p_actor text, p_room text, p_username text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.chat_room_users(p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+GRANT ALL ON FUNCTION public.chat_room_member_add(p_actor text, p_room text, p_username text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
--- Name: FUNCTION chat_room_users(p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION chat_room_member_remove(p_actor text, p_room text, p_target text, p_ban boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
-GRANT ALL ON FUNCTION public.chat_room_users(p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+GRANT ALL ON FUNCTION public.chat_room_member_remove(p_actor text, p_room text, p_target text, p_ban boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
--- Name: FUNCTION chat_rooms_json(p_limit integer, p_offset integer); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION chat_room_member_role(p_actor text, p_room text, p_target text, p_role text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.chat_rooms_json(p_limit integer, p_offset integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.chat_rooms_json(p_limit integer, p_offset integer) TO chat_app;
+GRANT ALL ON FUNCTION public.chat_room_member_role(p_actor text, p_room text, p_target text, p_role text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
--- Name: FUNCTION chat_rooms_list(p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION chat_room_personal(o json, p_role text, p_room text, p_user text); Type: ACL; Schema: public; Owner: -
 --
 
-REVOKE ALL ON FUNCTION public.chat_rooms_list(p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.chat_rooms_list(p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+GRANT ALL ON FUNCTION public.chat_room_personal(o json, p_role text, p_room text, p_user text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_room_users(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_users(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_room_visible(p_user text, p_room text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_visible(p_user text, p_room text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_rooms_json(p_user text, p_limit integer, p_offset integer); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_rooms_json(p_user text, p_limit integer, p_offset integer) TO chat_app;
+
+--
+-- Name: FUNCTION chat_rooms_list(p_user text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_rooms_list(p_user text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
 -- Name: FUNCTION chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[]); Type: ACL; Schema: public; Owner: -
@@ -790,13 +964,19 @@ GRANT USAGE ON SEQUENCE public.user_rooms_gen_seq TO chat_app;
 -- Name: TABLE user_rooms; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE ON TABLE public.user_rooms TO chat_app;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.user_rooms TO chat_app;
 
 --
 -- Name: TABLE chat_room_objects; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT ON TABLE public.chat_room_objects TO chat_app;
+
+--
+-- Name: TABLE direct_rooms; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE public.direct_rooms TO chat_app;
 
 --
 -- Name: SEQUENCE messages_id_seq; Type: ACL; Schema: public; Owner: -
@@ -809,6 +989,12 @@ GRANT USAGE ON SEQUENCE public.messages_id_seq TO chat_app;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.rate_buckets TO chat_app;
+
+--
+-- Name: TABLE room_bans; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.room_bans TO chat_app;
 
 --
 -- Name: TABLE schema_migrations; Type: ACL; Schema: public; Owner: -

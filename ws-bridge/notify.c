@@ -195,6 +195,41 @@ static void notify_room_created(struct bridge *b, json_t *ev)
 	frame_unref(f);
 }
 
+/*
+ * An event for one user (room_added, room_removed): every READY connection
+ * of user_id gets it, without user_id. A room_removed comes after the
+ * room's user_left in the same transaction, which already ended the
+ * user's subscriptions of the room here (notify_user_left).
+ */
+static void notify_to_user(struct bridge *b, json_t *ev, const char *name)
+{
+	char uid[64];
+	const char *u = json_string_value(json_object_get(ev, "user_id"));
+	struct frame *f;
+
+	if (!u || strlen(u) >= sizeof(uid))
+		return;
+	memcpy(uid, u, strlen(u) + 1); /* ev's copy goes with the member */
+	json_object_del(ev, "user_id");
+	f = event_frame(name, ev);
+	if (!f)
+		return;
+	for (struct conn *c = b->conns->head; c; c = c->next)
+		if (c->state == CONN_READY && strcmp(c->user_id, uid) == 0)
+			conn_send(c, f);
+	frame_unref(f);
+}
+
+static void notify_room_added(struct bridge *b, json_t *ev)
+{
+	notify_to_user(b, ev, "room_added");
+}
+
+static void notify_room_removed(struct bridge *b, json_t *ev)
+{
+	notify_to_user(b, ev, "room_removed");
+}
+
 /* A logout: the connections opened with that session end (Socket.IO DISCONNECT). */
 static void notify_revoked(struct bridge *b, json_t *ev)
 {
@@ -210,10 +245,11 @@ static const struct {
 	const char *type;
 	void (*handle)(struct bridge *b, json_t *ev);
 } notify_table[] = {
-	{ "new_message", notify_message },     { "typing", notify_typing },
-	{ "user_joined", notify_user_joined }, { "user_left", notify_user_left },
-	{ "user_status", notify_status },      { "room_created", notify_room_created },
-	{ "session_revoked", notify_revoked },
+	{ "new_message", notify_message },       { "typing", notify_typing },
+	{ "user_joined", notify_user_joined },   { "user_left", notify_user_left },
+	{ "user_status", notify_status },        { "room_created", notify_room_created },
+	{ "session_revoked", notify_revoked },   { "room_added", notify_room_added },
+	{ "room_removed", notify_room_removed },
 };
 
 /* Records how long the NOTIFY took from the database (its "ts") to here. */

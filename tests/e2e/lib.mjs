@@ -144,10 +144,12 @@ export function assertUser(u, { online } = {}) {
 
 export function assertRoom(room) {
   assert.equal(typeof room, 'object');
-  assert.deepEqual(
-    Object.keys(room).sort(),
-    ['created_at', 'created_by', 'description', 'id', 'last_seq', 'member_count', 'name', 'online_count'],
-  );
+  const keys = ['created_at', 'created_by', 'description', 'id', 'last_seq', 'member_count', 'name', 'online_count', 'role', 'visibility'];
+  // A direct room also names the other user (DESIGN §7, docs/api.md).
+  if (room.visibility === 'direct') keys.push('peer');
+  assert.deepEqual(Object.keys(room).sort(), keys.sort());
+  assert.ok(['public', 'private', 'direct'].includes(room.visibility), `visibility ${room.visibility}`);
+  assert.ok(room.role === null || ['owner', 'moderator', 'member'].includes(room.role), `role ${room.role}`);
   assert.equal(typeof room.id, 'string');
   assert.equal(typeof room.name, 'string');
   assert.ok(room.description === null || typeof room.description === 'string');

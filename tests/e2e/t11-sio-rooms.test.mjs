@@ -220,7 +220,8 @@ test('leave_room: ack, user_left to the room, every connection of the leaver sto
   const la = ackOk(await ack(b1.socket, 'leave_room', { room_id: room.id }));
   assert.deepEqual(la, { ok: true, room_id: room.id, left: true });
   const ev = await left.waitFor((e) => e.user.id === b.user.id);
-  assert.deepEqual(Object.keys(ev).sort(), ['member_count', 'room_id', 'user']);
+  assert.deepEqual(Object.keys(ev).sort(), ['member_count', 'reason', 'room_id', 'user']);
+  assert.equal(ev.reason, 'left');
   assert.equal(ev.room_id, room.id);
   assert.equal(ev.member_count, 1);
   assertUser(ev.user);
@@ -266,6 +267,8 @@ test('room_created (POST /api/rooms) reaches every connected client, members or 
     const ev = await c.waitFor((e) => e.room && e.room.id === room.id, 5000, `client ${i}`);
     assert.deepEqual(Object.keys(ev), ['room']);
     assertRoom(ev.room);
-    assert.deepEqual(ev.room, room, `client ${i} gets the room as REST returned it`);
+    // One object for everyone: role null; the creator's "owner" is in the REST answer.
+    assert.equal(ev.room.role, null);
+    assert.deepEqual({ ...ev.room, role: room.role }, room, `client ${i} gets the room as REST returned it`);
   }
 });

@@ -17,8 +17,10 @@ const TYPING_TTL_MS = 5000; // CHAT_TYPING_TTL
 
 /** A room with a typist A (two connections) and a watcher B, all subscribed. */
 async function typingRoom(prefix) {
-  const a = await join(`${prefix}_a`);
-  const room = await createRoom(a.token, prefix);
+  // Created by a third user: a leaves the room in a test, and an owner cannot.
+  const owner = await join(`${prefix}_o`);
+  const room = await createRoom(owner.token, prefix);
+  const a = await join(`${prefix}_a`, { room_id: room.id });
   const b = await join(`${prefix}_b`, { room_id: room.id });
   const a1 = (await connect(a.token)).socket;
   const a2 = (await connect(a.token)).socket;

@@ -316,8 +316,10 @@ test('a connection without a successful CONNECT is closed after CHAT_WS_AUTH_TIM
 
 test('CHAT_WS_MAX_ROOMS=2: a third room on one connection is refused', async () => {
   const u = await join('h_rooms');
+  // Another user's rooms: u leaves one, and an owner cannot leave.
+  const owner = await join('h_rooms_o');
   const rooms = [];
-  for (let i = 0; i < 3; i++) rooms.push(await createRoom(u.token, `h_rooms${i}`));
+  for (let i = 0; i < 3; i++) rooms.push(await createRoom(owner.token, `h_rooms${i}`));
   const { socket } = await connect(u.token, { url: bridge.url });
   await joinRoom(socket, rooms[0].id);
   await joinRoom(socket, rooms[1].id);

@@ -100,8 +100,10 @@ test('connections per process: a full bridge refuses cleanly and keeps serving t
 test('rooms per connection: joining one more than the limit is forbidden', async () => {
   await withBridges({ CHAT_WS_MAX_ROOMS: '3' }, async () => {
     const u = await join('rooms');
+    // Another user's rooms: u leaves one, and an owner cannot leave.
+    const owner = await join('rooms_o');
     const rooms = [];
-    for (let i = 0; i < 4; i++) rooms.push(await createRoom(u.token, `lim${i}`));
+    for (let i = 0; i < 4; i++) rooms.push(await createRoom(owner.token, `lim${i}`));
     const s = io(BASE, { transports: ['websocket'], auth: { token: u.token }, reconnection: false, forceNew: true });
     await new Promise((resolve, reject) => { s.once('connected', resolve); s.once('connect_error', reject); });
     for (let i = 0; i < 3; i++) assert.equal((await s.emitWithAck('join_room', { room_id: rooms[i].id })).ok, true);

@@ -84,6 +84,25 @@ static void test_long_version_not_stored(void **state)
 	pagecache_free(&pc);
 }
 
+/* An empty version (one that did not fit) is never stored nor matched: two users would share it. */
+static void test_empty_version_off(void **state)
+{
+	struct pagecache pc;
+	size_t len;
+
+	(void)state;
+	pagecache_init(&pc, 100000);
+	pagecache_put(&pc, 50, 0, "", 10, "alice's", 7);
+	assert_null(pagecache_get(&pc, 50, 0, "", 20, &len));
+	for (int i = 0; i < PAGECACHE_SLOTS; i++)
+		assert_null(pc.slot[i].body);
+	/* Versions that differ only in the user (db.c DB_AUTH) do not match. */
+	pagecache_put(&pc, 50, 0, "u1/2026-01-01/3.7", 10, "u1's", 4);
+	assert_null(pagecache_get(&pc, 50, 0, "u2/2026-01-01/3.7", 20, &len));
+	assert_non_null(pagecache_get(&pc, 50, 0, "u1/2026-01-01/3.7", 20, &len));
+	pagecache_free(&pc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -91,6 +110,7 @@ int main(void)
 		cmocka_unit_test(test_off_stores_nothing),
 		cmocka_unit_test(test_bounded_oldest_replaced),
 		cmocka_unit_test(test_long_version_not_stored),
+		cmocka_unit_test(test_empty_version_off),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

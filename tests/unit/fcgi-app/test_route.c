@@ -28,6 +28,15 @@ static void test_routes(void **state)
 	assert_memory_equal(m.param, "general", 7);
 	assert_int_equal(route_find("/api/messages/abc-1", &m), ROUTE_MESSAGES);
 	assert_int_equal(route_find("/api/users/x", &m), ROUTE_USERS);
+	assert_int_equal(route_find("/api/dm", &m), ROUTE_DM);
+	assert_int_equal(route_find("/api/rooms/r1/members", &m), ROUTE_ROOM_MEMBERS);
+	assert_int_equal(m.param_len, 2);
+	assert_memory_equal(m.param, "r1", 2);
+	assert_null(m.param2);
+	assert_int_equal(route_find("/api/rooms/r1/members/u-22", &m), ROUTE_ROOM_MEMBER);
+	assert_memory_equal(m.param, "r1", 2);
+	assert_int_equal(m.param2_len, 4);
+	assert_memory_equal(m.param2, "u-22", 4);
 }
 
 static void test_not_routes(void **state)
@@ -46,12 +55,20 @@ static void test_not_routes(void **state)
 			      "/api/mee",
 			      "/API/health",
 			      "/api/rooms//x",
-			      "/api/users" };
+			      "/api/users",
+			      "/api/dm/",
+			      "/api/rooms//members",
+			      "/api/rooms/r1/members/",
+			      "/api/rooms/r1/membersx",
+			      "/api/rooms/r1/members/u/x",
+			      "/api/rooms/r1/members//",
+			      "/api/rooms/r1/x/members" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(route_find(bad[i], &m), ROUTE_NONE);
 		assert_null(m.param);
+		assert_null(m.param2);
 	}
 }
 
