@@ -55,8 +55,8 @@ static const struct db_def db_defs[DB__COUNT] = {
 			       "chat_messages_page($1, $2, $3::int, $4::bigint, $5::bigint)",
 			       5, 1 },
 	[DB_SEND_MESSAGE] = { "send_message", DBCALL_SEND_MESSAGE_SQL, DBCALL_SEND_NPARAMS, 0 },
-	[DB_ROOM_USERS] = { "room_users", DBCALL_SELECT "chat_room_users($1, $2::int, $3::int)", 3,
-			    1 },
+	[DB_ROOM_USERS] = { "room_users", DBCALL_SELECT "chat_room_users($1, $2, $3::int, $4::int)",
+			    4, 1 },
 	/* Accounts (migration 0017): each sign-in is a check, the hash, then a write. */
 	[DB_REGISTER_CHECK] = { "register_check",
 				DBCALL_SELECT
@@ -82,8 +82,6 @@ static const struct db_def db_defs[DB__COUNT] = {
 			      DBCALL_SELECT
 			      "chat_password_set($1, $2, $3, $4::bytea, $5, $6::int, $7::int)",
 			      7, 0 },
-	[DB_ROOM_USERS] = { "room_users", DBCALL_SELECT "chat_room_users($1, $2, $3::int, $4::int)",
-			    4, 1 },
 	[DB_MEMBER_ADD] = { "member_add", DBCALL_SELECT "chat_room_member_add($1, $2, $3)", 3, 0 },
 	[DB_MEMBER_REMOVE] = { "member_remove",
 			       DBCALL_SELECT "chat_room_member_remove($1, $2, $3, $4::boolean)", 4,

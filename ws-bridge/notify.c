@@ -215,7 +215,7 @@ static void notify_to_user(struct bridge *b, json_t *ev, const char *name)
 	if (!f)
 		return;
 	for (struct conn *c = b->conns->head; c; c = c->next)
-		if (c->state == CONN_READY && strcmp(c->user_id, uid) == 0)
+		if (c->state == CONN_READY && strcmp(session_user(c), uid) == 0)
 			conn_send(c, f);
 	frame_unref(f);
 }
