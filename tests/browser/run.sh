@@ -6,8 +6,8 @@
 #
 # Usage: tests/browser/run.sh BUILD_DIR     (make test passes build/asan)
 #
-# Its own state dir (var/browser) and ports (18180, bridge 18181, t05's
-# page 18182), so it
+# Its own state dir (var/browser) and ports (CHAT_BROWSER_PORT, default
+# 18180; the bridge on the next port, t05's page on the one after), so it
 # never meets the end-to-end suite (var/test, 18080) or `make run`.
 # Installs what it needs when missing: chromium and a font (apt, through
 # deploy/local/deps.sh), playwright-core (npm ci from the lock file) and the
@@ -43,12 +43,13 @@ harness_npm_ci "$here"
 # The web client's socket.io bundle (web/vendor/).
 "$repo/web/build.sh"
 
-export CHAT_WS_PORT=18181
-# t05-cors serves a page of its own on 18182: http://localhost:18182 is an
-# allowed origin, http://127.0.0.1:18182 is not.
-export CHAT_CORS_TEST_PORT=18182
+port=${CHAT_BROWSER_PORT:-18180}
+export CHAT_WS_PORT=$((port + 1))
+# t05-cors serves a page of its own on the port after: http://localhost:P
+# is an allowed origin, http://127.0.0.1:P is not.
+export CHAT_CORS_TEST_PORT=$((port + 2))
 export CHAT_ALLOWED_ORIGINS=http://localhost:$CHAT_CORS_TEST_PORT
-harness_start "$repo/var/browser" 18180
+harness_start "$repo/var/browser" "$port"
 
 mkdir -p "$repo/build/screenshots"
 rm -f "$repo/build/screenshots"/*.png
