@@ -81,6 +81,46 @@ export async function signIn(browser, { prefix = 'u', hash = '', viewport, isMob
   return { ...s, name: username };
 }
 
+/**
+ * A new context that carries an existing session token (the chat_token
+ * cookie, as join, register or login would have set it), opened at hash;
+ * waits until the live connection is up. For tests whose subject is not
+ * the sign-in itself. Returns what newPage does.
+ */
+export async function openAs(browser, token, { hash = '', viewport, isMobile } = {}) {
+  const s = await newPage(browser, { viewport, isMobile });
+  await s.context.addCookies([{ name: 'chat_token', value: token, url: BASE, httpOnly: true, sameSite: 'Lax' }]);
+  await s.page.goto(`${BASE}/${hash}`);
+  await s.page.locator('#view-join').waitFor({ state: 'hidden' });
+  await waitConn(s.page, 'online');
+  return s;
+}
+
+/** Waits until a toast with this exact text shows; returns its locator. */
+export async function waitToast(page, text, kind) {
+  const sel = kind ? `#toasts .toast.${kind}` : '#toasts .toast';
+  const loc = page.locator(sel).filter({ has: page.locator('.toast-text', { hasText: text }) });
+  await page.waitForFunction(
+    ([s, t]) => [...document.querySelectorAll(`${s} .toast-text`)].some((e) => e.textContent === t),
+    [sel, text],
+  );
+  return loc;
+}
+
+/** The room ids listed on the home view (rooms and direct messages). */
+export function listedRooms(page) {
+  return page.$$eval('#room-list li, #dm-list li', (els) => els.map((e) => e.dataset.roomId));
+}
+
+/** Waits until a notice with exactly this text is in the room's log. */
+export async function waitNotice(page, text, timeout = 10_000) {
+  await page.waitForFunction(
+    (t) => [...document.querySelectorAll('#msg-list .notice')].some((e) => e.textContent === t),
+    text,
+    { timeout },
+  );
+}
+
 /** Waits until the connection indicator shows state. */
 export async function waitConn(page, state, timeout = 15_000) {
   await page.locator(`#conn[data-state="${state}"]`).waitFor({ timeout });
@@ -176,9 +216,21 @@ export async function joinRest(prefix = 'r', room_id) {
   return { user: d.user, token: d.token };
 }
 
-export async function createRoomRest(token, name, description) {
+/** Registers an account over REST: {user, token, password}. */
+export async function registerRest(prefix = 'acct', password = `pw-${randomBytes(6).toString('hex')}`) {
+  const d = ok(await api('POST', '/api/register', { body: { username: uniqueName(prefix), password } }), 201);
+  return { user: d.user, token: d.token, password };
+}
+
+/** Adds a member (by name) to a room as its owner or a moderator. */
+export async function addMemberRest(token, roomId, username) {
+  return ok(await api('POST', `/api/rooms/${encodeURIComponent(roomId)}/members`, { token, body: { username } }), 201).user;
+}
+
+export async function createRoomRest(token, name, description, visibility) {
   const body = { room_name: name ?? uniqueName('room') };
   if (description) body.description = description;
+  if (visibility) body.visibility = visibility;
   return ok(await api('POST', '/api/rooms', { token, body }), 201).room;
 }
 
