@@ -1223,7 +1223,7 @@ function renderPeople(r) {
   renderRoomSub(r);
 }
 
-const ROLE_ORDER = { owner: 0, moderator: 1 };
+const SHOWN_ROLES = new Set(['owner', 'moderator']);
 
 function personItem(r, u) {
   const you = state.me && u.id === state.me.id;
@@ -1235,10 +1235,17 @@ function personItem(r, u) {
       'div',
       { className: 'person-row' },
       avatar(u.username),
-      h('span', { className: 'person-name' }, u.username),
-      you ? h('span', { className: 'pill you' }, 'you') : null,
-      role in ROLE_ORDER ? h('span', { className: 'pill role-badge' }, role) : null,
-      h('span', { className: 'person-state' }, u.online ? 'online' : u.last_seen ? ago(u.last_seen) : 'offline'),
+      h(
+        'div',
+        { className: 'person-main' },
+        h('div', { className: 'person-line' }, h('span', { className: 'person-name' }, u.username), you ? h('span', { className: 'pill you' }, 'you') : null),
+        h(
+          'div',
+          { className: 'person-sub' },
+          SHOWN_ROLES.has(role) ? h('span', { className: 'pill role-badge' }, role) : null,
+          h('span', { className: 'person-state' }, u.online ? 'online' : u.last_seen ? ago(u.last_seen) : 'offline'),
+        ),
+      ),
     ),
     you ? null : personActions(r, u, role),
   );
