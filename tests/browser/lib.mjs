@@ -121,6 +121,18 @@ export async function waitNotice(page, text, timeout = 10_000) {
   );
 }
 
+/** A person in the open room's people panel. */
+export function person(page, name) {
+  return page.locator(`#people-list .person[data-username="${name}"]`);
+}
+
+/** The id of the room the page shows, from its address. */
+export async function openRoomId(page) {
+  await page.locator('#view-room').waitFor();
+  await page.waitForFunction(() => /^#\/room\/./.test(location.hash));
+  return page.evaluate(() => decodeURIComponent(location.hash.replace(/^#\/room\//, '')));
+}
+
 /** Waits until the connection indicator shows state. */
 export async function waitConn(page, state, timeout = 15_000) {
   await page.locator(`#conn[data-state="${state}"]`).waitFor({ timeout });
@@ -220,6 +232,13 @@ export async function joinRest(prefix = 'r', room_id) {
 export async function registerRest(prefix = 'acct', password = `pw-${randomBytes(6).toString('hex')}`) {
   const d = ok(await api('POST', '/api/register', { body: { username: uniqueName(prefix), password } }), 201);
   return { user: d.user, token: d.token, password };
+}
+
+/** Makes each of users ({user, token}) a member of a public room over REST. */
+export async function joinRoomRest(users, roomId) {
+  for (const u of users) {
+    ok(await api('POST', '/api/join', { token: u.token, body: { username: u.user.username, room_id: roomId } }), 201);
+  }
 }
 
 /** Adds a member (by name) to a room as its owner or a moderator. */

@@ -15,14 +15,8 @@ after(async () => {
   await browser?.close();
 });
 
-const person = (page, name) => page.locator(`#people-list .person[data-username="${name}"]`);
 const listed = (page, id) => page.locator(`#room-list li[data-room-id="${id}"], #dm-list li[data-room-id="${id}"]`);
 
-/** The room id of the open room, from the address. */
-async function openRoomId(page) {
-  await page.locator('#view-room').waitFor();
-  return page.evaluate(() => decodeURIComponent(location.hash.replace(/^#\/room\//, '')));
-}
 
 test('a private room: created with the lock and the owner role, a member added live, invisible to a third user', async () => {
   const owner = await L.registerRest('powner');
@@ -40,7 +34,7 @@ test('a private room: created with the lock and the owner role, a member added l
     await a.page.locator('#create-desc').fill('members only');
     await a.page.locator('#create-visibility').selectOption('private');
     await a.page.locator('#create-submit').click();
-    const id = await openRoomId(a.page);
+    const id = await L.openRoomId(a.page);
     await a.page.waitForFunction((n) => document.getElementById('room-name').textContent === n, name);
     assert.equal(await a.page.locator('#room-lock').isVisible(), true, 'the lock mark');
     assert.equal(await a.page.locator('#room-lock').getAttribute('aria-label'), 'Private room');
@@ -64,7 +58,7 @@ test('a private room: created with the lock and the owner role, a member added l
     await a.page.locator('#invite-form').waitFor();
     await a.page.locator('#invite-name').fill(bob.user.username);
     await a.page.locator('#invite-name').press('Enter');
-    await person(a.page, bob.user.username).waitFor();
+    await L.person(a.page, bob.user.username).waitFor();
     assert.equal(await a.page.locator('#invite-name').inputValue(), '', 'the box is emptied');
 
     // bob's list shows it at once, without reloading: room_added.
@@ -122,7 +116,7 @@ test('removing and banning: the member\u2019s open view leaves the room at once,
   const a = await L.openAs(browser, owner.token, { hash: `#/room/${room.id}` });
   const b = await L.openAs(browser, bob.token, { hash: `#/room/${room.id}`, viewport: L.PHONE, isMobile: true });
   try {
-    const bobInA = person(a.page, bob.user.username);
+    const bobInA = L.person(a.page, bob.user.username);
     await bobInA.waitFor();
     await b.page.locator('#people-list .person').first().waitFor();
 
@@ -206,69 +200,66 @@ test('moderator controls: shown to the owner and a moderator, absent for a plain
   const bob = await L.registerRest('mbob');
   const carol = await L.registerRest('mcarol');
   const room = await L.createRoomRest(owner.token, L.uniqueName('mods'), 'roles');
-  for (const u of [bob, carol]) {
-    const j = await L.api('POST', '/api/join', { token: u.token, body: { username: u.user.username, room_id: room.id } });
-    assert.equal(j.status, 201, j.text);
-  }
+  await L.joinRoomRest([bob, carol], room.id);
   const a = await L.openAs(browser, owner.token, { hash: `#/room/${room.id}` });
   const b = await L.openAs(browser, bob.token, { hash: `#/room/${room.id}` });
   try {
-    for (const u of [bob, carol]) await person(a.page, u.user.username).waitFor();
-    await person(b.page, carol.user.username).waitFor();
+    for (const u of [bob, carol]) await L.person(a.page, u.user.username).waitFor();
+    await L.person(b.page, carol.user.username).waitFor();
 
     // The owner: remove, ban and the role for each member; none for themself.
     for (const u of [bob, carol]) {
-      const p = person(a.page, u.user.username);
+      const p = L.person(a.page, u.user.username);
       assert.equal(await p.locator('.act-remove').isVisible(), true);
       assert.equal(await p.locator('.act-ban').isVisible(), true);
       assert.equal(await p.locator('.act-role').textContent(), 'Make moderator');
       assert.equal(await p.locator('.act-dm').isVisible(), true);
     }
-    assert.equal(await person(a.page, owner.user.username).locator('button').count(), 0);
-    assert.equal(await person(a.page, owner.user.username).locator('.role-badge').textContent(), 'owner');
+    assert.equal(await L.person(a.page, owner.user.username).locator('button').count(), 0);
+    assert.equal(await L.person(a.page, owner.user.username).locator('.role-badge').textContent(), 'owner');
     assert.equal(await a.page.locator('#invite-form').isVisible(), true);
 
     // A plain member: only "Message"; no add form.
     assert.equal(await b.page.locator('#room-role').textContent(), 'member');
     assert.equal(await b.page.locator('#people-list .act-remove, #people-list .act-ban, #people-list .act-role').count(), 0);
-    assert.equal(await person(b.page, carol.user.username).locator('.act-dm').isVisible(), true);
+    assert.equal(await L.person(b.page, carol.user.username).locator('.act-dm').isVisible(), true);
     assert.equal(await b.page.locator('#invite-form').isVisible(), false);
 
     // The owner makes bob a moderator.
-    await person(a.page, bob.user.username).locator('.act-role').click();
+    await L.person(a.page, bob.user.username).locator('.act-role').click();
     await a.page.waitForFunction(
       (n) => document.querySelector(`#people-list .person[data-username="${n}"]`)?.dataset.role === 'moderator',
       bob.user.username,
     );
-    assert.equal(await person(a.page, bob.user.username).locator('.role-badge').textContent(), 'moderator');
-    assert.equal(await person(a.page, bob.user.username).locator('.act-role').textContent(), 'Make member');
+    assert.equal(await L.person(a.page, bob.user.username).locator('.role-badge').textContent(), 'moderator');
+    assert.equal(await L.person(a.page, bob.user.username).locator('.act-role').textContent(), 'Make member');
 
     // bob (after a reload) moderates: remove/ban for carol, nothing for the owner.
     await b.page.reload();
     await L.waitConn(b.page, 'online');
-    await person(b.page, carol.user.username).locator('.act-ban').waitFor();
+    await L.person(b.page, carol.user.username).locator('.act-ban').waitFor();
     assert.equal(await b.page.locator('#room-role').textContent(), 'moderator');
-    assert.equal(await person(b.page, carol.user.username).locator('.act-remove').isVisible(), true);
-    assert.equal(await person(b.page, carol.user.username).locator('.act-role').count(), 0, 'roles are the owner\u2019s');
-    assert.equal(await person(b.page, owner.user.username).locator('.act-remove, .act-ban').count(), 0);
+    assert.equal(await L.person(b.page, carol.user.username).locator('.act-remove').isVisible(), true);
+    assert.equal(await L.person(b.page, carol.user.username).locator('.act-role').count(), 0, 'roles are the owner\u2019s');
+    assert.equal(await L.person(b.page, owner.user.username).locator('.act-remove, .act-ban').count(), 0);
     assert.equal(await b.page.locator('#invite-form').isVisible(), true);
     await L.screenshot(b.page, 'moderator-people');
 
     // Keyboard: the moderator bans carol with Tab and Enter.
-    await person(b.page, carol.user.username).locator('.act-ban').focus();
+    await L.person(b.page, carol.user.username).locator('.act-ban').focus();
     await b.page.keyboard.press('Enter');
     await L.waitNotice(a.page, `${carol.user.username} was banned from the room`);
     await L.waitNotice(b.page, `${carol.user.username} was banned from the room`);
 
     // The owner demotes bob: back to a plain member's controls for him after a reload.
-    await person(a.page, bob.user.username).locator('.act-role').click();
+    await L.person(a.page, bob.user.username).locator('.act-role').click();
     await a.page.waitForFunction(
       (n) => document.querySelector(`#people-list .person[data-username="${n}"]`)?.dataset.role === 'member',
       bob.user.username,
     );
     await b.page.reload();
     await L.waitConn(b.page, 'online');
-    await person(b.page, owner.user.username).waitFor();
+    await L.person(b.page, owner.user.username).waitFor();
     assert.equal(await b.page.locator('#room-role').textContent(), 'member');
     assert.equal(await b.page.locator('#people-list .act-remove, #people-list .act-ban').count(), 0);
     L.assertClean(a, 'owner');

@@ -14,23 +14,14 @@ after(async () => {
   await browser?.close();
 });
 
-const person = (page, name) => page.locator(`#people-list .person[data-username="${name}"]`);
 
-async function openRoomId(page) {
-  await page.locator('#view-room').waitFor();
-  await page.waitForFunction(() => /^#\/room\/./.test(location.hash));
-  return page.evaluate(() => decodeURIComponent(location.hash.replace(/^#\/room\//, '')));
-}
 
-test('"Message" in the member list opens one direct room for both users, and messages flow', async () => {
+test('Message on a member opens one direct room for both users, and messages flow', async () => {
   const ann = await L.registerRest('dmann');
   const ben = await L.registerRest('dmben');
   const cat = await L.registerRest('dmcat');
   const room = await L.createRoomRest(ann.token, L.uniqueName('meet'), 'where they meet');
-  for (const u of [ben, cat]) {
-    const j = await L.api('POST', '/api/join', { token: u.token, body: { username: u.user.username, room_id: room.id } });
-    assert.equal(j.status, 201, j.text);
-  }
+  await L.joinRoomRest([ben, cat], room.id);
   const a = await L.openAs(browser, ann.token, { hash: `#/room/${room.id}` });
   const b = await L.openAs(browser, ben.token, { viewport: L.PHONE, isMobile: true });
   const c = await L.openAs(browser, cat.token);
@@ -39,15 +30,15 @@ test('"Message" in the member list opens one direct room for both users, and mes
     assert.equal(await b.page.locator('#dm-section').isVisible(), false, 'no direct messages yet');
 
     // ann: "Message" on ben.
-    await person(a.page, ben.user.username).locator('.act-dm').click();
+    await L.person(a.page, ben.user.username).locator('.act-dm').click();
     await a.page.waitForFunction((n) => document.getElementById('room-name').textContent === n, ben.user.username);
-    const dmId = await openRoomId(a.page);
+    const dmId = await L.openRoomId(a.page);
     assert.notEqual(dmId, room.id);
     await a.page.locator('#view-room[data-visibility="direct"]').waitFor();
     assert.equal(await a.page.locator('#room-sub').textContent(), `Direct messages with ${ben.user.username}`);
     assert.equal(await a.page.locator('#room-role').isVisible(), false, 'no roles in a direct room');
     assert.equal(await a.page.locator('#invite-form').isVisible(), false, 'nobody is added to a direct room');
-    await person(a.page, ben.user.username).waitFor();
+    await L.person(a.page, ben.user.username).waitFor();
     assert.equal(await a.page.locator('#people-list .person button').count(), 0, 'no Message/Remove/Ban in a direct room');
 
     // ben: it appears among his direct messages, live, under ann's name.
@@ -62,9 +53,9 @@ test('"Message" in the member list opens one direct room for both users, and mes
     // ben opens the shared room, then "Message" on ann there: the same direct room.
     await L.openRoom(b.page, room.id);
     await b.page.locator('#people-toggle').click();
-    await person(b.page, ann.user.username).locator('.act-dm').click();
+    await L.person(b.page, ann.user.username).locator('.act-dm').click();
     await b.page.waitForFunction((n) => document.getElementById('room-name').textContent === n, ann.user.username);
-    assert.equal(await openRoomId(b.page), dmId, 'the same room from either side');
+    assert.equal(await L.openRoomId(b.page), dmId, 'the same room from either side');
 
     // Messages flow both ways.
     await L.sendUi(a.page, 'psst, ben');
