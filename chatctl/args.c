@@ -18,7 +18,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "Lists users by name: id, username, registered, site_admin, banned, rooms (memberships),\n"
 	  "online, last_seen; tab-separated with a header line. PATTERN is a SQL LIKE pattern\n"
 	  "matched against the username or id, case-insensitive ('%' any text, '_' one\n"
-	  "character, e.g. 'ali%'). N: 1..10000, default 100." },
+	  "character, no escape character; e.g. 'ali%'). N: 1..10000, default 100." },
 	{ "rooms",
 	  CTL_ROOMS,
 	  { CTL_ARG_NONE, CTL_ARG_NONE },

@@ -72,10 +72,10 @@ $$;
 
 -- Deletes message p_id of p_room: its text is erased (content NULL), its
 -- seq stays (no gap in history), and the room gets message_deleted. The
--- actor (NULL: the site, chatctl) must see the room and be the author, an
--- owner or moderator of the room, or a site administrator
--- (chat_may_moderate): not_found for a room they cannot see or a message
--- that is not in it, forbidden otherwise. Deleting a tombstone again
+-- actor (NULL: the site, chatctl) must be the author, an owner or
+-- moderator of the room, or a site administrator (chat_may_moderate):
+-- not_found for a room they can neither see nor moderate or a message that
+-- is not in it, forbidden otherwise. Deleting a tombstone again
 -- changes nothing and says so (data.deleted false).
 CREATE FUNCTION chat_message_delete(p_actor text, p_room text, p_id bigint,
                                     OUT err text, OUT msg text, OUT field text,
@@ -85,7 +85,8 @@ DECLARE
     m messages%ROWTYPE;
     mj json;
 BEGIN
-    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room) THEN
+    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room)
+       AND NOT chat_may_moderate(p_actor, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
     END IF;
@@ -132,7 +133,8 @@ DECLARE
     n integer := 0;
     r rooms%ROWTYPE;
 BEGIN
-    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room) THEN
+    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room)
+       AND NOT chat_may_moderate(p_actor, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
     END IF;
@@ -439,7 +441,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Users whose username or id matches the LIKE pattern p_like (any case;
--- NULL: all), by username, at most p_limit.
+-- '%' and '_' the only special characters, no escape character; NULL:
+-- all), by username, at most p_limit.
 CREATE FUNCTION chat_admin_users(p_like text, p_limit integer)
 RETURNS TABLE (id text, username text, registered boolean, site_admin boolean,
                banned boolean, rooms bigint, online boolean, last_seen text)
@@ -448,7 +451,7 @@ LANGUAGE sql STABLE AS $$
            (SELECT count(*) FROM user_rooms ur WHERE ur.user_id = u.id),
            chat_user_online(u.id), chat_ts(u.last_seen)
       FROM users u
-     WHERE p_like IS NULL OR u.username ILIKE p_like OR u.id ILIKE p_like
+     WHERE p_like IS NULL OR u.username ILIKE p_like ESCAPE '' OR u.id ILIKE p_like ESCAPE ''
      ORDER BY lower(u.username) LIMIT p_limit
 $$;
 
@@ -466,7 +469,7 @@ LANGUAGE sql STABLE AS $$
            (SELECT count(*) FROM user_rooms ur WHERE ur.room_id = r.id),
            r.last_seq, chat_ts(r.created_at)
       FROM rooms r
-     WHERE p_like IS NULL OR r.name ILIKE p_like OR r.id ILIKE p_like
+     WHERE p_like IS NULL OR r.name ILIKE p_like ESCAPE '' OR r.id ILIKE p_like ESCAPE ''
      ORDER BY r.created_at, r.id LIMIT p_limit
 $$;
 

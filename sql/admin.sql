@@ -109,7 +109,7 @@ AS $function$
            (SELECT count(*) FROM user_rooms ur WHERE ur.room_id = r.id),
            r.last_seq, chat_ts(r.created_at)
       FROM rooms r
-     WHERE p_like IS NULL OR r.name ILIKE p_like OR r.id ILIKE p_like
+     WHERE p_like IS NULL OR r.name ILIKE p_like ESCAPE '' OR r.id ILIKE p_like ESCAPE ''
      ORDER BY r.created_at, r.id LIMIT p_limit
 $function$;
 
@@ -158,6 +158,6 @@ AS $function$
            (SELECT count(*) FROM user_rooms ur WHERE ur.user_id = u.id),
            chat_user_online(u.id), chat_ts(u.last_seen)
       FROM users u
-     WHERE p_like IS NULL OR u.username ILIKE p_like OR u.id ILIKE p_like
+     WHERE p_like IS NULL OR u.username ILIKE p_like ESCAPE '' OR u.id ILIKE p_like ESCAPE ''
      ORDER BY lower(u.username) LIMIT p_limit
 $function$;

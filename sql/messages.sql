@@ -52,7 +52,8 @@ DECLARE
     m messages%ROWTYPE;
     mj json;
 BEGIN
-    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room) THEN
+    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room)
+       AND NOT chat_may_moderate(p_actor, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
     END IF;

@@ -241,7 +241,8 @@ DECLARE
     n integer := 0;
     r rooms%ROWTYPE;
 BEGIN
-    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room) THEN
+    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room)
+       AND NOT chat_may_moderate(p_actor, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
         RETURN;
     END IF;
