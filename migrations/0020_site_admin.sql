@@ -39,9 +39,10 @@ ALTER TABLE messages
     ADD COLUMN deleted_at timestamptz,
     ADD CONSTRAINT messages_deleted_check CHECK ((content IS NULL) = (deleted_at IS NOT NULL));
 
--- Deleting is an UPDATE of the text only; a room goes with its rows.
-GRANT UPDATE (content, deleted_at) ON messages TO chat_app;
-GRANT DELETE ON rooms TO chat_app;
+-- chat_app gets no UPDATE on messages and no DELETE on rooms: the services
+-- may not rewrite or delete history by hand. chat_message_delete and
+-- chat_room_delete run as their owner (SECURITY DEFINER), so the only
+-- deletions are theirs, with their checks, tombstones and NOTIFYs.
 
 CREATE TABLE admin_log (
     id      bigserial PRIMARY KEY,
@@ -80,7 +81,7 @@ $$;
 CREATE FUNCTION chat_message_delete(p_actor text, p_room text, p_id bigint,
                                     OUT err text, OUT msg text, OUT field text,
                                     OUT retry integer, OUT data json)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     m messages%ROWTYPE;
     mj json;
@@ -127,7 +128,7 @@ $$;
 CREATE FUNCTION chat_room_delete(p_actor text, p_room text,
                                  OUT err text, OUT msg text, OUT field text,
                                  OUT retry integer, OUT data json)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     uid text;
     n integer := 0;

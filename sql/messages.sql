@@ -47,6 +47,8 @@ $function$;
 CREATE OR REPLACE FUNCTION public.chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
 AS $function$
 DECLARE
     m messages%ROWTYPE;

@@ -795,18 +795,6 @@ GRANT ALL ON FUNCTION public.chat_message_delete(p_actor text, p_room text, p_id
 GRANT SELECT,INSERT ON TABLE public.messages TO chat_app;
 
 --
--- Name: COLUMN messages.content; Type: ACL; Schema: public; Owner: -
---
-
-GRANT UPDATE(content) ON TABLE public.messages TO chat_app;
-
---
--- Name: COLUMN messages.deleted_at; Type: ACL; Schema: public; Owner: -
---
-
-GRANT UPDATE(deleted_at) ON TABLE public.messages TO chat_app;
-
---
 -- Name: FUNCTION chat_message_json(m public.messages); Type: ACL; Schema: public; Owner: -
 --
 
@@ -950,7 +938,7 @@ GRANT ALL ON FUNCTION public.chat_room_get(p_user text, p_room text, OUT err tex
 -- Name: TABLE rooms; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.rooms TO chat_app;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.rooms TO chat_app;
 
 --
 -- Name: FUNCTION chat_room_json(r public.rooms); Type: ACL; Schema: public; Owner: -
