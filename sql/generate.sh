@@ -63,6 +63,9 @@ chat_login                 auth
 chat_password_check        auth
 chat_password_set          auth
 chat_external_user         auth
+chat_user_ban_refusal      auth
+chat_user_sessions_revoke  auth
+chat_register_refusal_code auth
 
 chat_rooms_list            rooms
 chat_rooms_json            rooms
@@ -88,6 +91,7 @@ chat_room_member_remove    rooms
 chat_room_member_role      rooms
 chat_direct_members_check  rooms
 chat_dm                    rooms
+chat_room_delete           rooms
 
 chat_send_message          messages
 chat_send_batch            messages
@@ -95,6 +99,7 @@ chat_messages_page         messages
 chat_messages_range        messages
 chat_message_json          messages
 chat_enter_messages        messages
+chat_message_delete        messages
 
 chat_presence_cutoff       presence
 chat_presence_open         presence
@@ -111,6 +116,15 @@ chat_bridge_heartbeat      bridge
 chat_bridge_remove         bridge
 
 chat_housekeeping          housekeeping
+
+chat_admin_user            admin
+chat_admin_users           admin
+chat_admin_rooms           admin
+chat_admin_ban             admin
+chat_admin_revoke          admin
+chat_admin_password        admin
+chat_admin_site_admin      admin
+chat_admin_log             admin
 '
 
 # What each file holds, for its first line.
@@ -123,6 +137,7 @@ describe() {
     presence) echo 'who is online, and typing' ;;
     bridge) echo "chat-ws's own calls: Socket.IO CONNECT, heartbeats, reaping bridges" ;;
     housekeeping) echo 'deleting expired sessions and idle rate buckets' ;;
+    admin) echo "chatctl's calls: listing users and rooms, site bans, passwords, site admins, the admin log" ;;
     other) echo 'functions missing from the FAMILIES table of sql/generate.sh: add them there' ;;
     schema) echo 'tables, indexes, views, sequences and grants' ;;
     *) die "describe: no family '$1'" ;;

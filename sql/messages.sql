@@ -42,8 +42,54 @@ BEGIN
 END
 $function$;
 
+-- chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0020_site_admin.sql
+CREATE OR REPLACE FUNCTION public.chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+    m messages%ROWTYPE;
+    mj json;
+BEGIN
+    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room)
+       AND NOT chat_may_moderate(p_actor, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    -- The lock of every send to the room: the NOTIFY goes in its order.
+    PERFORM 1 FROM rooms r WHERE r.id = p_room FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    SELECT * INTO m FROM messages x WHERE x.id = p_id AND x.room_id = p_room FOR UPDATE;
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'message not found'; field := 'id';
+        RETURN;
+    END IF;
+    IF p_actor IS NOT NULL AND m.user_id IS DISTINCT FROM p_actor
+       AND NOT chat_may_moderate(p_actor, p_room) THEN
+        err := 'forbidden'; msg := 'only the author or a moderator may delete this message';
+        field := 'id';
+        RETURN;
+    END IF;
+    IF m.deleted_at IS NOT NULL THEN
+        data := json_build_object('message', chat_message_json(m), 'deleted', false);
+        RETURN;
+    END IF;
+    UPDATE messages SET content = NULL, deleted_at = now() WHERE id = m.id RETURNING * INTO m;
+    mj := chat_message_json(m);
+    PERFORM chat_notify(json_build_object('type', 'message_deleted', 'room_id', m.room_id,
+                                          'id', m.id, 'seq', m.seq, 'message', mj));
+    data := json_build_object('message', mj, 'deleted', true);
+END
+$function$;
+
 -- chat_message_json(m messages)
--- history: migrations/0002_functions.sql
+-- history: migrations/0002_functions.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_message_json(m messages)
  RETURNS json
  LANGUAGE sql
@@ -57,7 +103,8 @@ AS $function$
         'username', m.username,
         'content', m.content,
         'timestamp', chat_ts(m."timestamp"),
-        'client_id', m.client_id)
+        'client_id', m.client_id,
+        'deleted', m.deleted_at IS NOT NULL)
 $function$;
 
 -- chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)

@@ -230,6 +230,51 @@ BEGIN
 END
 $function$;
 
+-- chat_room_delete(p_actor text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0020_site_admin.sql
+CREATE OR REPLACE FUNCTION public.chat_room_delete(p_actor text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+    uid text;
+    n integer := 0;
+    r rooms%ROWTYPE;
+BEGIN
+    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room)
+       AND NOT chat_may_moderate(p_actor, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    -- Sends (FOR NO KEY UPDATE) and new memberships (their key share) wait.
+    SELECT * INTO r FROM rooms x WHERE x.id = p_room FOR UPDATE;
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    IF p_actor IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM user_rooms ur WHERE ur.room_id = p_room
+                          AND ur.user_id = p_actor AND ur.role = 'owner')
+       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = p_actor AND u.site_admin) THEN
+        err := 'forbidden'; msg := 'only the owner or a site administrator may delete the room';
+        field := 'room_id';
+        RETURN;
+    END IF;
+    FOR uid IN SELECT ur.user_id FROM user_rooms ur WHERE ur.room_id = p_room
+                ORDER BY ur.user_id LOOP
+        PERFORM chat_member_lock(p_room, uid);
+        IF chat_member_remove(uid, p_room, 'deleted') THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    DELETE FROM rooms WHERE id = p_room;
+    data := json_build_object('room_id', p_room, 'name', r.name, 'visibility', r.visibility,
+                              'removed_members', n, 'last_seq', r.last_seq);
+END
+$function$;
+
 -- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
 -- history: migrations/0003_bridge.sql migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)

@@ -164,14 +164,17 @@ export function assertMessage(m) {
   assert.equal(typeof m, 'object');
   assert.deepEqual(
     Object.keys(m).sort(),
-    ['client_id', 'content', 'id', 'room_id', 'seq', 'timestamp', 'user_id', 'username'],
+    ['client_id', 'content', 'deleted', 'id', 'room_id', 'seq', 'timestamp', 'user_id', 'username'],
   );
   assert.ok(Number.isInteger(m.id) && m.id > 0, `id ${m.id}`);
   assert.ok(Number.isInteger(m.seq) && m.seq > 0, `seq ${m.seq}`);
   assert.equal(typeof m.room_id, 'string');
   assert.equal(typeof m.user_id, 'string');
   assert.equal(typeof m.username, 'string');
-  assert.equal(typeof m.content, 'string');
+  assert.equal(typeof m.deleted, 'boolean');
+  // A tombstone (DESIGN §8): no text.
+  if (m.deleted) assert.equal(m.content, null);
+  else assert.equal(typeof m.content, 'string');
   assert.match(m.timestamp, TS_RE);
   assert.ok(m.client_id === null || typeof m.client_id === 'string');
 }

@@ -153,7 +153,7 @@ test('the services connect as chat_svc, which may not change the schema or delet
   assert.deepEqual(users.out.trim().split('\n').filter(Boolean), ['chat_svc']);
   for (const sql of ['DROP TABLE messages', 'DELETE FROM messages', 'TRUNCATE sessions',
     'CREATE TABLE intruder (a int)', "UPDATE schema_migrations SET name = 'x'", 'ALTER TABLE users ADD COLUMN x int',
-    'DELETE FROM users', 'DELETE FROM rooms']) {
+    'DELETE FROM users', 'DELETE FROM rooms', 'UPDATE messages SET content = NULL, deleted_at = now()']) {
     const r = psqlAs('chat_svc', sql);
     assert.notEqual(r.status, 0, `${sql} was allowed: ${r.out}`);
     assert.match(r.out, /permission denied|must be owner/, sql);
