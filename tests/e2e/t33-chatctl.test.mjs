@@ -444,3 +444,22 @@ test('make-admin and revoke-admin: a site administrator moderates every room', a
   fails(await kick(), 403, 'forbidden');
   assert.equal(psql(`SELECT count(*) FROM admin_log WHERE action IN ('make-admin', 'revoke-admin') AND target IN ('${admin.user.username}', '${admin.user.id}')`), '3');
 });
+
+test('make run\'s stack: `stack.sh chatctl` runs the tool on the stack\'s database', async () => {
+  const { user } = await join('stackctl');
+  const r = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), ['chatctl', 'users', '--like', user.username], {
+    env: process.env, // the harness's CHAT_STATE_DIR, CHAT_PORT and CHAT_BUILD
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 2, r.stdout);
+  assert.equal(lines[1].split('\t')[0], user.id);
+  const bad = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), ['chatctl', 'no-such-command'], {
+    env: process.env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(bad.status, 2, bad.stderr);
+});
