@@ -3,44 +3,18 @@
 // admins), who may not (403, or 404 where the room is invisible), twice,
 // unknown and hostile ids, message_deleted on both bridges, tombstones in
 // history and recovery, the text gone from the database.
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, ok, fails, join, uniqueName, send, history, assertMessage } from './lib.mjs';
+import { api, ok, fails, join, uniqueName, send, history, assertMessage, staffedRoom } from './lib.mjs';
 import {
   connect, closeAll, collect, ack, ackOk, ackFails, joinRoom, sendWs, psql, sleep,
-  Bridge, EXTRA_PORT_1,
+  extraBridge,
 } from './sio.mjs';
 
-let B;
-
-before(async () => {
-  B = await Bridge.start({ port: EXTRA_PORT_1 });
-});
-
-afterEach(closeAll);
-
-after(async () => {
-  await closeAll();
-  if (B) {
-    const r = await B.stop();
-    assert.deepEqual(r, { code: 0, signal: null }, `bridge B exits cleanly on SIGTERM; log:\n${B.logTail()}`);
-  }
-});
+const B = extraBridge();
 
 const del = (token, roomId, id) => api('DELETE', `/api/messages/${encodeURIComponent(roomId)}/${id}`, { token });
 const memberOf = (id, uid) => `/api/rooms/${id}/members/${uid}`;
-
-/** A room (private by default) of a fresh owner with a moderator and two members. */
-async function staffedRoom(prefix, visibility = 'private') {
-  const owner = await join(`${prefix}_o`);
-  const mod = await join(`${prefix}_m`);
-  const m1 = await join(`${prefix}_a`);
-  const m2 = await join(`${prefix}_b`);
-  const room = ok(await api('POST', '/api/rooms', { token: owner.token, body: { room_name: uniqueName(prefix), visibility } }), 201).room;
-  for (const u of [mod, m1, m2]) ok(await api('POST', `/api/rooms/${room.id}/members`, { token: owner.token, body: { username: u.user.username } }), 201);
-  ok(await api('PATCH', memberOf(room.id, mod.user.id), { token: owner.token, body: { role: 'moderator' } }));
-  return { owner, mod, m1, m2, room };
-}
 
 /** Asserts a 200 answer to a delete: {message: the tombstone, deleted}. */
 function deletedOk(r, m, fresh = true) {
