@@ -89,6 +89,9 @@ static const struct db_def db_defs[DB__COUNT] = {
 	[DB_MEMBER_ROLE] = { "member_role", DBCALL_SELECT "chat_room_member_role($1, $2, $3, $4)",
 			     4, 1 },
 	[DB_DM] = { "dm", DBCALL_SELECT "chat_dm($1, $2, $3::int, $4::int)", 4, 0 },
+	/* A tombstone deleted again stays as it is (migration 0020). */
+	[DB_MESSAGE_DELETE] = { "message_delete",
+				DBCALL_SELECT "chat_message_delete($1, $2, $3::bigint)", 3, 1 },
 };
 
 void db_init(struct db *d, const struct cfg *cfg)

@@ -31,6 +31,7 @@ enum db_stmt {
 	DB_MEMBER_REMOVE,
 	DB_MEMBER_ROLE,
 	DB_DM,
+	DB_MESSAGE_DELETE,
 	DB__COUNT
 };
 

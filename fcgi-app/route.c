@@ -19,32 +19,39 @@ static const struct {
 
 #define ROUTE_ROOMS_PREFIX "/api/rooms/"
 #define ROUTE_MEMBERS "/members"
+#define ROUTE_MESSAGES_PREFIX "/api/messages/"
 
 /*
- * /api/rooms/{id}/members and /api/rooms/{id}/members/{user_id}: returns
- * the route (m filled) or ROUTE_NONE.
+ * prefix{id}mid and prefix{id}mid/{id2}: returns one or two (m filled), or
+ * ROUTE_NONE. With one ROUTE_NONE only the two-segment form matches.
  */
-static enum route_id route_members(const char *path, struct route_match *m)
+static enum route_id route_nested(const char *path, const char *prefix, const char *mid,
+				  enum route_id one, enum route_id two, struct route_match *m)
 {
-	const char *id = path + sizeof(ROUTE_ROOMS_PREFIX) - 1, *slash, *rest;
+	size_t plen = strlen(prefix), mlen = strlen(mid);
+	const char *id = path + plen, *slash, *rest;
 
-	if (strncmp(path, ROUTE_ROOMS_PREFIX, sizeof(ROUTE_ROOMS_PREFIX) - 1) != 0)
+	if (strncmp(path, prefix, plen) != 0)
 		return ROUTE_NONE;
 	slash = strchr(id, '/');
-	if (!slash || slash == id || strncmp(slash, ROUTE_MEMBERS, sizeof(ROUTE_MEMBERS) - 1) != 0)
+	if (!slash || slash == id || strncmp(slash, mid, mlen) != 0)
 		return ROUTE_NONE;
-	rest = slash + sizeof(ROUTE_MEMBERS) - 1;
-	m->param = id;
-	m->param_len = (size_t)(slash - id);
+	rest = slash + mlen;
 	if (*rest == '\0') {
-		m->id = ROUTE_ROOM_MEMBERS;
+		if (one == ROUTE_NONE)
+			return ROUTE_NONE;
+		m->param = id;
+		m->param_len = (size_t)(slash - id);
+		m->id = one;
 		return m->id;
 	}
 	if (*rest != '/' || rest[1] == '\0' || strchr(rest + 1, '/'))
 		return ROUTE_NONE;
+	m->param = id;
+	m->param_len = (size_t)(slash - id);
 	m->param2 = rest + 1;
 	m->param2_len = strlen(rest + 1);
-	m->id = ROUTE_ROOM_MEMBER;
+	m->id = two;
 	return m->id;
 }
 
@@ -57,10 +64,12 @@ enum route_id route_find(const char *path, struct route_match *m)
 	m->param2_len = 0;
 	if (!path)
 		return ROUTE_NONE;
-	if (route_members(path, m) != ROUTE_NONE)
+	/* /api/rooms/{id}/members[/{user_id}] and /api/messages/{room_id}/{id}. */
+	if (route_nested(path, ROUTE_ROOMS_PREFIX, ROUTE_MEMBERS, ROUTE_ROOM_MEMBERS,
+			 ROUTE_ROOM_MEMBER, m) != ROUTE_NONE ||
+	    route_nested(path, ROUTE_MESSAGES_PREFIX, "", ROUTE_NONE, ROUTE_MESSAGE, m) !=
+		    ROUTE_NONE)
 		return m->id;
-	m->param = NULL;
-	m->param_len = 0;
 	for (size_t i = 0; i < sizeof(route_table) / sizeof(route_table[0]); i++) {
 		size_t n = strlen(route_table[i].prefix);
 

@@ -75,6 +75,8 @@ export const addMember = (roomId, username) => api('POST', `/api/rooms/${enc(roo
 /** Removes a member (ban: and bans them); also a member removing themself. */
 export const removeMember = (roomId, userId, ban = false) =>
   api('DELETE', `/api/rooms/${enc(roomId)}/members/${enc(userId)}${ban ? '?ban=true' : ''}`);
+/** Deletes a message (its author, the room's owner or moderators): {message: the tombstone, deleted}. */
+export const deleteMessage = (roomId, id) => api('DELETE', `/api/messages/${enc(roomId)}/${Number(id)}`);
 /** The owner makes a member 'moderator' or 'member'. */
 export const setRole = (roomId, userId, role) => api('PATCH', `/api/rooms/${enc(roomId)}/members/${enc(userId)}`, { role });
 /** The direct room with that user, made on first use: {room, created}. */

@@ -423,6 +423,7 @@ async function connect() {
     if (Array.isArray(rooms)) for (const r of rooms) state.memberOf.add(r.id);
   });
   s.on('new_message', onNewMessage);
+  s.on('message_deleted', onMessageDeleted);
   s.on('typing', onTyping);
   s.on('user_status', onUserStatus);
   s.on('user_joined', (ev) => onMembership(ev, true));
@@ -783,6 +784,7 @@ function setRoomInfo(r, room) {
   $('room-role').dataset.role = role || '';
   $('view-room').dataset.visibility = room.visibility || 'public';
   $('invite-form').hidden = !canModerate(r) || direct;
+  $('msg-list').classList.toggle('moderating', canModerate(r) && !direct);
   // The owner cannot leave (the server refuses it).
   $('room-leave').hidden = room.role === 'owner';
   renderRoomSub(r);
@@ -820,6 +822,10 @@ function resetMessages(r) {
 function addMessages(r, list) {
   if (state.room !== r || !Array.isArray(list) || list.length === 0) return;
   const ul = $('msg-list');
+  for (const m of list) {
+    // A message shown before and deleted since (history, recovery): a tombstone now.
+    if (m && m.room_id === r.id && isDeleted(m) && r.msgs.has(m.seq)) showDeleted(r, m.seq, m.id);
+  }
   const fresh = list.filter((m) => m && m.room_id === r.id && Number.isInteger(m.seq) && !r.msgs.has(m.seq));
   fresh.sort((a, b) => a.seq - b.seq);
   for (const m of fresh) settleOwn(m);
@@ -861,12 +867,18 @@ function isMine(m) {
   return Boolean(state.me) && m.user_id === state.me.id;
 }
 
+/** A tombstone (DESIGN §8): deleted, or with no text at all. */
+function isDeleted(m) {
+  return m.deleted === true || typeof m.content !== 'string';
+}
+
 function messageItem(m) {
   const mine = isMine(m);
+  const deleted = isDeleted(m);
   return h(
     'li',
     {
-      className: `msg${mine ? ' mine' : ''}`,
+      className: `msg${mine ? ' mine' : ''}${deleted ? ' deleted' : ''}`,
       dataset: { seq: m.seq, id: m.id, user: m.user_id, clientId: m.client_id ?? undefined, ts: m.timestamp },
     },
     avatar(m.username),
@@ -874,9 +886,75 @@ function messageItem(m) {
       'div',
       { className: 'body' },
       h('div', { className: 'meta' }, h('span', { className: 'author', style: { '--hue': hue(m.username) } }, m.username), timeEl(m.timestamp)),
-      h('div', { className: 'bubble' }, h('p', { className: 'msg-text' }, m.content)),
+      deleted
+        ? h('div', { className: 'bubble tombstone' }, h('p', { className: 'msg-text' }, 'message deleted'))
+        : h('div', { className: 'bubble' }, h('p', { className: 'msg-text' }, m.content)),
+      deleted ? null : deleteControl(m),
     ),
   );
+}
+
+/*
+ * "Delete" under a message, then an inline "Delete? Yes / No" (no dialog).
+ * Every live message has it; CSS shows it on one's own messages, and on
+ * everyone's when the list is .moderating (the caller owns or moderates the
+ * room), so a role change shows or hides it at once. The server decides.
+ */
+function deleteControl(m) {
+  const box = h('div', { className: 'msg-actions' });
+  const ask = h('button', {
+    type: 'button', className: 'linkish msg-delete', 'aria-label': `Delete message from ${m.username}`,
+    on: { click: () => confirmDelete(box, ask, m) },
+  }, 'Delete');
+  box.appendChild(ask);
+  return box;
+}
+
+function confirmDelete(box, ask, m) {
+  const r = state.room;
+  const back = () => {
+    clear(box);
+    box.appendChild(ask);
+    ask.focus();
+  };
+  const yes = h('button', { type: 'button', className: 'linkish msg-delete-yes', on: { click: () => deleteMessage(r, m, back) } }, 'Yes');
+  const no = h('button', { type: 'button', className: 'linkish msg-delete-no', on: { click: back } }, 'No');
+  clear(box);
+  box.append(h('span', { className: 'msg-confirm' }, 'Delete? '), yes, ' ', no);
+  no.focus();
+}
+
+async function deleteMessage(r, m, back) {
+  let d;
+  try {
+    d = await api.deleteMessage(r.id, m.id);
+  } catch (e) {
+    apiFailed(e, 'Could not delete the message');
+    back();
+    return;
+  }
+  // message_deleted follows; the author need not wait for it.
+  if (state.room === r) showDeleted(r, m.seq, (d && d.message && d.message.id) || m.id);
+}
+
+/** Message seq (id) of the open room r becomes a tombstone, in place. */
+function showDeleted(r, seq, id) {
+  const m = r.msgs.get(seq);
+  if (!m || m.id !== id) return;
+  const was = $('msg-list').querySelector(`li.msg[data-seq="${Number(seq)}"]`);
+  r.msgs.set(seq, { ...m, content: null, deleted: true });
+  if (!was || was.classList.contains('deleted')) return;
+  const li = messageItem(r.msgs.get(seq));
+  li.className = was.className;
+  li.classList.add('deleted');
+  was.replaceWith(li);
+}
+
+/** message_deleted {room_id, id, seq}: a tombstone at once, for everyone in the room. */
+function onMessageDeleted(ev) {
+  const r = state.room;
+  if (!ev || typeof ev !== 'object' || !r || ev.room_id !== r.id || !Number.isInteger(ev.seq)) return;
+  showDeleted(r, ev.seq, ev.id);
 }
 
 /** Consecutive messages of one author within five minutes share one header. */
