@@ -1,8 +1,8 @@
 // app.js -- the chat's browser client: views, routing, the Socket.IO connection.
 //
 // Views: join (a guest picks a name, an account signs in or is created),
-// home (#/: rooms and direct messages, create a public or private room),
-// room (#/room/<id>: history, live messages, people, typing, send box; the
+// home (/: rooms and direct messages, create a public or private room),
+// room (/chat/<room>: history, live messages, people, typing, send box; the
 // owner and moderators add, remove and ban members, the owner names
 // moderators; "Message" on a person opens the direct room with them).
 // The account dialog changes the password, or gives a guest's name one.
@@ -13,6 +13,9 @@
 // out of a room the user was removed from. On a reconnect the room is joined
 // again with since_seq = the last seq shown, so nothing missed is lost, and
 // unacknowledged messages are sent again with the same client_id.
+// The address bar follows the room (history.pushState: Back and Forward
+// move between rooms); /chat/<room> takes a room id or a public room's
+// name, and the old #/room/<id> is rewritten to /chat/<id>.
 //
 // Data from the server is only ever put into the page as text (dom.js).
 
@@ -54,14 +57,58 @@ function show(view) {
   if (view !== 'room') document.title = 'Chat';
 }
 
-function parseHash() {
-  const m = /^#\/room\/(.+)$/.exec(location.hash);
-  if (!m) return { home: true };
+/** The address of a room (the seeds' /chat/<room>). */
+function roomPath(id) {
+  return `/chat/${encodeURIComponent(id)}`;
+}
+
+function decode(part) {
   try {
-    return { room: decodeURIComponent(m[1]) };
+    return decodeURIComponent(part);
   } catch {
-    return { home: true };
+    return '';
   }
+}
+
+/**
+ * Where the address points: {room} for /chat/<room> (a room id, or the
+ * name of a public room), {home} otherwise. The old addresses #/room/<id>
+ * and #/ still work: they are rewritten to /chat/<id> and / in place.
+ */
+function parseLocation() {
+  const old = /^#\/room\/(.+)$/.exec(location.hash);
+  if (old && decode(old[1])) {
+    history.replaceState(null, '', roomPath(decode(old[1])));
+  } else if (location.hash === '#/' || location.hash === '#') {
+    history.replaceState(null, '', location.pathname);
+  }
+  const m = /^\/chat\/([^/]+)\/?$/.exec(location.pathname);
+  const room = m ? decode(m[1]) : '';
+  return room ? { room } : { home: true };
+}
+
+/**
+ * Moves the address bar to path (a new history entry, or replacing the
+ * current one: for ways out of a room the user cannot go back into) and
+ * shows what it points to.
+ */
+function go(path, replace = false) {
+  if (path !== location.pathname || location.hash) {
+    if (replace) history.replaceState(null, '', path);
+    else history.pushState(null, '', path);
+  }
+  route();
+}
+
+/** Plain clicks on links to / and /chat/… change the view without a page load. */
+function onLinkClick(ev) {
+  if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+  const a = ev.target instanceof Element ? ev.target.closest('a[href]') : null;
+  if (!a || a.target) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || !(url.pathname === '/' || url.pathname.startsWith('/chat/'))) return;
+  ev.preventDefault();
+  go(url.pathname);
 }
 
 function route() {
@@ -69,7 +116,7 @@ function route() {
     show('join');
     return;
   }
-  const r = parseHash();
+  const r = parseLocation();
   if (r.room) openRoom(r.room);
   else openHome();
 }
@@ -78,7 +125,9 @@ function route() {
 
 async function boot() {
   bindUi();
+  window.addEventListener('popstate', route);
   window.addEventListener('hashchange', route);
+  document.addEventListener('click', onLinkClick);
   let data;
   try {
     data = await api.me();
@@ -510,7 +559,7 @@ function roomItem(room) {
       'a',
       {
         className: `room-item${state.freshRooms.has(room.id) ? ' fresh' : ''}`,
-        href: `#/room/${encodeURIComponent(room.id)}`,
+        href: roomPath(room.id),
       },
       h('span', { className: 'room-icon', 'aria-hidden': 'true', style: { '--hue': hue(room.name) } }, first),
       h(
@@ -585,7 +634,7 @@ function onRoomRemoved({ room_id: id, reason } = {}) {
   if (r && r.id === id) {
     const text = (REMOVED_TEXT[reason] || REMOVED_TEXT.kicked)(name);
     toast(text, reason === 'left' ? 'info' : 'error');
-    location.hash = '#/';
+    go('/', true);
   } else if (reason === 'kicked' || reason === 'banned') {
     toast((REMOVED_TEXT[reason])(name), 'info');
   }
@@ -618,7 +667,7 @@ async function onCreateSubmit(ev) {
     $('create-form').reset();
     state.memberOf.add(room.id);
     listRoom(room);
-    location.hash = `#/room/${encodeURIComponent(room.id)}`;
+    go(roomPath(room.id));
   } catch (e) {
     if (e.status === 401) {
       apiFailed(e);
@@ -648,6 +697,7 @@ function newRoom(id) {
     typing: new Map(), // user id -> {username, timer}
     joinToken: null,
     filling: false,
+    missing: false, // not found: looking the address up as a name
   };
 }
 
@@ -739,7 +789,7 @@ async function joinRoom(r) {
     else if (e && e.code === 'forbidden') {
       // Banned from this room.
       toast(`You cannot join this room: ${e.message}`);
-      location.hash = '#/';
+      go('/', true);
     }
     else toast(`Could not join the room: ${(e && e.message) || 'no answer'}`);
     return;
@@ -763,9 +813,46 @@ async function joinRoom(r) {
   flushOutbox();
 }
 
-function roomMissing(r) {
-  toast('That room does not exist (any more).');
-  if (state.room === r) location.hash = '#/';
+/**
+ * No room has the id of the address (or it is private and not the
+ * user's): /chat/<room> may name a public room instead (any case), which
+ * then opens under its id; otherwise a message, and home.
+ */
+async function roomMissing(r) {
+  if (state.room !== r || r.missing) return;
+  r.missing = true;
+  let found = null;
+  try {
+    found = await findPublicRoom(r.id);
+  } catch (e) {
+    if (e.status === 401) {
+      apiFailed(e);
+      return;
+    }
+  }
+  if (state.room !== r) return;
+  if (found && found.id !== r.id) {
+    go(roomPath(found.id), true);
+    return;
+  }
+  toast(`There is no room “${r.id}”: it does not exist, or it is private and you are not a member.`);
+  go('/', true);
+}
+
+const NAME_PAGES = 25; // pages of 200 rooms searched for a name
+
+/** The public room named name (case-insensitively), or null. */
+async function findPublicRoom(name) {
+  const want = name.toLowerCase();
+  let offset = 0;
+  for (let page = 0; page < NAME_PAGES; page++) {
+    const d = await api.rooms(200, offset);
+    const hit = d.rooms.find((x) => x.visibility === 'public' && typeof x.name === 'string' && x.name.toLowerCase() === want);
+    if (hit) return hit;
+    offset += d.rooms.length;
+    if (d.rooms.length === 0 || offset >= d.total) break;
+  }
+  return null;
 }
 
 function setRoomInfo(r, room) {
@@ -1360,7 +1447,7 @@ async function openDm(username) {
     const { room } = await api.dm(username);
     state.memberOf.add(room.id);
     listRoom(room);
-    location.hash = `#/room/${encodeURIComponent(room.id)}`;
+    go(roomPath(room.id));
   } catch (e) {
     apiFailed(e, `Could not open messages with ${username}`);
   }
@@ -1485,7 +1572,7 @@ async function onLeaveRoom() {
   }
   state.memberOf.delete(r.id);
   toast(`You left ${r.info ? r.info.name : 'the room'}.`, 'info');
-  location.hash = '#/';
+  go('/', true);
 }
 
 function setPeopleOpen(open) {
