@@ -85,15 +85,18 @@ export async function signIn(browser, { prefix = 'u', hash = '', viewport, isMob
  * A new context that carries an existing session token (the chat_token
  * cookie, as join, register or login would have set it), opened at hash;
  * waits until the live connection is up. For tests whose subject is not
- * the sign-in itself. Returns what newPage does.
+ * the sign-in itself. Returns what newPage does, and recorded: the payloads
+ * of the events named record (recordEvents) when record is given.
  */
-export async function openAs(browser, token, { hash = '', viewport, isMobile } = {}) {
+export async function openAs(browser, token, { hash = '', viewport, isMobile, record } = {}) {
   const s = await newPage(browser, { viewport, isMobile });
+  // Before the page opens its connection: recordEvents sees its packets.
+  const recorded = record ? recordEvents(s.page, record) : undefined;
   await s.context.addCookies([{ name: 'chat_token', value: token, url: BASE, httpOnly: true, sameSite: 'Lax' }]);
   await s.page.goto(`${BASE}/${hash}`);
   await s.page.locator('#view-join').waitFor({ state: 'hidden' });
   await waitConn(s.page, 'online');
-  return s;
+  return { ...s, recorded };
 }
 
 /** Waits until a toast with this exact text shows; returns its locator. */

@@ -976,8 +976,18 @@ function messageItem(m) {
       deleted
         ? h('div', { className: 'bubble tombstone' }, h('p', { className: 'msg-text' }, 'message deleted'))
         : h('div', { className: 'bubble' }, h('p', { className: 'msg-text' }, m.content)),
-      deleted ? null : deleteControl(m),
+      deleted ? null : messageActions(m, mine),
     ),
+  );
+}
+
+/** Under a live message: one's own are marked sent (the server has them), then the controls. */
+function messageActions(m, mine) {
+  return h(
+    'div',
+    { className: 'msg-actions' },
+    mine ? h('span', { className: 'msg-state', dataset: { state: 'sent' }, title: 'Sent: the server has it' }, '✓ Sent') : null,
+    deleteControl(m),
   );
 }
 
@@ -988,7 +998,7 @@ function messageItem(m) {
  * room), so a role change shows or hides it at once. The server decides.
  */
 function deleteControl(m) {
-  const box = h('div', { className: 'msg-actions' });
+  const box = h('span', { className: 'msg-delete-box' });
   const ask = h('button', {
     type: 'button', className: 'linkish msg-delete', 'aria-label': `Delete message from ${m.username}`,
     on: { click: () => confirmDelete(box, ask, m) },
@@ -1179,11 +1189,14 @@ async function trySend(entry) {
       .timeout(ACK_TIMEOUT_MS)
       .emitWithAck('send_message', { room_id: entry.room_id, message: entry.text, client_id: entry.client_id });
   } catch {
-    // No ack in time, or the connection dropped: the same client_id goes
-    // again (now, or after the reconnect), and the server stores it once.
+    // The connection dropped (the disconnect handler bumped attempt): the
+    // same client_id goes again after the reconnect. No ack in time on a
+    // live connection: it failed, and Retry sends the same client_id
+    // again, which the server stores once.
     if (entry.attempt !== attempt) return;
     entry.inflight = false;
-    if (state.outbox.get(entry.client_id) === entry && s.connected) setTimeout(() => trySend(entry), 1000);
+    if (state.outbox.get(entry.client_id) !== entry || !s.connected) return;
+    failSend(entry, 'no answer from the server');
     return;
   }
   if (entry.attempt !== attempt) return;
@@ -1210,10 +1223,15 @@ async function trySend(entry) {
     setTimeout(() => trySend(entry), 2000);
     return;
   }
+  failSend(entry, e.message);
+}
+
+/** The message is shown as not sent, with Retry (the same client_id) and Discard. */
+function failSend(entry, message) {
   entry.status = 'failed';
-  entry.error = e.message;
+  entry.error = message;
   renderPendingEntry(entry);
-  toast(`Message not sent: ${e.message}`);
+  toast(`Message not sent: ${message}`);
 }
 
 /** A message of ours came back (ack, new_message or recovery): no longer pending. */
