@@ -31,6 +31,9 @@ enum db_stmt {
 	DB_MEMBER_REMOVE,
 	DB_MEMBER_ROLE,
 	DB_DM,
+	DB_MARK_READ,
+	DB_ROOM_READS,
+	DB_SEARCH,
 	DB__COUNT
 };
 

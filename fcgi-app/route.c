@@ -18,7 +18,18 @@ static const struct {
 };
 
 #define ROUTE_ROOMS_PREFIX "/api/rooms/"
+#define ROUTE_MESSAGES_PREFIX "/api/messages/"
 #define ROUTE_MEMBERS "/members"
+
+/* The resources below one room: PREFIX{id}SUFFIX. */
+static const struct {
+	const char *prefix, *suffix;
+	enum route_id id;
+} route_subs[] = {
+	{ ROUTE_ROOMS_PREFIX, "/read", ROUTE_ROOM_READ },
+	{ ROUTE_ROOMS_PREFIX, "/reads", ROUTE_ROOM_READS },
+	{ ROUTE_MESSAGES_PREFIX, "/search", ROUTE_SEARCH },
+};
 
 /*
  * /api/rooms/{id}/members and /api/rooms/{id}/members/{user_id}: returns
@@ -48,6 +59,26 @@ static enum route_id route_members(const char *path, struct route_match *m)
 	return m->id;
 }
 
+/* The route_subs resources: returns the route (m filled) or ROUTE_NONE. */
+static enum route_id route_sub(const char *path, struct route_match *m)
+{
+	for (size_t i = 0; i < sizeof(route_subs) / sizeof(route_subs[0]); i++) {
+		size_t n = strlen(route_subs[i].prefix);
+		const char *id = path + n, *slash;
+
+		if (strncmp(path, route_subs[i].prefix, n) != 0)
+			continue;
+		slash = strchr(id, '/');
+		if (!slash || slash == id || strcmp(slash, route_subs[i].suffix) != 0)
+			continue;
+		m->param = id;
+		m->param_len = (size_t)(slash - id);
+		m->id = route_subs[i].id;
+		return m->id;
+	}
+	return ROUTE_NONE;
+}
+
 enum route_id route_find(const char *path, struct route_match *m)
 {
 	m->id = ROUTE_NONE;
@@ -57,7 +88,7 @@ enum route_id route_find(const char *path, struct route_match *m)
 	m->param2_len = 0;
 	if (!path)
 		return ROUTE_NONE;
-	if (route_members(path, m) != ROUTE_NONE)
+	if (route_members(path, m) != ROUTE_NONE || route_sub(path, m) != ROUTE_NONE)
 		return m->id;
 	m->param = NULL;
 	m->param_len = 0;

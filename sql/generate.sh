@@ -88,6 +88,10 @@ chat_room_member_remove    rooms
 chat_room_member_role      rooms
 chat_direct_members_check  rooms
 chat_dm                    rooms
+chat_read_start            rooms
+chat_unread                rooms
+chat_mark_read             rooms
+chat_room_reads            rooms
 
 chat_send_message          messages
 chat_send_batch            messages
@@ -95,6 +99,9 @@ chat_messages_page         messages
 chat_messages_range        messages
 chat_message_json          messages
 chat_enter_messages        messages
+chat_unread_forget         messages
+chat_unread_forget_trigger messages
+chat_messages_search       messages
 
 chat_presence_cutoff       presence
 chat_presence_open         presence

@@ -112,8 +112,33 @@ AS $function$
      ORDER BY m.seq LIMIT p_limit
 $function$;
 
+-- chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_custom_plan'
+ SET client_min_messages TO 'warning'
+AS $function$
+DECLARE
+    q   tsquery := websearch_to_tsquery('simple', p_q);
+    arr json;
+BEGIN
+    IF NOT chat_room_visible(p_user, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    SELECT coalesce(json_agg(chat_message_json(x.m) ORDER BY (x.m).seq DESC), '[]'::json)
+      INTO arr
+      FROM (SELECT m FROM messages m
+             WHERE m.room_id = p_room AND to_tsvector('simple', m.content) @@ q
+             ORDER BY m.seq DESC LIMIT p_limit) x;
+    data := json_build_object('messages', arr);
+END
+$function$;
+
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
--- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql
+-- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql migrations/0021_read_state.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
@@ -130,6 +155,9 @@ DECLARE
     m         messages%ROWTYPE;
     mj        json;
     payload   json;
+    sent_u    text[] := '{}';
+    sent_r    text[] := '{}';
+    sent_s    bigint[] := '{}';
 BEGIN
     IF cardinality(p_rooms) IS DISTINCT FROM n OR cardinality(p_contents) IS DISTINCT FROM n
        OR cardinality(p_client_ids) IS DISTINCT FROM n OR cardinality(p_rates) IS DISTINCT FROM n
@@ -195,6 +223,9 @@ BEGIN
         VALUES (p_rooms[i], room_next[k], p_users[i], uname, p_contents[i], clock_timestamp(),
                 p_client_ids[i])
         RETURNING * INTO m;
+        sent_u := sent_u || m.user_id;
+        sent_r := sent_r || m.room_id;
+        sent_s := sent_s || m.seq;
         mj := chat_message_json(m);
         payload := json_build_object('type', 'new_message', 'room_id', m.room_id, 'seq', m.seq,
                                      'message', mj);
@@ -212,6 +243,13 @@ BEGIN
     UPDATE rooms r SET last_seq = x.seq
       FROM unnest(room_ids, room_next) AS x(id, seq)
      WHERE r.id = x.id;
+    -- Sending reads the room up to one's own message (0021). The rows of
+    -- rooms locked above are the rooms of these memberships: two batches
+    -- that share a membership met on its room's row first.
+    UPDATE user_rooms ur SET last_read_seq = x.seq
+      FROM (SELECT s.u, s.r, max(s.seq) AS seq
+              FROM unnest(sent_u, sent_r, sent_s) AS s(u, r, seq) GROUP BY s.u, s.r) x
+     WHERE ur.user_id = x.u AND ur.room_id = x.r AND ur.last_read_seq < x.seq;
 END
 $function$;
 
@@ -225,5 +263,27 @@ BEGIN
     SELECT b.err, b.msg, b.field, b.retry, b.data INTO err, msg, field, retry, data
       FROM chat_send_batch(ARRAY[p_user], ARRAY[p_room], ARRAY[p_content], ARRAY[p_client_id],
                            ARRAY[p_rate], ARRAY[p_window]) b;
+END
+$function$;
+
+-- chat_unread_forget(p_room text, p_seq bigint, p_author text)
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_unread_forget(p_room text, p_seq bigint, p_author text)
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+    INSERT INTO message_deletions (room_id, seq) VALUES (p_room, p_seq)
+    ON CONFLICT DO NOTHING
+$function$;
+
+-- chat_unread_forget_trigger()
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_unread_forget_trigger()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM chat_unread_forget(NEW.room_id, NEW.seq, NEW.user_id);
+    RETURN NULL;
 END
 $function$;

@@ -124,6 +124,8 @@ CREATE TABLE public.user_rooms (
     joined_at timestamp with time zone DEFAULT now() NOT NULL,
     gen bigint DEFAULT nextval('public.user_rooms_gen_seq'::regclass),
     role text DEFAULT 'member'::text NOT NULL,
+    last_read_seq bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT user_rooms_last_read_seq_check CHECK ((last_read_seq >= 0)),
     CONSTRAINT user_rooms_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'moderator'::text, 'member'::text])))
 );
 
@@ -153,6 +155,29 @@ CREATE TABLE public.direct_rooms (
     user_lo text NOT NULL,
     user_hi text NOT NULL,
     CONSTRAINT direct_rooms_order_check CHECK ((user_lo < user_hi))
+);
+
+--
+-- Name: message_deletions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_deletions (
+    room_id text NOT NULL,
+    seq bigint NOT NULL,
+    id bigint NOT NULL
+);
+
+--
+-- Name: message_deletions_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.message_deletions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.message_deletions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 --
@@ -243,6 +268,20 @@ ALTER TABLE ONLY public.direct_rooms
     ADD CONSTRAINT direct_rooms_pkey PRIMARY KEY (room_id);
 
 --
+-- Name: message_deletions message_deletions_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_deletions
+    ADD CONSTRAINT message_deletions_id_key UNIQUE (id);
+
+--
+-- Name: message_deletions message_deletions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_deletions
+    ADD CONSTRAINT message_deletions_pkey PRIMARY KEY (room_id, seq);
+
+--
 -- Name: messages messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -326,6 +365,12 @@ ALTER TABLE ONLY public.users
 CREATE INDEX direct_rooms_hi_idx ON public.direct_rooms USING btree (user_hi);
 
 --
+-- Name: messages_content_fts; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_content_fts ON public.messages USING gin (to_tsvector('simple'::regconfig, content));
+
+--
 -- Name: presence_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -404,10 +449,22 @@ CREATE UNIQUE INDEX users_external_id_key ON public.users USING btree (external_
 CREATE UNIQUE INDEX users_username_lower_key ON public.users USING btree (lower(username));
 
 --
+-- Name: messages messages_unread_forget; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER messages_unread_forget AFTER UPDATE OF content ON public.messages FOR EACH ROW WHEN (((old.content IS NOT NULL) AND (new.content IS NULL))) EXECUTE FUNCTION public.chat_unread_forget_trigger();
+
+--
 -- Name: user_rooms user_rooms_direct_check; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER user_rooms_direct_check BEFORE INSERT OR UPDATE OF user_id, room_id ON public.user_rooms FOR EACH ROW EXECUTE FUNCTION public.chat_direct_members_check();
+
+--
+-- Name: user_rooms user_rooms_read_start; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER user_rooms_read_start BEFORE INSERT ON public.user_rooms FOR EACH ROW EXECUTE FUNCTION public.chat_read_start();
 
 --
 -- Name: direct_rooms direct_rooms_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -429,6 +486,13 @@ ALTER TABLE ONLY public.direct_rooms
 
 ALTER TABLE ONLY public.direct_rooms
     ADD CONSTRAINT direct_rooms_user_lo_fkey FOREIGN KEY (user_lo) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: message_deletions message_deletions_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_deletions
+    ADD CONSTRAINT message_deletions_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
 
 --
 -- Name: messages messages_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -623,6 +687,12 @@ REVOKE ALL ON FUNCTION public.chat_logout(p_hash bytea, OUT err text, OUT msg te
 GRANT ALL ON FUNCTION public.chat_logout(p_hash bytea, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_mark_read(p_user text, p_room text, p_seq bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_mark_read(p_user text, p_room text, p_seq bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_may_moderate(p_user text, p_room text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -701,6 +771,12 @@ REVOKE ALL ON FUNCTION public.chat_messages_range(p_room text, p_after bigint, p
 GRANT ALL ON FUNCTION public.chat_messages_range(p_room text, p_after bigint, p_upto bigint, p_limit integer) TO chat_app;
 
 --
+-- Name: FUNCTION chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_notify(p_payload json); Type: ACL; Schema: public; Owner: -
 --
 
@@ -765,6 +841,12 @@ GRANT ALL ON FUNCTION public.chat_rate_give(p_key text, p_capacity integer) TO c
 
 REVOKE ALL ON FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_window integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_window integer) TO chat_app;
+
+--
+-- Name: FUNCTION chat_read_start(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_read_start() TO chat_app;
 
 --
 -- Name: FUNCTION chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
@@ -865,6 +947,18 @@ GRANT ALL ON FUNCTION public.chat_room_member_role(p_actor text, p_room text, p_
 GRANT ALL ON FUNCTION public.chat_room_personal(o json, p_role text, p_room text, p_user text) TO chat_app;
 
 --
+-- Name: FUNCTION chat_room_personal(o json, p_role text, p_room text, p_user text, p_read bigint); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_personal(o json, p_role text, p_room text, p_user text, p_read bigint) TO chat_app;
+
+--
+-- Name: FUNCTION chat_room_reads(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_reads(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_room_users(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
@@ -922,6 +1016,24 @@ REVOKE ALL ON FUNCTION public.chat_typing(p_user text, p_room text, p_is_typing 
 GRANT ALL ON FUNCTION public.chat_typing(p_user text, p_room text, p_is_typing boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_unread(p_room text, p_last bigint, p_read bigint); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_unread(p_room text, p_last bigint, p_read bigint) TO chat_app;
+
+--
+-- Name: FUNCTION chat_unread_forget(p_room text, p_seq bigint, p_author text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_unread_forget(p_room text, p_seq bigint, p_author text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_unread_forget_trigger(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_unread_forget_trigger() TO chat_app;
+
+--
 -- Name: FUNCTION chat_user_json(u public.users); Type: ACL; Schema: public; Owner: -
 --
 
@@ -977,6 +1089,12 @@ GRANT SELECT ON TABLE public.chat_room_objects TO chat_app;
 --
 
 GRANT SELECT,INSERT ON TABLE public.direct_rooms TO chat_app;
+
+--
+-- Name: TABLE message_deletions; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE public.message_deletions TO chat_app;
 
 --
 -- Name: SEQUENCE messages_id_seq; Type: ACL; Schema: public; Owner: -

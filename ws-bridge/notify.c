@@ -196,7 +196,7 @@ static void notify_room_created(struct bridge *b, json_t *ev)
 }
 
 /*
- * An event for one user (room_added, room_removed): every READY connection
+ * An event for one user (room_added, room_removed, read): every READY connection
  * of user_id gets it, without user_id. A room_removed comes after the
  * room's user_left in the same transaction, which already ended the
  * user's subscriptions of the room here (notify_user_left).
@@ -230,6 +230,12 @@ static void notify_room_removed(struct bridge *b, json_t *ev)
 	notify_to_user(b, ev, "room_removed");
 }
 
+/* A read position moved (mark_read, POST /api/rooms/{id}/read): the user's tabs clear their badge. */
+static void notify_read(struct bridge *b, json_t *ev)
+{
+	notify_to_user(b, ev, "read");
+}
+
 /* A logout: the connections opened with that session end (Socket.IO DISCONNECT). */
 static void notify_revoked(struct bridge *b, json_t *ev)
 {
@@ -249,7 +255,7 @@ static const struct {
 	{ "user_joined", notify_user_joined },   { "user_left", notify_user_left },
 	{ "user_status", notify_status },        { "room_created", notify_room_created },
 	{ "session_revoked", notify_revoked },   { "room_added", notify_room_added },
-	{ "room_removed", notify_room_removed },
+	{ "room_removed", notify_room_removed }, { "read", notify_read },
 };
 
 /* Records how long the NOTIFY took from the database (its "ts") to here. */
