@@ -185,7 +185,7 @@ sql() {
 # The read-state and search set (--read): seeded straight in SQL.
 read_set() {
   local uid other r100k r1m
-  uid=$(curl -sf "$url/api/me" -H "Authorization: Bearer $token" | sed -n 's/.*"user":{"id":"\([^"]*\)".*/\1/p')
+  uid=$(curl -sf "$url/api/me" -H "Authorization: Bearer $token" | sed -n 's/.*"user" *: *{ *"id" *: *"\([^"]*\)".*/\1/p')
   [ -n "$uid" ] || { echo "bench: no user id for the token" >&2; failed+=(read-set); return; }
   say "read set: seeding 500 rooms x 20 messages for one member"
   other=$(sql "INSERT INTO users (username) VALUES ('rb-$stamp') RETURNING id")
