@@ -1,4 +1,4 @@
-# Makefile -- builds chat-fcgi (and chat-ws), runs the local stack and the tests.
+# Makefile -- builds chat-fcgi, chat-ws and chatctl, runs the local stack and the tests.
 #
 #   make                 release build into build/
 #   make run             install missing packages, build, start the local stack
@@ -43,27 +43,32 @@ LDFLAGS  += $(SANFLAGS)
 COMMON_SRC := $(sort $(wildcard common/*.c))
 FCGI_SRC   := $(sort $(wildcard fcgi-app/*.c))
 WS_SRC     := $(sort $(wildcard ws-bridge/*.c))
+CTL_SRC    := $(sort $(wildcard chatctl/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/common/test_*.c))
 UNIT_WS_SRC   := $(sort $(wildcard tests/unit/ws-bridge/test_*.c))
 UNIT_FCGI_SRC := $(sort $(wildcard tests/unit/fcgi-app/test_*.c))
+UNIT_CTL_SRC  := $(sort $(wildcard tests/unit/chatctl/test_*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 FCGI_OBJ   := $(FCGI_SRC:%.c=$(BUILD)/obj/%.o)
 WS_OBJ     := $(WS_SRC:%.c=$(BUILD)/obj/%.o)
+CTL_OBJ    := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/common/%.c=$(BUILD)/tests/%) \
 	$(UNIT_WS_SRC:tests/unit/ws-bridge/%.c=$(BUILD)/tests/ws/%) \
-	$(UNIT_FCGI_SRC:tests/unit/fcgi-app/%.c=$(BUILD)/tests/fcgi/%)
+	$(UNIT_FCGI_SRC:tests/unit/fcgi-app/%.c=$(BUILD)/tests/fcgi/%) \
+	$(UNIT_CTL_SRC:tests/unit/chatctl/%.c=$(BUILD)/tests/chatctl/%)
 # The bridge's and the pool's modules the unit tests link (no main).
 WS_LIB_OBJ   := $(filter-out $(BUILD)/obj/ws-bridge/main.o,$(WS_OBJ))
 FCGI_LIB_OBJ := $(filter-out $(BUILD)/obj/fcgi-app/main.o,$(FCGI_OBJ))
+CTL_LIB_OBJ  := $(filter-out $(BUILD)/obj/chatctl/main.o,$(CTL_OBJ))
 
 COMMON_LIB  := $(BUILD)/libchatcommon.a
-COMMON_LIBS := -lcrypto -lunistring $(PKG_LIBS)
+COMMON_LIBS := -lsodium -lcrypto -lunistring $(PKG_LIBS)
 
 .PHONY: all run test unit unit-build e2e deps install lint clean web-client soak docs-check \
 	sql-doc sql-doc-check
 
-all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws web-client
+all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chatctl web-client
 
 # The web client's socket.io bundle: npm ci from web/package-lock.json,
 # copied into web/vendor/ (git-ignored).
@@ -79,10 +84,14 @@ $(COMMON_LIB): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/chat-fcgi: $(FCGI_OBJ) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(COMMON_LIB) -lfcgi -lsodium $(COMMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(COMMON_LIB) -lfcgi $(COMMON_LIBS)
 
 $(BUILD)/chat-ws: $(WS_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(WS_OBJ) $(COMMON_LIB) $(LWS_LIBS) -lev $(COMMON_LIBS)
+
+# The administration tool (docs/operations.md): libpq and the common library only.
+$(BUILD)/chatctl: $(CTL_OBJ) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJ) $(COMMON_LIB) $(COMMON_LIBS)
 
 $(BUILD)/tests/%: tests/unit/common/%.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
@@ -96,7 +105,12 @@ $(BUILD)/tests/ws/%: tests/unit/ws-bridge/%.c $(WS_LIB_OBJ) $(COMMON_LIB)
 $(BUILD)/tests/fcgi/%: tests/unit/fcgi-app/%.c $(FCGI_LIB_OBJ) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ifcgi-app $(CFLAGS) -o $@ $< $(FCGI_LIB_OBJ) $(COMMON_LIB) -lcmocka \
-		-lfcgi -lsodium $(COMMON_LIBS)
+		-lfcgi $(COMMON_LIBS)
+
+$(BUILD)/tests/chatctl/%: tests/unit/chatctl/%.c $(CTL_LIB_OBJ) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ichatctl $(CFLAGS) -o $@ $< $(CTL_LIB_OBJ) $(COMMON_LIB) -lcmocka \
+		$(COMMON_LIBS)
 
 deps:
 	deploy/local/deps.sh
@@ -137,6 +151,7 @@ install: all
 		$(SHAREDIR)/deploy/systemd $(SHAREDIR)/deploy/nginx
 	install -m 0755 $(BUILD)/chat-fcgi $(DESTDIR)$(PREFIX)/bin/chat-fcgi
 	install -m 0755 $(BUILD)/chat-ws $(DESTDIR)$(PREFIX)/bin/chat-ws
+	install -m 0755 $(BUILD)/chatctl $(DESTDIR)$(PREFIX)/bin/chatctl
 	install -m 0644 migrations/*.sql $(SHAREDIR)/migrations/
 	install -m 0755 deploy/migrate.sh $(SHAREDIR)/deploy/migrate.sh
 	install -m 0644 deploy/systemd/*.service deploy/systemd/*.target $(SHAREDIR)/deploy/systemd/
@@ -161,7 +176,7 @@ BANNED := sprintf|strcpy|strcat|strncpy|strtok|atoi|gets
 # Every C file of the tree: the banned functions (curl's checksrc list),
 # then the committed .clang-format (clang-format --dry-run --Werror).
 LINT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
-	find common fcgi-app ws-bridge bench tests -name '*.[ch]')
+	find common fcgi-app ws-bridge chatctl bench tests -name '*.[ch]')
 lint:
 	@if grep -nE '\b($(BANNED))\s*\(' $(LINT_SRC) | grep -v 'snprintf\|vsnprintf'; then \
 		echo "lint: banned function used"; exit 1; fi
@@ -171,7 +186,7 @@ lint:
 clean:
 	rm -rf build web/vendor
 
--include $(COMMON_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(WS_OBJ:.o=.d)
+-include $(COMMON_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(WS_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
 
 # libFuzzer harnesses (clang): make fuzz runs each for FUZZ_SECONDS; make
 # test replays the committed seed corpus (fuzz-replay).

@@ -32,10 +32,9 @@ $(BENCH_OBJ): CPPFLAGS += $(BENCH_CFLAGS)
 $(BUILD)/chat-bench: $(BENCH_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJ) $(BENCH_LIBS)
 
-$(BUILD)/pwhash-bench: bench/pwhash/pwhash-bench.c $(BUILD)/obj/fcgi-app/pwhash.o $(COMMON_LIB)
+$(BUILD)/pwhash-bench: bench/pwhash/pwhash-bench.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Ifcgi-app $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/fcgi-app/pwhash.o \
-		$(COMMON_LIB) -lsodium $(COMMON_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(COMMON_LIBS)
 
 pwhash-bench: $(BUILD)/pwhash-bench
 	$(BUILD)/pwhash-bench $(PWHASH_BENCH_ARGS)

@@ -107,24 +107,25 @@ void api_session_answer(struct api_ctx *x, int status, const struct api_session 
 const char *api_addr_key(const struct api_ctx *x, char *buf, size_t len);
 
 /* The handlers of api.c's endpoint table. They answer the request. */
-void api_join(struct api_ctx *x);          /* POST /api/join (api_session.c) */
-void api_logout(struct api_ctx *x);        /* DELETE /api/session */
-void api_me(struct api_ctx *x);            /* GET /api/me */
-void api_rooms_list(struct api_ctx *x);    /* GET /api/rooms (api_rooms.c) */
-void api_rooms_create(struct api_ctx *x);  /* POST /api/rooms */
-void api_room_get(struct api_ctx *x);      /* GET /api/rooms/{id} */
-void api_room_users(struct api_ctx *x);    /* GET /api/users/{room_id} */
-void api_messages_get(struct api_ctx *x);  /* GET /api/messages/{room_id} (api_messages.c) */
-void api_messages_post(struct api_ctx *x); /* POST /api/messages/{room_id} */
-void api_register(struct api_ctx *x);      /* POST /api/register (api_account.c) */
-void api_login(struct api_ctx *x);         /* POST /api/login */
-void api_password(struct api_ctx *x);      /* POST /api/me/password */
-void api_member_add(struct api_ctx *x);    /* POST /api/rooms/{id}/members (api_members.c) */
-void api_member_remove(struct api_ctx *x); /* DELETE /api/rooms/{id}/members/{user_id} */
-void api_member_role(struct api_ctx *x);   /* PATCH /api/rooms/{id}/members/{user_id} */
-void api_dm(struct api_ctx *x);            /* POST /api/dm */
-void api_room_read(struct api_ctx *x);     /* POST /api/rooms/{id}/read (api_read.c) */
-void api_room_reads(struct api_ctx *x);    /* GET /api/rooms/{id}/reads */
-void api_search(struct api_ctx *x);        /* GET /api/messages/{room_id}/search */
+void api_join(struct api_ctx *x);           /* POST /api/join (api_session.c) */
+void api_logout(struct api_ctx *x);         /* DELETE /api/session */
+void api_me(struct api_ctx *x);             /* GET /api/me */
+void api_rooms_list(struct api_ctx *x);     /* GET /api/rooms (api_rooms.c) */
+void api_rooms_create(struct api_ctx *x);   /* POST /api/rooms */
+void api_room_get(struct api_ctx *x);       /* GET /api/rooms/{id} */
+void api_room_users(struct api_ctx *x);     /* GET /api/users/{room_id} */
+void api_messages_get(struct api_ctx *x);   /* GET /api/messages/{room_id} (api_messages.c) */
+void api_messages_post(struct api_ctx *x);  /* POST /api/messages/{room_id} */
+void api_message_delete(struct api_ctx *x); /* DELETE /api/messages/{room_id}/{id} */
+void api_register(struct api_ctx *x);       /* POST /api/register (api_account.c) */
+void api_login(struct api_ctx *x);          /* POST /api/login */
+void api_password(struct api_ctx *x);       /* POST /api/me/password */
+void api_member_add(struct api_ctx *x);     /* POST /api/rooms/{id}/members (api_members.c) */
+void api_member_remove(struct api_ctx *x);  /* DELETE /api/rooms/{id}/members/{user_id} */
+void api_member_role(struct api_ctx *x);    /* PATCH /api/rooms/{id}/members/{user_id} */
+void api_dm(struct api_ctx *x);             /* POST /api/dm */
+void api_room_read(struct api_ctx *x);      /* POST /api/rooms/{id}/read (api_read.c) */
+void api_room_reads(struct api_ctx *x);     /* GET /api/rooms/{id}/reads */
+void api_search(struct api_ctx *x);         /* GET /api/messages/{room_id}/search */
 
 #endif

@@ -1,7 +1,8 @@
-/* api_messages.c -- the REST messages of a room: a page of history, sending one. */
+/* api_messages.c -- the REST messages of a room: a page of history, sending one, deleting one. */
 #include "api_handler.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* Cursors and offsets stay within what a JavaScript number holds exactly. */
 #define API_MAX_CURSOR 9007199254740991L
@@ -58,4 +59,45 @@ void api_messages_post(struct api_ctx *x)
 	api_send_data(x, api_data_flag(&row, "duplicate") ? 200 : 201, NULL, row.data,
 		      row.data_len);
 	PQclear(r);
+}
+
+/*
+ * Copies the {id} path segment into out when it is a message id: digits,
+ * 1 to API_MAX_CURSOR, no sign or leading zero. Returns 0, or -1 once 400
+ * has been answered.
+ */
+static int api_message_id_param(struct api_ctx *x, char *out, size_t outlen)
+{
+	const char *p = x->route.param2;
+	size_t len = x->route.param2_len;
+	long v = 0;
+
+	if (len == 0 || len >= outlen || len > 16 || p[0] == '0')
+		goto bad;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			goto bad;
+		v = v * 10 + (p[i] - '0');
+	}
+	if (v > API_MAX_CURSOR)
+		goto bad;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 0;
+bad:
+	api_error(x, ERR_VALIDATION, "id must be a positive integer", "id");
+	return -1;
+}
+
+void api_message_delete(struct api_ctx *x)
+{
+	char room[72], id[24];
+	const char *params[3];
+
+	if (api_room_param(x, room, sizeof(room)) || api_message_id_param(x, id, sizeof(id)))
+		return;
+	params[0] = x->user_id;
+	params[1] = room;
+	params[2] = id;
+	api_reply(x, DB_MESSAGE_DELETE, params);
 }

@@ -19,64 +19,55 @@ static const struct {
 
 #define ROUTE_ROOMS_PREFIX "/api/rooms/"
 #define ROUTE_MESSAGES_PREFIX "/api/messages/"
-#define ROUTE_MEMBERS "/members"
 
-/* The resources below one room: PREFIX{id}SUFFIX. */
+/*
+ * The resources below one room, PREFIX{id}MID and PREFIX{id}MID/{id2}
+ * (route_nested), tried in this order: the fixed names before the
+ * message id, which matches any second segment.
+ */
 static const struct {
-	const char *prefix, *suffix;
-	enum route_id id;
-} route_subs[] = {
-	{ ROUTE_ROOMS_PREFIX, "/read", ROUTE_ROOM_READ },
-	{ ROUTE_ROOMS_PREFIX, "/reads", ROUTE_ROOM_READS },
-	{ ROUTE_MESSAGES_PREFIX, "/search", ROUTE_SEARCH },
+	const char *prefix, *mid;
+	enum route_id one, two;
+} route_nests[] = {
+	{ ROUTE_ROOMS_PREFIX, "/members", ROUTE_ROOM_MEMBERS, ROUTE_ROOM_MEMBER },
+	{ ROUTE_ROOMS_PREFIX, "/read", ROUTE_ROOM_READ, ROUTE_NONE },
+	{ ROUTE_ROOMS_PREFIX, "/reads", ROUTE_ROOM_READS, ROUTE_NONE },
+	{ ROUTE_MESSAGES_PREFIX, "/search", ROUTE_SEARCH, ROUTE_NONE },
+	{ ROUTE_MESSAGES_PREFIX, "", ROUTE_NONE, ROUTE_MESSAGE },
 };
 
 /*
- * /api/rooms/{id}/members and /api/rooms/{id}/members/{user_id}: returns
- * the route (m filled) or ROUTE_NONE.
+ * prefix{id}mid and prefix{id}mid/{id2}: returns one or two (m filled), or
+ * ROUTE_NONE. With one (two) ROUTE_NONE only the other form matches.
  */
-static enum route_id route_members(const char *path, struct route_match *m)
+static enum route_id route_nested(const char *path, const char *prefix, const char *mid,
+				  enum route_id one, enum route_id two, struct route_match *m)
 {
-	const char *id = path + sizeof(ROUTE_ROOMS_PREFIX) - 1, *slash, *rest;
+	size_t plen = strlen(prefix), mlen = strlen(mid);
+	const char *id = path + plen, *slash, *rest;
 
-	if (strncmp(path, ROUTE_ROOMS_PREFIX, sizeof(ROUTE_ROOMS_PREFIX) - 1) != 0)
+	if (strncmp(path, prefix, plen) != 0)
 		return ROUTE_NONE;
 	slash = strchr(id, '/');
-	if (!slash || slash == id || strncmp(slash, ROUTE_MEMBERS, sizeof(ROUTE_MEMBERS) - 1) != 0)
+	if (!slash || slash == id || strncmp(slash, mid, mlen) != 0)
 		return ROUTE_NONE;
-	rest = slash + sizeof(ROUTE_MEMBERS) - 1;
-	m->param = id;
-	m->param_len = (size_t)(slash - id);
+	rest = slash + mlen;
 	if (*rest == '\0') {
-		m->id = ROUTE_ROOM_MEMBERS;
-		return m->id;
-	}
-	if (*rest != '/' || rest[1] == '\0' || strchr(rest + 1, '/'))
-		return ROUTE_NONE;
-	m->param2 = rest + 1;
-	m->param2_len = strlen(rest + 1);
-	m->id = ROUTE_ROOM_MEMBER;
-	return m->id;
-}
-
-/* The route_subs resources: returns the route (m filled) or ROUTE_NONE. */
-static enum route_id route_sub(const char *path, struct route_match *m)
-{
-	for (size_t i = 0; i < sizeof(route_subs) / sizeof(route_subs[0]); i++) {
-		size_t n = strlen(route_subs[i].prefix);
-		const char *id = path + n, *slash;
-
-		if (strncmp(path, route_subs[i].prefix, n) != 0)
-			continue;
-		slash = strchr(id, '/');
-		if (!slash || slash == id || strcmp(slash, route_subs[i].suffix) != 0)
-			continue;
+		if (one == ROUTE_NONE)
+			return ROUTE_NONE;
 		m->param = id;
 		m->param_len = (size_t)(slash - id);
-		m->id = route_subs[i].id;
+		m->id = one;
 		return m->id;
 	}
-	return ROUTE_NONE;
+	if (two == ROUTE_NONE || *rest != '/' || rest[1] == '\0' || strchr(rest + 1, '/'))
+		return ROUTE_NONE;
+	m->param = id;
+	m->param_len = (size_t)(slash - id);
+	m->param2 = rest + 1;
+	m->param2_len = strlen(rest + 1);
+	m->id = two;
+	return m->id;
 }
 
 enum route_id route_find(const char *path, struct route_match *m)
@@ -88,10 +79,10 @@ enum route_id route_find(const char *path, struct route_match *m)
 	m->param2_len = 0;
 	if (!path)
 		return ROUTE_NONE;
-	if (route_members(path, m) != ROUTE_NONE || route_sub(path, m) != ROUTE_NONE)
-		return m->id;
-	m->param = NULL;
-	m->param_len = 0;
+	for (size_t i = 0; i < sizeof(route_nests) / sizeof(route_nests[0]); i++)
+		if (route_nested(path, route_nests[i].prefix, route_nests[i].mid,
+				 route_nests[i].one, route_nests[i].two, m) != ROUTE_NONE)
+			return m->id;
 	for (size_t i = 0; i < sizeof(route_table) / sizeof(route_table[0]); i++) {
 		size_t n = strlen(route_table[i].prefix);
 

@@ -18,6 +18,7 @@ enum route_id {
 	ROUTE_ROOM_MEMBERS, /* /api/rooms/{id}/members */
 	ROUTE_ROOM_MEMBER,  /* /api/rooms/{id}/members/{user_id} */
 	ROUTE_DM,           /* /api/dm */
+	ROUTE_MESSAGE,      /* /api/messages/{room_id}/{id} */
 	ROUTE_REGISTER,     /* /api/register */
 	ROUTE_LOGIN,        /* /api/login */
 	ROUTE_ME_PASSWORD,  /* /api/me/password */
@@ -30,7 +31,7 @@ struct route_match {
 	enum route_id id;
 	const char *param; /* the {id} segment inside the path, or NULL */
 	size_t param_len;
-	const char *param2; /* the {user_id} segment of ROUTE_ROOM_MEMBER, or NULL */
+	const char *param2; /* the {user_id} of ROUTE_ROOM_MEMBER, {id} of ROUTE_MESSAGE, or NULL */
 	size_t param2_len;
 };
 

@@ -1,31 +1,31 @@
 -- 0021_read_state.sql -- read positions, unread counts, read receipts and search (DESIGN §8).
 --
--- 1. user_rooms.last_read_seq: a member's read position in the room, which
---    only moves forward (chat_mark_read, and every message the member
---    sends: chat_send_batch moves the sender's position to it). A new
---    membership starts at the room's last_seq (trigger
---    user_rooms_read_start): history from before one joined is not news.
---    Existing memberships start at their room's last_seq, so an upgrade
---    shows no old message as unread.
+-- 1. A member's read position in the room only moves forward. It is the
+--    greater of user_rooms.last_read_seq (moved by chat_mark_read) and the
+--    seq of the member's newest message in the room (chat_read_pos): sending
+--    a message reads the room up to it (DESIGN §8) without a write on the
+--    send path, through the index messages_room_user_seq. A new membership
+--    starts at the room's last_seq (trigger user_rooms_read_start): history
+--    from before one joined is not news. Existing memberships start at
+--    their room's last_seq, so an upgrade shows no old message as unread.
 -- 2. unread (on every Room object of a member, null for a non-member) is
 --    computed, not stored and not counted by scanning messages:
---        last_seq - last_read_seq - (deleted messages with seq in
---        (last_read_seq, last_seq])
+--        last_seq - position - (deleted messages with seq in
+--        (position, last_seq])
 --    Own messages never count because a member's own messages are never
---    after their read position: sending moves it to the message, and a
---    position only moves forward. Deleted messages are counted in
---    message_deletions (room_id, seq), filled by chat_unread_forget(room,
---    seq, author), which the delete path calls, or the trigger
---    messages_unread_forget does for it when a message's content becomes
---    NULL (the tombstone of 0020). Per room that is a primary-key probe of
---    user_rooms and an index probe of message_deletions, whatever the
+--    after their read position (1.). Deleted messages (the tombstones of
+--    0020, content NULL) are counted through the partial index
+--    messages_deleted, which holds only them. Per room that is a
+--    primary-key probe of user_rooms and two index probes, whatever the
 --    number of messages.
 -- 3. chat_mark_read: members only (a public room's non-member: forbidden;
 --    a room one cannot see: not_found, as elsewhere); a seq beyond the
 --    room's last_seq is clamped to it, a seq at or below the position
 --    changes nothing and answers the position. A move sends the NOTIFY
 --    read {user_id, room_id, last_read_seq, unread} to the user's
---    connections on every bridge.
+--    connections on every bridge, and in a room of at most 50 members
+--    (chat_receipts_max) read_receipt {room_id, user_id, username,
+--    last_read_seq} to the room's subscribers (the "seen by" line).
 -- 4. chat_room_reads: the members' read positions (receipts), a page.
 -- 5. chat_messages_search: full-text search of one room's live messages
 --    with the 'simple' configuration (no stemming, no stop words: it works
@@ -52,43 +52,9 @@ $$;
 CREATE TRIGGER user_rooms_read_start BEFORE INSERT ON user_rooms
     FOR EACH ROW EXECUTE FUNCTION chat_read_start();
 
--- The seqs of deleted messages, for the unread counts. A room goes with its rows.
--- id numbers the deletions: its maximum is part of the key of the cached
--- room lists (fcgi-app/db.c DB_ROOMS_VERSION), which a deletion must
--- make stale.
-CREATE TABLE message_deletions (
-    room_id text NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
-    seq     bigint NOT NULL,
-    id      bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
-    PRIMARY KEY (room_id, seq)
-);
-GRANT SELECT, INSERT ON message_deletions TO chat_app;
-
--- Takes message seq of p_room (by p_author) out of every member's unread
--- count: the delete path calls it in the transaction that deletes the
--- message (or the trigger below does). Calling it again for the same
--- message changes nothing. p_author is the deleted message's author: their
--- own count never held it (their position is at or past their messages),
--- so nothing depends on it beyond saying what was deleted.
-CREATE FUNCTION chat_unread_forget(p_room text, p_seq bigint, p_author text) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO message_deletions (room_id, seq) VALUES (p_room, p_seq)
-    ON CONFLICT DO NOTHING
-$$;
-
-CREATE FUNCTION chat_unread_forget_trigger() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM chat_unread_forget(NEW.room_id, NEW.seq, NEW.user_id);
-    RETURN NULL;
-END
-$$;
-
--- A message whose text is erased (the tombstone) leaves the unread counts,
--- whichever path erased it.
-CREATE TRIGGER messages_unread_forget AFTER UPDATE OF content ON messages
-    FOR EACH ROW WHEN (OLD.content IS NOT NULL AND NEW.content IS NULL)
-    EXECUTE FUNCTION chat_unread_forget_trigger();
+-- The tombstones, for the unread counts: a partial index, empty until
+-- messages are deleted.
+CREATE INDEX messages_deleted ON messages (room_id, seq) WHERE content IS NULL;
 
 -- The unread count of a member whose position is p_read in p_room, whose
 -- last_seq is p_last; NULL for a non-member (p_read NULL).
@@ -96,20 +62,40 @@ CREATE FUNCTION chat_unread(p_room text, p_last bigint, p_read bigint) RETURNS b
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN p_read IS NOT NULL THEN
         greatest(p_last - p_read
-                 - (SELECT count(*) FROM message_deletions d
-                     WHERE d.room_id = p_room AND d.seq > p_read AND d.seq <= p_last), 0)
+                 - (SELECT count(*) FROM messages d
+                     WHERE d.room_id = p_room AND d.seq > p_read AND d.seq <= p_last
+                       AND d.content IS NULL), 0)
     END
 $$;
 
+-- A member's newest message in a room: the read position sending gives.
+CREATE INDEX messages_room_user_seq ON messages (room_id, user_id, seq);
+
+-- p_user's read position in p_room when their stored one is p_stored
+-- (NULL for a non-member: NULL): the greater of it and their newest message.
+CREATE FUNCTION chat_read_pos(p_room text, p_user text, p_stored bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_stored IS NOT NULL THEN
+        greatest(p_stored, coalesce((SELECT m.seq FROM messages m
+                                      WHERE m.room_id = p_room AND m.user_id = p_user
+                                      ORDER BY m.seq DESC LIMIT 1), 0))
+    END
+$$;
+
+-- The rooms whose members see each other's read positions live (read_receipt).
+CREATE FUNCTION chat_receipts_max() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 50 $$;
+
 -- ---- the Room object gains unread ------------------------------------------------
 
--- As in 0019, with "unread" (chat_unread of p_read, null for a non-member).
+-- As in 0019, with "unread" (null for a non-member); p_read is the stored position.
 CREATE FUNCTION chat_room_personal(o json, p_role text, p_room text, p_user text, p_read bigint)
 RETURNS json
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     peer   users%ROWTYPE;
-    unread bigint := chat_unread(p_room, (o->>'last_seq')::bigint, p_read);
+    unread bigint := chat_unread(p_room, (o->>'last_seq')::bigint,
+                                 chat_read_pos(p_room, p_user, p_read));
 BEGIN
     IF o->>'visibility' = 'direct' THEN
         SELECT u.* INTO peer FROM direct_rooms d
@@ -174,16 +160,21 @@ $$;
 -- ---- read positions ----------------------------------------------------------------
 
 -- Moves p_user's read position in p_room forward to p_seq (at most the
--- room's last_seq). data: {room_id, last_read_seq, unread}. A move sends
--- read {user_id, room_id, last_read_seq, unread} to the user's connections.
+-- room's last_seq). data: {room_id, last_read_seq, unread}, last_read_seq
+-- being the position (chat_read_pos). A move sends read {user_id,
+-- room_id, last_read_seq, unread} to the user's connections, and in a
+-- small room read_receipt {room_id, user_id, username, last_read_seq} to
+-- the room.
 CREATE FUNCTION chat_mark_read(p_user text, p_room text, p_seq bigint,
                                OUT err text, OUT msg text, OUT field text, OUT retry integer,
                                OUT data json)
 LANGUAGE plpgsql AS $$
 DECLARE
-    last bigint;
-    pos  bigint;
-    n    bigint;
+    last   bigint;
+    stored bigint;
+    before bigint;
+    pos    bigint;
+    n      bigint;
 BEGIN
     IF NOT chat_room_visible(p_user, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
@@ -194,29 +185,42 @@ BEGIN
         RETURN;
     END IF;
     SELECT r.last_seq INTO last FROM rooms r WHERE r.id = p_room;
-    UPDATE user_rooms ur SET last_read_seq = least(p_seq, last)
-     WHERE ur.user_id = p_user AND ur.room_id = p_room AND ur.last_read_seq < least(p_seq, last)
-    RETURNING ur.last_read_seq INTO pos;
-    IF FOUND THEN
-        n := chat_unread(p_room, last, pos);
+    SELECT ur.last_read_seq INTO stored FROM user_rooms ur
+     WHERE ur.user_id = p_user AND ur.room_id = p_room;
+    IF NOT FOUND THEN
+        err := 'forbidden'; msg := 'join the room first'; field := 'room_id';
+        RETURN;
+    END IF;
+    before := chat_read_pos(p_room, p_user, stored);
+    pos := before;
+    IF least(p_seq, last) > before THEN
+        UPDATE user_rooms ur SET last_read_seq = least(p_seq, last)
+         WHERE ur.user_id = p_user AND ur.room_id = p_room AND ur.last_read_seq < least(p_seq, last)
+        RETURNING ur.last_read_seq INTO stored;
+        IF FOUND THEN
+            pos := greatest(before, stored);
+        END IF;
+    END IF;
+    n := chat_unread(p_room, greatest(last, pos), pos);
+    IF pos > before THEN
         PERFORM chat_notify(json_build_object('type', 'read', 'user_id', p_user,
                                               'room_id', p_room, 'last_read_seq', pos,
                                               'unread', n));
-    ELSE
-        SELECT ur.last_read_seq INTO pos FROM user_rooms ur
-         WHERE ur.user_id = p_user AND ur.room_id = p_room;
-        IF NOT FOUND THEN
-            err := 'forbidden'; msg := 'join the room first'; field := 'room_id';
-            RETURN;
+        IF (SELECT count(*) FROM (SELECT 1 FROM user_rooms ur WHERE ur.room_id = p_room
+                                   LIMIT chat_receipts_max() + 1) x) <= chat_receipts_max() THEN
+            PERFORM chat_notify(json_build_object('type', 'read_receipt', 'room_id', p_room,
+                                                  'user_id', p_user,
+                                                  'username', (SELECT u.username FROM users u
+                                                                WHERE u.id = p_user),
+                                                  'last_read_seq', pos));
         END IF;
-        n := chat_unread(p_room, greatest(last, pos), pos);
     END IF;
     data := json_build_object('room_id', p_room, 'last_read_seq', pos, 'unread', n);
 END
 $$;
 
--- The read positions of p_room's members (read receipts), furthest first,
--- a page of p_limit from p_offset; members only.
+-- The read positions (chat_read_pos) of p_room's members (read receipts),
+-- furthest first, a page of p_limit from p_offset; members only.
 CREATE FUNCTION chat_room_reads(p_user text, p_room text, p_limit integer, p_offset integer,
                                 OUT err text, OUT msg text, OUT field text, OUT retry integer,
                                 OUT data json)
@@ -235,13 +239,14 @@ BEGIN
     END IF;
     SELECT count(*) INTO total FROM user_rooms WHERE room_id = p_room;
     SELECT coalesce(json_agg(json_build_object('user_id', x.user_id, 'username', x.username,
-                                               'last_read_seq', x.last_read_seq)
-                             ORDER BY x.last_read_seq DESC, x.user_id), '[]'::json)
+                                               'last_read_seq', x.pos)
+                             ORDER BY x.pos DESC, x.user_id), '[]'::json)
       INTO reads
-      FROM (SELECT u.id AS user_id, u.username, ur.last_read_seq
+      FROM (SELECT u.id AS user_id, u.username,
+                   chat_read_pos(p_room, u.id, ur.last_read_seq) AS pos
               FROM user_rooms ur JOIN users u ON u.id = ur.user_id
              WHERE ur.room_id = p_room
-             ORDER BY ur.last_read_seq DESC, u.id LIMIT p_limit OFFSET p_offset) x;
+             ORDER BY 3 DESC, u.id LIMIT p_limit OFFSET p_offset) x;
     data := json_build_object('reads', reads, 'total', total,
                               'has_more', p_offset::bigint + p_limit < total);
 END
@@ -277,123 +282,5 @@ BEGIN
              WHERE m.room_id = p_room AND to_tsvector('simple', m.content) @@ q
              ORDER BY m.seq DESC LIMIT p_limit) x;
     data := json_build_object('messages', arr);
-END
-$$;
-
--- ---- sending reads --------------------------------------------------------------------
-
--- As in 0019, and the sender's read position moves to their message.
-CREATE OR REPLACE FUNCTION chat_send_batch(p_users text[], p_rooms text[], p_contents text[],
-                                           p_client_ids text[], p_rates integer[],
-                                           p_windows integer[])
-RETURNS TABLE (err text, msg text, field text, retry integer, data json)
-LANGUAGE plpgsql AS $$
-DECLARE
-    n         integer := coalesce(cardinality(p_users), 0);
-    room_ids  text[] := '{}';
-    room_next bigint[] := '{}';
-    k         integer;
-    h         bigint;
-    cur       bigint;
-    uname     text;
-    w         integer;
-    m         messages%ROWTYPE;
-    mj        json;
-    payload   json;
-    sent_u    text[] := '{}';
-    sent_r    text[] := '{}';
-    sent_s    bigint[] := '{}';
-BEGIN
-    IF cardinality(p_rooms) IS DISTINCT FROM n OR cardinality(p_contents) IS DISTINCT FROM n
-       OR cardinality(p_client_ids) IS DISTINCT FROM n OR cardinality(p_rates) IS DISTINCT FROM n
-       OR cardinality(p_windows) IS DISTINCT FROM n THEN
-        RAISE EXCEPTION 'chat_send_batch: arrays of different lengths';
-    END IF;
-    -- Every lock first, in the global order (see 0014_lock_order.sql).
-    FOR h IN SELECT DISTINCT hashtextextended('chat.client:' || p_users[i] || ':' || p_client_ids[i], 0)
-               FROM generate_subscripts(p_users, 1) i
-              WHERE p_client_ids[i] IS NOT NULL ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(h);
-    END LOOP;
-    PERFORM 1 FROM rooms r WHERE r.id = ANY (p_rooms) ORDER BY r.id FOR NO KEY UPDATE;
-    FOR h IN SELECT DISTINCT hashtextextended('chat.rate:msg:' || p_users[i], 0)
-               FROM generate_subscripts(p_users, 1) i
-              WHERE p_rates[i] > 0 AND p_windows[i] > 0 ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(h);
-    END LOOP;
-    FOR i IN 1 .. n LOOP
-        err := NULL; msg := NULL; field := NULL; retry := NULL; data := NULL;
-        SELECT u.username INTO uname
-          FROM user_rooms ur JOIN users u ON u.id = ur.user_id
-         WHERE ur.user_id = p_users[i] AND ur.room_id = p_rooms[i];
-        IF NOT FOUND THEN
-            IF NOT chat_room_visible(p_users[i], p_rooms[i]) THEN
-                err := 'not_found'; msg := 'room not found'; field := 'room_id';
-            ELSE
-                err := 'forbidden'; msg := 'join the room before sending to it'; field := 'room_id';
-            END IF;
-            RETURN NEXT;
-            CONTINUE;
-        END IF;
-        IF p_client_ids[i] IS NOT NULL THEN
-            SELECT * INTO m FROM messages x
-             WHERE x.user_id = p_users[i] AND x.client_id = p_client_ids[i];
-            IF FOUND THEN
-                IF m.room_id <> p_rooms[i] OR m.content <> p_contents[i] THEN
-                    err := 'conflict'; msg := 'client_id was already used for another message';
-                    field := 'client_id';
-                ELSE
-                    data := json_build_object('message', chat_message_json(m), 'duplicate', true);
-                END IF;
-                RETURN NEXT;
-                CONTINUE;
-            END IF;
-        END IF;
-        w := chat_rate_take('msg:' || p_users[i], p_rates[i], p_windows[i]);
-        IF w > 0 THEN
-            err := 'rate_limited'; msg := 'too many messages, slow down'; retry := w;
-            RETURN NEXT;
-            CONTINUE;
-        END IF;
-        k := array_position(room_ids, p_rooms[i]);
-        IF k IS NULL THEN
-            -- Locked above; read under the lock.
-            SELECT r.last_seq INTO cur FROM rooms r WHERE r.id = p_rooms[i];
-            room_ids := room_ids || p_rooms[i];
-            room_next := room_next || cur;
-            k := cardinality(room_ids);
-        END IF;
-        room_next[k] := room_next[k] + 1;
-        INSERT INTO messages (room_id, seq, user_id, username, content, "timestamp", client_id)
-        VALUES (p_rooms[i], room_next[k], p_users[i], uname, p_contents[i], clock_timestamp(),
-                p_client_ids[i])
-        RETURNING * INTO m;
-        sent_u := sent_u || m.user_id;
-        sent_r := sent_r || m.room_id;
-        sent_s := sent_s || m.seq;
-        mj := chat_message_json(m);
-        payload := json_build_object('type', 'new_message', 'room_id', m.room_id, 'seq', m.seq,
-                                     'message', mj);
-        -- As in 0009: below 800 bytes of content and client_id the payload
-        -- cannot reach 7900 bytes.
-        IF octet_length(m.content) + coalesce(octet_length(m.client_id), 0) > 800
-           AND octet_length(payload::text) > 7900 THEN
-            payload := json_build_object('type', 'new_message', 'room_id', m.room_id,
-                                         'seq', m.seq);
-        END IF;
-        PERFORM chat_notify(payload);
-        data := json_build_object('message', mj, 'duplicate', false);
-        RETURN NEXT;
-    END LOOP;
-    UPDATE rooms r SET last_seq = x.seq
-      FROM unnest(room_ids, room_next) AS x(id, seq)
-     WHERE r.id = x.id;
-    -- Sending reads the room up to one's own message (0021). The rows of
-    -- rooms locked above are the rooms of these memberships: two batches
-    -- that share a membership met on its room's row first.
-    UPDATE user_rooms ur SET last_read_seq = x.seq
-      FROM (SELECT s.u, s.r, max(s.seq) AS seq
-              FROM unnest(sent_u, sent_r, sent_s) AS s(u, r, seq) GROUP BY s.u, s.r) x
-     WHERE ur.user_id = x.u AND ur.room_id = x.r AND ur.last_read_seq < x.seq;
 END
 $$;

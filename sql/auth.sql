@@ -6,7 +6,7 @@
 -- when this file and the migrated database disagree.
 
 -- chat_auth(p_hash bytea, p_ttl integer, OUT user_id text, OUT username text)
--- history: migrations/0002_functions.sql
+-- history: migrations/0002_functions.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_auth(p_hash bytea, p_ttl integer, OUT user_id text, OUT username text)
  RETURNS SETOF record
  LANGUAGE plpgsql
@@ -24,12 +24,13 @@ BEGIN
          WHERE token_hash = p_hash;
         UPDATE users SET last_seen = now() WHERE id = s.user_id;
     END IF;
-    RETURN QUERY SELECT u.id, u.username FROM users u WHERE u.id = s.user_id;
+    RETURN QUERY SELECT u.id, u.username FROM users u
+                  WHERE u.id = s.user_id AND u.banned_at IS NULL;
 END
 $function$;
 
 -- chat_external_user(p_sub text, p_name text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0018_external_identity.sql
+-- history: migrations/0018_external_identity.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_external_user(p_sub text, p_name text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -39,7 +40,12 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('chat.external:' || p_sub, 0));
     SELECT * INTO u FROM users WHERE external_id = p_sub;
-    IF FOUND AND u.username = p_name THEN
+    msg := chat_user_ban_refusal(u);
+    IF msg IS NOT NULL THEN
+        err := 'forbidden';
+        RETURN;
+    END IF;
+    IF u.id IS NOT NULL AND u.username = p_name THEN
         -- The common case writes only when last_seen is a minute old.
         IF u.last_seen IS NULL OR u.last_seen < now() - interval '60 seconds' THEN
             UPDATE users SET last_seen = now() WHERE id = u.id RETURNING * INTO u;
@@ -66,7 +72,7 @@ END
 $function$;
 
 -- chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql migrations/0012_create_limits.sql migrations/0017_accounts.sql migrations/0019_private_rooms.sql
+-- history: migrations/0002_functions.sql migrations/0012_create_limits.sql migrations/0017_accounts.sql migrations/0019_private_rooms.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -86,6 +92,11 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('chat.user:' || lower(p_username), 0));
     SELECT * INTO u FROM users WHERE lower(username) = lower(p_username);
     IF FOUND THEN
+        msg := chat_user_ban_refusal(u);
+        IF msg IS NOT NULL THEN
+            err := 'forbidden'; field := 'username';
+            RETURN;
+        END IF;
         IF u.registered AND u.id IS DISTINCT FROM p_caller THEN
             err := 'username_taken'; msg := 'username is registered: sign in with its password';
             field := 'username';
@@ -115,7 +126,7 @@ END
 $function$;
 
 -- chat_login(p_user text, p_pw_hash text, p_new_pw_hash text, p_hash bytea, p_ttl integer, p_username text, p_addr text, p_user_rate integer, p_addr_rate integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0017_accounts.sql
+-- history: migrations/0017_accounts.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_login(p_user text, p_pw_hash text, p_new_pw_hash text, p_hash bytea, p_ttl integer, p_username text, p_addr text, p_user_rate integer, p_addr_rate integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -130,6 +141,11 @@ BEGIN
         RETURN;
     END IF;
     PERFORM chat_login_refund(p_username, p_addr, p_user_rate, p_addr_rate);
+    msg := chat_user_ban_refusal(u);
+    IF msg IS NOT NULL THEN
+        err := 'forbidden';
+        RETURN;
+    END IF;
     DELETE FROM sessions WHERE user_id = u.id AND expires_at <= now();
     data := chat_session_open(u, NULL, p_hash, p_ttl);
     data := json_build_object('user', data->'user', 'rooms', data->'rooms');
@@ -337,7 +353,7 @@ END
 $function$;
 
 -- chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0017_accounts.sql migrations/0019_private_rooms.sql
+-- history: migrations/0017_accounts.sql migrations/0019_private_rooms.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -357,7 +373,7 @@ BEGIN
     SELECT * INTO u FROM users WHERE lower(username) = lower(p_username);
     msg := chat_register_refusal(u, p_caller);
     IF msg IS NOT NULL THEN
-        err := 'username_taken'; field := 'username';
+        err := chat_register_refusal_code(u); field := 'username';
         RETURN;
     END IF;
     IF u.id IS NULL THEN
@@ -373,7 +389,7 @@ END
 $function$;
 
 -- chat_register_check(p_username text, p_room text, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0017_accounts.sql migrations/0019_private_rooms.sql
+-- history: migrations/0017_accounts.sql migrations/0019_private_rooms.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_register_check(p_username text, p_room text, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -393,7 +409,7 @@ BEGIN
     SELECT * INTO u FROM users WHERE lower(username) = lower(p_username);
     msg := chat_register_refusal(u, p_caller);
     IF msg IS NOT NULL THEN
-        err := 'username_taken'; field := 'username';
+        err := chat_register_refusal_code(u); field := 'username';
         RETURN;
     END IF;
     IF u.id IS NULL AND p_addr IS NOT NULL THEN
@@ -409,7 +425,7 @@ END
 $function$;
 
 -- chat_register_refusal(u users, p_caller text)
--- history: migrations/0017_accounts.sql
+-- history: migrations/0017_accounts.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_register_refusal(u users, p_caller text)
  RETURNS text
  LANGUAGE sql
@@ -417,11 +433,22 @@ CREATE OR REPLACE FUNCTION public.chat_register_refusal(u users, p_caller text)
 AS $function$
     SELECT CASE
         WHEN u.id IS NULL THEN NULL
+        WHEN u.banned_at IS NOT NULL THEN chat_user_ban_refusal(u)
         WHEN u.registered THEN 'username is already registered'
         WHEN u.id IS DISTINCT FROM p_caller AND EXISTS (
                  SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.expires_at > now())
             THEN 'username is in use by another session'
     END
+$function$;
+
+-- chat_register_refusal_code(u users)
+-- history: migrations/0020_site_admin.sql
+CREATE OR REPLACE FUNCTION public.chat_register_refusal_code(u users)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT CASE WHEN u.banned_at IS NOT NULL THEN 'forbidden' ELSE 'username_taken' END
 $function$;
 
 -- chat_session_open(u users, p_room text, p_hash bytea, p_ttl integer)
@@ -443,6 +470,17 @@ BEGIN
 END
 $function$;
 
+-- chat_user_ban_refusal(u users)
+-- history: migrations/0020_site_admin.sql
+CREATE OR REPLACE FUNCTION public.chat_user_ban_refusal(u users)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT CASE WHEN u.banned_at IS NOT NULL
+                THEN 'this user is banned from the site' END
+$function$;
+
 -- chat_user_json(u users)
 -- history: migrations/0002_functions.sql migrations/0017_accounts.sql
 CREATE OR REPLACE FUNCTION public.chat_user_json(u users)
@@ -457,4 +495,23 @@ AS $function$
         'last_seen', chat_ts(u.last_seen),
         'online', chat_user_online(u.id),
         'registered', u.registered)
+$function$;
+
+-- chat_user_sessions_revoke(p_user text)
+-- history: migrations/0020_site_admin.sql
+CREATE OR REPLACE FUNCTION public.chat_user_sessions_revoke(p_user text)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    h bytea;
+    n integer := 0;
+BEGIN
+    FOR h IN DELETE FROM sessions WHERE user_id = p_user RETURNING token_hash LOOP
+        PERFORM chat_notify(json_build_object('type', 'session_revoked', 'user_id', p_user,
+                                              'token_hash', encode(h, 'hex')));
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
 $function$;

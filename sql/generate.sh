@@ -63,6 +63,9 @@ chat_login                 auth
 chat_password_check        auth
 chat_password_set          auth
 chat_external_user         auth
+chat_user_ban_refusal      auth
+chat_user_sessions_revoke  auth
+chat_register_refusal_code auth
 
 chat_rooms_list            rooms
 chat_rooms_json            rooms
@@ -88,6 +91,7 @@ chat_room_member_remove    rooms
 chat_room_member_role      rooms
 chat_direct_members_check  rooms
 chat_dm                    rooms
+chat_room_delete           rooms
 chat_read_start            rooms
 chat_unread                rooms
 chat_mark_read             rooms
@@ -99,8 +103,9 @@ chat_messages_page         messages
 chat_messages_range        messages
 chat_message_json          messages
 chat_enter_messages        messages
-chat_unread_forget         messages
-chat_unread_forget_trigger messages
+chat_message_delete        messages
+chat_read_pos              rooms
+chat_receipts_max          rooms
 chat_messages_search       messages
 
 chat_presence_cutoff       presence
@@ -118,6 +123,15 @@ chat_bridge_heartbeat      bridge
 chat_bridge_remove         bridge
 
 chat_housekeeping          housekeeping
+
+chat_admin_user            admin
+chat_admin_users           admin
+chat_admin_rooms           admin
+chat_admin_ban             admin
+chat_admin_revoke          admin
+chat_admin_password        admin
+chat_admin_site_admin      admin
+chat_admin_log             admin
 '
 
 # What each file holds, for its first line.
@@ -130,6 +144,7 @@ describe() {
     presence) echo 'who is online, and typing' ;;
     bridge) echo "chat-ws's own calls: Socket.IO CONNECT, heartbeats, reaping bridges" ;;
     housekeeping) echo 'deleting expired sessions and idle rate buckets' ;;
+    admin) echo "chatctl's calls: listing users and rooms, site bans, passwords, site admins, the admin log" ;;
     other) echo 'functions missing from the FAMILIES table of sql/generate.sh: add them there' ;;
     schema) echo 'tables, indexes, views, sequences and grants' ;;
     *) die "describe: no family '$1'" ;;

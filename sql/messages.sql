@@ -42,8 +42,54 @@ BEGIN
 END
 $function$;
 
+-- chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0020_site_admin.sql
+CREATE OR REPLACE FUNCTION public.chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+    m messages%ROWTYPE;
+    mj json;
+BEGIN
+    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room)
+       AND NOT chat_may_moderate(p_actor, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    -- The lock of every send to the room: the NOTIFY goes in its order.
+    PERFORM 1 FROM rooms r WHERE r.id = p_room FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    SELECT * INTO m FROM messages x WHERE x.id = p_id AND x.room_id = p_room FOR UPDATE;
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'message not found'; field := 'id';
+        RETURN;
+    END IF;
+    IF p_actor IS NOT NULL AND m.user_id IS DISTINCT FROM p_actor
+       AND NOT chat_may_moderate(p_actor, p_room) THEN
+        err := 'forbidden'; msg := 'only the author or a moderator may delete this message';
+        field := 'id';
+        RETURN;
+    END IF;
+    IF m.deleted_at IS NOT NULL THEN
+        data := json_build_object('message', chat_message_json(m), 'deleted', false);
+        RETURN;
+    END IF;
+    UPDATE messages SET content = NULL, deleted_at = now() WHERE id = m.id RETURNING * INTO m;
+    mj := chat_message_json(m);
+    PERFORM chat_notify(json_build_object('type', 'message_deleted', 'room_id', m.room_id,
+                                          'id', m.id, 'seq', m.seq, 'message', mj));
+    data := json_build_object('message', mj, 'deleted', true);
+END
+$function$;
+
 -- chat_message_json(m messages)
--- history: migrations/0002_functions.sql
+-- history: migrations/0002_functions.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_message_json(m messages)
  RETURNS json
  LANGUAGE sql
@@ -57,7 +103,8 @@ AS $function$
         'username', m.username,
         'content', m.content,
         'timestamp', chat_ts(m."timestamp"),
-        'client_id', m.client_id)
+        'client_id', m.client_id,
+        'deleted', m.deleted_at IS NOT NULL)
 $function$;
 
 -- chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
@@ -138,7 +185,7 @@ END
 $function$;
 
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
--- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql migrations/0021_read_state.sql
+-- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
@@ -155,9 +202,6 @@ DECLARE
     m         messages%ROWTYPE;
     mj        json;
     payload   json;
-    sent_u    text[] := '{}';
-    sent_r    text[] := '{}';
-    sent_s    bigint[] := '{}';
 BEGIN
     IF cardinality(p_rooms) IS DISTINCT FROM n OR cardinality(p_contents) IS DISTINCT FROM n
        OR cardinality(p_client_ids) IS DISTINCT FROM n OR cardinality(p_rates) IS DISTINCT FROM n
@@ -223,9 +267,6 @@ BEGIN
         VALUES (p_rooms[i], room_next[k], p_users[i], uname, p_contents[i], clock_timestamp(),
                 p_client_ids[i])
         RETURNING * INTO m;
-        sent_u := sent_u || m.user_id;
-        sent_r := sent_r || m.room_id;
-        sent_s := sent_s || m.seq;
         mj := chat_message_json(m);
         payload := json_build_object('type', 'new_message', 'room_id', m.room_id, 'seq', m.seq,
                                      'message', mj);
@@ -243,13 +284,6 @@ BEGIN
     UPDATE rooms r SET last_seq = x.seq
       FROM unnest(room_ids, room_next) AS x(id, seq)
      WHERE r.id = x.id;
-    -- Sending reads the room up to one's own message (0021). The rows of
-    -- rooms locked above are the rooms of these memberships: two batches
-    -- that share a membership met on its room's row first.
-    UPDATE user_rooms ur SET last_read_seq = x.seq
-      FROM (SELECT s.u, s.r, max(s.seq) AS seq
-              FROM unnest(sent_u, sent_r, sent_s) AS s(u, r, seq) GROUP BY s.u, s.r) x
-     WHERE ur.user_id = x.u AND ur.room_id = x.r AND ur.last_read_seq < x.seq;
 END
 $function$;
 
@@ -263,27 +297,5 @@ BEGIN
     SELECT b.err, b.msg, b.field, b.retry, b.data INTO err, msg, field, retry, data
       FROM chat_send_batch(ARRAY[p_user], ARRAY[p_room], ARRAY[p_content], ARRAY[p_client_id],
                            ARRAY[p_rate], ARRAY[p_window]) b;
-END
-$function$;
-
--- chat_unread_forget(p_room text, p_seq bigint, p_author text)
--- history: migrations/0021_read_state.sql
-CREATE OR REPLACE FUNCTION public.chat_unread_forget(p_room text, p_seq bigint, p_author text)
- RETURNS void
- LANGUAGE sql
-AS $function$
-    INSERT INTO message_deletions (room_id, seq) VALUES (p_room, p_seq)
-    ON CONFLICT DO NOTHING
-$function$;
-
--- chat_unread_forget_trigger()
--- history: migrations/0021_read_state.sql
-CREATE OR REPLACE FUNCTION public.chat_unread_forget_trigger()
- RETURNS trigger
- LANGUAGE plpgsql
-AS $function$
-BEGIN
-    PERFORM chat_unread_forget(NEW.room_id, NEW.seq, NEW.user_id);
-    RETURN NULL;
 END
 $function$;

@@ -78,9 +78,11 @@ CREATE OR REPLACE FUNCTION public.chat_mark_read(p_user text, p_room text, p_seq
  LANGUAGE plpgsql
 AS $function$
 DECLARE
-    last bigint;
-    pos  bigint;
-    n    bigint;
+    last   bigint;
+    stored bigint;
+    before bigint;
+    pos    bigint;
+    n      bigint;
 BEGIN
     IF NOT chat_room_visible(p_user, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
@@ -91,22 +93,35 @@ BEGIN
         RETURN;
     END IF;
     SELECT r.last_seq INTO last FROM rooms r WHERE r.id = p_room;
-    UPDATE user_rooms ur SET last_read_seq = least(p_seq, last)
-     WHERE ur.user_id = p_user AND ur.room_id = p_room AND ur.last_read_seq < least(p_seq, last)
-    RETURNING ur.last_read_seq INTO pos;
-    IF FOUND THEN
-        n := chat_unread(p_room, last, pos);
+    SELECT ur.last_read_seq INTO stored FROM user_rooms ur
+     WHERE ur.user_id = p_user AND ur.room_id = p_room;
+    IF NOT FOUND THEN
+        err := 'forbidden'; msg := 'join the room first'; field := 'room_id';
+        RETURN;
+    END IF;
+    before := chat_read_pos(p_room, p_user, stored);
+    pos := before;
+    IF least(p_seq, last) > before THEN
+        UPDATE user_rooms ur SET last_read_seq = least(p_seq, last)
+         WHERE ur.user_id = p_user AND ur.room_id = p_room AND ur.last_read_seq < least(p_seq, last)
+        RETURNING ur.last_read_seq INTO stored;
+        IF FOUND THEN
+            pos := greatest(before, stored);
+        END IF;
+    END IF;
+    n := chat_unread(p_room, greatest(last, pos), pos);
+    IF pos > before THEN
         PERFORM chat_notify(json_build_object('type', 'read', 'user_id', p_user,
                                               'room_id', p_room, 'last_read_seq', pos,
                                               'unread', n));
-    ELSE
-        SELECT ur.last_read_seq INTO pos FROM user_rooms ur
-         WHERE ur.user_id = p_user AND ur.room_id = p_room;
-        IF NOT FOUND THEN
-            err := 'forbidden'; msg := 'join the room first'; field := 'room_id';
-            RETURN;
+        IF (SELECT count(*) FROM (SELECT 1 FROM user_rooms ur WHERE ur.room_id = p_room
+                                   LIMIT chat_receipts_max() + 1) x) <= chat_receipts_max() THEN
+            PERFORM chat_notify(json_build_object('type', 'read_receipt', 'room_id', p_room,
+                                                  'user_id', p_user,
+                                                  'username', (SELECT u.username FROM users u
+                                                                WHERE u.id = p_user),
+                                                  'last_read_seq', pos));
         END IF;
-        n := chat_unread(p_room, greatest(last, pos), pos);
     END IF;
     data := json_build_object('room_id', p_room, 'last_read_seq', pos, 'unread', n);
 END
@@ -225,6 +240,20 @@ BEGIN
 END
 $function$;
 
+-- chat_read_pos(p_room text, p_user text, p_stored bigint)
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_read_pos(p_room text, p_user text, p_stored bigint)
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT CASE WHEN p_stored IS NOT NULL THEN
+        greatest(p_stored, coalesce((SELECT m.seq FROM messages m
+                                      WHERE m.room_id = p_room AND m.user_id = p_user
+                                      ORDER BY m.seq DESC LIMIT 1), 0))
+    END
+$function$;
+
 -- chat_read_start()
 -- history: migrations/0021_read_state.sql
 CREATE OR REPLACE FUNCTION public.chat_read_start()
@@ -237,6 +266,14 @@ BEGIN
     RETURN NEW;
 END
 $function$;
+
+-- chat_receipts_max()
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_receipts_max()
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$ SELECT 50 $function$;
 
 -- chat_room_create(p_user text, p_name text, p_description text, p_visibility text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
 -- history: migrations/0002_functions.sql migrations/0012_create_limits.sql migrations/0019_private_rooms.sql
@@ -282,6 +319,51 @@ BEGIN
                                               'room', rj));
     END IF;
     data := json_build_object('room', rj);
+END
+$function$;
+
+-- chat_room_delete(p_actor text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0020_site_admin.sql
+CREATE OR REPLACE FUNCTION public.chat_room_delete(p_actor text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+    uid text;
+    n integer := 0;
+    r rooms%ROWTYPE;
+BEGIN
+    IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room)
+       AND NOT chat_may_moderate(p_actor, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    -- Sends (FOR NO KEY UPDATE) and new memberships (their key share) wait.
+    SELECT * INTO r FROM rooms x WHERE x.id = p_room FOR UPDATE;
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    IF p_actor IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM user_rooms ur WHERE ur.room_id = p_room
+                          AND ur.user_id = p_actor AND ur.role = 'owner')
+       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = p_actor AND u.site_admin) THEN
+        err := 'forbidden'; msg := 'only the owner or a site administrator may delete the room';
+        field := 'room_id';
+        RETURN;
+    END IF;
+    FOR uid IN SELECT ur.user_id FROM user_rooms ur WHERE ur.room_id = p_room
+                ORDER BY ur.user_id LOOP
+        PERFORM chat_member_lock(p_room, uid);
+        IF chat_member_remove(uid, p_room, 'deleted') THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    DELETE FROM rooms WHERE id = p_room;
+    data := json_build_object('room_id', p_room, 'name', r.name, 'visibility', r.visibility,
+                              'removed_members', n, 'last_seq', r.last_seq);
 END
 $function$;
 
@@ -575,7 +657,8 @@ CREATE OR REPLACE FUNCTION public.chat_room_personal(o json, p_role text, p_room
 AS $function$
 DECLARE
     peer   users%ROWTYPE;
-    unread bigint := chat_unread(p_room, (o->>'last_seq')::bigint, p_read);
+    unread bigint := chat_unread(p_room, (o->>'last_seq')::bigint,
+                                 chat_read_pos(p_room, p_user, p_read));
 BEGIN
     IF o->>'visibility' = 'direct' THEN
         SELECT u.* INTO peer FROM direct_rooms d
@@ -611,13 +694,14 @@ BEGIN
     END IF;
     SELECT count(*) INTO total FROM user_rooms WHERE room_id = p_room;
     SELECT coalesce(json_agg(json_build_object('user_id', x.user_id, 'username', x.username,
-                                               'last_read_seq', x.last_read_seq)
-                             ORDER BY x.last_read_seq DESC, x.user_id), '[]'::json)
+                                               'last_read_seq', x.pos)
+                             ORDER BY x.pos DESC, x.user_id), '[]'::json)
       INTO reads
-      FROM (SELECT u.id AS user_id, u.username, ur.last_read_seq
+      FROM (SELECT u.id AS user_id, u.username,
+                   chat_read_pos(p_room, u.id, ur.last_read_seq) AS pos
               FROM user_rooms ur JOIN users u ON u.id = ur.user_id
              WHERE ur.room_id = p_room
-             ORDER BY ur.last_read_seq DESC, u.id LIMIT p_limit OFFSET p_offset) x;
+             ORDER BY 3 DESC, u.id LIMIT p_limit OFFSET p_offset) x;
     data := json_build_object('reads', reads, 'total', total,
                               'has_more', p_offset::bigint + p_limit < total);
 END
@@ -713,8 +797,9 @@ CREATE OR REPLACE FUNCTION public.chat_unread(p_room text, p_last bigint, p_read
 AS $function$
     SELECT CASE WHEN p_read IS NOT NULL THEN
         greatest(p_last - p_read
-                 - (SELECT count(*) FROM message_deletions d
-                     WHERE d.room_id = p_room AND d.seq > p_read AND d.seq <= p_last), 0)
+                 - (SELECT count(*) FROM messages d
+                     WHERE d.room_id = p_room AND d.seq > p_read AND d.seq <= p_last
+                       AND d.content IS NULL), 0)
     END
 $function$;
 

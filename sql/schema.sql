@@ -28,24 +28,6 @@ SET default_tablespace = '';
 SET default_table_access_method = heap;
 
 --
--- Name: messages; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.messages (
-    id bigint NOT NULL,
-    room_id text NOT NULL,
-    seq bigint NOT NULL,
-    user_id text,
-    username text NOT NULL,
-    content text NOT NULL,
-    "timestamp" timestamp with time zone DEFAULT now() NOT NULL,
-    client_id text,
-    CONSTRAINT messages_client_id_check CHECK (((char_length(client_id) >= 1) AND (char_length(client_id) <= 256))),
-    CONSTRAINT messages_content_check CHECK (((char_length(content) >= 1) AND (char_length(content) <= 100000))),
-    CONSTRAINT messages_seq_check CHECK ((seq > 0))
-);
-
---
 -- Name: users; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -58,9 +40,35 @@ CREATE TABLE public.users (
     password_hash text,
     external_id text,
     site_admin boolean DEFAULT false NOT NULL,
+    banned_at timestamp with time zone,
+    banned_by text,
+    ban_reason text,
+    CONSTRAINT users_ban_reason_check CHECK (((char_length(ban_reason) >= 1) AND (char_length(ban_reason) <= 500))),
+    CONSTRAINT users_banned_by_check CHECK (((octet_length(banned_by) >= 1) AND (octet_length(banned_by) <= 255))),
+    CONSTRAINT users_banned_check CHECK (((banned_at IS NOT NULL) OR ((banned_by IS NULL) AND (ban_reason IS NULL)))),
     CONSTRAINT users_external_id_check CHECK (((octet_length(external_id) >= 1) AND (octet_length(external_id) <= 255))),
     CONSTRAINT users_password_registered_check CHECK (((password_hash IS NULL) OR (registered AND (octet_length(password_hash) <= 255)))),
     CONSTRAINT users_username_check CHECK (((char_length(username) >= 1) AND (char_length(username) <= 128)))
+);
+
+--
+-- Name: messages; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.messages (
+    id bigint NOT NULL,
+    room_id text NOT NULL,
+    seq bigint NOT NULL,
+    user_id text,
+    username text NOT NULL,
+    content text,
+    "timestamp" timestamp with time zone DEFAULT now() NOT NULL,
+    client_id text,
+    deleted_at timestamp with time zone,
+    CONSTRAINT messages_client_id_check CHECK (((char_length(client_id) >= 1) AND (char_length(client_id) <= 256))),
+    CONSTRAINT messages_content_check CHECK (((char_length(content) >= 1) AND (char_length(content) <= 100000))),
+    CONSTRAINT messages_deleted_check CHECK (((content IS NULL) = (deleted_at IS NOT NULL))),
+    CONSTRAINT messages_seq_check CHECK ((seq > 0))
 );
 
 --
@@ -81,6 +89,39 @@ CREATE TABLE public.rooms (
     CONSTRAINT rooms_name_check CHECK (((char_length(name) >= 1) AND (char_length(name) <= 256))),
     CONSTRAINT rooms_visibility_check CHECK ((visibility = ANY (ARRAY['public'::text, 'private'::text, 'direct'::text])))
 );
+
+--
+-- Name: admin_log; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.admin_log (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    os_user text NOT NULL,
+    action text NOT NULL,
+    target text,
+    detail json,
+    CONSTRAINT admin_log_action_check CHECK (((octet_length(action) >= 1) AND (octet_length(action) <= 64))),
+    CONSTRAINT admin_log_os_user_check CHECK (((octet_length(os_user) >= 1) AND (octet_length(os_user) <= 255))),
+    CONSTRAINT admin_log_target_check CHECK ((octet_length(target) <= 1024))
+);
+
+--
+-- Name: admin_log_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.admin_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: admin_log_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.admin_log_id_seq OWNED BY public.admin_log.id;
 
 --
 -- Name: bridges; Type: TABLE; Schema: public; Owner: -
@@ -158,29 +199,6 @@ CREATE TABLE public.direct_rooms (
 );
 
 --
--- Name: message_deletions; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.message_deletions (
-    room_id text NOT NULL,
-    seq bigint NOT NULL,
-    id bigint NOT NULL
-);
-
---
--- Name: message_deletions_id_seq; Type: SEQUENCE; Schema: public; Owner: -
---
-
-ALTER TABLE public.message_deletions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME public.message_deletions_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
---
 -- Name: messages_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -241,10 +259,23 @@ CREATE TABLE public.sessions (
 );
 
 --
+-- Name: admin_log id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.admin_log ALTER COLUMN id SET DEFAULT nextval('public.admin_log_id_seq'::regclass);
+
+--
 -- Name: messages id; Type: DEFAULT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.messages ALTER COLUMN id SET DEFAULT nextval('public.messages_id_seq'::regclass);
+
+--
+-- Name: admin_log admin_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.admin_log
+    ADD CONSTRAINT admin_log_pkey PRIMARY KEY (id);
 
 --
 -- Name: bridges bridges_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -266,20 +297,6 @@ ALTER TABLE ONLY public.direct_rooms
 
 ALTER TABLE ONLY public.direct_rooms
     ADD CONSTRAINT direct_rooms_pkey PRIMARY KEY (room_id);
-
---
--- Name: message_deletions message_deletions_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.message_deletions
-    ADD CONSTRAINT message_deletions_id_key UNIQUE (id);
-
---
--- Name: message_deletions message_deletions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.message_deletions
-    ADD CONSTRAINT message_deletions_pkey PRIMARY KEY (room_id, seq);
 
 --
 -- Name: messages messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -371,6 +388,18 @@ CREATE INDEX direct_rooms_hi_idx ON public.direct_rooms USING btree (user_hi);
 CREATE INDEX messages_content_fts ON public.messages USING gin (to_tsvector('simple'::regconfig, content));
 
 --
+-- Name: messages_deleted; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_deleted ON public.messages USING btree (room_id, seq) WHERE (content IS NULL);
+
+--
+-- Name: messages_room_user_seq; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_room_user_seq ON public.messages USING btree (room_id, user_id, seq);
+
+--
 -- Name: presence_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -449,12 +478,6 @@ CREATE UNIQUE INDEX users_external_id_key ON public.users USING btree (external_
 CREATE UNIQUE INDEX users_username_lower_key ON public.users USING btree (lower(username));
 
 --
--- Name: messages messages_unread_forget; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER messages_unread_forget AFTER UPDATE OF content ON public.messages FOR EACH ROW WHEN (((old.content IS NOT NULL) AND (new.content IS NULL))) EXECUTE FUNCTION public.chat_unread_forget_trigger();
-
---
 -- Name: user_rooms user_rooms_direct_check; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -486,13 +509,6 @@ ALTER TABLE ONLY public.direct_rooms
 
 ALTER TABLE ONLY public.direct_rooms
     ADD CONSTRAINT direct_rooms_user_lo_fkey FOREIGN KEY (user_lo) REFERENCES public.users(id) ON DELETE CASCADE;
-
---
--- Name: message_deletions message_deletions_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.message_deletions
-    ADD CONSTRAINT message_deletions_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
 
 --
 -- Name: messages messages_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -577,6 +593,60 @@ ALTER TABLE ONLY public.user_rooms
 
 REVOKE USAGE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO chat_app;
+
+--
+-- Name: FUNCTION chat_admin_ban(p_ref text, p_ban boolean, p_by text, p_reason text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_admin_ban(p_ref text, p_ban boolean, p_by text, p_reason text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_admin_log(p_os_user text, p_action text, p_target text, p_detail json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_admin_log(p_os_user text, p_action text, p_target text, p_detail json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_admin_password(p_ref text, p_pw_hash text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_admin_password(p_ref text, p_pw_hash text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_admin_revoke(p_ref text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_admin_revoke(p_ref text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_admin_rooms(p_like text, p_limit integer); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_admin_rooms(p_like text, p_limit integer) TO chat_app;
+
+--
+-- Name: FUNCTION chat_admin_site_admin(p_ref text, p_on boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_admin_site_admin(p_ref text, p_on boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: TABLE users; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.users TO chat_app;
+
+--
+-- Name: FUNCTION chat_admin_user(p_ref text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_admin_user(p_ref text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_admin_users(p_like text, p_limit integer); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_admin_users(p_like text, p_limit integer) TO chat_app;
 
 --
 -- Name: FUNCTION chat_auth(p_hash bytea, p_ttl integer, OUT user_id text, OUT username text); Type: ACL; Schema: public; Owner: -
@@ -745,6 +815,12 @@ REVOKE ALL ON FUNCTION public.chat_member_rooms_json(p_user text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_member_rooms_json(p_user text) TO chat_app;
 
 --
+-- Name: FUNCTION chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: TABLE messages; Type: ACL; Schema: public; Owner: -
 --
 
@@ -843,10 +919,22 @@ REVOKE ALL ON FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_w
 GRANT ALL ON FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_window integer) TO chat_app;
 
 --
+-- Name: FUNCTION chat_read_pos(p_room text, p_user text, p_stored bigint); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_read_pos(p_room text, p_user text, p_stored bigint) TO chat_app;
+
+--
 -- Name: FUNCTION chat_read_start(); Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON FUNCTION public.chat_read_start() TO chat_app;
+
+--
+-- Name: FUNCTION chat_receipts_max(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_receipts_max() TO chat_app;
 
 --
 -- Name: FUNCTION chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
@@ -861,22 +949,28 @@ GRANT ALL ON FUNCTION public.chat_register(p_username text, p_pw_hash text, p_ro
 GRANT ALL ON FUNCTION public.chat_register_check(p_username text, p_room text, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
--- Name: TABLE users; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT,INSERT,UPDATE ON TABLE public.users TO chat_app;
-
---
 -- Name: FUNCTION chat_register_refusal(u public.users, p_caller text); Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON FUNCTION public.chat_register_refusal(u public.users, p_caller text) TO chat_app;
 
 --
+-- Name: FUNCTION chat_register_refusal_code(u public.users); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_register_refusal_code(u public.users) TO chat_app;
+
+--
 -- Name: FUNCTION chat_room_create(p_user text, p_name text, p_description text, p_visibility text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON FUNCTION public.chat_room_create(p_user text, p_name text, p_description text, p_visibility text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_room_delete(p_actor text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_delete(p_actor text, p_room text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
 -- Name: FUNCTION chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint); Type: ACL; Schema: public; Owner: -
@@ -1022,16 +1116,10 @@ GRANT ALL ON FUNCTION public.chat_typing(p_user text, p_room text, p_is_typing b
 GRANT ALL ON FUNCTION public.chat_unread(p_room text, p_last bigint, p_read bigint) TO chat_app;
 
 --
--- Name: FUNCTION chat_unread_forget(p_room text, p_seq bigint, p_author text); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION chat_user_ban_refusal(u public.users); Type: ACL; Schema: public; Owner: -
 --
 
-GRANT ALL ON FUNCTION public.chat_unread_forget(p_room text, p_seq bigint, p_author text) TO chat_app;
-
---
--- Name: FUNCTION chat_unread_forget_trigger(); Type: ACL; Schema: public; Owner: -
---
-
-GRANT ALL ON FUNCTION public.chat_unread_forget_trigger() TO chat_app;
+GRANT ALL ON FUNCTION public.chat_user_ban_refusal(u public.users) TO chat_app;
 
 --
 -- Name: FUNCTION chat_user_json(u public.users); Type: ACL; Schema: public; Owner: -
@@ -1053,6 +1141,24 @@ GRANT ALL ON FUNCTION public.chat_user_online(p_user text) TO chat_app;
 
 REVOKE ALL ON FUNCTION public.chat_user_room_ids(p_user text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_user_room_ids(p_user text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_user_sessions_revoke(p_user text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_user_sessions_revoke(p_user text) TO chat_app;
+
+--
+-- Name: TABLE admin_log; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE public.admin_log TO chat_app;
+
+--
+-- Name: SEQUENCE admin_log_id_seq; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT USAGE ON SEQUENCE public.admin_log_id_seq TO chat_app;
 
 --
 -- Name: TABLE bridges; Type: ACL; Schema: public; Owner: -
@@ -1089,12 +1195,6 @@ GRANT SELECT ON TABLE public.chat_room_objects TO chat_app;
 --
 
 GRANT SELECT,INSERT ON TABLE public.direct_rooms TO chat_app;
-
---
--- Name: TABLE message_deletions; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT,INSERT ON TABLE public.message_deletions TO chat_app;
 
 --
 -- Name: SEQUENCE messages_id_seq; Type: ACL; Schema: public; Owner: -

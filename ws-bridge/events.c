@@ -1,4 +1,4 @@
-/* events.c -- the client events (join_room, leave_room, send_message, typing, mark_read), one table. */
+/* events.c -- the client events (join_room, leave_room, send_message, typing, delete_message, mark_read), one table. */
 #include "events.h"
 
 #include <jansson.h>
@@ -256,6 +256,28 @@ static int typing_prepare(struct ev_call *e)
 	return 1;
 }
 
+/* ---- delete_message ------------------------------------------------------------- */
+
+/* The message reaches the room's tombstone by its NOTIFY (message_deleted, notify.c). */
+static int delete_prepare(struct ev_call *e)
+{
+	json_t *id = json_object_get(e->payload, "id");
+
+	if (ev_room_id(e))
+		return -1;
+	if (!json_is_integer(id) || json_integer_value(id) < 1 ||
+	    json_integer_value(id) > EVENTS_MAX_CURSOR) {
+		reply_fail(e->c, e->ack_id, ERR_VALIDATION, "id must be a positive integer");
+		return -1;
+	}
+	e->params[0] = e->m->user_id;
+	e->params[1] = e->room;
+	ev_num(e, 2, (long long)json_integer_value(id));
+	return 0;
+}
+
+static const struct dbreq_kind delete_kind = { NULL, NULL, 0 };
+
 /* ---- mark_read ------------------------------------------------------------------ */
 
 /*
@@ -288,6 +310,7 @@ static const struct ev_def ev_table[] = {
 	{ "leave_room", BE_LEAVE, leave_prepare, BS_LEAVE, 2, &leave_kind, NULL },
 	{ "send_message", BE_SEND, send_prepare, BS_SEND, DBCALL_SEND_NPARAMS, &send_kind, NULL },
 	{ "typing", BE_TYPING, typing_prepare, BS_TYPING, 3, NULL, NULL },
+	{ "delete_message", BE_DELETE, delete_prepare, BS_DELETE, 3, &delete_kind, NULL },
 	{ "mark_read", BE_MARK_READ, mark_read_prepare, BS_MARK_READ, 3, &mark_read_kind, NULL },
 };
 

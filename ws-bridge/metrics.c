@@ -42,8 +42,10 @@ static void metrics_sessions(const struct bridge *b, char *buf, size_t size, siz
 /* Client events by name, and their errors by code. */
 static void metrics_events(const struct bridge *b, char *buf, size_t size, size_t *n)
 {
-	static const char *const evnames[BE__COUNT] = { "join_room", "leave_room", "send_message",
-							"typing",    "mark_read",  "other" };
+	static const char *const evnames[BE__COUNT] = { "join_room",      "leave_room",
+							"send_message",   "typing",
+							"delete_message", "mark_read",
+							"other" };
 	const struct bridge_stats *st = &b->stats;
 
 	textbuf_printf(buf, size, n,

@@ -50,6 +50,38 @@ static void notify_message(struct bridge *b, json_t *ev)
 	frame_unref(f);
 }
 
+/*
+ * message_deleted {room_id, id, seq, message}: the room's subscribers get
+ * message_deleted {room_id, id, seq} in their order of the room
+ * (room_message_deleted); message, the tombstone, replaces the text in the
+ * room's ring.
+ */
+static void notify_message_deleted(struct bridge *b, json_t *ev)
+{
+	const char *room = json_string_value(json_object_get(ev, "room_id"));
+	json_t *seqj = json_object_get(ev, "seq"),
+	       *msg = json_incref(json_object_get(ev, "message"));
+	struct room *r = room ? room_find(&b->rooms, room) : NULL;
+	struct frame *tomb = NULL, *del = NULL;
+
+	if (!r || !json_is_integer(seqj) || json_integer_value(seqj) <= 0)
+		goto out;
+	if (json_is_object(msg)) {
+		char *s = json_dumps(msg, JSON_COMPACT);
+
+		if (s)
+			tomb = sio_event("new_message", s, strlen(s));
+		free(s);
+	}
+	json_object_del(ev, "message");
+	del = event_frame("message_deleted", ev);
+	room_message_deleted(r, (uint64_t)json_integer_value(seqj), tomb, del);
+out:
+	frame_unref(tomb);
+	frame_unref(del);
+	json_decref(msg);
+}
+
 static void notify_to_room(struct bridge *b, json_t *ev, const char *name, const char *skip_user)
 {
 	const char *room = json_string_value(json_object_get(ev, "room_id"));
@@ -67,6 +99,12 @@ static void notify_to_room(struct bridge *b, json_t *ev, const char *name, const
 static void notify_typing(struct bridge *b, json_t *ev)
 {
 	notify_to_room(b, ev, "typing", json_string_value(json_object_get(ev, "user_id")));
+}
+
+/* A member of a small room read further (chat_mark_read): the room's "seen by" line. */
+static void notify_read_receipt(struct bridge *b, json_t *ev)
+{
+	notify_to_room(b, ev, "read_receipt", NULL);
 }
 
 static void notify_user_joined(struct bridge *b, json_t *ev)
@@ -246,6 +284,15 @@ static void notify_revoked(struct bridge *b, json_t *ev)
 		session_revoke(b, uid, hash);
 }
 
+/* A site ban (chatctl ban): every connection of the user ends, site-token ones too. */
+static void notify_banned(struct bridge *b, json_t *ev)
+{
+	const char *uid = json_string_value(json_object_get(ev, "user_id"));
+
+	if (uid)
+		session_ban(b, uid);
+}
+
 /* The NOTIFY types of chat_events and their handlers. */
 static const struct {
 	const char *type;
@@ -255,7 +302,9 @@ static const struct {
 	{ "user_joined", notify_user_joined },   { "user_left", notify_user_left },
 	{ "user_status", notify_status },        { "room_created", notify_room_created },
 	{ "session_revoked", notify_revoked },   { "room_added", notify_room_added },
-	{ "room_removed", notify_room_removed }, { "read", notify_read },
+	{ "room_removed", notify_room_removed }, { "message_deleted", notify_message_deleted },
+	{ "user_banned", notify_banned },        { "read", notify_read },
+	{ "read_receipt", notify_read_receipt },
 };
 
 /* Records how long the NOTIFY took from the database (its "ts") to here. */

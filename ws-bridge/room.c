@@ -18,6 +18,8 @@ static void room_free(struct room *r)
 {
 	for (int i = 0; i < ROOM_RING; i++)
 		frame_unref(r->ring[i].f);
+	for (int i = 0; i < ROOM_DELETED; i++)
+		frame_unref(r->deleted[i].f);
 	free(r);
 }
 
@@ -55,14 +57,36 @@ static struct frame *room_ring_get(const struct room *r, uint64_t seq)
 	return (struct frame *)(uintptr_t)f;
 }
 
-/* Keeps f as the ring's message seq. f may already be the ring's own. */
+/* Keeps f as the ring's message seq. f may already be the ring's own (a tombstone stays one). */
 static void room_ring_put(struct room *r, uint64_t seq, struct frame *f)
 {
 	struct frame *old = r->ring[seq % ROOM_RING].f;
 
+	if (old != f || r->ring[seq % ROOM_RING].seq != seq)
+		r->ring[seq % ROOM_RING].tomb = 0;
 	r->ring[seq % ROOM_RING].seq = seq;
 	r->ring[seq % ROOM_RING].f = frame_ref(f);
 	frame_unref(old);
+}
+
+/* Empties the ring's slot of seq: a subscriber that lacks it reads it back. */
+static void room_ring_forget(struct room *r, uint64_t seq)
+{
+	if (r->ring[seq % ROOM_RING].seq != seq)
+		return;
+	frame_unref(r->ring[seq % ROOM_RING].f);
+	r->ring[seq % ROOM_RING].f = NULL;
+	r->ring[seq % ROOM_RING].seq = 0;
+	r->ring[seq % ROOM_RING].tomb = 0;
+}
+
+/* The message_deleted frame of seq when the room remembers one, else NULL. */
+static struct frame *room_deleted_get(const struct room *r, uint64_t seq)
+{
+	for (int i = 0; i < ROOM_DELETED; i++)
+		if (r->deleted[i].f && r->deleted[i].seq == seq)
+			return r->deleted[i].f;
+	return NULL;
 }
 
 /*
@@ -132,6 +156,7 @@ static struct sub *sub_new(struct rooms *rs, struct member *m, const char *id)
 	s->room = r;
 	s->member = m;
 	s->pending = 1;
+	s->deleted_mark = r->deleted_n;
 	s->room_next = r->subs;
 	if (r->subs)
 		r->subs->room_prev = s;
@@ -185,6 +210,15 @@ struct sub *room_subscribe(struct rooms *rs, struct member *m, const char *id, u
 	s->pending = 0;
 	s->left_gen = 0;
 	s->last = snapshot;
+	/* Deletions announced while the join was on its way: its messages may predate them. */
+	for (int i = 0; i < ROOM_DELETED; i++) {
+		const struct room *r = s->room;
+
+		if (r->deleted[i].f && r->deleted[i].n > s->deleted_mark &&
+		    r->deleted[i].seq <= snapshot && sub_send(s, r->deleted[i].f))
+			break;
+	}
+	s->deleted_mark = s->room->deleted_n;
 	if (!s->room->seq_known)
 		room_start(rs, s->room, snapshot);
 	/* Messages delivered here after the snapshot was taken: from the ring. */
@@ -308,15 +342,72 @@ void room_message(struct rooms *rs, struct room *r, uint64_t seq, struct frame *
 	room_ask_gap(rs, r, seq);
 }
 
+void room_message_deleted(struct room *r, uint64_t seq, struct frame *tomb, struct frame *del)
+{
+	unsigned k = r->deleted_n % ROOM_DELETED;
+
+	if (r->ring[seq % ROOM_RING].seq == seq) {
+		if (tomb) {
+			room_ring_put(r, seq, tomb);
+			r->ring[seq % ROOM_RING].tomb = 1;
+		} else {
+			room_ring_forget(r, seq);
+		}
+	}
+	if (!del)
+		return;
+	frame_unref(r->deleted[k].f);
+	r->deleted[k].f = frame_ref(del);
+	r->deleted[k].seq = seq;
+	r->deleted[k].n = ++r->deleted_n;
+	for (struct sub *s = r->subs; s; s = s->room_next)
+		if (!s->pending && !s->stuck && s->last >= seq)
+			sub_send(s, del);
+}
+
+/*
+ * A message read back from the database for seq: when it was deleted
+ * since, the ring's tombstone replaces it, or (none there) *late is the
+ * message_deleted to send after it. Returns the frame to deliver.
+ */
+static struct frame *room_read_back(const struct room *r, uint64_t seq, struct frame *f,
+				    struct frame **late)
+{
+	struct frame *del = room_deleted_get(r, seq);
+
+	*late = NULL;
+	if (!del)
+		return f;
+	if (r->ring[seq % ROOM_RING].seq == seq && r->ring[seq % ROOM_RING].tomb)
+		return r->ring[seq % ROOM_RING].f;
+	*late = del;
+	return f;
+}
+
 void room_fill(struct rooms *rs, struct room *r, struct sub *s, uint64_t seq, struct frame *f)
 {
+	struct frame *late;
+
+	f = room_read_back(r, seq, f, &late);
 	if (!s) {
-		if (seq == r->last_seq + 1)
-			room_deliver(rs, r, seq, f);
+		if (seq != r->last_seq + 1)
+			return;
+		room_deliver(rs, r, seq, f);
+		if (!late)
+			return;
+		/* The text is stale: those who got it hear of the deletion, the
+		 * others read the tombstone back. */
+		room_ring_forget(r, seq);
+		for (s = r->subs; s; s = s->room_next)
+			if (!s->pending && !s->stuck && s->last >= seq)
+				sub_send(s, late);
 		return;
 	}
-	if (!s->pending && seq == s->last + 1 && sub_send(s, f) == 0)
+	if (!s->pending && seq == s->last + 1 && sub_send(s, f) == 0) {
 		s->last = seq;
+		if (late)
+			sub_send(s, late);
+	}
 }
 
 void room_fill_done(struct rooms *rs, struct room *r, struct sub *s, uint64_t upto, int ok)

@@ -24,6 +24,8 @@
 #include "hmap.h"
 
 #define ROOM_RING 64
+/* Deletions a room remembers, to follow a message read back from before one. */
+#define ROOM_DELETED 16
 
 struct room;
 struct sub;
@@ -51,6 +53,7 @@ struct sub {
 	unsigned joins;          /* join_room requests of it in flight */
 	uint64_t gen;            /* the membership it stands for (user_left compares) */
 	uint64_t left_gen;       /* pending: the newest membership a user_left ended */
+	unsigned deleted_mark;   /* the room's deleted_n when it was made (pending) */
 	int64_t typing_until_ms; /* 0 when not typing */
 	int typing_sent;         /* the typing state the room was last told */
 	int64_t typing_sent_ms;  /* when; 0 never */
@@ -72,7 +75,15 @@ struct room {
 	struct {
 		uint64_t seq;
 		struct frame *f;
+		int tomb; /* f is the message's tombstone (room_message_deleted) */
 	} ring[ROOM_RING];
+	/* The latest message_deleted frames (a ring; deleted_n counts them all). */
+	struct {
+		uint64_t seq;
+		unsigned n;
+		struct frame *f;
+	} deleted[ROOM_DELETED];
+	unsigned deleted_n;
 };
 
 struct room_ops {
@@ -143,6 +154,18 @@ void room_unsubscribe_all(struct rooms *rs, struct member *m);
  * asks for the gap before it.
  */
 void room_message(struct rooms *rs, struct room *r, uint64_t seq, struct frame *f);
+
+/*
+ * Message seq of r was deleted (a message_deleted NOTIFY, which comes after
+ * its new_message). tomb is its new_message frame as a tombstone (or NULL),
+ * del the message_deleted event frame. Subscribers that have the message
+ * get del now; the ring keeps tomb instead of the text, so a subscriber
+ * behind gets the tombstone in its place and no del. A message read back
+ * from the database later (the read may predate the deletion) is followed
+ * by del, and so are the messages of a join_room answered meanwhile:
+ * ROOM_DELETED deletions are remembered for that (docs/notify.md).
+ */
+void room_message_deleted(struct room *r, uint64_t seq, struct frame *tomb, struct frame *del);
 
 /*
  * One message read back for a need_range request, in seq order: s NULL

@@ -72,6 +72,16 @@ static int session_revoked(const struct bridge *b, const char *hash)
 	return 0;
 }
 
+/* Returns nonzero when user uid was banned after c's CONNECT check was sent. */
+static int session_banned_since(const struct bridge *b, const char *uid, int64_t since_ms)
+{
+	for (unsigned i = 0; i < SESSION_BANNED; i++)
+		if (b->sessions.banned[i].at_ms >= since_ms &&
+		    strcmp(b->sessions.banned[i].user_id, uid) == 0)
+			return 1;
+	return 0;
+}
+
 /* Reads the CONNECT check's row: the user, or the refusal's code and message. */
 static json_t *connect_user(enum pg_status st, const struct dbcall_row *r, const char **code,
 			    const char **message)
@@ -128,6 +138,17 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 	if (!json_is_string(json_object_get(user, "id"))) {
 		c->state = CONN_OPEN;
 		reply_frame(c, sio_connect_error("/", 1, code, message));
+		goto out;
+	}
+	/* Its user was banned while the check was in flight. */
+	if (session_banned_since(q->b, json_string_value(json_object_get(user, "id")),
+				 sess(c)->connect_ms)) {
+		presence_close_now(q->b, q->key);
+		log_info("connection %s: user banned while connecting", c->key);
+		c->state = CONN_OPEN;
+		reply_frame(c,
+			    sio_connect_error("/", 1, "forbidden",
+					      "this user is banned from the site"));
 		goto out;
 	}
 	snprintf(sess(c)->member.user_id, sizeof(sess(c)->member.user_id), "%s",
@@ -188,6 +209,7 @@ static void connect_query(struct bridge *b, struct conn *c, int stmt, const char
 		return;
 	}
 	snprintf(sess(c)->token_hash, sizeof(sess(c)->token_hash), "%s", token_hash);
+	sess(c)->connect_ms = conn_now_ms();
 	c->state = CONN_AUTHING;
 	if (dbreq_query(b, stmt, 4, params, on_connect_done, q)) {
 		c->state = CONN_OPEN;
@@ -276,6 +298,23 @@ void session_revoke(struct bridge *b, const char *uid, const char *hash)
 		log_info("connection %s: session revoked, disconnecting", c->key);
 		reply_frame(c, frame_from("41", 2));
 		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "session revoked");
+	}
+}
+
+void session_ban(struct bridge *b, const char *uid)
+{
+	struct sessions *ss = &b->sessions;
+	unsigned k = ss->banned_next;
+
+	snprintf(ss->banned[k].user_id, sizeof(ss->banned[k].user_id), "%s", uid);
+	ss->banned[k].at_ms = conn_now_ms();
+	ss->banned_next = (k + 1) % SESSION_BANNED;
+	for (struct conn *c = b->conns->head; c; c = c->next) {
+		if (c->state != CONN_READY || strcmp(session_user(c), uid) != 0)
+			continue;
+		log_info("connection %s: user banned, disconnecting", c->key);
+		reply_frame(c, frame_from("41", 2));
+		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "user banned");
 	}
 }
 

@@ -15,11 +15,20 @@ struct bridge;
 /* Logouts remembered to refuse a CONNECT whose check was in flight. */
 #define SESSION_REVOKED 1024
 
-/* The session layer's state in the bridge: recent logouts. */
+/* Site bans remembered to refuse a CONNECT whose check was in flight. */
+#define SESSION_BANNED 256
+
+/* The session layer's state in the bridge: recent logouts and bans. */
 struct sessions {
 	/* Recent session_revoked token hashes, a ring. */
 	char revoked[SESSION_REVOKED][TOK_HASH_HEX_LEN + 1];
 	unsigned revoked_next;
+	/* Recent user_banned users and when the ban arrived, a ring. */
+	struct {
+		char user_id[40];
+		int64_t at_ms;
+	} banned[SESSION_BANNED];
+	unsigned banned_next;
 };
 
 /*
@@ -33,7 +42,8 @@ struct session {
 	char token_hash[TOK_HASH_HEX_LEN + 1]; /* of the session's token, once AUTHING */
 	char username[40];
 	struct heartbeat_timer hb;
-	double ev_tokens; /* event rate bucket */
+	int64_t connect_ms; /* when its CONNECT check was sent */
+	double ev_tokens;   /* event rate bucket */
 	int64_t ev_at_ms;
 };
 
@@ -68,6 +78,14 @@ void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
  * still in flight is refused when it returns.
  */
 void session_revoke(struct bridge *b, const char *user_id, const char *token_hash);
+
+/*
+ * A site ban (the user_banned NOTIFY): every READY session of that user,
+ * whatever its token, gets a Socket.IO DISCONNECT and closes; a CONNECT of
+ * the user whose check was sent before the ban arrived is refused
+ * (CONNECT_ERROR forbidden) when it returns.
+ */
+void session_ban(struct bridge *b, const char *user_id);
 
 /*
  * The sweep, for one connection: its heartbeat (heartbeat_sweep).

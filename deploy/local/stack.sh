@@ -17,6 +17,8 @@
 #   ws-start [I]  start bridge I, or every bridge
 #   ws-restart [I] stop, then start bridge I (or every bridge)
 #   psql [args]   psql on the stack's database
+#   chatctl [args] the site administration tool (chatctl --help) on the
+#                 stack's database, as the services connect to it
 #
 # Environment:
 #   CHAT_PORT             nginx port on 127.0.0.1 (default 8080)
@@ -144,6 +146,12 @@ case ${1:-} in
     shift
     check_settings
     exec psql "$(database_url)" "$@"
+    ;;
+  chatctl)
+    shift
+    check_settings
+    check_binary "$BUILD/chatctl"
+    DATABASE_URL=$(service_database_url) exec "$BUILD/chatctl" --no-env-file "$@"
     ;;
   *)
     usage

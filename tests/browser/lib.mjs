@@ -81,6 +81,58 @@ export async function signIn(browser, { prefix = 'u', hash = '', viewport, isMob
   return { ...s, name: username };
 }
 
+/**
+ * A new context that carries an existing session token (the chat_token
+ * cookie, as join, register or login would have set it), opened at hash;
+ * waits until the live connection is up. For tests whose subject is not
+ * the sign-in itself. Returns what newPage does.
+ */
+export async function openAs(browser, token, { hash = '', viewport, isMobile } = {}) {
+  const s = await newPage(browser, { viewport, isMobile });
+  await s.context.addCookies([{ name: 'chat_token', value: token, url: BASE, httpOnly: true, sameSite: 'Lax' }]);
+  await s.page.goto(`${BASE}/${hash}`);
+  await s.page.locator('#view-join').waitFor({ state: 'hidden' });
+  await waitConn(s.page, 'online');
+  return s;
+}
+
+/** Waits until a toast with this exact text shows; returns its locator. */
+export async function waitToast(page, text, kind) {
+  const sel = kind ? `#toasts .toast.${kind}` : '#toasts .toast';
+  const loc = page.locator(sel).filter({ has: page.locator('.toast-text', { hasText: text }) });
+  await page.waitForFunction(
+    ([s, t]) => [...document.querySelectorAll(`${s} .toast-text`)].some((e) => e.textContent === t),
+    [sel, text],
+  );
+  return loc;
+}
+
+/** The room ids listed on the home view (rooms and direct messages). */
+export function listedRooms(page) {
+  return page.$$eval('#room-list li, #dm-list li', (els) => els.map((e) => e.dataset.roomId));
+}
+
+/** Waits until a notice with exactly this text is in the room's log. */
+export async function waitNotice(page, text, timeout = 10_000) {
+  await page.waitForFunction(
+    (t) => [...document.querySelectorAll('#msg-list .notice')].some((e) => e.textContent === t),
+    text,
+    { timeout },
+  );
+}
+
+/** A person in the open room's people panel. */
+export function person(page, name) {
+  return page.locator(`#people-list .person[data-username="${name}"]`);
+}
+
+/** The id of the room the page shows, from its address. */
+export async function openRoomId(page) {
+  await page.locator('#view-room').waitFor();
+  await page.waitForFunction(() => /^#\/room\/./.test(location.hash));
+  return page.evaluate(() => decodeURIComponent(location.hash.replace(/^#\/room\//, '')));
+}
+
 /** Waits until the connection indicator shows state. */
 export async function waitConn(page, state, timeout = 15_000) {
   await page.locator(`#conn[data-state="${state}"]`).waitFor({ timeout });
@@ -176,9 +228,28 @@ export async function joinRest(prefix = 'r', room_id) {
   return { user: d.user, token: d.token };
 }
 
-export async function createRoomRest(token, name, description) {
+/** Registers an account over REST: {user, token, password}. */
+export async function registerRest(prefix = 'acct', password = `pw-${randomBytes(6).toString('hex')}`) {
+  const d = ok(await api('POST', '/api/register', { body: { username: uniqueName(prefix), password } }), 201);
+  return { user: d.user, token: d.token, password };
+}
+
+/** Makes each of users ({user, token}) a member of a public room over REST. */
+export async function joinRoomRest(users, roomId) {
+  for (const u of users) {
+    ok(await api('POST', '/api/join', { token: u.token, body: { username: u.user.username, room_id: roomId } }), 201);
+  }
+}
+
+/** Adds a member (by name) to a room as its owner or a moderator. */
+export async function addMemberRest(token, roomId, username) {
+  return ok(await api('POST', `/api/rooms/${encodeURIComponent(roomId)}/members`, { token, body: { username } }), 201).user;
+}
+
+export async function createRoomRest(token, name, description, visibility) {
   const body = { room_name: name ?? uniqueName('room') };
   if (description) body.description = description;
+  if (visibility) body.visibility = visibility;
   return ok(await api('POST', '/api/rooms', { token, body }), 201).room;
 }
 

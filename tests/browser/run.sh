@@ -4,7 +4,8 @@
 # fresh local stack built from BUILD_DIR that serves web/ through nginx;
 # then the sanitizer reports. Screenshots land in build/screenshots/.
 #
-# Usage: tests/browser/run.sh BUILD_DIR     (make test passes build/asan)
+# Usage: tests/browser/run.sh BUILD_DIR [FILE...]
+#        (make test passes build/asan; with files, only those run)
 #
 # Its own state dir (var/browser) and ports (CHAT_BROWSER_PORT, default
 # 18180; the bridge on the next port, t05's page on the one after), so it
@@ -23,11 +24,12 @@ suite=browser
 # shellcheck source=tests/harness.sh
 . "$repo/tests/harness.sh"
 
-if [ "$#" -ne 1 ]; then
-  echo "usage: tests/browser/run.sh BUILD_DIR" >&2
+if [ "$#" -lt 1 ]; then
+  echo "usage: tests/browser/run.sh BUILD_DIR [FILE...]" >&2
   exit 2
 fi
 harness_build_dir "$1"
+shift
 
 # chromium is Debian's (playwright's own browser downloads are not used);
 # a font so that pages and screenshots have readable text.
@@ -55,8 +57,11 @@ mkdir -p "$repo/build/screenshots"
 rm -f "$repo/build/screenshots"/*.png
 
 cd "$repo"
+if [ "$#" -eq 0 ]; then
+  set -- tests/browser/t*.test.mjs
+fi
 rc=0
-node --test --test-concurrency=1 --test-timeout=120000 tests/browser/t*.test.mjs || rc=$?
+node --test --test-concurrency=1 --test-timeout=120000 "$@" || rc=$?
 
 harness_verdict "$rc" ws.log fcgi.log nginx-error.log
 echo "run.sh: screenshots in build/screenshots/: $(cd "$repo/build/screenshots" && ls ./*.png 2>/dev/null | tr '\n' ' ')"

@@ -117,6 +117,24 @@ export async function createRoom(token, prefix = 'room', extra = {}) {
   return ok(r, 201).room;
 }
 
+/**
+ * A room (private by default) of a fresh owner with a moderator and two
+ * plain members, all added by the owner: {owner, mod, m1, m2, room}.
+ */
+export async function staffedRoom(prefix, visibility = 'private') {
+  const owner = await join(`${prefix}_o`);
+  const mod = await join(`${prefix}_m`);
+  const m1 = await join(`${prefix}_a`);
+  const m2 = await join(`${prefix}_b`);
+  const room = ok(await api('POST', '/api/rooms', { token: owner.token, body: { room_name: uniqueName(prefix), visibility } }), 201).room;
+  for (const u of [mod, m1, m2]) ok(await api('POST', `/api/rooms/${room.id}/members`, { token: owner.token, body: { username: u.user.username } }), 201);
+  const pr = ok(await api('PATCH', `/api/rooms/${room.id}/members/${mod.user.id}`, { token: owner.token, body: { role: 'moderator' } }));
+  assert.deepEqual(Object.keys(pr).sort(), ['role', 'user']);
+  assert.equal(pr.role, 'moderator');
+  assert.equal(pr.user.id, mod.user.id);
+  return { owner, mod, m1, m2, room };
+}
+
 /** Sends a message and returns the stored Message (asserting 201). */
 export async function send(token, roomId, message, extra = {}) {
   const r = await api('POST', `/api/messages/${encodeURIComponent(roomId)}`, { token, body: { message, ...extra } });
@@ -167,14 +185,17 @@ export function assertMessage(m) {
   assert.equal(typeof m, 'object');
   assert.deepEqual(
     Object.keys(m).sort(),
-    ['client_id', 'content', 'id', 'room_id', 'seq', 'timestamp', 'user_id', 'username'],
+    ['client_id', 'content', 'deleted', 'id', 'room_id', 'seq', 'timestamp', 'user_id', 'username'],
   );
   assert.ok(Number.isInteger(m.id) && m.id > 0, `id ${m.id}`);
   assert.ok(Number.isInteger(m.seq) && m.seq > 0, `seq ${m.seq}`);
   assert.equal(typeof m.room_id, 'string');
   assert.equal(typeof m.user_id, 'string');
   assert.equal(typeof m.username, 'string');
-  assert.equal(typeof m.content, 'string');
+  assert.equal(typeof m.deleted, 'boolean');
+  // A tombstone (DESIGN §8): no text.
+  if (m.deleted) assert.equal(m.content, null);
+  else assert.equal(typeof m.content, 'string');
   assert.match(m.timestamp, TS_RE);
   assert.ok(m.client_id === null || typeof m.client_id === 'string');
 }

@@ -10,6 +10,7 @@
 // Plus Bridge (an extra chat-ws process next to the stack's own one, for
 // the multi-bridge tests and for settings the stack's bridge does not have)
 // and psql (SQL on the stack's database).
+import { before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -631,6 +632,33 @@ function stackBridgeEnv() {
  * know it: clients connect to it directly. Its log is
  * <state>/log/ws-<port>.log.
  */
+/**
+ * An extra bridge for a whole test file (registers the hooks): started
+ * before its first test on port, stopped after the last one, which must
+ * exit cleanly on SIGTERM; every test's sockets are closed after it.
+ * Returns {url, bridge}, filled once started.
+ */
+export function extraBridge(port = EXTRA_PORT_1) {
+  const x = {
+    bridge: null,
+    get url() {
+      return x.bridge.url;
+    },
+  };
+  before(async () => {
+    x.bridge = await Bridge.start({ port });
+  });
+  afterEach(closeAll);
+  after(async () => {
+    await closeAll();
+    if (x.bridge) {
+      const r = await x.bridge.stop();
+      assert.deepEqual(r, { code: 0, signal: null }, `bridge B exits cleanly on SIGTERM; log:\n${x.bridge.logTail()}`);
+    }
+  });
+  return x;
+}
+
 export class Bridge {
   static async start({ port, env = {}, timeout = 20_000 } = {}) {
     const state = fs.realpathSync(STATE_DIR);

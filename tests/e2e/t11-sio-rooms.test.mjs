@@ -183,14 +183,16 @@ test('since_seq at or past the end: recovered:true, no messages; since_seq 0: ev
 });
 
 test('recovery limit (CHAT_WS_RECOVERY_MAX=1000): 1000 missed recovered, 1001 -> recovered:false, newest 50', async () => {
-  const s = await join('r_rec_max');
+  // Short names and texts: the ack's messages also stay within a quarter of
+  // CHAT_WS_QUEUE_BYTES (256 KiB), which 1000 messages of 262 bytes reach.
+  const s = await join('x', { name: `rm${Math.random().toString(36).slice(2, 8)}` });
   const room = await createRoom(s.token, 'r_rec_max');
-  sqlMessages(room.id, s.user.id, 1001, 'bulk');
+  sqlMessages(room.id, s.user.id, 1001, 'b');
   const { socket } = await connect(s.token);
   const all = await joinRoom(socket, room.id, { since_seq: 1 });
   assert.equal(all.recovered, true, 'exactly 1000 missed is within the limit');
   assertSeqs(all.messages.map((m) => m.seq), 1, 1000, 'recovered 2..1001');
-  assert.equal(all.messages[999].content, 'bulk 1001');
+  assert.equal(all.messages[999].content, 'b 1001');
 
   const over = await joinRoom(socket, room.id, { since_seq: 0 });
   assert.equal(over.recovered, false, '1001 missed is over the limit');

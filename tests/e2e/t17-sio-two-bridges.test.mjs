@@ -1,29 +1,15 @@
 // t17-sio-two-bridges -- two chat-ws processes on one database act as one:
 // bridge A is the stack's (through nginx), bridge B an extra one started
 // here on its own port (nginx knows one upstream, so B is reached directly).
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, createRoom, send, history, assertRoom, TS_RE } from './lib.mjs';
 import {
   connect, closeAll, collect, ack, ackOk, joinRoom, sendWs, member, sleep, assertSeqs,
-  Bridge, EXTRA_PORT_1,
+  extraBridge,
 } from './sio.mjs';
 
-let B;
-
-before(async () => {
-  B = await Bridge.start({ port: EXTRA_PORT_1 });
-});
-
-afterEach(closeAll);
-
-after(async () => {
-  await closeAll();
-  if (B) {
-    const r = await B.stop();
-    assert.deepEqual(r, { code: 0, signal: null }, `bridge B exits cleanly on SIGTERM; log:\n${B.logTail()}`);
-  }
-});
+const B = extraBridge();
 
 const onB = (token) => connect(token, { url: B.url });
 

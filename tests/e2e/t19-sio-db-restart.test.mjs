@@ -1,30 +1,16 @@
 // t19-sio-db-restart -- PostgreSQL stops and starts again while WebSocket
 // clients stay connected to two bridges (the stack's through nginx, and an
 // extra one). Keep this family last: it stops the database of the shared stack.
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { api, ok, join, createRoom, history, stack, waitFor, show } from './lib.mjs';
 import {
   connect, connectError, closeAll, collect, ack, ackFails, joinRoom, sendWs, member, sleep,
-  Bridge, EXTRA_PORT_1, PsqlSession, conninfo, psql,
+  extraBridge, PsqlSession, conninfo, psql,
 } from './sio.mjs';
 
-let B;
-
-before(async () => {
-  B = await Bridge.start({ port: EXTRA_PORT_1 });
-});
-
-afterEach(closeAll);
-
-after(async () => {
-  await closeAll();
-  if (B) {
-    const r = await B.stop();
-    assert.deepEqual(r, { code: 0, signal: null }, `bridge B exits cleanly on SIGTERM; log:\n${B.logTail()}`);
-  }
-});
+const B = extraBridge();
 
 /** Retries fn until it returns a truthy value (bounded); returns it. */
 async function retry(fn, timeoutMs, what) {

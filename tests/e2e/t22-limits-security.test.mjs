@@ -145,7 +145,7 @@ function psqlAs(user, sql) {
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-test('the services connect as chat_svc, which may not change the schema or delete history', async () => {
+test('the services connect as chat_svc, which may not change the schema, delete history or rewrite admin_log', async () => {
   // Both programs are connected (a request and a socket make sure).
   ok(await api('GET', '/api/health'));
   const users = psqlAs('chat', "SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name IN ('chat-fcgi', 'chat-ws')");
@@ -153,7 +153,9 @@ test('the services connect as chat_svc, which may not change the schema or delet
   assert.deepEqual(users.out.trim().split('\n').filter(Boolean), ['chat_svc']);
   for (const sql of ['DROP TABLE messages', 'DELETE FROM messages', 'TRUNCATE sessions',
     'CREATE TABLE intruder (a int)', "UPDATE schema_migrations SET name = 'x'", 'ALTER TABLE users ADD COLUMN x int',
-    'DELETE FROM users', 'DELETE FROM rooms']) {
+    'DELETE FROM users', 'DELETE FROM rooms', 'UPDATE messages SET content = NULL, deleted_at = now()',
+    // chatctl's audit trail: insert and read only.
+    'DELETE FROM admin_log', "UPDATE admin_log SET os_user = 'nobody'", 'TRUNCATE admin_log']) {
     const r = psqlAs('chat_svc', sql);
     assert.notEqual(r.status, 0, `${sql} was allowed: ${r.out}`);
     assert.match(r.out, /permission denied|must be owner/, sql);

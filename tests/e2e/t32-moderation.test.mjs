@@ -3,7 +3,7 @@
 // sockets leaving at once, bans, site administrators, hostile input.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, ok, fails, join, uniqueName, createRoom, show } from './lib.mjs';
+import { api, ok, fails, join, uniqueName, createRoom, show, staffedRoom } from './lib.mjs';
 import { connect, collect, ack, ackOk, ackFails, joinRoom, closeAll, psql, sleep } from './sio.mjs';
 
 after(closeAll);
@@ -13,21 +13,6 @@ const memberOf = (id, uid) => `/api/rooms/${id}/members/${uid}`;
 
 async function add(token, roomId, username, status = 201) {
   return api('POST', members(roomId), { token, body: { username } }).then((r) => (status === 201 ? ok(r, 201) : r));
-}
-
-/** A private room of a fresh owner with a moderator and two members. */
-async function staffedRoom(prefix, visibility = 'private') {
-  const owner = await join(`${prefix}_o`);
-  const mod = await join(`${prefix}_m`);
-  const m1 = await join(`${prefix}_a`);
-  const m2 = await join(`${prefix}_b`);
-  const room = ok(await api('POST', '/api/rooms', { token: owner.token, body: { room_name: uniqueName(prefix), visibility } }), 201).room;
-  for (const u of [mod, m1, m2]) await add(owner.token, room.id, u.user.username);
-  const pr = ok(await api('PATCH', memberOf(room.id, mod.user.id), { token: owner.token, body: { role: 'moderator' } }));
-  assert.deepEqual(Object.keys(pr).sort(), ['role', 'user']);
-  assert.equal(pr.role, 'moderator');
-  assert.equal(pr.user.id, mod.user.id);
-  return { owner, mod, m1, m2, room };
 }
 
 test('roles: the owner makes moderators; moderators add members; members and moderators change no roles', async () => {

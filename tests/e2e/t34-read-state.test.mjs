@@ -1,7 +1,8 @@
 // t34-read-state -- read positions, unread counts and read receipts (DESIGN §8):
 // POST /api/rooms/{id}/read and mark_read (forward only, clamped to last_seq),
 // `read` to the user's connections on both bridges, unread on every Room,
-// GET /api/rooms/{id}/reads, and chat_unread_forget for deleted messages.
+// GET /api/rooms/{id}/reads, read_receipt in small rooms, and deleted messages
+// leaving the counts.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, ok, fails, show, join, createRoom, send, assertRoom } from './lib.mjs';
@@ -27,6 +28,7 @@ after(async () => {
 });
 
 const markRead = (token, roomId, body) => api('POST', `/api/rooms/${encodeURIComponent(roomId)}/read`, { token, body });
+const del = (token, roomId, id) => api('DELETE', `/api/messages/${encodeURIComponent(roomId)}/${id}`, { token });
 const reads = (token, roomId, query = '') => api('GET', `/api/rooms/${encodeURIComponent(roomId)}/reads${query ? `?${query}` : ''}`, { token });
 
 /** The room as GET /api/rooms/{id} shows it to token's user. */
@@ -98,7 +100,17 @@ test('unread counts others\' messages after the read position, never one\'s own;
   assert.equal((await roomOf(dave.token, room.id)).unread, null);
 });
 
-test('GET /api/rooms shows a new unread count at once, however warm the workers\' cached pages are', async () => {
+/** Polls cond() until it holds, at most ms (a cached page may lag, pagecache.h). */
+async function eventually(cond, what, ms = 10_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) assert.fail(`never: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('GET /api/rooms: a read position moved shows at once however warm the cached pages; a new message within the cache time', async () => {
   const alice = await join('rs_calice');
   const room = await createRoom(alice.token, 'rs_cache');
   const bob = await join('rs_cbob', { room_id: room.id });
@@ -106,32 +118,59 @@ test('GET /api/rooms shows a new unread count at once, however warm the workers\
   // Warm every worker's cache for this page (the pool has a few workers).
   for (let i = 0; i < 12; i++) assert.equal((await listed(bob.token, room.id, page)).unread, 0);
   await send(alice.token, room.id, 'news');
-  for (let i = 0; i < 12; i++) assert.equal((await listed(bob.token, room.id, page)).unread, 1, `GET ${i} after a send`);
+  assert.equal((await roomOf(bob.token, room.id)).unread, 1, 'GET /api/rooms/{id} is not cached');
+  await eventually(async () => {
+    for (let i = 0; i < 12; i++) if ((await listed(bob.token, room.id, page)).unread !== 1) return false;
+    return true;
+  }, 'every worker lists unread 1 (CHAT_ROOMS_CACHE_MS)');
   ok(await markRead(bob.token, room.id, { seq: 1 }));
   for (let i = 0; i < 12; i++) assert.equal((await listed(bob.token, room.id, page)).unread, 0, `GET ${i} after mark read`);
 });
 
-test('a deleted message leaves the unread counts (chat_unread_forget), once', async () => {
+test('a deleted message leaves the unread counts, whoever deletes it, once', async () => {
   const alice = await join('rs_dalice');
   const room = await createRoom(alice.token, 'rs_del');
   const bob = await join('rs_dbob', { room_id: room.id });
-  const page = await lastPage(bob.token);
+  const carol = await join('rs_dcarol', { room_id: room.id });
   const m1 = await send(alice.token, room.id, 'one');
   const m2 = await send(alice.token, room.id, 'two');
-  await send(alice.token, room.id, 'three');
-  assert.equal((await listed(bob.token, room.id, page)).unread, 3);
+  const m3 = await send(carol.token, room.id, 'three');
+  assert.equal((await roomOf(bob.token, room.id)).unread, 3);
   ok(await markRead(bob.token, room.id, { seq: m1.seq }));
-  // What the delete path calls (docs/notify.md): a message below bob's
-  // position changes nothing, one above it leaves his count; twice is once.
-  psql(`SELECT chat_unread_forget('${room.id}', ${m1.seq}, '${alice.user.id}')`);
-  assert.equal((await listed(bob.token, room.id, page)).unread, 2);
-  psql(`SELECT chat_unread_forget('${room.id}', ${m2.seq}, '${alice.user.id}')`);
-  assert.equal((await listed(bob.token, room.id, page)).unread, 1, 'the cached page is stale at once');
-  psql(`SELECT chat_unread_forget('${room.id}', ${m2.seq}, '${alice.user.id}')`);
+  // A message at or below bob's position changes nothing; one above it
+  // leaves his count; deleting twice is once.
+  ok(await del(alice.token, room.id, m1.id));
+  assert.equal((await roomOf(bob.token, room.id)).unread, 2);
+  ok(await del(alice.token, room.id, m2.id));
   assert.equal((await roomOf(bob.token, room.id)).unread, 1);
-  assert.equal((await roomOf(alice.token, room.id)).unread, 0);
-  ok(await markRead(bob.token, room.id, { seq: 3 }));
+  assert.equal((await meRoom(bob.token, room.id)).unread, 1);
+  ok(await del(alice.token, room.id, m2.id));
+  assert.equal((await roomOf(bob.token, room.id)).unread, 1);
+  // The owner deletes carol's message: gone from bob's count, and carol's own deleted message never counted for her.
+  ok(await del(alice.token, room.id, m3.id));
   assert.equal((await roomOf(bob.token, room.id)).unread, 0);
+  assert.equal((await roomOf(carol.token, room.id)).unread, 0);
+  assert.equal((await roomOf(alice.token, room.id)).unread, 0);
+  await send(alice.token, room.id, 'four');
+  assert.equal((await roomOf(bob.token, room.id)).unread, 1);
+  assert.equal((await roomOf(carol.token, room.id)).unread, 1);
+  ok(await markRead(bob.token, room.id, { seq: 4 }));
+  assert.equal((await roomOf(bob.token, room.id)).unread, 0);
+});
+
+test('sending reads the room up to one\'s message; a lower mark_read then changes nothing', async () => {
+  const alice = await join('rs_oalice');
+  const room = await createRoom(alice.token, 'rs_own');
+  const bob = await join('rs_obob', { room_id: room.id });
+  for (let i = 0; i < 3; i++) await send(alice.token, room.id, `a${i}`);
+  const mine = await send(bob.token, room.id, 'bob');
+  await send(alice.token, room.id, 'a3');
+  assert.equal((await roomOf(bob.token, room.id)).unread, 1, 'only what came after bob\'s message');
+  assert.deepEqual(ok(await markRead(bob.token, room.id, { seq: 2 })), { room_id: room.id, last_read_seq: mine.seq, unread: 1 });
+  assert.deepEqual(ok(await markRead(bob.token, room.id, { seq: 5 })), { room_id: room.id, last_read_seq: 5, unread: 0 });
+  const r = ok(await reads(alice.token, room.id));
+  assert.deepEqual(r.reads.map((x) => [x.user_id, x.last_read_seq]).sort(),
+    [[alice.user.id, 5], [bob.user.id, 5]].sort());
 });
 
 test('read position validation: negative, fractional, strings, booleans, null, huge', async () => {
@@ -250,4 +289,46 @@ test('mark_read over the socket: hostile payloads and rooms', async () => {
   const err = waitEvent(s, 'error');
   s.emit('mark_read', { room_id: room.id, seq: -5 });
   assert.equal((await err).code, 'validation_error');
+});
+
+test('read_receipt: a small room\'s subscribers on both bridges see a member read further; a large room\'s do not', async () => {
+  const alice = await join('rs_qalice');
+  const room = await createRoom(alice.token, 'rs_small');
+  const bob = await join('rs_qbob', { room_id: room.id });
+  const sa = (await connect(alice.token, { url: B.url })).socket;
+  await joinRoom(sa, room.id);
+  const sb = (await connect(bob.token)).socket;
+  await joinRoom(sb, room.id);
+  for (let i = 0; i < 2; i++) await send(alice.token, room.id, `r${i}`);
+  const seen = collect(sa, 'read_receipt');
+  const seenBob = collect(sb, 'read_receipt');
+  ackOk(await ack(sb, 'mark_read', { room_id: room.id, seq: 2 }));
+  await seen.waitCount(1, 10_000, 'read_receipt on bridge B');
+  assert.deepEqual(seen.items[0], { room_id: room.id, user_id: bob.user.id, username: bob.user.username, last_read_seq: 2 });
+  await seenBob.waitCount(1, 10_000, 'the reader\'s subscribed connection too');
+  // No move, no receipt: the next one is the next move.
+  ok(await markRead(bob.token, room.id, { seq: 1 }));
+  await send(alice.token, room.id, 'r2');
+  ok(await markRead(bob.token, room.id, { seq: 3 }));
+  await seen.waitCount(2, 10_000, 'second receipt');
+  assert.equal(seen.items[1].last_read_seq, 3);
+
+  // Over chat_receipts_max() (50) members: no receipts, the read event still.
+  const big = await createRoom(alice.token, 'rs_big');
+  psql(`WITH u AS (INSERT INTO users (username) SELECT 'rs_big_' || g FROM generate_series(1, 50) g RETURNING id)
+        INSERT INTO user_rooms (user_id, room_id) SELECT u.id, '${big.id}' FROM u`);
+  await send(alice.token, big.id, 'big');
+  await joinRoom(sa, big.id);
+  const bigSeen = collect(sa, 'read_receipt');
+  const carol = await join('rs_qcarol', { room_id: big.id });
+  await send(alice.token, big.id, 'big 2');
+  const sc = (await connect(carol.token)).socket;
+  const readSeen = collect(sc, 'read');
+  ackOk(await ack(sc, 'mark_read', { room_id: big.id, seq: 2 }));
+  await readSeen.waitCount(1, 10_000, 'read to carol');
+  // A marker after it on the same bus: a receipt would have come first.
+  const marker = waitEvent(sa, 'new_message', (m) => m.content === 'marker', 10_000);
+  await send(alice.token, big.id, 'marker');
+  await marker;
+  assert.equal(bigSeen.items.length, 0, 'no read_receipt in a room of 52 members');
 });

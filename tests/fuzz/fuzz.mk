@@ -34,7 +34,7 @@ FUZZ_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icommon -Iws-bridg
 FUZZ_INSTR    := -fsanitize=fuzzer-no-link
 FUZZ_CFLAGS    = -O1 -g $(FUZZ_WARN) $(FUZZ_SAN) $(FUZZ_INSTR) -MMD -MP
 FUZZ_LDFLAGS  := $(FUZZ_SAN) -fsanitize=fuzzer
-FUZZ_LIBS     := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lpq -lunistring -lcrypto -ljwt
+FUZZ_LIBS     := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lpq -lunistring -lsodium -lcrypto -ljwt
 
 # Line coverage build (fuzz-cov): same sources, no sanitizers.
 FUZZ_COV_BUILD  := $(FUZZ_BUILD)/cov

@@ -1,7 +1,7 @@
 // api.js -- the REST API (docs/api.md) from the same origin.
 //
-// The session lives in the HttpOnly chat_token cookie that POST /api/join
-// sets: this code never sees the token. Every failure becomes an ApiError
+// The session lives in the HttpOnly chat_token cookie that POST /api/join,
+// /api/register and /api/login set: this code never sees the token. Every failure becomes an ApiError
 // carrying the server's code and message, for the page to show.
 
 export class ApiError extends Error {
@@ -40,22 +40,47 @@ export async function api(method, path, body) {
   if (json && json.success === false && json.error && typeof json.error.message === 'string') {
     let message = json.error.message;
     const retry = res.headers.get('Retry-After');
-    if (json.error.code === 'rate_limited' && retry && !/\d+\s*s/.test(message)) {
-      message += ` (try again in ${retry} s)`;
+    if ((json.error.code === 'rate_limited' || json.error.code === 'server_busy') && /^\d+$/.test(retry || '') && !/\d+\s*s/.test(message)) {
+      message = `${message.replace(/,? try again later$/, '')} (try again in ${waitText(Number(retry))})`;
     }
     throw new ApiError(res.status, json.error.code, message, json.error.field);
   }
   throw new ApiError(res.status, 'bad_response', `The server answered HTTP ${res.status} without an explanation.`);
 }
 
+/** Retry-After seconds as a person reads them: "40 s", "15 min". */
+function waitText(seconds) {
+  return seconds < 120 ? `${Math.max(1, seconds)} s` : `${Math.ceil(seconds / 60)} min`;
+}
+
 const enc = encodeURIComponent;
 
 export const me = () => api('GET', '/api/me');
 export const join = (username) => api('POST', '/api/join', { username });
+export const register = (username, password) => api('POST', '/api/register', { username, password });
+export const login = (username, password) => api('POST', '/api/login', { username, password });
+export const changePassword = (current, next) =>
+  api('POST', '/api/me/password', { current_password: current, new_password: next });
 export const logout = () => api('DELETE', '/api/session');
 export const rooms = (limit, offset) => api('GET', `/api/rooms?limit=${limit}&offset=${offset}`);
-export const createRoom = (name, description) =>
-  api('POST', '/api/rooms', description ? { room_name: name, description } : { room_name: name });
+export const room = (roomId) => api('GET', `/api/rooms/${enc(roomId)}`);
+/** visibility: 'public' or 'private'. */
+export const createRoom = (name, description, visibility = 'public') => {
+  const body = { room_name: name, visibility };
+  if (description) body.description = description;
+  return api('POST', '/api/rooms', body);
+};
+/** The owner or a moderator adds a member by name: {user}. */
+export const addMember = (roomId, username) => api('POST', `/api/rooms/${enc(roomId)}/members`, { username });
+/** Removes a member (ban: and bans them); also a member removing themself. */
+export const removeMember = (roomId, userId, ban = false) =>
+  api('DELETE', `/api/rooms/${enc(roomId)}/members/${enc(userId)}${ban ? '?ban=true' : ''}`);
+/** Deletes a message (its author, the room's owner or moderators): {message: the tombstone, deleted}. */
+export const deleteMessage = (roomId, id) => api('DELETE', `/api/messages/${enc(roomId)}/${Number(id)}`);
+/** The owner makes a member 'moderator' or 'member'. */
+export const setRole = (roomId, userId, role) => api('PATCH', `/api/rooms/${enc(roomId)}/members/${enc(userId)}`, { role });
+/** The direct room with that user, made on first use: {room, created}. */
+export const dm = (username) => api('POST', '/api/dm', { username });
 export const messagesBefore = (roomId, before, limit = 50) =>
   api('GET', `/api/messages/${enc(roomId)}?limit=${limit}&before=${before}`);
 export const messagesAfter = (roomId, after, limit = 200) =>

@@ -1,10 +1,16 @@
 // app.js -- the chat's browser client: views, routing, the Socket.IO connection.
 //
-// Views: join (pick a name), home (#/: rooms, create one), room
-// (#/room/<id>: history, live messages, people, typing, send box).
-// REST (api.js) for the session, rooms, history paging and the member list;
-// the Socket.IO bridge for everything live (docs/protocol.md), with the
-// session cookie that POST /api/join set. On a reconnect the room is joined
+// Views: join (a guest picks a name, an account signs in or is created),
+// home (#/: rooms and direct messages, create a public or private room),
+// room (#/room/<id>: history, live messages, people, typing, send box; the
+// owner and moderators add, remove and ban members, the owner names
+// moderators; "Message" on a person opens the direct room with them).
+// The account dialog changes the password, or gives a guest's name one.
+// REST (api.js) for the session, rooms, members, history paging and the
+// member list; the Socket.IO bridge for everything live (docs/protocol.md),
+// with the session cookie that join, register or login set. room_added and
+// room_removed keep the room list true, and room_removed takes the view
+// out of a room the user was removed from. On a reconnect the room is joined
 // again with since_seq = the last seq shown, so nothing missed is lost, and
 // unacknowledged messages are sent again with the same client_id.
 //
@@ -88,6 +94,7 @@ async function boot() {
 /** rooms: the user's memberships, or null to ask GET /api/me for them. */
 function signedIn(user, rooms) {
   state.me = user;
+  renderMe();
   state.memberOf = new Set((rooms || []).map((r) => r.id));
   if (rooms === null) {
     api.me().then(
@@ -98,11 +105,17 @@ function signedIn(user, rooms) {
       (e) => apiFailed(e, 'Could not load your rooms'),
     );
   }
-  $('me').hidden = false;
-  $('me-name').textContent = user.username;
-  $('me-avatar').replaceWith(Object.assign(avatar(user.username, 'small'), { id: 'me-avatar' }));
   connect();
   route();
+}
+
+function renderMe() {
+  const user = state.me;
+  $('me').hidden = false;
+  $('me-name').textContent = user.username;
+  $('me-kind').textContent = user.registered ? 'account' : 'guest';
+  $('me-kind').dataset.kind = user.registered ? 'account' : 'guest';
+  $('me-avatar').replaceWith(Object.assign(avatar(user.username, 'small'), { id: 'me-avatar' }));
 }
 
 /** The session is gone (revoked, expired): back to the join view. */
@@ -119,6 +132,7 @@ function sessionEnded(message = 'Your session has ended. Join again to continue.
   state.everOnline = false;
   setConn('idle');
   $('me').hidden = true;
+  if ($('account').open) $('account').close();
   toast(message, kind);
   show('join');
 }
@@ -132,34 +146,93 @@ function apiFailed(e, what) {
   toast(what ? `${what}: ${e.message}` : e.message);
 }
 
-async function onJoinSubmit(ev) {
+// The three ways in: a guest's name, an account's sign-in, a new account.
+const SIGN_IN = {
+  guest: { form: 'join-form', tab: 'tab-guest', first: 'join-name', error: 'join-error', submit: 'join-submit', busy: 'Joining…' },
+  login: { form: 'login-form', tab: 'tab-login', first: 'login-name', error: 'login-error', submit: 'login-submit', busy: 'Signing in…' },
+  register: {
+    form: 'register-form',
+    tab: 'tab-register',
+    first: 'register-name',
+    error: 'register-error',
+    submit: 'register-submit',
+    busy: 'Creating…',
+  },
+};
+
+function selectTab(kind, focus = true) {
+  for (const [k, v] of Object.entries(SIGN_IN)) {
+    const on = k === kind;
+    $(v.form).hidden = !on;
+    $(v.tab).setAttribute('aria-selected', on ? 'true' : 'false');
+    $(v.tab).tabIndex = on ? 0 : -1;
+  }
+  if (focus) $(SIGN_IN[kind].first).focus();
+}
+
+/** Left/Right/Home/End move between the tabs (the WAI-ARIA tabs pattern). */
+function onTabKey(ev) {
+  const kinds = Object.keys(SIGN_IN);
+  const at = kinds.findIndex((k) => SIGN_IN[k].tab === ev.target.id);
+  if (at < 0) return;
+  let next = null;
+  if (ev.key === 'ArrowRight') next = (at + 1) % kinds.length;
+  else if (ev.key === 'ArrowLeft') next = (at + kinds.length - 1) % kinds.length;
+  else if (ev.key === 'Home') next = 0;
+  else if (ev.key === 'End') next = kinds.length - 1;
+  if (next === null) return;
   ev.preventDefault();
-  const input = $('join-name');
-  const err = $('join-error');
-  const name = input.value.trim();
-  err.hidden = true;
+  selectTab(kinds[next], false);
+  $(SIGN_IN[kinds[next]].tab).focus();
+}
+
+/** Shows text under a form (or hides it when text is empty). */
+function fieldError(id, text) {
+  const err = $(id);
+  err.textContent = text || '';
+  err.hidden = !text;
+}
+
+/**
+ * Runs one sign-in form: checks that the fields are filled, calls the API,
+ * shows its error (username_taken, invalid_credentials, rate_limited with
+ * the time to wait, validation_error) under the form.
+ */
+async function submitSignIn(ev, kind, call) {
+  ev.preventDefault();
+  const f = SIGN_IN[kind];
+  const errId = f.error;
+  const form = $(f.form);
+  fieldError(errId, '');
+  const name = $(f.first).value.trim();
+  const pw = form.querySelector('input[type="password"]');
   if (!name) {
-    err.textContent = 'Type a name first.';
-    err.hidden = false;
-    input.focus();
+    fieldError(errId, kind === 'guest' ? 'Type a name first.' : 'Type your username first.');
+    $(f.first).focus();
     return;
   }
-  const btn = $('join-submit');
+  if (pw && !pw.value) {
+    fieldError(errId, 'Type the password too.');
+    pw.focus();
+    return;
+  }
+  const btn = $(f.submit);
+  const label = btn.textContent;
   btn.disabled = true;
-  btn.textContent = 'Joining…';
+  btn.textContent = f.busy;
   try {
-    const data = await api.join(name);
-    input.value = '';
-    // join's rooms are the first rooms of all, not the memberships.
+    const data = await call(name, pw ? pw.value : undefined);
+    form.reset();
+    // The rooms of join, register and login are the first rooms of all, not the memberships.
     signedIn(data.user, null);
   } catch (e) {
-    err.textContent = e.message;
-    err.hidden = false;
-    input.focus();
-    input.select();
+    fieldError(errId, e.message);
+    const target = pw && (e.code === 'invalid_credentials' || e.field === 'password') ? pw : $(f.first);
+    target.focus();
+    target.select();
   } finally {
     btn.disabled = false;
-    btn.textContent = 'Join chat';
+    btn.textContent = label;
   }
 }
 
@@ -173,6 +246,79 @@ async function onLogout() {
     }
   }
   sessionEnded('You signed out.', 'info');
+}
+
+// ---------------------------------------------------------------- the account
+
+function openAccount() {
+  if (!state.me) return;
+  const registered = Boolean(state.me.registered);
+  $('password-form').hidden = !registered;
+  $('claim-form').hidden = registered;
+  fieldError('pw-error', '');
+  fieldError('claim-error', '');
+  $('account').showModal();
+  (registered ? $('pw-current') : $('claim-password')).focus();
+}
+
+async function onPasswordSubmit(ev) {
+  ev.preventDefault();
+  const cur = $('pw-current');
+  const next = $('pw-new');
+  fieldError('pw-error', '');
+  if (!cur.value || !next.value) {
+    fieldError('pw-error', 'Type the current and the new password.');
+    (cur.value ? next : cur).focus();
+    return;
+  }
+  const btn = $('pw-submit');
+  btn.disabled = true;
+  try {
+    const d = await api.changePassword(cur.value, next.value);
+    $('password-form').reset();
+    $('account').close();
+    const n = Number(d.revoked_sessions) || 0;
+    toast(n ? `Password changed. ${plural(n, 'other session')} signed out.` : 'Password changed.', 'info');
+  } catch (e) {
+    if (e.status === 401) {
+      apiFailed(e);
+      return;
+    }
+    // 403 forbidden: the current password is wrong.
+    fieldError('pw-error', e.message);
+    const target = e.field === 'new_password' ? next : cur;
+    target.focus();
+    target.select();
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+/** A guest registers its own name: same user, now with a password. */
+async function onClaimSubmit(ev) {
+  ev.preventDefault();
+  const pw = $('claim-password');
+  fieldError('claim-error', '');
+  if (!pw.value) {
+    fieldError('claim-error', 'Type a password first.');
+    pw.focus();
+    return;
+  }
+  const btn = $('claim-submit');
+  btn.disabled = true;
+  try {
+    const d = await api.register(state.me.username, pw.value);
+    $('claim-form').reset();
+    $('account').close();
+    state.me = d.user;
+    renderMe();
+    toast(`${d.user.username} is your account now: sign in with it and the password.`, 'info');
+  } catch (e) {
+    fieldError('claim-error', e.message);
+    pw.focus();
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 // ---------------------------------------------------------------- the connection
@@ -277,11 +423,14 @@ async function connect() {
     if (Array.isArray(rooms)) for (const r of rooms) state.memberOf.add(r.id);
   });
   s.on('new_message', onNewMessage);
+  s.on('message_deleted', onMessageDeleted);
   s.on('typing', onTyping);
   s.on('user_status', onUserStatus);
   s.on('user_joined', (ev) => onMembership(ev, true));
   s.on('user_left', (ev) => onMembership(ev, false));
   s.on('room_created', onRoomCreated);
+  s.on('room_added', onRoomAdded);
+  s.on('room_removed', onRoomRemoved);
   s.on('error', (e) => {
     if (e && e.message) toast(e.message);
   });
@@ -322,19 +471,41 @@ async function loadMoreRooms() {
 
 function renderRooms() {
   const list = $('room-list');
+  const dms = $('dm-list');
   clear(list);
-  for (const room of state.rooms.values()) list.appendChild(roomItem(room));
-  $('rooms-empty').hidden = state.rooms.size > 0;
+  clear(dms);
+  let shown = 0;
+  for (const room of state.rooms.values()) {
+    if (room.visibility === 'direct') {
+      dms.appendChild(roomItem(room));
+    } else {
+      list.appendChild(roomItem(room));
+      shown += 1;
+    }
+  }
+  $('dm-section').hidden = dms.children.length === 0;
+  $('rooms-empty').hidden = shown > 0;
   $('rooms-total').textContent = plural(state.roomsTotal, 'room');
   $('rooms-more').hidden = state.rooms.size >= state.roomsTotal;
 }
 
+/** The lock mark of a private room (an SVG from index.html's template). */
+function lockMark() {
+  return h(
+    'span',
+    { className: 'lock', role: 'img', 'aria-label': 'Private room', title: 'Private room' },
+    $('lock-icon').content.firstElementChild.cloneNode(true),
+  );
+}
+
 function roomItem(room) {
   const member = state.memberOf.has(room.id);
-  const first = Array.from(room.name)[0] || '#';
+  const direct = room.visibility === 'direct';
+  const first = direct ? '@' : Array.from(room.name)[0] || '#';
+  const role = member && (room.role === 'owner' || room.role === 'moderator') ? room.role : null;
   const li = h(
     'li',
-    { dataset: { roomId: room.id } },
+    { dataset: { roomId: room.id, visibility: room.visibility || 'public', role: room.role || undefined } },
     h(
       'a',
       {
@@ -345,28 +516,85 @@ function roomItem(room) {
       h(
         'span',
         { className: 'room-text' },
-        h('span', { className: 'room-item-name' }, h('span', { className: 'room-name-text' }, room.name), member ? h('span', { className: 'pill member-badge' }, 'joined') : null),
-        h('span', { className: 'room-item-desc' }, room.description || 'No description'),
+        h(
+          'span',
+          { className: 'room-item-name' },
+          room.visibility === 'private' ? lockMark() : null,
+          h('span', { className: 'room-name-text' }, room.name),
+          member && !direct ? h('span', { className: 'pill member-badge' }, 'joined') : null,
+          role ? h('span', { className: 'pill role-badge' }, role) : null,
+        ),
+        h('span', { className: 'room-item-desc' }, direct ? `Direct messages with ${room.name}` : room.description || 'No description'),
       ),
-      h(
-        'span',
-        { className: 'room-counts' },
-        h('span', { className: 'members' }, plural(room.member_count, 'member')),
-        h('span', { className: 'online' }, `${room.online_count} online`),
-      ),
+      direct
+        ? null
+        : h(
+            'span',
+            { className: 'room-counts' },
+            h('span', { className: 'members' }, plural(room.member_count, 'member')),
+            h('span', { className: 'online' }, `${room.online_count} online`),
+          ),
     ),
   );
   return li;
 }
 
-function onRoomCreated({ room } = {}) {
-  if (!room || !room.id) return;
+/** A room enters the list (new, or the user became a member of it). */
+function listRoom(room) {
   if (!state.rooms.has(room.id)) {
-    state.rooms.set(room.id, room);
     state.roomsTotal += 1;
     state.freshRooms.add(room.id);
     setTimeout(() => state.freshRooms.delete(room.id), 2000);
   }
+  state.rooms.set(room.id, { ...state.rooms.get(room.id), ...room });
+}
+
+/** room_added: the user became a member without asking (added, a new direct room, their own private room). */
+function onRoomAdded({ room } = {}) {
+  if (!room || !room.id) return;
+  state.memberOf.add(room.id);
+  listRoom(room);
+  if (state.view === 'home') renderRooms();
+}
+
+const REMOVED_TEXT = {
+  kicked: (name) => `You were removed from ${name}.`,
+  banned: (name) => `You were banned from ${name}.`,
+  left: (name) => `You left ${name}.`,
+};
+
+/**
+ * room_removed: the membership ended (left here or elsewhere, removed or
+ * banned by a moderator). A private or direct room leaves the list; an
+ * open room is left at once, with a notice.
+ */
+function onRoomRemoved({ room_id: id, reason } = {}) {
+  if (typeof id !== 'string') return;
+  state.memberOf.delete(id);
+  const listed = state.rooms.get(id);
+  const r = state.room;
+  const name = (r && r.id === id && r.info && r.info.name) || (listed && listed.name) || 'the room';
+  if (listed) {
+    if (listed.visibility === 'private' || listed.visibility === 'direct') {
+      state.rooms.delete(id);
+      state.roomsTotal = Math.max(0, state.roomsTotal - 1);
+    } else {
+      listed.role = null;
+    }
+  }
+  if (r && r.id === id) {
+    const text = (REMOVED_TEXT[reason] || REMOVED_TEXT.kicked)(name);
+    toast(text, reason === 'left' ? 'info' : 'error');
+    location.hash = '#/';
+  } else if (reason === 'kicked' || reason === 'banned') {
+    toast((REMOVED_TEXT[reason])(name), 'info');
+  }
+  if (state.view === 'home') renderRooms();
+}
+
+function onRoomCreated({ room } = {}) {
+  if (!room || !room.id) return;
+  if (!state.rooms.has(room.id)) listRoom(room);
   if (state.view === 'home') renderRooms();
 }
 
@@ -374,6 +602,7 @@ async function onCreateSubmit(ev) {
   ev.preventDefault();
   const name = $('create-name').value.trim();
   const desc = $('create-desc').value.trim();
+  const visibility = $('create-visibility').value === 'private' ? 'private' : 'public';
   const err = $('create-error');
   err.hidden = true;
   if (!name) {
@@ -385,14 +614,10 @@ async function onCreateSubmit(ev) {
   const btn = $('create-submit');
   btn.disabled = true;
   try {
-    const { room } = await api.createRoom(name, desc);
-    $('create-name').value = '';
-    $('create-desc').value = '';
+    const { room } = await api.createRoom(name, desc, visibility);
+    $('create-form').reset();
     state.memberOf.add(room.id);
-    if (!state.rooms.has(room.id)) {
-      state.rooms.set(room.id, room);
-      state.roomsTotal += 1;
-    }
+    listRoom(room);
     location.hash = `#/room/${encodeURIComponent(room.id)}`;
   } catch (e) {
     if (e.status === 401) {
@@ -437,6 +662,12 @@ function openRoom(id) {
   $('typing').textContent = '';
   $('room-name').textContent = state.rooms.get(id)?.name || id;
   $('room-sub').textContent = '';
+  $('room-lock').hidden = true;
+  $('room-role').hidden = true;
+  $('invite-form').hidden = true;
+  $('invite-form').reset();
+  fieldError('invite-error', '');
+  $('room-leave').hidden = false;
   $('people-count').textContent = '0';
   $('load-older').hidden = true;
   $('history-start').hidden = true;
@@ -505,6 +736,11 @@ async function joinRoom(r) {
     const e = ack && ack.error;
     if (e && e.code === 'not_found') roomMissing(r);
     else if (e && e.code === 'unauthorized') sessionEnded();
+    else if (e && e.code === 'forbidden') {
+      // Banned from this room.
+      toast(`You cannot join this room: ${e.message}`);
+      location.hash = '#/';
+    }
     else toast(`Could not join the room: ${(e && e.message) || 'no answer'}`);
     return;
   }
@@ -538,14 +774,40 @@ function setRoomInfo(r, room) {
   if (state.rooms.has(room.id)) state.rooms.set(room.id, { ...state.rooms.get(room.id), ...room });
   $('room-name').textContent = room.name;
   document.title = `${room.name} · Chat`;
+  const direct = room.visibility === 'direct';
+  $('room-lock').hidden = room.visibility !== 'private';
+  if (!$('room-lock').firstChild) $('room-lock').appendChild($('lock-icon').content.firstElementChild.cloneNode(true));
+  // The caller's role (none in a direct room: both are plain members).
+  const role = direct ? null : room.role;
+  $('room-role').hidden = !role;
+  $('room-role').textContent = role || '';
+  $('room-role').dataset.role = role || '';
+  $('view-room').dataset.visibility = room.visibility || 'public';
+  $('invite-form').hidden = !canModerate(r) || direct;
+  $('msg-list').classList.toggle('moderating', canModerate(r) && !direct);
+  // The owner cannot leave (the server refuses it).
+  $('room-leave').hidden = room.role === 'owner';
   renderRoomSub(r);
+  if (r.members.size) renderPeople(r);
+}
+
+/** The caller may add, remove and ban members of the room. */
+function canModerate(r) {
+  const role = r && r.info && r.info.role;
+  return role === 'owner' || role === 'moderator';
 }
 
 function renderRoomSub(r) {
   if (!r.info) return;
+  if (r.info.visibility === 'direct') {
+    const peer = (r.info.peer && r.info.peer.username) || r.info.name;
+    $('room-sub').textContent = `Direct messages with ${peer}`;
+    return;
+  }
   const online = r.members.size ? [...r.members.values()].filter((u) => u.online).length : r.info.online_count;
   const parts = [plural(r.info.member_count, 'member'), `${online} online`];
   if (r.info.description) parts.unshift(r.info.description);
+  if (r.info.visibility === 'private') parts.unshift('Private');
   $('room-sub').textContent = parts.join(' · ');
 }
 
@@ -560,6 +822,10 @@ function resetMessages(r) {
 function addMessages(r, list) {
   if (state.room !== r || !Array.isArray(list) || list.length === 0) return;
   const ul = $('msg-list');
+  for (const m of list) {
+    // A message shown before and deleted since (history, recovery): a tombstone now.
+    if (m && m.room_id === r.id && isDeleted(m) && r.msgs.has(m.seq)) showDeleted(r, m.seq, m.id);
+  }
   const fresh = list.filter((m) => m && m.room_id === r.id && Number.isInteger(m.seq) && !r.msgs.has(m.seq));
   fresh.sort((a, b) => a.seq - b.seq);
   for (const m of fresh) settleOwn(m);
@@ -601,12 +867,18 @@ function isMine(m) {
   return Boolean(state.me) && m.user_id === state.me.id;
 }
 
+/** A tombstone (DESIGN §8): deleted, or with no text at all. */
+function isDeleted(m) {
+  return m.deleted === true || typeof m.content !== 'string';
+}
+
 function messageItem(m) {
   const mine = isMine(m);
+  const deleted = isDeleted(m);
   return h(
     'li',
     {
-      className: `msg${mine ? ' mine' : ''}`,
+      className: `msg${mine ? ' mine' : ''}${deleted ? ' deleted' : ''}`,
       dataset: { seq: m.seq, id: m.id, user: m.user_id, clientId: m.client_id ?? undefined, ts: m.timestamp },
     },
     avatar(m.username),
@@ -614,9 +886,75 @@ function messageItem(m) {
       'div',
       { className: 'body' },
       h('div', { className: 'meta' }, h('span', { className: 'author', style: { '--hue': hue(m.username) } }, m.username), timeEl(m.timestamp)),
-      h('div', { className: 'bubble' }, h('p', { className: 'msg-text' }, m.content)),
+      deleted
+        ? h('div', { className: 'bubble tombstone' }, h('p', { className: 'msg-text' }, 'message deleted'))
+        : h('div', { className: 'bubble' }, h('p', { className: 'msg-text' }, m.content)),
+      deleted ? null : deleteControl(m),
     ),
   );
+}
+
+/*
+ * "Delete" under a message, then an inline "Delete? Yes / No" (no dialog).
+ * Every live message has it; CSS shows it on one's own messages, and on
+ * everyone's when the list is .moderating (the caller owns or moderates the
+ * room), so a role change shows or hides it at once. The server decides.
+ */
+function deleteControl(m) {
+  const box = h('div', { className: 'msg-actions' });
+  const ask = h('button', {
+    type: 'button', className: 'linkish msg-delete', 'aria-label': `Delete message from ${m.username}`,
+    on: { click: () => confirmDelete(box, ask, m) },
+  }, 'Delete');
+  box.appendChild(ask);
+  return box;
+}
+
+function confirmDelete(box, ask, m) {
+  const r = state.room;
+  const back = () => {
+    clear(box);
+    box.appendChild(ask);
+    ask.focus();
+  };
+  const yes = h('button', { type: 'button', className: 'linkish msg-delete-yes', on: { click: () => deleteMessage(r, m, back) } }, 'Yes');
+  const no = h('button', { type: 'button', className: 'linkish msg-delete-no', on: { click: back } }, 'No');
+  clear(box);
+  box.append(h('span', { className: 'msg-confirm' }, 'Delete? '), yes, ' ', no);
+  no.focus();
+}
+
+async function deleteMessage(r, m, back) {
+  let d;
+  try {
+    d = await api.deleteMessage(r.id, m.id);
+  } catch (e) {
+    apiFailed(e, 'Could not delete the message');
+    back();
+    return;
+  }
+  // message_deleted follows; the author need not wait for it.
+  if (state.room === r) showDeleted(r, m.seq, (d && d.message && d.message.id) || m.id);
+}
+
+/** Message seq (id) of the open room r becomes a tombstone, in place. */
+function showDeleted(r, seq, id) {
+  const m = r.msgs.get(seq);
+  if (!m || m.id !== id) return;
+  const was = $('msg-list').querySelector(`li.msg[data-seq="${Number(seq)}"]`);
+  r.msgs.set(seq, { ...m, content: null, deleted: true });
+  if (!was || was.classList.contains('deleted')) return;
+  const li = messageItem(r.msgs.get(seq));
+  li.className = was.className;
+  li.classList.add('deleted');
+  was.replaceWith(li);
+}
+
+/** message_deleted {room_id, id, seq}: a tombstone at once, for everyone in the room. */
+function onMessageDeleted(ev) {
+  const r = state.room;
+  if (!ev || typeof ev !== 'object' || !r || ev.room_id !== r.id || !Number.isInteger(ev.seq)) return;
+  showDeleted(r, ev.seq, ev.id);
 }
 
 /** Consecutive messages of one author within five minutes share one header. */
@@ -952,19 +1290,7 @@ function renderPeople(r) {
   const people = [...r.members.values()].sort(
     (a, b) => Number(b.online) - Number(a.online) || a.username.localeCompare(b.username),
   );
-  for (const u of people) {
-    const you = state.me && u.id === state.me.id;
-    ul.appendChild(
-      h(
-        'li',
-        { className: 'person', dataset: { userId: u.id, username: u.username, online: u.online ? 'true' : 'false' } },
-        avatar(u.username),
-        h('span', { className: 'person-name' }, u.username),
-        you ? h('span', { className: 'pill you' }, 'you') : null,
-        h('span', { className: 'person-state' }, u.online ? 'online' : u.last_seen ? ago(u.last_seen) : 'offline'),
-      ),
-    );
-  }
+  for (const u of people) ul.appendChild(personItem(r, u));
   const total = Math.max(r.membersTotal ?? 0, people.length);
   if (total > people.length) {
     ul.appendChild(h('li', { className: 'person more' }, `and ${total - people.length} more`));
@@ -973,6 +1299,129 @@ function renderPeople(r) {
   $('people-count').textContent = String(online);
   $('people-toggle').setAttribute('aria-label', `People: ${online} online of ${total}`);
   renderRoomSub(r);
+}
+
+const SHOWN_ROLES = new Set(['owner', 'moderator']);
+
+function personItem(r, u) {
+  const you = state.me && u.id === state.me.id;
+  const role = u.role || 'member';
+  return h(
+    'li',
+    { className: 'person', dataset: { userId: u.id, username: u.username, online: u.online ? 'true' : 'false', role } },
+    h(
+      'div',
+      { className: 'person-row' },
+      avatar(u.username),
+      h(
+        'div',
+        { className: 'person-main' },
+        h('div', { className: 'person-line' }, h('span', { className: 'person-name' }, u.username), you ? h('span', { className: 'pill you' }, 'you') : null),
+        h(
+          'div',
+          { className: 'person-sub' },
+          SHOWN_ROLES.has(role) ? h('span', { className: 'pill role-badge' }, role) : null,
+          h('span', { className: 'person-state' }, u.online ? 'online' : u.last_seen ? ago(u.last_seen) : 'offline'),
+        ),
+      ),
+    ),
+    you ? null : personActions(r, u, role),
+  );
+}
+
+/**
+ * The buttons beside a person: "Message" (a direct room with them), and for
+ * the owner and moderators "Remove" and "Ban", for the owner the role. Only
+ * what the server would allow is shown: nobody removes the owner, a
+ * moderator does not remove another moderator, nothing moderates a direct room.
+ */
+function personActions(r, u, role) {
+  const mine = r.info && r.info.role;
+  const direct = r.info && r.info.visibility === 'direct';
+  const buttons = [];
+  const btn = (cls, text, label, fn) =>
+    h('button', { type: 'button', className: `btn ghost tiny ${cls}`, 'aria-label': label, on: { click: fn } }, text);
+  if (!direct) buttons.push(btn('act-dm', 'Message', `Message ${u.username}`, () => openDm(u.username)));
+  if (!direct && canModerate(r) && role !== 'owner' && !(mine === 'moderator' && role === 'moderator')) {
+    buttons.push(btn('act-remove', 'Remove', `Remove ${u.username} from the room`, () => removeMember(r, u, false)));
+    buttons.push(btn('act-ban', 'Ban', `Ban ${u.username} from the room`, () => removeMember(r, u, true)));
+  }
+  if (!direct && mine === 'owner' && role !== 'owner') {
+    const next = role === 'moderator' ? 'member' : 'moderator';
+    const text = next === 'moderator' ? 'Make moderator' : 'Make member';
+    buttons.push(btn('act-role', text, `${text}: ${u.username}`, () => changeRole(r, u, next)));
+  }
+  return buttons.length ? h('div', { className: 'person-actions' }, buttons) : null;
+}
+
+/** Opens the direct room with that user (made on first use). */
+async function openDm(username) {
+  try {
+    const { room } = await api.dm(username);
+    state.memberOf.add(room.id);
+    listRoom(room);
+    location.hash = `#/room/${encodeURIComponent(room.id)}`;
+  } catch (e) {
+    apiFailed(e, `Could not open messages with ${username}`);
+  }
+}
+
+async function removeMember(r, u, ban) {
+  try {
+    await api.removeMember(r.id, u.id, ban);
+  } catch (e) {
+    apiFailed(e, `Could not ${ban ? 'ban' : 'remove'} ${u.username}`);
+    return;
+  }
+  // user_left (with its notice) follows; the list need not wait for it.
+  if (state.room !== r) return;
+  r.members.delete(u.id);
+  renderPeople(r);
+  toast(`${u.username} was ${ban ? 'banned' : 'removed'}.`, 'info');
+}
+
+async function changeRole(r, u, role) {
+  let d;
+  try {
+    d = await api.setRole(r.id, u.id, role);
+  } catch (e) {
+    apiFailed(e, `Could not change the role of ${u.username}`);
+    return;
+  }
+  if (state.room !== r || !r.members.has(u.id)) return;
+  r.members.get(u.id).role = d.role || role;
+  renderPeople(r);
+}
+
+async function onInviteSubmit(ev) {
+  ev.preventDefault();
+  const r = state.room;
+  const input = $('invite-name');
+  const name = input.value.trim();
+  fieldError('invite-error', '');
+  if (!r) return;
+  if (!name) {
+    fieldError('invite-error', 'Type the username to add.');
+    input.focus();
+    return;
+  }
+  const btn = $('invite-submit');
+  btn.disabled = true;
+  try {
+    const { user } = await api.addMember(r.id, name);
+    input.value = '';
+    if (state.room === r) {
+      r.members.set(user.id, { role: 'member', ...r.members.get(user.id), ...user });
+      renderPeople(r);
+    }
+    toast(`${user.username} was added.`, 'info');
+  } catch (e) {
+    if (e.status === 401) apiFailed(e);
+    else fieldError('invite-error', e.code === 'conflict' ? `${name} is a member already.` : e.message);
+    input.focus();
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 function onUserStatus(ev) {
@@ -989,6 +1438,12 @@ function onUserStatus(ev) {
   renderPeople(r);
 }
 
+const LEFT_TEXT = {
+  left: (name) => `${name} left the room`,
+  kicked: (name) => `${name} was removed from the room`,
+  banned: (name) => `${name} was banned from the room`,
+};
+
 function onMembership(ev, joined) {
   if (!ev || !ev.user) return;
   const home = state.rooms.get(ev.room_id);
@@ -1004,7 +1459,7 @@ function onMembership(ev, joined) {
     if (!had && !mine) notice(r, `${ev.user.username} joined the room`);
   } else {
     r.members.delete(ev.user.id);
-    if (!mine) notice(r, `${ev.user.username} left the room`);
+    if (!mine) notice(r, LEFT_TEXT[ev.reason] ? LEFT_TEXT[ev.reason](ev.user.username) : `${ev.user.username} left the room`);
   }
   renderPeople(r);
 }
@@ -1055,7 +1510,18 @@ function scrollToBottom() {
 // ---------------------------------------------------------------- wiring
 
 function bindUi() {
-  $('join-form').addEventListener('submit', onJoinSubmit);
+  $('join-form').addEventListener('submit', (ev) => submitSignIn(ev, 'guest', (name) => api.join(name)));
+  $('login-form').addEventListener('submit', (ev) => submitSignIn(ev, 'login', api.login));
+  $('register-form').addEventListener('submit', (ev) => submitSignIn(ev, 'register', api.register));
+  for (const [kind, f] of Object.entries(SIGN_IN)) {
+    $(f.tab).addEventListener('click', () => selectTab(kind));
+    $(f.tab).addEventListener('keydown', onTabKey);
+  }
+  $('account-open').addEventListener('click', openAccount);
+  $('account-close').addEventListener('click', () => $('account').close());
+  $('password-form').addEventListener('submit', onPasswordSubmit);
+  $('claim-form').addEventListener('submit', onClaimSubmit);
+  $('invite-form').addEventListener('submit', onInviteSubmit);
   $('create-form').addEventListener('submit', onCreateSubmit);
   $('logout').addEventListener('click', onLogout);
   $('rooms-more').addEventListener('click', loadMoreRooms);

@@ -37,6 +37,11 @@ static void test_routes(void **state)
 	assert_memory_equal(m.param, "r1", 2);
 	assert_int_equal(m.param2_len, 4);
 	assert_memory_equal(m.param2, "u-22", 4);
+	assert_int_equal(route_find("/api/messages/r1/42", &m), ROUTE_MESSAGE);
+	assert_int_equal(m.param_len, 2);
+	assert_memory_equal(m.param, "r1", 2);
+	assert_int_equal(m.param2_len, 2);
+	assert_memory_equal(m.param2, "42", 2);
 	assert_int_equal(route_find("/api/rooms/r1/read", &m), ROUTE_ROOM_READ);
 	assert_int_equal(m.param_len, 2);
 	assert_memory_equal(m.param, "r1", 2);
@@ -71,15 +76,18 @@ static void test_not_routes(void **state)
 			      "/api/rooms/r1/members/u/x",
 			      "/api/rooms/r1/members//",
 			      "/api/rooms/r1/x/members",
+			      "/api/messages//1",
+			      "/api/messages/r1/",
+			      "/api/messages/r1/1/",
+			      "/api/messages/r1/1/x",
+			      "/api/messages/r1//",
 			      "/api/rooms//read",
 			      "/api/rooms/r1/read/",
 			      "/api/rooms/r1/readx",
 			      "/api/rooms/r1/reads/x",
 			      "/api/messages/r1/search/",
 			      "/api/messages//search",
-			      "/api/messages/r1/searchx",
-			      "/api/rooms/r1/search",
-			      "/api/messages/r1/read" };
+			      "/api/rooms/r1/search" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
