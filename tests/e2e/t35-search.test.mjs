@@ -101,3 +101,17 @@ test('bad queries and limits are 400 validation_error', async () => {
     fails(await search(alice.token, room.id, `${q('a')}&limit=${l}`), 400, 'validation_error', 'limit');
   }
 });
+
+test('a deleted message is not found, by anyone; the others still are', async () => {
+  const alice = await join('sr_dalice');
+  const room = await createRoom(alice.token, 'sr_deleted');
+  const bob = await join('sr_dbob', { room_id: room.id });
+  const gone = await send(bob.token, room.id, 'the quokka secret');
+  const kept = await send(alice.token, room.id, 'a quokka in public');
+  assert.equal(ok(await search(bob.token, room.id, q('quokka'))).messages.length, 2);
+  ok(await api('DELETE', `/api/messages/${room.id}/${gone.id}`, { token: bob.token }));
+  for (const who of [alice, bob]) {
+    assert.deepEqual(ok(await search(who.token, room.id, q('quokka'))).messages.map((m) => m.id), [kept.id]);
+    assert.deepEqual(ok(await search(who.token, room.id, q('secret'))).messages, [], 'its text is gone');
+  }
+});
