@@ -8,6 +8,7 @@
 #                        per Argon2id hash for candidate costs (docs/security.md)
 #   make bench           quick benchmark set (< 5 min), bench/run.sh
 #   make bench-full      everything, bench/run.sh --full
+#   make bench-read      read state and search at size, bench/run.sh --read
 #   make compare         side by side with the reference peers, bench/compare
 #                        (COMPARE_ARGS=--quick for the short run)
 #
@@ -22,7 +23,7 @@ BENCH_OBJ    := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_CFLAGS := $(shell pkg-config --cflags libwebsockets libcurl jansson 2>/dev/null)
 BENCH_LIBS   := $(shell pkg-config --libs libwebsockets libcurl jansson 2>/dev/null)
 
-.PHONY: chat-bench bench bench-full compare pwhash-bench
+.PHONY: chat-bench bench bench-full bench-read compare pwhash-bench
 
 chat-bench: $(BUILD)/chat-bench
 
@@ -43,6 +44,9 @@ bench:
 
 bench-full:
 	bench/run.sh --full
+
+bench-read:
+	bench/run.sh --read
 
 compare:
 	bench/compare $(COMPARE_ARGS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh -- the benchmark sets: make bench (quick, < 5 min) and make bench-full.
 #
-# Usage: bench/run.sh [--full]
+# Usage: bench/run.sh [--full | --read]
 #
 # Builds the release binaries (make all chat-bench into build/), starts a
 # stack of its own in var/bench on 127.0.0.1:18380 with every rate limit
@@ -17,6 +17,12 @@
 # --full adds: fanout to 1000 clients; rooms 1000 x 10; fanout 200 and
 # 1000 split over two bridges (CHAT_WS_BRIDGES=2); 100000 idle connections
 # over six bridges with 24 nginx workers.
+# --read runs only the read-state and search set (make bench-read, about
+# 3 minutes, most of it seeding in SQL): GET /api/me and GET /api/rooms
+# for a user in 500 rooms, each with unread messages; GET /api/rooms/{id}
+# and GET /api/me for a member of a room of 100k messages, 100k unread;
+# search in a room of 1M messages for a rare word, a word in 1000
+# messages and a word in every message.
 #
 # Environment:
 #   BENCH_STATE_DIR   state dir of the benchmark stack (var/bench)
@@ -31,8 +37,10 @@ repo=$(cd "$here/.." && pwd)
 cd "$repo"
 
 full=0
+read=0
 case ${1:-} in
   --full) full=1 ;;
+  --read) read=1 ;;
   '') ;;
   *)
     sed -n '3,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2
@@ -169,6 +177,64 @@ seed() {
   done
 }
 
+# sql SQL -- runs SQL on the stack's database as its owner; prints the rows.
+sql() {
+  "$stack" psql -X -q -tA -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# The read-state and search set (--read): seeded straight in SQL.
+read_set() {
+  local uid other r100k r1m
+  uid=$(curl -sf "$url/api/me" -H "Authorization: Bearer $token" | sed -n 's/.*"user" *: *{ *"id" *: *"\([^"]*\)".*/\1/p')
+  [ -n "$uid" ] || { echo "bench: no user id for the token" >&2; failed+=(read-set); return; }
+  say "read set: seeding 500 rooms x 20 messages for one member"
+  other=$(sql "INSERT INTO users (username) VALUES ('rb-$stamp') RETURNING id")
+  sql "INSERT INTO rooms (name, visibility, created_by, last_seq)
+         SELECT 'rb500-$stamp-' || g, 'public', '$other', 20 FROM generate_series(1, 500) g;
+       INSERT INTO user_rooms (user_id, room_id)
+         SELECT '$uid', id FROM rooms WHERE name LIKE 'rb500-$stamp-%';
+       UPDATE user_rooms SET last_read_seq = 5 WHERE user_id = '$uid' AND room_id IN
+         (SELECT id FROM rooms WHERE name LIKE 'rb500-$stamp-%');
+       INSERT INTO messages (room_id, seq, user_id, username, content)
+         SELECT r.id, g, '$other', 'rb-$stamp', 'seed ' || g
+           FROM rooms r, generate_series(1, 20) g WHERE r.name LIKE 'rb500-$stamp-%';
+       UPDATE messages m SET content = NULL, deleted_at = now()
+         FROM rooms r WHERE r.name LIKE 'rb500-$stamp-%' AND m.room_id = r.id AND m.seq = 10;
+       ANALYZE" >/dev/null
+  wrk_run read-me-500 /api/me
+  wrk_run read-rooms-500 '/api/rooms?limit=200&offset=300'
+
+  say "read set: seeding a room of 100000 messages"
+  r100k=$(sql "INSERT INTO rooms (name, visibility, created_by, last_seq)
+                 VALUES ('rb100k-$stamp', 'private', '$other', 100000) RETURNING id")
+  sql "INSERT INTO messages (room_id, seq, user_id, username, content)
+         SELECT '$r100k', g, '$other', 'rb-$stamp', 'big room message ' || g
+           FROM generate_series(1, 100000) g;
+       INSERT INTO user_rooms (user_id, room_id) VALUES ('$uid', '$r100k');
+       UPDATE user_rooms SET last_read_seq = 0 WHERE user_id = '$uid' AND room_id = '$r100k';
+       UPDATE messages SET content = NULL, deleted_at = now()
+         WHERE room_id = '$r100k' AND seq % 100 = 2;
+       ANALYZE" >/dev/null
+  say "read set: unread of the 100k room: $(curl -sf "$url/api/rooms/$r100k" -H "Authorization: Bearer $token" | sed -n 's/.*"unread" *: *\([0-9]*\).*/\1/p')"
+  wrk_run read-room-100k "/api/rooms/$r100k"
+  wrk_run read-me-500-100k /api/me
+
+  say "read set: seeding a room of 1000000 messages (about a minute)"
+  r1m=$(sql "INSERT INTO rooms (name, visibility, created_by, last_seq)
+               VALUES ('rb1m-$stamp', 'public', '$other', 1000000) RETURNING id")
+  sql "INSERT INTO messages (room_id, seq, user_id, username, content)
+         SELECT '$r1m', g, '$other', 'rb-$stamp',
+                'common words for message ' || g || ' topic w' || (g % 1000)
+                || CASE WHEN g % 100000 = 7 THEN ' needle' ELSE '' END
+           FROM generate_series(1, 1000000) g;
+       ANALYZE messages" >/dev/null
+  wrk_run search-1m-rare "/api/messages/$r1m/search?q=needle"
+  wrk_run search-1m-1000 "/api/messages/$r1m/search?q=w42"
+  wrk_run search-1m-all "/api/messages/$r1m/search?q=common"
+  wrk_run search-1m-none "/api/messages/$r1m/search?q=nosuchword"
+  wrk_run search-1m-two "/api/messages/$r1m/search?q=w42+topic&limit=100"
+}
+
 # ---------------------------------------------------------------- the sets
 
 stack_stop
@@ -181,6 +247,13 @@ fi
 stack_start 1
 
 token=$("$bench" --scenario token --url "$url" --room general --label wrk)
+if [ "$read" = 1 ]; then
+  read_set
+  say "results: $results ($((SECONDS - t_start)) s)"
+  "$bench" --report "$results"
+  [ "${#failed[@]}" -eq 0 ] || { echo "bench: failed runs: ${failed[*]}" >&2; exit 1; }
+  exit 0
+fi
 seed
 
 wrk_run wrk-get-rooms /api/rooms

@@ -114,6 +114,21 @@ int valid_room_id(const char *s, size_t len)
 	return 1;
 }
 
+int valid_seq_field(const json_t *obj, const char *field, long long *out, struct valid_err *e)
+{
+	const json_t *v = json_object_get(obj, field);
+
+	*out = 0;
+	if (!v || json_is_null(v))
+		return valid_fail(e, field, "%s is required", field);
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > VALID_SEQ_MAX)
+		return valid_fail(e, field, "%s must be an integer from 0 to %lld", field,
+				  VALID_SEQ_MAX);
+	*out = (long long)json_integer_value(v);
+	return 0;
+}
+
 int valid_query_long(const char *qs, const char *name, long min, long max, long *out, int *present,
 		     struct valid_err *e)
 {

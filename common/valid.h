@@ -64,6 +64,17 @@ int valid_text(const char *field, const char *s, size_t len, long min, long max,
  */
 int valid_room_id(const char *s, size_t len);
 
+/* The largest seq or cursor a client may send: what a JavaScript number holds exactly. */
+#define VALID_SEQ_MAX 9007199254740991LL
+
+/*
+ * Reads obj[field] as a required JSON integer from 0 to VALID_SEQ_MAX
+ * (a read position: mark_read and POST /api/rooms/{id}/read). Returns 0
+ * with *out set, or -1 with *e filled.
+ */
+int valid_seq_field(const json_t *obj, const char *field, long long *out, struct valid_err *e)
+	__attribute__((warn_unused_result));
+
 /*
  * Reads the integer query parameter name from qs into *out when present
  * (*present says whether it was). A malformed, non-integer or out-of-range

@@ -191,6 +191,9 @@ static const struct api_endpoint api_endpoints[] = {
 	{ ROUTE_ROOM_MEMBER, "DELETE", api_member_remove, API_AUTH },
 	{ ROUTE_ROOM_MEMBER, "PATCH", api_member_role, API_AUTH | API_BODY },
 	{ ROUTE_DM, "POST", api_dm, API_AUTH | API_BODY },
+	{ ROUTE_ROOM_READ, "POST", api_room_read, API_AUTH | API_BODY },
+	{ ROUTE_ROOM_READS, "GET", api_room_reads, API_AUTH },
+	{ ROUTE_SEARCH, "GET", api_search, API_AUTH },
 };
 
 #define API_NENDPOINTS (sizeof(api_endpoints) / sizeof(api_endpoints[0]))

@@ -1,7 +1,8 @@
 /* api_handler.h -- what the REST handlers share: the request context, the answer helpers.
  *
  * api.c holds the endpoint table and these helpers; api_session.c,
- * api_rooms.c, api_members.c and api_messages.c hold the handlers the table names. Every
+ * api_rooms.c, api_members.c, api_messages.c and api_read.c hold the
+ * handlers the table names. Every
  * helper that answers the request says so: after it, the handler returns. */
 #ifndef CHAT_API_HANDLER_H
 #define CHAT_API_HANDLER_H
@@ -123,5 +124,8 @@ void api_member_add(struct api_ctx *x);     /* POST /api/rooms/{id}/members (api
 void api_member_remove(struct api_ctx *x);  /* DELETE /api/rooms/{id}/members/{user_id} */
 void api_member_role(struct api_ctx *x);    /* PATCH /api/rooms/{id}/members/{user_id} */
 void api_dm(struct api_ctx *x);             /* POST /api/dm */
+void api_room_read(struct api_ctx *x);      /* POST /api/rooms/{id}/read (api_read.c) */
+void api_room_reads(struct api_ctx *x);     /* GET /api/rooms/{id}/reads */
+void api_search(struct api_ctx *x);         /* GET /api/messages/{room_id}/search */
 
 #endif

@@ -18,12 +18,16 @@ struct db_def {
 /*
  * The rooms version keys the cached room lists (pagecache.h): the caller
  * (a list shows their private rooms and roles), the newest room, and the
- * caller's memberships (their count and newest number), so that a
- * membership made or ended shows at once. uid is the SQL of the user id.
+ * caller's memberships (their count, newest number and the sum of their
+ * read positions), so that a membership made or ended, or a room marked
+ * read, shows at once. Messages sent or deleted meanwhile change the
+ * counts (last_seq, unread), which may lag by the cache's time limit.
+ * uid is the SQL of the user id.
  */
 #define DB_ROOMS_VERSION(uid) \
 	uid " || '/' || (SELECT max(r.created_at) FROM rooms r)::text || '/' || " \
-	    "(SELECT count(*) || '.' || coalesce(max(ur.gen), 0) FROM user_rooms ur " \
+	    "(SELECT count(*) || '.' || coalesce(max(ur.gen), 0) || '.' || " \
+	    "coalesce(sum(ur.last_read_seq), 0) FROM user_rooms ur " \
 	    "WHERE ur.user_id = " uid ") AS rooms_version "
 
 static const struct db_def db_defs[DB__COUNT] = {
@@ -92,6 +96,11 @@ static const struct db_def db_defs[DB__COUNT] = {
 	/* A tombstone deleted again stays as it is (migration 0020). */
 	[DB_MESSAGE_DELETE] = { "message_delete",
 				DBCALL_SELECT "chat_message_delete($1, $2, $3::bigint)", 3, 1 },
+	/* Read state and search (migration 0021). Marking read twice is harmless. */
+	[DB_MARK_READ] = { "mark_read", DBCALL_SELECT "chat_mark_read($1, $2, $3::bigint)", 3, 1 },
+	[DB_ROOM_READS] = { "room_reads", DBCALL_SELECT "chat_room_reads($1, $2, $3::int, $4::int)",
+			    4, 1 },
+	[DB_SEARCH] = { "search", DBCALL_SELECT "chat_messages_search($1, $2, $3, $4::int)", 4, 1 },
 };
 
 void db_init(struct db *d, const struct cfg *cfg)

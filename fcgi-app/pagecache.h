@@ -5,12 +5,14 @@
  * worker keeps the last answers for each (limit, offset) for at most
  * CHAT_ROOMS_CACHE_MS, tagged with the rooms version read together with
  * the session (fcgi-app/db.c DB_AUTH): the caller's user id, the newest
- * created_at, and the count and newest number of the caller's
- * memberships. A page lists the caller's private rooms and roles, so an
- * answer is only ever given again to the same user; a new room, or a
- * membership of the caller made or ended, makes it stale at once, so only
- * the counts (and a role changed meanwhile) can lag, and by no more than
- * the time limit. An empty version is never stored nor matched. Bounded:
+ * created_at, the count, newest number and summed read positions of the
+ * caller's memberships, the newest message id and the number of deleted
+ * messages. A page lists the caller's private rooms, roles and unread
+ * counts, so an answer is only ever given again to the same user; a new
+ * room, a membership of the caller made or ended, a read position moved,
+ * a message sent or deleted anywhere makes it stale at once, so only the
+ * member and online counts (and a role changed meanwhile) can lag, and by
+ * no more than the time limit. An empty version is never stored nor matched. Bounded:
  * PAGECACHE_SLOTS entries, the oldest is replaced. */
 #ifndef CHAT_PAGECACHE_H
 #define CHAT_PAGECACHE_H

@@ -18,12 +18,27 @@ static const struct {
 };
 
 #define ROUTE_ROOMS_PREFIX "/api/rooms/"
-#define ROUTE_MEMBERS "/members"
 #define ROUTE_MESSAGES_PREFIX "/api/messages/"
 
 /*
+ * The resources below one room, PREFIX{id}MID and PREFIX{id}MID/{id2}
+ * (route_nested), tried in this order: the fixed names before the
+ * message id, which matches any second segment.
+ */
+static const struct {
+	const char *prefix, *mid;
+	enum route_id one, two;
+} route_nests[] = {
+	{ ROUTE_ROOMS_PREFIX, "/members", ROUTE_ROOM_MEMBERS, ROUTE_ROOM_MEMBER },
+	{ ROUTE_ROOMS_PREFIX, "/read", ROUTE_ROOM_READ, ROUTE_NONE },
+	{ ROUTE_ROOMS_PREFIX, "/reads", ROUTE_ROOM_READS, ROUTE_NONE },
+	{ ROUTE_MESSAGES_PREFIX, "/search", ROUTE_SEARCH, ROUTE_NONE },
+	{ ROUTE_MESSAGES_PREFIX, "", ROUTE_NONE, ROUTE_MESSAGE },
+};
+
+/*
  * prefix{id}mid and prefix{id}mid/{id2}: returns one or two (m filled), or
- * ROUTE_NONE. With one ROUTE_NONE only the two-segment form matches.
+ * ROUTE_NONE. With one (two) ROUTE_NONE only the other form matches.
  */
 static enum route_id route_nested(const char *path, const char *prefix, const char *mid,
 				  enum route_id one, enum route_id two, struct route_match *m)
@@ -45,7 +60,7 @@ static enum route_id route_nested(const char *path, const char *prefix, const ch
 		m->id = one;
 		return m->id;
 	}
-	if (*rest != '/' || rest[1] == '\0' || strchr(rest + 1, '/'))
+	if (two == ROUTE_NONE || *rest != '/' || rest[1] == '\0' || strchr(rest + 1, '/'))
 		return ROUTE_NONE;
 	m->param = id;
 	m->param_len = (size_t)(slash - id);
@@ -64,12 +79,10 @@ enum route_id route_find(const char *path, struct route_match *m)
 	m->param2_len = 0;
 	if (!path)
 		return ROUTE_NONE;
-	/* /api/rooms/{id}/members[/{user_id}] and /api/messages/{room_id}/{id}. */
-	if (route_nested(path, ROUTE_ROOMS_PREFIX, ROUTE_MEMBERS, ROUTE_ROOM_MEMBERS,
-			 ROUTE_ROOM_MEMBER, m) != ROUTE_NONE ||
-	    route_nested(path, ROUTE_MESSAGES_PREFIX, "", ROUTE_NONE, ROUTE_MESSAGE, m) !=
-		    ROUTE_NONE)
-		return m->id;
+	for (size_t i = 0; i < sizeof(route_nests) / sizeof(route_nests[0]); i++)
+		if (route_nested(path, route_nests[i].prefix, route_nests[i].mid,
+				 route_nests[i].one, route_nests[i].two, m) != ROUTE_NONE)
+			return m->id;
 	for (size_t i = 0; i < sizeof(route_table) / sizeof(route_table[0]); i++) {
 		size_t n = strlen(route_table[i].prefix);
 

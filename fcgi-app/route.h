@@ -22,6 +22,9 @@ enum route_id {
 	ROUTE_REGISTER,     /* /api/register */
 	ROUTE_LOGIN,        /* /api/login */
 	ROUTE_ME_PASSWORD,  /* /api/me/password */
+	ROUTE_ROOM_READ,    /* /api/rooms/{id}/read */
+	ROUTE_ROOM_READS,   /* /api/rooms/{id}/reads */
+	ROUTE_SEARCH,       /* /api/messages/{room_id}/search */
 };
 
 struct route_match {

@@ -92,6 +92,10 @@ chat_room_member_role      rooms
 chat_direct_members_check  rooms
 chat_dm                    rooms
 chat_room_delete           rooms
+chat_read_start            rooms
+chat_unread                rooms
+chat_mark_read             rooms
+chat_room_reads            rooms
 
 chat_send_message          messages
 chat_send_batch            messages
@@ -100,6 +104,9 @@ chat_messages_range        messages
 chat_message_json          messages
 chat_enter_messages        messages
 chat_message_delete        messages
+chat_read_pos              rooms
+chat_receipts_max          rooms
+chat_messages_search       messages
 
 chat_presence_cutoff       presence
 chat_presence_open         presence

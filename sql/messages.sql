@@ -159,6 +159,31 @@ AS $function$
      ORDER BY m.seq LIMIT p_limit
 $function$;
 
+-- chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_custom_plan'
+ SET client_min_messages TO 'warning'
+AS $function$
+DECLARE
+    q   tsquery := websearch_to_tsquery('simple', p_q);
+    arr json;
+BEGIN
+    IF NOT chat_room_visible(p_user, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    SELECT coalesce(json_agg(chat_message_json(x.m) ORDER BY (x.m).seq DESC), '[]'::json)
+      INTO arr
+      FROM (SELECT m FROM messages m
+             WHERE m.room_id = p_room AND to_tsvector('simple', m.content) @@ q
+             ORDER BY m.seq DESC LIMIT p_limit) x;
+    data := json_build_object('messages', arr);
+END
+$function$;
+
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
 -- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])

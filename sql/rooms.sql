@@ -71,6 +71,62 @@ BEGIN
 END
 $function$;
 
+-- chat_mark_read(p_user text, p_room text, p_seq bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_mark_read(p_user text, p_room text, p_seq bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    last   bigint;
+    stored bigint;
+    before bigint;
+    pos    bigint;
+    n      bigint;
+BEGIN
+    IF NOT chat_room_visible(p_user, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    IF p_seq IS NULL OR p_seq < 0 THEN
+        err := 'validation_error'; msg := 'seq must be a non-negative integer'; field := 'seq';
+        RETURN;
+    END IF;
+    SELECT r.last_seq INTO last FROM rooms r WHERE r.id = p_room;
+    SELECT ur.last_read_seq INTO stored FROM user_rooms ur
+     WHERE ur.user_id = p_user AND ur.room_id = p_room;
+    IF NOT FOUND THEN
+        err := 'forbidden'; msg := 'join the room first'; field := 'room_id';
+        RETURN;
+    END IF;
+    before := chat_read_pos(p_room, p_user, stored);
+    pos := before;
+    IF least(p_seq, last) > before THEN
+        UPDATE user_rooms ur SET last_read_seq = least(p_seq, last)
+         WHERE ur.user_id = p_user AND ur.room_id = p_room AND ur.last_read_seq < least(p_seq, last)
+        RETURNING ur.last_read_seq INTO stored;
+        IF FOUND THEN
+            pos := greatest(before, stored);
+        END IF;
+    END IF;
+    n := chat_unread(p_room, greatest(last, pos), pos);
+    IF pos > before THEN
+        PERFORM chat_notify(json_build_object('type', 'read', 'user_id', p_user,
+                                              'room_id', p_room, 'last_read_seq', pos,
+                                              'unread', n));
+        IF (SELECT count(*) FROM (SELECT 1 FROM user_rooms ur WHERE ur.room_id = p_room
+                                   LIMIT chat_receipts_max() + 1) x) <= chat_receipts_max() THEN
+            PERFORM chat_notify(json_build_object('type', 'read_receipt', 'room_id', p_room,
+                                                  'user_id', p_user,
+                                                  'username', (SELECT u.username FROM users u
+                                                                WHERE u.id = p_user),
+                                                  'last_read_seq', pos));
+        END IF;
+    END IF;
+    data := json_build_object('room_id', p_room, 'last_read_seq', pos, 'unread', n);
+END
+$function$;
+
 -- chat_may_moderate(p_user text, p_room text)
 -- history: migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_may_moderate(p_user text, p_room text)
@@ -169,19 +225,55 @@ END
 $function$;
 
 -- chat_member_rooms_json(p_user text)
--- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql migrations/0021_read_state.sql
 CREATE OR REPLACE FUNCTION public.chat_member_rooms_json(p_user text)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
 AS $function$
 BEGIN
-    RETURN (SELECT coalesce(json_agg(chat_room_personal(o.obj, ur.role, o.id, p_user)
+    RETURN (SELECT coalesce(json_agg(chat_room_personal(o.obj, ur.role, o.id, p_user,
+                                                        ur.last_read_seq)
                                      ORDER BY ur.joined_at, o.id), '[]'::json)
               FROM user_rooms ur JOIN chat_room_objects o ON o.id = ur.room_id
              WHERE ur.user_id = p_user);
 END
 $function$;
+
+-- chat_read_pos(p_room text, p_user text, p_stored bigint)
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_read_pos(p_room text, p_user text, p_stored bigint)
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT CASE WHEN p_stored IS NOT NULL THEN
+        greatest(p_stored, coalesce((SELECT m.seq FROM messages m
+                                      WHERE m.room_id = p_room AND m.user_id = p_user
+                                      ORDER BY m.seq DESC LIMIT 1), 0))
+    END
+$function$;
+
+-- chat_read_start()
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_read_start()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    NEW.last_read_seq := greatest(NEW.last_read_seq,
+                                  coalesce((SELECT r.last_seq FROM rooms r WHERE r.id = NEW.room_id), 0));
+    RETURN NEW;
+END
+$function$;
+
+-- chat_receipts_max()
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_receipts_max()
+ RETURNS integer
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$ SELECT 50 $function$;
 
 -- chat_room_create(p_user text, p_name text, p_description text, p_visibility text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
 -- history: migrations/0002_functions.sql migrations/0012_create_limits.sql migrations/0019_private_rooms.sql
@@ -365,14 +457,14 @@ END
 $function$;
 
 -- chat_room_json_for(p_user text, p_room text)
--- history: migrations/0019_private_rooms.sql
+-- history: migrations/0019_private_rooms.sql migrations/0021_read_state.sql
 CREATE OR REPLACE FUNCTION public.chat_room_json_for(p_user text, p_room text)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
 AS $function$
 BEGIN
-    RETURN (SELECT chat_room_personal(o.obj, ur.role, o.id, p_user)
+    RETURN (SELECT chat_room_personal(o.obj, ur.role, o.id, p_user, ur.last_read_seq)
               FROM chat_room_objects o
               LEFT JOIN user_rooms ur ON ur.room_id = o.id AND ur.user_id = p_user
              WHERE o.id = p_room);
@@ -545,26 +637,73 @@ END
 $function$;
 
 -- chat_room_personal(o json, p_role text, p_room text, p_user text)
--- history: migrations/0019_private_rooms.sql
+-- history: migrations/0019_private_rooms.sql migrations/0021_read_state.sql
 CREATE OR REPLACE FUNCTION public.chat_room_personal(o json, p_role text, p_room text, p_user text)
+ RETURNS json
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT chat_room_personal(o, p_role, p_room, p_user,
+                              (SELECT ur.last_read_seq FROM user_rooms ur
+                                WHERE ur.user_id = p_user AND ur.room_id = p_room))
+$function$;
+
+-- chat_room_personal(o json, p_role text, p_room text, p_user text, p_read bigint)
+-- history: migrations/0019_private_rooms.sql migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_room_personal(o json, p_role text, p_room text, p_user text, p_read bigint)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
 AS $function$
 DECLARE
-    peer users%ROWTYPE;
+    peer   users%ROWTYPE;
+    unread bigint := chat_unread(p_room, (o->>'last_seq')::bigint,
+                                 chat_read_pos(p_room, p_user, p_read));
 BEGIN
     IF o->>'visibility' = 'direct' THEN
         SELECT u.* INTO peer FROM direct_rooms d
           JOIN users u ON u.id = CASE WHEN d.user_lo = p_user THEN d.user_hi ELSE d.user_lo END
          WHERE d.room_id = p_room;
         RETURN (o::jsonb || jsonb_build_object(
-                    'role', p_role, 'name', peer.username,
+                    'role', p_role, 'unread', unread, 'name', peer.username,
                     'peer', jsonb_build_object('id', peer.id, 'username', peer.username)))::json;
     END IF;
     -- Spliced as text: the keys keep their order, and no jsonb round trip.
     RETURN (left(o::text, -1) || ', "role" : ' || coalesce(to_json(p_role)::text, 'null')
-            || '}')::json;
+            || ', "unread" : ' || coalesce(unread::text, 'null') || '}')::json;
+END
+$function$;
+
+-- chat_room_reads(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_room_reads(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    total bigint;
+    reads json;
+BEGIN
+    IF NOT chat_room_visible(p_user, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM user_rooms ur WHERE ur.user_id = p_user AND ur.room_id = p_room) THEN
+        err := 'forbidden'; msg := 'join the room first'; field := 'room_id';
+        RETURN;
+    END IF;
+    SELECT count(*) INTO total FROM user_rooms WHERE room_id = p_room;
+    SELECT coalesce(json_agg(json_build_object('user_id', x.user_id, 'username', x.username,
+                                               'last_read_seq', x.pos)
+                             ORDER BY x.pos DESC, x.user_id), '[]'::json)
+      INTO reads
+      FROM (SELECT u.id AS user_id, u.username,
+                   chat_read_pos(p_room, u.id, ur.last_read_seq) AS pos
+              FROM user_rooms ur JOIN users u ON u.id = ur.user_id
+             WHERE ur.room_id = p_room
+             ORDER BY 3 DESC, u.id LIMIT p_limit OFFSET p_offset) x;
+    data := json_build_object('reads', reads, 'total', total,
+                              'has_more', p_offset::bigint + p_limit < total);
 END
 $function$;
 
@@ -614,16 +753,18 @@ END
 $function$;
 
 -- chat_rooms_json(p_user text, p_limit integer, p_offset integer)
--- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql migrations/0021_read_state.sql
 CREATE OR REPLACE FUNCTION public.chat_rooms_json(p_user text, p_limit integer, p_offset integer)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
 AS $function$
 BEGIN
-    RETURN (SELECT coalesce(json_agg(chat_room_personal(x.obj, x.role, x.id, p_user)
+    RETURN (SELECT coalesce(json_agg(chat_room_personal(x.obj, x.role, x.id, p_user,
+                                                        x.last_read_seq)
                                      ORDER BY x.created_at, x.id), '[]'::json)
-              FROM (SELECT o.id, o.created_at, o.obj, ur.role FROM chat_room_objects o
+              FROM (SELECT o.id, o.created_at, o.obj, ur.role, ur.last_read_seq
+                      FROM chat_room_objects o
                       LEFT JOIN user_rooms ur ON ur.room_id = o.id AND ur.user_id = p_user
                      WHERE o.visibility = 'public' OR ur.user_id IS NOT NULL
                      ORDER BY o.created_at, o.id
@@ -645,6 +786,21 @@ BEGIN
                       OR EXISTS (SELECT 1 FROM user_rooms ur
                                   WHERE ur.room_id = r.id AND ur.user_id = p_user)));
 END
+$function$;
+
+-- chat_unread(p_room text, p_last bigint, p_read bigint)
+-- history: migrations/0021_read_state.sql
+CREATE OR REPLACE FUNCTION public.chat_unread(p_room text, p_last bigint, p_read bigint)
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT CASE WHEN p_read IS NOT NULL THEN
+        greatest(p_last - p_read
+                 - (SELECT count(*) FROM messages d
+                     WHERE d.room_id = p_room AND d.seq > p_read AND d.seq <= p_last
+                       AND d.content IS NULL), 0)
+    END
 $function$;
 
 -- chat_user_room_ids(p_user text)

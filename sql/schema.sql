@@ -165,6 +165,8 @@ CREATE TABLE public.user_rooms (
     joined_at timestamp with time zone DEFAULT now() NOT NULL,
     gen bigint DEFAULT nextval('public.user_rooms_gen_seq'::regclass),
     role text DEFAULT 'member'::text NOT NULL,
+    last_read_seq bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT user_rooms_last_read_seq_check CHECK ((last_read_seq >= 0)),
     CONSTRAINT user_rooms_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'moderator'::text, 'member'::text])))
 );
 
@@ -380,6 +382,24 @@ ALTER TABLE ONLY public.users
 CREATE INDEX direct_rooms_hi_idx ON public.direct_rooms USING btree (user_hi);
 
 --
+-- Name: messages_content_fts; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_content_fts ON public.messages USING gin (to_tsvector('simple'::regconfig, content));
+
+--
+-- Name: messages_deleted; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_deleted ON public.messages USING btree (room_id, seq) WHERE (content IS NULL);
+
+--
+-- Name: messages_room_user_seq; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_room_user_seq ON public.messages USING btree (room_id, user_id, seq);
+
+--
 -- Name: presence_user_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -462,6 +482,12 @@ CREATE UNIQUE INDEX users_username_lower_key ON public.users USING btree (lower(
 --
 
 CREATE TRIGGER user_rooms_direct_check BEFORE INSERT OR UPDATE OF user_id, room_id ON public.user_rooms FOR EACH ROW EXECUTE FUNCTION public.chat_direct_members_check();
+
+--
+-- Name: user_rooms user_rooms_read_start; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER user_rooms_read_start BEFORE INSERT ON public.user_rooms FOR EACH ROW EXECUTE FUNCTION public.chat_read_start();
 
 --
 -- Name: direct_rooms direct_rooms_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -731,6 +757,12 @@ REVOKE ALL ON FUNCTION public.chat_logout(p_hash bytea, OUT err text, OUT msg te
 GRANT ALL ON FUNCTION public.chat_logout(p_hash bytea, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_mark_read(p_user text, p_room text, p_seq bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_mark_read(p_user text, p_room text, p_seq bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_may_moderate(p_user text, p_room text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -815,6 +847,12 @@ REVOKE ALL ON FUNCTION public.chat_messages_range(p_room text, p_after bigint, p
 GRANT ALL ON FUNCTION public.chat_messages_range(p_room text, p_after bigint, p_upto bigint, p_limit integer) TO chat_app;
 
 --
+-- Name: FUNCTION chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_notify(p_payload json); Type: ACL; Schema: public; Owner: -
 --
 
@@ -879,6 +917,24 @@ GRANT ALL ON FUNCTION public.chat_rate_give(p_key text, p_capacity integer) TO c
 
 REVOKE ALL ON FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_window integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_window integer) TO chat_app;
+
+--
+-- Name: FUNCTION chat_read_pos(p_room text, p_user text, p_stored bigint); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_read_pos(p_room text, p_user text, p_stored bigint) TO chat_app;
+
+--
+-- Name: FUNCTION chat_read_start(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_read_start() TO chat_app;
+
+--
+-- Name: FUNCTION chat_receipts_max(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_receipts_max() TO chat_app;
 
 --
 -- Name: FUNCTION chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
@@ -985,6 +1041,18 @@ GRANT ALL ON FUNCTION public.chat_room_member_role(p_actor text, p_room text, p_
 GRANT ALL ON FUNCTION public.chat_room_personal(o json, p_role text, p_room text, p_user text) TO chat_app;
 
 --
+-- Name: FUNCTION chat_room_personal(o json, p_role text, p_room text, p_user text, p_read bigint); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_personal(o json, p_role text, p_room text, p_user text, p_read bigint) TO chat_app;
+
+--
+-- Name: FUNCTION chat_room_reads(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_reads(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_room_users(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
@@ -1040,6 +1108,12 @@ GRANT ALL ON FUNCTION public.chat_ts(t timestamp with time zone) TO chat_app;
 
 REVOKE ALL ON FUNCTION public.chat_typing(p_user text, p_room text, p_is_typing boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_typing(p_user text, p_room text, p_is_typing boolean, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_unread(p_room text, p_last bigint, p_read bigint); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_unread(p_room text, p_last bigint, p_read bigint) TO chat_app;
 
 --
 -- Name: FUNCTION chat_user_ban_refusal(u public.users); Type: ACL; Schema: public; Owner: -

@@ -64,6 +64,9 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 	/* Locks the room, then the message: alone, as a send to another room may not share it. */
 	[BS_DELETE] = { "ws_delete", BS_CALL "chat_message_delete($1, $2, $3::bigint)", 3, NULL,
 			NULL, 1, 1 },
+	/* Read positions only move forward: marking twice is harmless (migration 0021). */
+	[BS_MARK_READ] = { "ws_mark_read", BS_CALL "chat_mark_read($1, $2, $3::bigint)", 3, NULL,
+			   NULL, 0, 1 },
 };
 
 /* ---- the connection layer's callbacks -------------------------------------------- */

@@ -1,4 +1,4 @@
-/* events.c -- the client events (join_room, leave_room, send_message, typing, delete_message), one table. */
+/* events.c -- the client events (join_room, leave_room, send_message, typing, delete_message, mark_read), one table. */
 #include "events.h"
 
 #include <jansson.h>
@@ -278,6 +278,31 @@ static int delete_prepare(struct ev_call *e)
 
 static const struct dbreq_kind delete_kind = { NULL, NULL, 0 };
 
+/* ---- mark_read ------------------------------------------------------------------ */
+
+/*
+ * The ack is the statement's data {room_id, last_read_seq, unread}; the
+ * user's connections on every bridge hear the move as `read` (notify.c).
+ */
+static int mark_read_prepare(struct ev_call *e)
+{
+	struct valid_err ve;
+	long long seq;
+
+	if (ev_room_id(e))
+		return -1;
+	if (valid_seq_field(e->payload, "seq", &seq, &ve)) {
+		reply_fail(e->c, e->ack_id, ve.code, ve.message);
+		return -1;
+	}
+	e->params[0] = e->m->user_id;
+	e->params[1] = e->room;
+	ev_num(e, 2, seq);
+	return 0;
+}
+
+static const struct dbreq_kind mark_read_kind = { NULL, NULL, 0 };
+
 /* ---- the table ------------------------------------------------------------------ */
 
 static const struct ev_def ev_table[] = {
@@ -286,6 +311,7 @@ static const struct ev_def ev_table[] = {
 	{ "send_message", BE_SEND, send_prepare, BS_SEND, DBCALL_SEND_NPARAMS, &send_kind, NULL },
 	{ "typing", BE_TYPING, typing_prepare, BS_TYPING, 3, NULL, NULL },
 	{ "delete_message", BE_DELETE, delete_prepare, BS_DELETE, 3, &delete_kind, NULL },
+	{ "mark_read", BE_MARK_READ, mark_read_prepare, BS_MARK_READ, 3, &mark_read_kind, NULL },
 };
 
 static const struct ev_def *ev_find(const char *name)

@@ -101,6 +101,12 @@ static void notify_typing(struct bridge *b, json_t *ev)
 	notify_to_room(b, ev, "typing", json_string_value(json_object_get(ev, "user_id")));
 }
 
+/* A member of a small room read further (chat_mark_read): the room's "seen by" line. */
+static void notify_read_receipt(struct bridge *b, json_t *ev)
+{
+	notify_to_room(b, ev, "read_receipt", NULL);
+}
+
 static void notify_user_joined(struct bridge *b, json_t *ev)
 {
 	notify_to_room(b, ev, "user_joined", NULL);
@@ -228,7 +234,7 @@ static void notify_room_created(struct bridge *b, json_t *ev)
 }
 
 /*
- * An event for one user (room_added, room_removed): every READY connection
+ * An event for one user (room_added, room_removed, read): every READY connection
  * of user_id gets it, without user_id. A room_removed comes after the
  * room's user_left in the same transaction, which already ended the
  * user's subscriptions of the room here (notify_user_left).
@@ -262,6 +268,12 @@ static void notify_room_removed(struct bridge *b, json_t *ev)
 	notify_to_user(b, ev, "room_removed");
 }
 
+/* A read position moved (mark_read, POST /api/rooms/{id}/read): the user's tabs clear their badge. */
+static void notify_read(struct bridge *b, json_t *ev)
+{
+	notify_to_user(b, ev, "read");
+}
+
 /* A logout: the connections opened with that session end (Socket.IO DISCONNECT). */
 static void notify_revoked(struct bridge *b, json_t *ev)
 {
@@ -291,7 +303,8 @@ static const struct {
 	{ "user_status", notify_status },        { "room_created", notify_room_created },
 	{ "session_revoked", notify_revoked },   { "room_added", notify_room_added },
 	{ "room_removed", notify_room_removed }, { "message_deleted", notify_message_deleted },
-	{ "user_banned", notify_banned },
+	{ "user_banned", notify_banned },        { "read", notify_read },
+	{ "read_receipt", notify_read_receipt },
 };
 
 /* Records how long the NOTIFY took from the database (its "ts") to here. */

@@ -162,7 +162,7 @@ export function assertUser(u, { online } = {}) {
 
 export function assertRoom(room) {
   assert.equal(typeof room, 'object');
-  const keys = ['created_at', 'created_by', 'description', 'id', 'last_seq', 'member_count', 'name', 'online_count', 'role', 'visibility'];
+  const keys = ['created_at', 'created_by', 'description', 'id', 'last_seq', 'member_count', 'name', 'online_count', 'role', 'unread', 'visibility'];
   // A direct room also names the other user (DESIGN §7, docs/api.md).
   if (room.visibility === 'direct') keys.push('peer');
   assert.deepEqual(Object.keys(room).sort(), keys.sort());
@@ -176,6 +176,9 @@ export function assertRoom(room) {
   assert.ok(Number.isInteger(room.member_count) && room.member_count >= 0);
   assert.ok(Number.isInteger(room.online_count) && room.online_count >= 0);
   assert.ok(Number.isInteger(room.last_seq) && room.last_seq >= 0);
+  // unread (DESIGN §8): the caller's count, null when not a member.
+  if (room.role === null) assert.equal(room.unread, null, 'a non-member has no unread count');
+  else assert.ok(Number.isInteger(room.unread) && room.unread >= 0 && room.unread <= room.last_seq, `unread ${room.unread}`);
 }
 
 export function assertMessage(m) {

@@ -271,6 +271,7 @@ test('room_created (POST /api/rooms) reaches every connected client, members or 
     assertRoom(ev.room);
     // One object for everyone: role null; the creator's "owner" is in the REST answer.
     assert.equal(ev.room.role, null);
-    assert.deepEqual({ ...ev.room, role: room.role }, room, `client ${i} gets the room as REST returned it`);
+    assert.equal(ev.room.unread, null);
+    assert.deepEqual({ ...ev.room, role: room.role, unread: room.unread }, room, `client ${i} gets the room as REST returned it`);
   }
 });

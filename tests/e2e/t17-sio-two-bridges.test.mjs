@@ -116,7 +116,7 @@ test('typing, user_joined and room_created across bridges', async () => {
   assertRoom(ev.room);
   // One object for everyone: role null; the creator's "owner" is in the REST answer.
   assert.equal(ev.room.role, null);
-  assert.deepEqual({ ...ev.room, role: r.role }, r);
+  assert.deepEqual({ ...ev.room, role: r.role, unread: r.unread }, r);
 
   // A message from B reaches A (sanity of the same room both ways).
   const got = collect(wA, 'new_message');

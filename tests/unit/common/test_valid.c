@@ -596,6 +596,44 @@ static void test_query_long_cursor_range(void **state)
 	assert_field_error(&e, "x");
 }
 
+static void test_seq_field(void **state)
+{
+	const char *good[] = { "{\"seq\":0}", "{\"seq\":7}", "{\"seq\":9007199254740991}" };
+	const long long want[] = { 0, 7, 9007199254740991LL };
+	const char *bad[] = { "{}",
+			      "{\"seq\":null}",
+			      "{\"seq\":-1}",
+			      "{\"seq\":9007199254740992}",
+			      "{\"seq\":1.5}",
+			      "{\"seq\":1e30}",
+			      "{\"seq\":\"5\"}",
+			      "{\"seq\":true}",
+			      "{\"seq\":[1]}" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		json_t *o = json_loads(good[i], 0, NULL);
+		struct valid_err e = fresh_err();
+		long long v = -1;
+
+		assert_non_null(o);
+		assert_int_equal(valid_seq_field(o, "seq", &v, &e), 0);
+		assert_true(v == want[i]);
+		json_decref(o);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *o = json_loads(bad[i], 0, NULL);
+		struct valid_err e = fresh_err();
+		long long v = -1;
+
+		assert_non_null(o);
+		assert_int_equal(valid_seq_field(o, "seq", &v, &e), -1);
+		assert_int_equal(e.code, ERR_VALIDATION);
+		assert_string_equal(e.field, "seq");
+		json_decref(o);
+	}
+}
+
 static void test_message_body(void **state)
 {
 	struct cfg cfg;
@@ -633,6 +671,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_message_body),
+		cmocka_unit_test(test_seq_field),
 		cmocka_unit_test(test_string_field_present),
 		cmocka_unit_test(test_string_field_embedded_nul),
 		cmocka_unit_test(test_string_field_absent_and_null),

@@ -42,6 +42,14 @@ static void test_routes(void **state)
 	assert_memory_equal(m.param, "r1", 2);
 	assert_int_equal(m.param2_len, 2);
 	assert_memory_equal(m.param2, "42", 2);
+	assert_int_equal(route_find("/api/rooms/r1/read", &m), ROUTE_ROOM_READ);
+	assert_int_equal(m.param_len, 2);
+	assert_memory_equal(m.param, "r1", 2);
+	assert_int_equal(route_find("/api/rooms/r1/reads", &m), ROUTE_ROOM_READS);
+	assert_memory_equal(m.param, "r1", 2);
+	assert_int_equal(route_find("/api/messages/abc-1/search", &m), ROUTE_SEARCH);
+	assert_int_equal(m.param_len, 5);
+	assert_memory_equal(m.param, "abc-1", 5);
 }
 
 static void test_not_routes(void **state)
@@ -72,7 +80,14 @@ static void test_not_routes(void **state)
 			      "/api/messages/r1/",
 			      "/api/messages/r1/1/",
 			      "/api/messages/r1/1/x",
-			      "/api/messages/r1//" };
+			      "/api/messages/r1//",
+			      "/api/rooms//read",
+			      "/api/rooms/r1/read/",
+			      "/api/rooms/r1/readx",
+			      "/api/rooms/r1/reads/x",
+			      "/api/messages/r1/search/",
+			      "/api/messages//search",
+			      "/api/rooms/r1/search" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
