@@ -29,6 +29,10 @@ const TYPING_SHOW_MS = 6500; // forget someone's typing if nothing refreshes it
 const ACK_TIMEOUT_MS = 10000;
 const SEND_TRIES = 10; // runs of one message while the database is away
 const GROUP_MS = 5 * 60 * 1000;
+const SUBSCRIBE_MAX = 20; // member rooms joined at connect for live unread counts (the bridge limits events per connection)
+const SEEN_BY_MAX_MEMBERS = 50; // the server sends read_receipt only in rooms this small
+const SEEN_BY_NAMES = 5;
+const MARK_READ_MS = 300;
 
 const state = {
   me: null, // User
@@ -42,6 +46,7 @@ const state = {
   freshRooms: new Set(),
   room: null, // the open room (see newRoom)
   outbox: new Map(), // client_id -> pending message
+  reads: new Map(), // room id -> {last_seq, unread}: what events told since the list was loaded
   typing: { active: false, lastSent: 0, idleTimer: 0, roomId: null },
 };
 
@@ -469,8 +474,16 @@ async function connect() {
   });
 
   s.on('connected', ({ rooms }) => {
-    if (Array.isArray(rooms)) for (const r of rooms) state.memberOf.add(r.id);
+    if (!Array.isArray(rooms)) return;
+    for (const r of rooms) {
+      state.memberOf.add(r.id);
+      noteRoomState(r.id, r.last_seq, r.unread);
+    }
+    subscribeRooms(s, rooms);
+    if (state.view === 'home') renderRooms();
   });
+  s.on('read', onRead);
+  s.on('read_receipt', onReadReceipt);
   s.on('new_message', onNewMessage);
   s.on('message_deleted', onMessageDeleted);
   s.on('typing', onTyping);
@@ -495,7 +508,7 @@ function openHome() {
 async function loadRooms() {
   try {
     const d = await api.rooms(100, 0);
-    state.rooms = new Map(d.rooms.map((r) => [r.id, r]));
+    state.rooms = new Map(d.rooms.map((r) => [r.id, withReadState(r)]));
     state.roomsTotal = d.total;
     renderRooms();
   } catch (e) {
@@ -508,7 +521,7 @@ async function loadMoreRooms() {
   btn.disabled = true;
   try {
     const d = await api.rooms(100, state.rooms.size);
-    for (const r of d.rooms) state.rooms.set(r.id, r);
+    for (const r of d.rooms) state.rooms.set(r.id, withReadState(r));
     state.roomsTotal = d.total;
     renderRooms();
   } catch (e) {
@@ -558,7 +571,7 @@ function roomItem(room) {
     h(
       'a',
       {
-        className: `room-item${state.freshRooms.has(room.id) ? ' fresh' : ''}`,
+        className: `room-item${state.freshRooms.has(room.id) ? ' fresh' : ''}${room.unread > 0 ? ' has-unread' : ''}`,
         href: roomPath(room.id),
       },
       h('span', { className: 'room-icon', 'aria-hidden': 'true', style: { '--hue': hue(room.name) } }, first),
@@ -572,6 +585,7 @@ function roomItem(room) {
           h('span', { className: 'room-name-text' }, room.name),
           member && !direct ? h('span', { className: 'pill member-badge' }, 'joined') : null,
           role ? h('span', { className: 'pill role-badge' }, role) : null,
+          unreadBadge(room),
         ),
         h('span', { className: 'room-item-desc' }, direct ? `Direct messages with ${room.name}` : room.description || 'No description'),
       ),
@@ -681,6 +695,210 @@ async function onCreateSubmit(ev) {
   }
 }
 
+// ---------------------------------------------------------------- read state
+
+/**
+ * Unread counts: Room.unread from GET /api/rooms and `connected`; then
+ * live: new_message of a member room not open counts one (the rooms are
+ * joined at connect, SUBSCRIBE_MAX of them, so their messages arrive),
+ * `read` (this user's position moved, in any tab) sets the count, and
+ * opening a room marks it read (mark_read). What the events told is kept in
+ * state.reads, so a list page cached by the server (CHAT_ROOMS_CACHE_MS)
+ * does not bring an old count back.
+ */
+function noteRoomState(id, lastSeq, unread) {
+  if (!Number.isInteger(lastSeq) || !Number.isInteger(unread)) return;
+  const known = state.reads.get(id);
+  if (known && known.last_seq > lastSeq) return;
+  state.reads.set(id, { last_seq: lastSeq, unread });
+  const room = state.rooms.get(id);
+  if (room) {
+    room.last_seq = lastSeq;
+    room.unread = unread;
+  }
+}
+
+/** A room of the list page, with what events told since (when newer). */
+function withReadState(room) {
+  const known = state.reads.get(room.id);
+  if (known && Number.isInteger(room.last_seq) && known.last_seq >= room.last_seq) {
+    return { ...room, last_seq: known.last_seq, unread: known.unread };
+  }
+  state.reads.delete(room.id);
+  return room;
+}
+
+function unreadBadge(room) {
+  const n = room.unread;
+  if (!Number.isInteger(n) || n <= 0) return null;
+  return h('span', { className: 'pill unread-badge', 'aria-label': `${plural(n, 'unread message')}`, title: plural(n, 'unread message') }, n > 99 ? '99+' : String(n));
+}
+
+/** Joins the member rooms (since their last_seq: no history comes) so that their new_message events arrive. */
+function subscribeRooms(s, rooms) {
+  const open = state.room && state.room.id;
+  for (const room of rooms.slice(0, SUBSCRIBE_MAX)) {
+    if (room.id === open || !Number.isInteger(room.last_seq)) continue;
+    s.timeout(ACK_TIMEOUT_MS)
+      .emitWithAck('join_room', { room_id: room.id, since_seq: room.last_seq })
+      .then(
+        (ack) => {
+          if (ack && ack.ok && Array.isArray(ack.messages)) for (const m of ack.messages) countMessage(m);
+        },
+        () => {
+          // Best effort: the count is right again at the next list load.
+        },
+      );
+  }
+}
+
+/** A message of a room that is not open: one more unread (not one's own). */
+function countMessage(m) {
+  if (!m || typeof m.room_id !== 'string' || !Number.isInteger(m.seq) || !state.memberOf.has(m.room_id)) return;
+  const known = state.reads.get(m.room_id) || state.rooms.get(m.room_id);
+  if (!known || !Number.isInteger(known.last_seq) || !Number.isInteger(known.unread) || m.seq <= known.last_seq) return;
+  noteRoomState(m.room_id, m.seq, isMine(m) ? 0 : known.unread + 1);
+  if (state.view === 'home') renderRooms();
+}
+
+/** read {room_id, last_read_seq, unread}: this user read a room (here or in another tab). */
+function onRead(ev) {
+  if (!ev || typeof ev.room_id !== 'string' || !Number.isInteger(ev.unread)) return;
+  const known = state.reads.get(ev.room_id) || state.rooms.get(ev.room_id);
+  const lastSeq = known && Number.isInteger(known.last_seq) ? known.last_seq : ev.last_read_seq;
+  state.reads.set(ev.room_id, { last_seq: Math.max(lastSeq, ev.last_read_seq), unread: ev.unread });
+  const room = state.rooms.get(ev.room_id);
+  if (room) room.unread = ev.unread;
+  if (state.view === 'home') renderRooms();
+}
+
+/** The open room is read up to its newest message shown (soon after it changes, while the page is visible). */
+function markRead(r) {
+  if (state.room !== r || !r.joined || !r.lastSeq || document.hidden) return;
+  clearTimeout(r.markTimer);
+  r.markTimer = setTimeout(() => {
+    const s = state.socket;
+    if (state.room !== r || r.readSent >= r.lastSeq || !s || !s.connected) return;
+    const seq = r.lastSeq;
+    r.readSent = seq;
+    noteRoomState(r.id, seq, 0);
+    s.timeout(ACK_TIMEOUT_MS).emitWithAck('mark_read', { room_id: r.id, seq }).then(
+      () => {},
+      () => {
+        if (r.readSent === seq) r.readSent = 0;
+      },
+    );
+  }, MARK_READ_MS);
+}
+
+// ---------------------------------------------------------------- seen by
+
+/** The "seen by" line of a small room: who read up to its newest message. */
+async function loadReads(r) {
+  if (!r.info || r.info.member_count > SEEN_BY_MAX_MEMBERS) {
+    renderSeenBy(r);
+    return;
+  }
+  try {
+    const d = await api.reads(r.id);
+    if (state.room !== r) return;
+    for (const x of d.reads) r.reads.set(x.user_id, { username: x.username, last_read_seq: x.last_read_seq });
+    renderSeenBy(r);
+  } catch (e) {
+    if (state.room === r && e.status === 401) apiFailed(e);
+  }
+}
+
+function onReadReceipt(ev) {
+  const r = state.room;
+  if (!ev || !r || ev.room_id !== r.id || typeof ev.user_id !== 'string' || !Number.isInteger(ev.last_read_seq)) return;
+  const old = r.reads.get(ev.user_id);
+  if (old && old.last_read_seq >= ev.last_read_seq) return;
+  r.reads.set(ev.user_id, { username: ev.username, last_read_seq: ev.last_read_seq });
+  renderSeenBy(r);
+}
+
+function renderSeenBy(r) {
+  if (state.room !== r) return;
+  const el = $('seen-by');
+  const last = r.msgs.get(r.lastSeq);
+  const small = r.info && r.info.member_count <= SEEN_BY_MAX_MEMBERS;
+  const names = [];
+  if (small && last) {
+    for (const [id, x] of r.reads) {
+      if (id !== last.user_id && (!state.me || id !== state.me.id) && x.last_read_seq >= last.seq) names.push(x.username);
+    }
+  }
+  names.sort((a, b) => a.localeCompare(b));
+  if (names.length === 0) {
+    el.hidden = true;
+    el.textContent = '';
+    return;
+  }
+  const shown = names.slice(0, SEEN_BY_NAMES).join(', ');
+  el.textContent = names.length > SEEN_BY_NAMES ? `Seen by ${shown} and ${names.length - SEEN_BY_NAMES} more` : `Seen by ${shown}`;
+  el.hidden = false;
+}
+
+// ---------------------------------------------------------------- search
+
+async function onSearchSubmit(ev) {
+  ev.preventDefault();
+  const r = state.room;
+  const q = $('search-input').value.trim();
+  if (!r) return;
+  if (!q) {
+    closeSearch();
+    return;
+  }
+  const box = $('search-results');
+  const list = $('search-list');
+  $('search-summary').textContent = 'Searching…';
+  clear(list);
+  box.hidden = false;
+  let d;
+  try {
+    d = await api.search(r.id, q);
+  } catch (e) {
+    if (state.room !== r) return;
+    if (e.status === 401) apiFailed(e);
+    $('search-summary').textContent = `Search failed: ${e.message}`;
+    return;
+  }
+  if (state.room !== r) return;
+  $('search-summary').textContent = d.messages.length ? `${plural(d.messages.length, 'message')} found for “${q}”` : `Nothing found for “${q}”`;
+  for (const m of d.messages) {
+    const shown = r.msgs.has(m.seq);
+    list.appendChild(
+      h(
+        'li',
+        { className: 'search-hit', dataset: { seq: m.seq, id: m.id } },
+        h(
+          'button',
+          { type: 'button', className: 'search-hit-btn', disabled: !shown, title: shown ? 'Show it in the room' : 'Not loaded: load older messages to see it in place', on: { click: () => showFound(r, m.seq) } },
+          h('span', { className: 'meta' }, h('span', { className: 'author', style: { '--hue': hue(m.username) } }, m.username), timeEl(m.timestamp)),
+          h('span', { className: 'msg-text' }, m.content),
+        ),
+      ),
+    );
+  }
+}
+
+/** Scrolls the open room to message seq and marks it for a moment. */
+function showFound(r, seq) {
+  const li = $('msg-list').querySelector(`li.msg[data-seq="${Number(seq)}"]`);
+  if (state.room !== r || !li) return;
+  li.scrollIntoView({ block: 'center' });
+  li.classList.add('found');
+  setTimeout(() => li.classList.remove('found'), 2000);
+}
+
+function closeSearch() {
+  $('search-results').hidden = true;
+  clear($('search-list'));
+  $('search-summary').textContent = '';
+}
+
 // ---------------------------------------------------------------- the room
 
 function newRoom(id) {
@@ -698,6 +916,9 @@ function newRoom(id) {
     joinToken: null,
     filling: false,
     missing: false, // not found: looking the address up as a name
+    reads: new Map(), // user id -> {username, last_read_seq}: the seen-by line
+    readSent: 0, // the last seq marked read
+    markTimer: 0,
   };
 }
 
@@ -722,6 +943,9 @@ function openRoom(id) {
   $('load-older').hidden = true;
   $('history-start').hidden = true;
   $('jump').hidden = true;
+  $('seen-by').hidden = true;
+  $('search-form').reset();
+  closeSearch();
   setPeopleOpen(false);
   renderPending();
   document.title = `${$('room-name').textContent} · Chat`;
@@ -739,6 +963,7 @@ function closeRoom() {
   if (!r) return;
   resetOwnTyping();
   clearTyping(r);
+  clearTimeout(r.markTimer);
   state.room = null;
 }
 
@@ -810,6 +1035,8 @@ async function joinRoom(r) {
   updateOlder(r);
   if (stick) scrollToBottom();
   loadPeople(r);
+  loadReads(r);
+  markRead(r);
   flushOutbox();
 }
 
@@ -1132,6 +1359,7 @@ function onNewMessage(m) {
   const r = state.room;
   if (!r || m.room_id !== r.id) {
     settleOwn(m);
+    countMessage(m);
     return;
   }
   if (r.typing.has(m.user_id)) {
@@ -1147,6 +1375,8 @@ function onNewMessage(m) {
   const hadIt = r.msgs.has(m.seq);
   addMessages(r, [m]);
   if (hadIt) return;
+  renderSeenBy(r);
+  markRead(r);
   if (stick || isMine(m)) scrollToBottom();
   else $('jump').hidden = false;
 }
@@ -1207,6 +1437,7 @@ async function trySend(entry) {
     if (state.room && state.room.id === ack.message.room_id) {
       const stick = nearBottom();
       addMessages(state.room, [ack.message]);
+      renderSeenBy(state.room);
       if (stick) scrollToBottom();
     }
     return;
@@ -1648,6 +1879,20 @@ function bindUi() {
   $('people-close').addEventListener('click', () => setPeopleOpen(false));
   $('scrim').addEventListener('click', () => setPeopleOpen(false));
   $('room-leave').addEventListener('click', onLeaveRoom);
+  $('search-form').addEventListener('submit', onSearchSubmit);
+  $('search-input').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') {
+      ev.preventDefault();
+      $('search-form').reset();
+      closeSearch();
+      $('msg-input').focus();
+    }
+  });
+  $('search-close').addEventListener('click', () => {
+    closeSearch();
+    $('search-input').focus();
+  });
+  document.addEventListener('visibilitychange', () => state.room && markRead(state.room));
   document.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape') setPeopleOpen(false);
   });
