@@ -15,7 +15,10 @@
 // unacknowledged messages are sent again with the same client_id.
 // The address bar follows the room (history.pushState: Back and Forward
 // move between rooms); /chat/<room> takes a room id or a public room's
-// name, and the old #/room/<id> is rewritten to /chat/<id>.
+// name, and the old #/room/<id> is rewritten to /chat/<id>. Own messages
+// are pending until the send_message ack, then marked sent; a failed send
+// offers Retry with the same client_id. Unread badges on the room list,
+// the seen-by line of small rooms and the search box: see "read state".
 //
 // Data from the server is only ever put into the page as text (dom.js).
 
