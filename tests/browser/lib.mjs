@@ -66,7 +66,7 @@ export async function newPage(browser, { viewport = DESKTOP, isMobile = false } 
 }
 
 /**
- * Opens the client (at hash, e.g. '#/room/general'), joins with a fresh
+ * Opens the client (at hash, e.g. 'chat/general' or the old '#/room/general'), joins with a fresh
  * name through the join form and waits until the live connection is up.
  * Returns {context, page, name, dialogs, pageErrors, consoleErrors}.
  */
@@ -85,15 +85,18 @@ export async function signIn(browser, { prefix = 'u', hash = '', viewport, isMob
  * A new context that carries an existing session token (the chat_token
  * cookie, as join, register or login would have set it), opened at hash;
  * waits until the live connection is up. For tests whose subject is not
- * the sign-in itself. Returns what newPage does.
+ * the sign-in itself. Returns what newPage does, and recorded: the payloads
+ * of the events named record (recordEvents) when record is given.
  */
-export async function openAs(browser, token, { hash = '', viewport, isMobile } = {}) {
+export async function openAs(browser, token, { hash = '', viewport, isMobile, record } = {}) {
   const s = await newPage(browser, { viewport, isMobile });
+  // Before the page opens its connection: recordEvents sees its packets.
+  const recorded = record ? recordEvents(s.page, record) : undefined;
   await s.context.addCookies([{ name: 'chat_token', value: token, url: BASE, httpOnly: true, sameSite: 'Lax' }]);
   await s.page.goto(`${BASE}/${hash}`);
   await s.page.locator('#view-join').waitFor({ state: 'hidden' });
   await waitConn(s.page, 'online');
-  return s;
+  return { ...s, recorded };
 }
 
 /** Waits until a toast with this exact text shows; returns its locator. */
@@ -112,6 +115,11 @@ export function listedRooms(page) {
   return page.$$eval('#room-list li, #dm-list li', (els) => els.map((e) => e.dataset.roomId));
 }
 
+/** The message the client shows for an address naming no room it may open. */
+export function missingRoomText(room) {
+  return `There is no room “${room}”: it does not exist, or it is private and you are not a member.`;
+}
+
 /** Waits until a notice with exactly this text is in the room's log. */
 export async function waitNotice(page, text, timeout = 10_000) {
   await page.waitForFunction(
@@ -126,11 +134,11 @@ export function person(page, name) {
   return page.locator(`#people-list .person[data-username="${name}"]`);
 }
 
-/** The id of the room the page shows, from its address. */
+/** The id of the room the page shows, from its address (/chat/<id>). */
 export async function openRoomId(page) {
   await page.locator('#view-room').waitFor();
-  await page.waitForFunction(() => /^#\/room\/./.test(location.hash));
-  return page.evaluate(() => decodeURIComponent(location.hash.replace(/^#\/room\//, '')));
+  await page.waitForFunction(() => /^\/chat\/./.test(location.pathname));
+  return page.evaluate(() => decodeURIComponent(location.pathname.replace(/^\/chat\//, '')));
 }
 
 /** Waits until the connection indicator shows state. */
@@ -146,11 +154,20 @@ export async function tokenOf(context) {
   return c.value;
 }
 
+/**
+ * Moves the page to an address of the client without loading it again
+ * (as a click on a link does: history.pushState, then popstate).
+ */
+export async function navigate(page, urlPath) {
+  await page.evaluate((p) => {
+    history.pushState(null, '', p);
+    dispatchEvent(new PopStateEvent('popstate'));
+  }, urlPath);
+}
+
 /** Opens a room in the page and waits until its history is shown and the people list loaded. */
 export async function openRoom(page, roomId) {
-  await page.evaluate((id) => {
-    location.hash = `#/room/${encodeURIComponent(id)}`;
-  }, roomId);
+  await navigate(page, `/chat/${encodeURIComponent(roomId)}`);
   await page.locator('#view-room').waitFor();
   await page.waitForFunction(
     () => !document.getElementById('history-start').hidden || !document.getElementById('load-older').hidden,
@@ -183,6 +200,35 @@ export async function waitMessage(page, text, timeout = 10_000) {
     { timeout },
   );
   return loc;
+}
+
+/**
+ * Collects the payloads of the Socket.IO events named name that a page
+ * sends (join_room, send_message, ...), in order, into the returned array.
+ */
+export function recordEvents(page, name) {
+  const events = [];
+  const record = (packet) => {
+    const m = /^42\d*(\[.*)$/s.exec(packet);
+    if (!m) return;
+    try {
+      const [event, payload] = JSON.parse(m[1]);
+      if (event === name) events.push(payload);
+    } catch {
+      // not an event
+    }
+  };
+  // The client starts on long-polling (packets in POST bodies, joined by
+  // \x1e) and upgrades to a WebSocket (one packet per frame).
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && req.url().includes('/socket.io/')) {
+      for (const packet of (req.postData() ?? '').split('\x1e')) record(packet);
+    }
+  });
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => record(typeof f.payload === 'string' ? f.payload : ''));
+  });
+  return events;
 }
 
 /** Saves a screenshot under build/screenshots/NAME.png. */

@@ -16,38 +16,12 @@ after(async () => {
   await browser?.close();
 });
 
-/** Collects the Socket.IO packets a page sends: join_room payloads. */
-function recordJoins(page) {
-  const joins = [];
-  const record = (packet) => {
-    const m = /^42\d*(\[.*)$/s.exec(packet);
-    if (!m) return;
-    try {
-      const [name, payload] = JSON.parse(m[1]);
-      if (name === 'join_room') joins.push(payload);
-    } catch {
-      // not an event
-    }
-  };
-  // The client starts on long-polling (packets in POST bodies, joined by
-  // \x1e) and upgrades to a WebSocket (one packet per frame).
-  page.on('request', (req) => {
-    if (req.method() === 'POST' && req.url().includes('/socket.io/')) {
-      for (const packet of (req.postData() ?? '').split('\x1e')) record(packet);
-    }
-  });
-  page.on('websocket', (ws) => {
-    ws.on('framesent', (f) => record(typeof f.payload === 'string' ? f.payload : ''));
-  });
-  return joins;
-}
-
 test('after the bridge restarts, both pages reconnect and recover the missed messages', async () => {
   const writer = await L.joinRest('writer');
   const room = await L.createRoomRest(writer.token, L.uniqueName('recover'));
   const a = await L.signIn(browser, { prefix: 'reca' });
   const b = await L.signIn(browser, { prefix: 'recb', viewport: L.PHONE, isMobile: true });
-  const joinsB = recordJoins(b.page);
+  const joinsB = L.recordEvents(b.page, 'join_room');
   try {
     await L.openRoom(a.page, room.id);
     await L.openRoom(b.page, room.id);

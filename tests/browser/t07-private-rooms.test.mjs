@@ -95,7 +95,7 @@ test('a private room: created with the lock and the owner role, a member added l
     await c.page.evaluate((rid) => {
       location.hash = `#/room/${encodeURIComponent(rid)}`;
     }, id);
-    await L.waitToast(c.page, 'That room does not exist (any more).', 'error');
+    await L.waitToast(c.page, L.missingRoomText(id), 'error');
     await c.page.locator('#view-home').waitFor();
     assert.equal(await c.page.locator('#msg-list .msg').count(), 0);
     L.assertClean(a, 'owner');
@@ -151,7 +151,7 @@ test('removing and banning: the member\u2019s open view leaves the room at once,
     await b.page.evaluate((rid) => {
       location.hash = `#/room/${encodeURIComponent(rid)}`;
     }, room.id);
-    await L.waitToast(b.page, 'That room does not exist (any more).', 'error');
+    await L.waitToast(b.page, L.missingRoomText(room.id), 'error');
     await b.page.locator('#view-home').waitFor();
     assert.equal(await b.page.locator('#msg-list .msg').count(), 0);
     const j = await L.api('POST', '/api/join', { token: bob.token, body: { username: bob.user.username, room_id: room.id } });

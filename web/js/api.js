@@ -85,6 +85,11 @@ export const messagesBefore = (roomId, before, limit = 50) =>
   api('GET', `/api/messages/${enc(roomId)}?limit=${limit}&before=${before}`);
 export const messagesAfter = (roomId, after, limit = 200) =>
   api('GET', `/api/messages/${enc(roomId)}?limit=${limit}&after=${after}`);
+/** Read receipts, furthest first: {reads: [{user_id, username, last_read_seq}], total, has_more}. */
+export const reads = (roomId) => api('GET', `/api/rooms/${enc(roomId)}/reads`);
+/** Full-text search of a room's live messages, newest first: {messages}. */
+export const search = (roomId, q, limit = 20) =>
+  api('GET', `/api/messages/${enc(roomId)}/search?q=${enc(q)}&limit=${limit}`);
 /** One page of a room's members (1000 at most a page): {users, total, has_more}. */
 export const users = (roomId, limit = 1000, offset = 0) =>
   api('GET', `/api/users/${enc(roomId)}?limit=${limit}&offset=${offset}`);

@@ -1,8 +1,8 @@
 // app.js -- the chat's browser client: views, routing, the Socket.IO connection.
 //
 // Views: join (a guest picks a name, an account signs in or is created),
-// home (#/: rooms and direct messages, create a public or private room),
-// room (#/room/<id>: history, live messages, people, typing, send box; the
+// home (/: rooms and direct messages, create a public or private room),
+// room (/chat/<room>: history, live messages, people, typing, send box; the
 // owner and moderators add, remove and ban members, the owner names
 // moderators; "Message" on a person opens the direct room with them).
 // The account dialog changes the password, or gives a guest's name one.
@@ -13,6 +13,12 @@
 // out of a room the user was removed from. On a reconnect the room is joined
 // again with since_seq = the last seq shown, so nothing missed is lost, and
 // unacknowledged messages are sent again with the same client_id.
+// The address bar follows the room (history.pushState: Back and Forward
+// move between rooms); /chat/<room> takes a room id or a public room's
+// name, and the old #/room/<id> is rewritten to /chat/<id>. Own messages
+// are pending until the send_message ack, then marked sent; a failed send
+// offers Retry with the same client_id. Unread badges on the room list,
+// the seen-by line of small rooms and the search box: see "read state".
 //
 // Data from the server is only ever put into the page as text (dom.js).
 
@@ -26,6 +32,10 @@ const TYPING_SHOW_MS = 6500; // forget someone's typing if nothing refreshes it
 const ACK_TIMEOUT_MS = 10000;
 const SEND_TRIES = 10; // runs of one message while the database is away
 const GROUP_MS = 5 * 60 * 1000;
+const SUBSCRIBE_MAX = 20; // member rooms joined at connect for live unread counts (the bridge limits events per connection)
+const SEEN_BY_MAX_MEMBERS = 50; // the server sends read_receipt only in rooms this small
+const SEEN_BY_NAMES = 5;
+const MARK_READ_MS = 300;
 
 const state = {
   me: null, // User
@@ -39,6 +49,7 @@ const state = {
   freshRooms: new Set(),
   room: null, // the open room (see newRoom)
   outbox: new Map(), // client_id -> pending message
+  reads: new Map(), // room id -> {last_seq, unread}: what events told since the list was loaded
   typing: { active: false, lastSent: 0, idleTimer: 0, roomId: null },
 };
 
@@ -54,14 +65,58 @@ function show(view) {
   if (view !== 'room') document.title = 'Chat';
 }
 
-function parseHash() {
-  const m = /^#\/room\/(.+)$/.exec(location.hash);
-  if (!m) return { home: true };
+/** The address of a room (the seeds' /chat/<room>). */
+function roomPath(id) {
+  return `/chat/${encodeURIComponent(id)}`;
+}
+
+function decode(part) {
   try {
-    return { room: decodeURIComponent(m[1]) };
+    return decodeURIComponent(part);
   } catch {
-    return { home: true };
+    return '';
   }
+}
+
+/**
+ * Where the address points: {room} for /chat/<room> (a room id, or the
+ * name of a public room), {home} otherwise. The old addresses #/room/<id>
+ * and #/ still work: they are rewritten to /chat/<id> and / in place.
+ */
+function parseLocation() {
+  const old = /^#\/room\/(.+)$/.exec(location.hash);
+  if (old && decode(old[1])) {
+    history.replaceState(null, '', roomPath(decode(old[1])));
+  } else if (location.hash === '#/' || location.hash === '#') {
+    history.replaceState(null, '', location.pathname);
+  }
+  const m = /^\/chat\/([^/]+)\/?$/.exec(location.pathname);
+  const room = m ? decode(m[1]) : '';
+  return room ? { room } : { home: true };
+}
+
+/**
+ * Moves the address bar to path (a new history entry, or replacing the
+ * current one: for ways out of a room the user cannot go back into) and
+ * shows what it points to.
+ */
+function go(path, replace = false) {
+  if (path !== location.pathname || location.hash) {
+    if (replace) history.replaceState(null, '', path);
+    else history.pushState(null, '', path);
+  }
+  route();
+}
+
+/** Plain clicks on links to / and /chat/… change the view without a page load. */
+function onLinkClick(ev) {
+  if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+  const a = ev.target instanceof Element ? ev.target.closest('a[href]') : null;
+  if (!a || a.target) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || !(url.pathname === '/' || url.pathname.startsWith('/chat/'))) return;
+  ev.preventDefault();
+  go(url.pathname);
 }
 
 function route() {
@@ -69,7 +124,7 @@ function route() {
     show('join');
     return;
   }
-  const r = parseHash();
+  const r = parseLocation();
   if (r.room) openRoom(r.room);
   else openHome();
 }
@@ -78,7 +133,9 @@ function route() {
 
 async function boot() {
   bindUi();
+  window.addEventListener('popstate', route);
   window.addEventListener('hashchange', route);
+  document.addEventListener('click', onLinkClick);
   let data;
   try {
     data = await api.me();
@@ -420,8 +477,16 @@ async function connect() {
   });
 
   s.on('connected', ({ rooms }) => {
-    if (Array.isArray(rooms)) for (const r of rooms) state.memberOf.add(r.id);
+    if (!Array.isArray(rooms)) return;
+    for (const r of rooms) {
+      state.memberOf.add(r.id);
+      noteRoomState(r.id, r.last_seq, r.unread);
+    }
+    subscribeRooms(s, rooms);
+    if (state.view === 'home') renderRooms();
   });
+  s.on('read', onRead);
+  s.on('read_receipt', onReadReceipt);
   s.on('new_message', onNewMessage);
   s.on('message_deleted', onMessageDeleted);
   s.on('typing', onTyping);
@@ -446,7 +511,7 @@ function openHome() {
 async function loadRooms() {
   try {
     const d = await api.rooms(100, 0);
-    state.rooms = new Map(d.rooms.map((r) => [r.id, r]));
+    state.rooms = new Map(d.rooms.map((r) => [r.id, withReadState(r)]));
     state.roomsTotal = d.total;
     renderRooms();
   } catch (e) {
@@ -459,7 +524,7 @@ async function loadMoreRooms() {
   btn.disabled = true;
   try {
     const d = await api.rooms(100, state.rooms.size);
-    for (const r of d.rooms) state.rooms.set(r.id, r);
+    for (const r of d.rooms) state.rooms.set(r.id, withReadState(r));
     state.roomsTotal = d.total;
     renderRooms();
   } catch (e) {
@@ -509,8 +574,8 @@ function roomItem(room) {
     h(
       'a',
       {
-        className: `room-item${state.freshRooms.has(room.id) ? ' fresh' : ''}`,
-        href: `#/room/${encodeURIComponent(room.id)}`,
+        className: `room-item${state.freshRooms.has(room.id) ? ' fresh' : ''}${room.unread > 0 ? ' has-unread' : ''}`,
+        href: roomPath(room.id),
       },
       h('span', { className: 'room-icon', 'aria-hidden': 'true', style: { '--hue': hue(room.name) } }, first),
       h(
@@ -523,6 +588,7 @@ function roomItem(room) {
           h('span', { className: 'room-name-text' }, room.name),
           member && !direct ? h('span', { className: 'pill member-badge' }, 'joined') : null,
           role ? h('span', { className: 'pill role-badge' }, role) : null,
+          unreadBadge(room),
         ),
         h('span', { className: 'room-item-desc' }, direct ? `Direct messages with ${room.name}` : room.description || 'No description'),
       ),
@@ -585,7 +651,7 @@ function onRoomRemoved({ room_id: id, reason } = {}) {
   if (r && r.id === id) {
     const text = (REMOVED_TEXT[reason] || REMOVED_TEXT.kicked)(name);
     toast(text, reason === 'left' ? 'info' : 'error');
-    location.hash = '#/';
+    go('/', true);
   } else if (reason === 'kicked' || reason === 'banned') {
     toast((REMOVED_TEXT[reason])(name), 'info');
   }
@@ -618,7 +684,7 @@ async function onCreateSubmit(ev) {
     $('create-form').reset();
     state.memberOf.add(room.id);
     listRoom(room);
-    location.hash = `#/room/${encodeURIComponent(room.id)}`;
+    go(roomPath(room.id));
   } catch (e) {
     if (e.status === 401) {
       apiFailed(e);
@@ -630,6 +696,210 @@ async function onCreateSubmit(ev) {
   } finally {
     btn.disabled = false;
   }
+}
+
+// ---------------------------------------------------------------- read state
+
+/**
+ * Unread counts: Room.unread from GET /api/rooms and `connected`; then
+ * live: new_message of a member room not open counts one (the rooms are
+ * joined at connect, SUBSCRIBE_MAX of them, so their messages arrive),
+ * `read` (this user's position moved, in any tab) sets the count, and
+ * opening a room marks it read (mark_read). What the events told is kept in
+ * state.reads, so a list page cached by the server (CHAT_ROOMS_CACHE_MS)
+ * does not bring an old count back.
+ */
+function noteRoomState(id, lastSeq, unread) {
+  if (!Number.isInteger(lastSeq) || !Number.isInteger(unread)) return;
+  const known = state.reads.get(id);
+  if (known && known.last_seq > lastSeq) return;
+  state.reads.set(id, { last_seq: lastSeq, unread });
+  const room = state.rooms.get(id);
+  if (room) {
+    room.last_seq = lastSeq;
+    room.unread = unread;
+  }
+}
+
+/** A room of the list page, with what events told since (when newer). */
+function withReadState(room) {
+  const known = state.reads.get(room.id);
+  if (known && Number.isInteger(room.last_seq) && known.last_seq >= room.last_seq) {
+    return { ...room, last_seq: known.last_seq, unread: known.unread };
+  }
+  state.reads.delete(room.id);
+  return room;
+}
+
+function unreadBadge(room) {
+  const n = room.unread;
+  if (!Number.isInteger(n) || n <= 0) return null;
+  return h('span', { className: 'pill unread-badge', 'aria-label': `${plural(n, 'unread message')}`, title: plural(n, 'unread message') }, n > 99 ? '99+' : String(n));
+}
+
+/** Joins the member rooms (since their last_seq: no history comes) so that their new_message events arrive. */
+function subscribeRooms(s, rooms) {
+  const open = state.room && state.room.id;
+  for (const room of rooms.slice(0, SUBSCRIBE_MAX)) {
+    if (room.id === open || !Number.isInteger(room.last_seq)) continue;
+    s.timeout(ACK_TIMEOUT_MS)
+      .emitWithAck('join_room', { room_id: room.id, since_seq: room.last_seq })
+      .then(
+        (ack) => {
+          if (ack && ack.ok && Array.isArray(ack.messages)) for (const m of ack.messages) countMessage(m);
+        },
+        () => {
+          // Best effort: the count is right again at the next list load.
+        },
+      );
+  }
+}
+
+/** A message of a room that is not open: one more unread (not one's own). */
+function countMessage(m) {
+  if (!m || typeof m.room_id !== 'string' || !Number.isInteger(m.seq) || !state.memberOf.has(m.room_id)) return;
+  const known = state.reads.get(m.room_id) || state.rooms.get(m.room_id);
+  if (!known || !Number.isInteger(known.last_seq) || !Number.isInteger(known.unread) || m.seq <= known.last_seq) return;
+  noteRoomState(m.room_id, m.seq, isMine(m) ? 0 : known.unread + 1);
+  if (state.view === 'home') renderRooms();
+}
+
+/** read {room_id, last_read_seq, unread}: this user read a room (here or in another tab). */
+function onRead(ev) {
+  if (!ev || typeof ev.room_id !== 'string' || !Number.isInteger(ev.unread)) return;
+  const known = state.reads.get(ev.room_id) || state.rooms.get(ev.room_id);
+  const lastSeq = known && Number.isInteger(known.last_seq) ? known.last_seq : ev.last_read_seq;
+  state.reads.set(ev.room_id, { last_seq: Math.max(lastSeq, ev.last_read_seq), unread: ev.unread });
+  const room = state.rooms.get(ev.room_id);
+  if (room) room.unread = ev.unread;
+  if (state.view === 'home') renderRooms();
+}
+
+/** The open room is read up to its newest message shown (soon after it changes, while the page is visible). */
+function markRead(r) {
+  if (state.room !== r || !r.joined || !r.lastSeq || document.hidden) return;
+  clearTimeout(r.markTimer);
+  r.markTimer = setTimeout(() => {
+    const s = state.socket;
+    if (state.room !== r || r.readSent >= r.lastSeq || !s || !s.connected) return;
+    const seq = r.lastSeq;
+    r.readSent = seq;
+    noteRoomState(r.id, seq, 0);
+    s.timeout(ACK_TIMEOUT_MS).emitWithAck('mark_read', { room_id: r.id, seq }).then(
+      () => {},
+      () => {
+        if (r.readSent === seq) r.readSent = 0;
+      },
+    );
+  }, MARK_READ_MS);
+}
+
+// ---------------------------------------------------------------- seen by
+
+/** The "seen by" line of a small room: who read up to its newest message. */
+async function loadReads(r) {
+  if (!r.info || r.info.member_count > SEEN_BY_MAX_MEMBERS) {
+    renderSeenBy(r);
+    return;
+  }
+  try {
+    const d = await api.reads(r.id);
+    if (state.room !== r) return;
+    for (const x of d.reads) r.reads.set(x.user_id, { username: x.username, last_read_seq: x.last_read_seq });
+    renderSeenBy(r);
+  } catch (e) {
+    if (state.room === r && e.status === 401) apiFailed(e);
+  }
+}
+
+function onReadReceipt(ev) {
+  const r = state.room;
+  if (!ev || !r || ev.room_id !== r.id || typeof ev.user_id !== 'string' || !Number.isInteger(ev.last_read_seq)) return;
+  const old = r.reads.get(ev.user_id);
+  if (old && old.last_read_seq >= ev.last_read_seq) return;
+  r.reads.set(ev.user_id, { username: ev.username, last_read_seq: ev.last_read_seq });
+  renderSeenBy(r);
+}
+
+function renderSeenBy(r) {
+  if (state.room !== r) return;
+  const el = $('seen-by');
+  const last = r.msgs.get(r.lastSeq);
+  const small = r.info && r.info.member_count <= SEEN_BY_MAX_MEMBERS;
+  const names = [];
+  if (small && last) {
+    for (const [id, x] of r.reads) {
+      if (id !== last.user_id && (!state.me || id !== state.me.id) && x.last_read_seq >= last.seq) names.push(x.username);
+    }
+  }
+  names.sort((a, b) => a.localeCompare(b));
+  if (names.length === 0) {
+    el.hidden = true;
+    el.textContent = '';
+    return;
+  }
+  const shown = names.slice(0, SEEN_BY_NAMES).join(', ');
+  el.textContent = names.length > SEEN_BY_NAMES ? `Seen by ${shown} and ${names.length - SEEN_BY_NAMES} more` : `Seen by ${shown}`;
+  el.hidden = false;
+}
+
+// ---------------------------------------------------------------- search
+
+async function onSearchSubmit(ev) {
+  ev.preventDefault();
+  const r = state.room;
+  const q = $('search-input').value.trim();
+  if (!r) return;
+  if (!q) {
+    closeSearch();
+    return;
+  }
+  const box = $('search-results');
+  const list = $('search-list');
+  $('search-summary').textContent = 'Searching…';
+  clear(list);
+  box.hidden = false;
+  let d;
+  try {
+    d = await api.search(r.id, q);
+  } catch (e) {
+    if (state.room !== r) return;
+    if (e.status === 401) apiFailed(e);
+    $('search-summary').textContent = `Search failed: ${e.message}`;
+    return;
+  }
+  if (state.room !== r) return;
+  $('search-summary').textContent = d.messages.length ? `${plural(d.messages.length, 'message')} found for “${q}”` : `Nothing found for “${q}”`;
+  for (const m of d.messages) {
+    const shown = r.msgs.has(m.seq);
+    list.appendChild(
+      h(
+        'li',
+        { className: 'search-hit', dataset: { seq: m.seq, id: m.id } },
+        h(
+          'button',
+          { type: 'button', className: 'search-hit-btn', disabled: !shown, title: shown ? 'Show it in the room' : 'Not loaded: load older messages to see it in place', on: { click: () => showFound(r, m.seq) } },
+          h('span', { className: 'meta' }, h('span', { className: 'author', style: { '--hue': hue(m.username) } }, m.username), timeEl(m.timestamp)),
+          h('span', { className: 'msg-text' }, m.content),
+        ),
+      ),
+    );
+  }
+}
+
+/** Scrolls the open room to message seq and marks it for a moment. */
+function showFound(r, seq) {
+  const li = $('msg-list').querySelector(`li.msg[data-seq="${Number(seq)}"]`);
+  if (state.room !== r || !li) return;
+  li.scrollIntoView({ block: 'center' });
+  li.classList.add('found');
+  setTimeout(() => li.classList.remove('found'), 2000);
+}
+
+function closeSearch() {
+  $('search-results').hidden = true;
+  clear($('search-list'));
+  $('search-summary').textContent = '';
 }
 
 // ---------------------------------------------------------------- the room
@@ -648,6 +918,10 @@ function newRoom(id) {
     typing: new Map(), // user id -> {username, timer}
     joinToken: null,
     filling: false,
+    missing: false, // not found: looking the address up as a name
+    reads: new Map(), // user id -> {username, last_read_seq}: the seen-by line
+    readSent: 0, // the last seq marked read
+    markTimer: 0,
   };
 }
 
@@ -672,6 +946,9 @@ function openRoom(id) {
   $('load-older').hidden = true;
   $('history-start').hidden = true;
   $('jump').hidden = true;
+  $('seen-by').hidden = true;
+  $('search-form').reset();
+  closeSearch();
   setPeopleOpen(false);
   renderPending();
   document.title = `${$('room-name').textContent} · Chat`;
@@ -689,6 +966,7 @@ function closeRoom() {
   if (!r) return;
   resetOwnTyping();
   clearTyping(r);
+  clearTimeout(r.markTimer);
   state.room = null;
 }
 
@@ -739,7 +1017,7 @@ async function joinRoom(r) {
     else if (e && e.code === 'forbidden') {
       // Banned from this room.
       toast(`You cannot join this room: ${e.message}`);
-      location.hash = '#/';
+      go('/', true);
     }
     else toast(`Could not join the room: ${(e && e.message) || 'no answer'}`);
     return;
@@ -760,12 +1038,51 @@ async function joinRoom(r) {
   updateOlder(r);
   if (stick) scrollToBottom();
   loadPeople(r);
+  loadReads(r);
+  markRead(r);
   flushOutbox();
 }
 
-function roomMissing(r) {
-  toast('That room does not exist (any more).');
-  if (state.room === r) location.hash = '#/';
+/**
+ * No room has the id of the address (or it is private and not the
+ * user's): /chat/<room> may name a public room instead (any case), which
+ * then opens under its id; otherwise a message, and home.
+ */
+async function roomMissing(r) {
+  if (state.room !== r || r.missing) return;
+  r.missing = true;
+  let found = null;
+  try {
+    found = await findPublicRoom(r.id);
+  } catch (e) {
+    if (e.status === 401) {
+      apiFailed(e);
+      return;
+    }
+  }
+  if (state.room !== r) return;
+  if (found && found.id !== r.id) {
+    go(roomPath(found.id), true);
+    return;
+  }
+  toast(`There is no room “${r.id}”: it does not exist, or it is private and you are not a member.`);
+  go('/', true);
+}
+
+const NAME_PAGES = 25; // pages of 200 rooms searched for a name
+
+/** The public room named name (case-insensitively), or null. */
+async function findPublicRoom(name) {
+  const want = name.toLowerCase();
+  let offset = 0;
+  for (let page = 0; page < NAME_PAGES; page++) {
+    const d = await api.rooms(200, offset);
+    const hit = d.rooms.find((x) => x.visibility === 'public' && typeof x.name === 'string' && x.name.toLowerCase() === want);
+    if (hit) return hit;
+    offset += d.rooms.length;
+    if (d.rooms.length === 0 || offset >= d.total) break;
+  }
+  return null;
 }
 
 function setRoomInfo(r, room) {
@@ -889,8 +1206,18 @@ function messageItem(m) {
       deleted
         ? h('div', { className: 'bubble tombstone' }, h('p', { className: 'msg-text' }, 'message deleted'))
         : h('div', { className: 'bubble' }, h('p', { className: 'msg-text' }, m.content)),
-      deleted ? null : deleteControl(m),
+      deleted ? null : messageActions(m, mine),
     ),
+  );
+}
+
+/** Under a live message: one's own are marked sent (the server has them), then the controls. */
+function messageActions(m, mine) {
+  return h(
+    'div',
+    { className: 'msg-actions' },
+    mine ? h('span', { className: 'msg-state', dataset: { state: 'sent' }, title: 'Sent: the server has it' }, '✓ Sent') : null,
+    deleteControl(m),
   );
 }
 
@@ -901,7 +1228,7 @@ function messageItem(m) {
  * room), so a role change shows or hides it at once. The server decides.
  */
 function deleteControl(m) {
-  const box = h('div', { className: 'msg-actions' });
+  const box = h('span', { className: 'msg-delete-box' });
   const ask = h('button', {
     type: 'button', className: 'linkish msg-delete', 'aria-label': `Delete message from ${m.username}`,
     on: { click: () => confirmDelete(box, ask, m) },
@@ -1035,6 +1362,7 @@ function onNewMessage(m) {
   const r = state.room;
   if (!r || m.room_id !== r.id) {
     settleOwn(m);
+    countMessage(m);
     return;
   }
   if (r.typing.has(m.user_id)) {
@@ -1050,6 +1378,8 @@ function onNewMessage(m) {
   const hadIt = r.msgs.has(m.seq);
   addMessages(r, [m]);
   if (hadIt) return;
+  renderSeenBy(r);
+  markRead(r);
   if (stick || isMine(m)) scrollToBottom();
   else $('jump').hidden = false;
 }
@@ -1092,11 +1422,14 @@ async function trySend(entry) {
       .timeout(ACK_TIMEOUT_MS)
       .emitWithAck('send_message', { room_id: entry.room_id, message: entry.text, client_id: entry.client_id });
   } catch {
-    // No ack in time, or the connection dropped: the same client_id goes
-    // again (now, or after the reconnect), and the server stores it once.
+    // The connection dropped (the disconnect handler bumped attempt): the
+    // same client_id goes again after the reconnect. No ack in time on a
+    // live connection: it failed, and Retry sends the same client_id
+    // again, which the server stores once.
     if (entry.attempt !== attempt) return;
     entry.inflight = false;
-    if (state.outbox.get(entry.client_id) === entry && s.connected) setTimeout(() => trySend(entry), 1000);
+    if (state.outbox.get(entry.client_id) !== entry || !s.connected) return;
+    failSend(entry, 'no answer from the server');
     return;
   }
   if (entry.attempt !== attempt) return;
@@ -1107,6 +1440,7 @@ async function trySend(entry) {
     if (state.room && state.room.id === ack.message.room_id) {
       const stick = nearBottom();
       addMessages(state.room, [ack.message]);
+      renderSeenBy(state.room);
       if (stick) scrollToBottom();
     }
     return;
@@ -1123,10 +1457,15 @@ async function trySend(entry) {
     setTimeout(() => trySend(entry), 2000);
     return;
   }
+  failSend(entry, e.message);
+}
+
+/** The message is shown as not sent, with Retry (the same client_id) and Discard. */
+function failSend(entry, message) {
   entry.status = 'failed';
-  entry.error = e.message;
+  entry.error = message;
   renderPendingEntry(entry);
-  toast(`Message not sent: ${e.message}`);
+  toast(`Message not sent: ${message}`);
 }
 
 /** A message of ours came back (ack, new_message or recovery): no longer pending. */
@@ -1360,7 +1699,7 @@ async function openDm(username) {
     const { room } = await api.dm(username);
     state.memberOf.add(room.id);
     listRoom(room);
-    location.hash = `#/room/${encodeURIComponent(room.id)}`;
+    go(roomPath(room.id));
   } catch (e) {
     apiFailed(e, `Could not open messages with ${username}`);
   }
@@ -1485,7 +1824,7 @@ async function onLeaveRoom() {
   }
   state.memberOf.delete(r.id);
   toast(`You left ${r.info ? r.info.name : 'the room'}.`, 'info');
-  location.hash = '#/';
+  go('/', true);
 }
 
 function setPeopleOpen(open) {
@@ -1543,6 +1882,20 @@ function bindUi() {
   $('people-close').addEventListener('click', () => setPeopleOpen(false));
   $('scrim').addEventListener('click', () => setPeopleOpen(false));
   $('room-leave').addEventListener('click', onLeaveRoom);
+  $('search-form').addEventListener('submit', onSearchSubmit);
+  $('search-input').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') {
+      ev.preventDefault();
+      $('search-form').reset();
+      closeSearch();
+      $('msg-input').focus();
+    }
+  });
+  $('search-close').addEventListener('click', () => {
+    closeSearch();
+    $('search-input').focus();
+  });
+  document.addEventListener('visibilitychange', () => state.room && markRead(state.room));
   document.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape') setPeopleOpen(false);
   });
