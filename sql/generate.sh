@@ -100,6 +100,9 @@ chat_messages_range        messages
 chat_message_json          messages
 chat_enter_messages        messages
 chat_message_delete        messages
+chat_message_edit          messages
+chat_message_changes       messages
+chat_room_change_next      messages
 
 chat_presence_cutoff       presence
 chat_presence_open         presence
