@@ -92,6 +92,12 @@ static const struct db_def db_defs[DB__COUNT] = {
 	/* A tombstone deleted again stays as it is (migration 0020). */
 	[DB_MESSAGE_DELETE] = { "message_delete",
 				DBCALL_SELECT "chat_message_delete($1, $2, $3::bigint)", 3, 1 },
+	/* The same text again changes nothing (migration 0022). */
+	[DB_MESSAGE_EDIT] = { "message_edit", DBCALL_EDIT_SQL, DBCALL_SEND_NPARAMS, 1 },
+	[DB_MESSAGE_CHANGES] = { "message_changes",
+				 DBCALL_SELECT
+				 "chat_message_changes($1, $2, $3::bigint, $4::int)",
+				 4, 1 },
 };
 
 void db_init(struct db *d, const struct cfg *cfg)

@@ -20,10 +20,11 @@ static const struct {
 #define ROUTE_ROOMS_PREFIX "/api/rooms/"
 #define ROUTE_MEMBERS "/members"
 #define ROUTE_MESSAGES_PREFIX "/api/messages/"
+#define ROUTE_CHANGES_SUFFIX "/changes"
 
 /*
  * prefix{id}mid and prefix{id}mid/{id2}: returns one or two (m filled), or
- * ROUTE_NONE. With one ROUTE_NONE only the two-segment form matches.
+ * ROUTE_NONE. With one (or two) ROUTE_NONE only the other form matches.
  */
 static enum route_id route_nested(const char *path, const char *prefix, const char *mid,
 				  enum route_id one, enum route_id two, struct route_match *m)
@@ -45,7 +46,7 @@ static enum route_id route_nested(const char *path, const char *prefix, const ch
 		m->id = one;
 		return m->id;
 	}
-	if (*rest != '/' || rest[1] == '\0' || strchr(rest + 1, '/'))
+	if (two == ROUTE_NONE || *rest != '/' || rest[1] == '\0' || strchr(rest + 1, '/'))
 		return ROUTE_NONE;
 	m->param = id;
 	m->param_len = (size_t)(slash - id);
@@ -64,9 +65,14 @@ enum route_id route_find(const char *path, struct route_match *m)
 	m->param2_len = 0;
 	if (!path)
 		return ROUTE_NONE;
-	/* /api/rooms/{id}/members[/{user_id}] and /api/messages/{room_id}/{id}. */
+	/*
+	 * /api/rooms/{id}/members[/{user_id}], /api/messages/{room_id}/changes
+	 * and /api/messages/{room_id}/{id} (a message id is digits).
+	 */
 	if (route_nested(path, ROUTE_ROOMS_PREFIX, ROUTE_MEMBERS, ROUTE_ROOM_MEMBERS,
 			 ROUTE_ROOM_MEMBER, m) != ROUTE_NONE ||
+	    route_nested(path, ROUTE_MESSAGES_PREFIX, ROUTE_CHANGES_SUFFIX, ROUTE_CHANGES,
+			 ROUTE_NONE, m) != ROUTE_NONE ||
 	    route_nested(path, ROUTE_MESSAGES_PREFIX, "", ROUTE_NONE, ROUTE_MESSAGE, m) !=
 		    ROUTE_NONE)
 		return m->id;

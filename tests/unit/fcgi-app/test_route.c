@@ -42,6 +42,10 @@ static void test_routes(void **state)
 	assert_memory_equal(m.param, "r1", 2);
 	assert_int_equal(m.param2_len, 2);
 	assert_memory_equal(m.param2, "42", 2);
+	assert_int_equal(route_find("/api/messages/r1/changes", &m), ROUTE_CHANGES);
+	assert_int_equal(m.param_len, 2);
+	assert_memory_equal(m.param, "r1", 2);
+	assert_null(m.param2);
 }
 
 static void test_not_routes(void **state)
@@ -72,7 +76,11 @@ static void test_not_routes(void **state)
 			      "/api/messages/r1/",
 			      "/api/messages/r1/1/",
 			      "/api/messages/r1/1/x",
-			      "/api/messages/r1//" };
+			      "/api/messages/r1//",
+			      "/api/messages//changes",
+			      "/api/messages/r1/changes/",
+			      "/api/messages/r1/changes/x",
+			      "/api/messages/r1/changesx/1" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
