@@ -64,6 +64,13 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 	/* Locks the room, then the message: alone, as a send to another room may not share it. */
 	[BS_DELETE] = { "ws_delete", BS_CALL "chat_message_delete($1, $2, $3::bigint)", 3, NULL,
 			NULL, 1, 1 },
+	/* The room, the editor's rate bucket, then the message: alone, as BS_DELETE. */
+	[BS_EDIT] = { "ws_edit", DBCALL_EDIT_SQL, DBCALL_SEND_NPARAMS, NULL, NULL, 1, 1 },
+	/* An edit too long for its NOTIFY (message_updated without message), read back. */
+	[BS_MESSAGE_READ] = { "ws_message_read",
+			      "SELECT m.change_seq, chat_message_json(m) FROM messages m "
+			      "WHERE m.room_id = $1 AND m.seq = $2::bigint",
+			      2 },
 };
 
 /* ---- the connection layer's callbacks -------------------------------------------- */

@@ -34,10 +34,12 @@ enum bstmt {
 	BS_HOUSEKEEP,
 	BS_PRESENCE_CLOSE_MANY,
 	BS_DELETE,
+	BS_EDIT,
+	BS_MESSAGE_READ,
 	BS__COUNT
 };
 
-enum bridge_event { BE_JOIN, BE_LEAVE, BE_SEND, BE_TYPING, BE_DELETE, BE_OTHER, BE__COUNT };
+enum bridge_event { BE_JOIN, BE_LEAVE, BE_SEND, BE_TYPING, BE_DELETE, BE_EDIT, BE_OTHER, BE__COUNT };
 
 /* Counters since start, for the metrics page. */
 struct bridge_stats {
