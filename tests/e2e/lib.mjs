@@ -162,7 +162,7 @@ export function assertUser(u, { online } = {}) {
 
 export function assertRoom(room) {
   assert.equal(typeof room, 'object');
-  const keys = ['created_at', 'created_by', 'description', 'id', 'last_seq', 'member_count', 'name', 'online_count', 'role', 'visibility'];
+  const keys = ['change_seq', 'created_at', 'created_by', 'description', 'id', 'last_seq', 'member_count', 'name', 'online_count', 'role', 'visibility'];
   // A direct room also names the other user (DESIGN §7, docs/api.md).
   if (room.visibility === 'direct') keys.push('peer');
   assert.deepEqual(Object.keys(room).sort(), keys.sort());
@@ -176,13 +176,15 @@ export function assertRoom(room) {
   assert.ok(Number.isInteger(room.member_count) && room.member_count >= 0);
   assert.ok(Number.isInteger(room.online_count) && room.online_count >= 0);
   assert.ok(Number.isInteger(room.last_seq) && room.last_seq >= 0);
+  // The room's change counter: edits and deletions (DESIGN §8).
+  assert.ok(Number.isInteger(room.change_seq) && room.change_seq >= 0);
 }
 
 export function assertMessage(m) {
   assert.equal(typeof m, 'object');
   assert.deepEqual(
     Object.keys(m).sort(),
-    ['client_id', 'content', 'deleted', 'id', 'room_id', 'seq', 'timestamp', 'user_id', 'username'],
+    ['client_id', 'content', 'deleted', 'edited_at', 'id', 'room_id', 'seq', 'timestamp', 'user_id', 'username'],
   );
   assert.ok(Number.isInteger(m.id) && m.id > 0, `id ${m.id}`);
   assert.ok(Number.isInteger(m.seq) && m.seq > 0, `seq ${m.seq}`);
@@ -194,6 +196,7 @@ export function assertMessage(m) {
   if (m.deleted) assert.equal(m.content, null);
   else assert.equal(typeof m.content, 'string');
   assert.match(m.timestamp, TS_RE);
+  if (m.edited_at !== null) assert.match(m.edited_at, TS_RE);
   assert.ok(m.client_id === null || typeof m.client_id === 'string');
 }
 
