@@ -124,7 +124,7 @@ void api_message_edit(struct api_ctx *x)
 				     cfg->msg_rate_window));
 }
 
-void api_message_changes(struct api_ctx *x)
+void api_changes_get(struct api_ctx *x)
 {
 	char room[72], s[24], l[24];
 	long since = 0, limit = API_CHANGES_MAX;

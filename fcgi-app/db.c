@@ -95,8 +95,7 @@ static const struct db_def db_defs[DB__COUNT] = {
 	/* The same text again changes nothing (migration 0022). */
 	[DB_MESSAGE_EDIT] = { "message_edit", DBCALL_EDIT_SQL, DBCALL_SEND_NPARAMS, 1 },
 	[DB_MESSAGE_CHANGES] = { "message_changes",
-				 DBCALL_SELECT
-				 "chat_message_changes($1, $2, $3::bigint, $4::int)",
+				 DBCALL_SELECT "chat_message_changes($1, $2, $3::bigint, $4::int)",
 				 4, 1 },
 };
 

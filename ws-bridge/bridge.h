@@ -39,7 +39,16 @@ enum bstmt {
 	BS__COUNT
 };
 
-enum bridge_event { BE_JOIN, BE_LEAVE, BE_SEND, BE_TYPING, BE_DELETE, BE_EDIT, BE_OTHER, BE__COUNT };
+enum bridge_event {
+	BE_JOIN,
+	BE_LEAVE,
+	BE_SEND,
+	BE_TYPING,
+	BE_DELETE,
+	BE_EDIT,
+	BE_OTHER,
+	BE__COUNT
+};
 
 /* Counters since start, for the metrics page. */
 struct bridge_stats {

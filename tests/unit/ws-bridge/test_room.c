@@ -511,7 +511,7 @@ static void test_read_back_predating_a_change(void **state)
 	assert_int_equal(a.n, 1);
 	change(r, 6, 3, NULL, "u6a");
 	change(r, 6, 4, NULL, "u6b");
-	expect(m1, 1, 0); /* nobody has 6 yet */
+	expect(m1, 1, 0);      /* nobody has 6 yet */
 	fill(&rs, r, NULL, 6); /* the old text */
 	room_fill_done(&rs, r, NULL, 6, 1);
 	expect_str(m1, "m6");
