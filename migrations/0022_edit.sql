@@ -32,20 +32,24 @@ ALTER TABLE messages
 CREATE INDEX messages_room_change_idx ON messages (room_id, change_seq)
     WHERE change_seq IS NOT NULL;
 
--- As in 0020, with edited_at.
+-- As in 0020, with edited_at, and written compactly: json_build_object
+-- puts " : " and ", " between members, row_to_json nothing, which more
+-- than pays for the new member. Recovery's messages must fit a quarter of
+-- the output queue (chat_enter_messages counts their bytes): 1000 short
+-- messages did with 0020's form and would not with edited_at added to it.
 CREATE OR REPLACE FUNCTION chat_message_json(m messages) RETURNS json
 LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
-        'id', m.id,
-        'room_id', m.room_id,
-        'seq', m.seq,
-        'user_id', m.user_id,
-        'username', m.username,
-        'content', m.content,
-        'timestamp', chat_ts(m."timestamp"),
-        'client_id', m.client_id,
-        'deleted', m.deleted_at IS NOT NULL,
-        'edited_at', chat_ts(m.edited_at))
+    SELECT row_to_json(x) FROM (
+        SELECT m.id,
+               m.room_id,
+               m.seq,
+               m.user_id,
+               m.username,
+               m.content,
+               chat_ts(m."timestamp") AS "timestamp",
+               m.client_id,
+               m.deleted_at IS NOT NULL AS deleted,
+               chat_ts(m.edited_at) AS edited_at) x
 $$;
 
 -- As in 0019, and the Room object gains change_seq.

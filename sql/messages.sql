@@ -200,17 +200,17 @@ CREATE OR REPLACE FUNCTION public.chat_message_json(m messages)
  LANGUAGE sql
  STABLE
 AS $function$
-    SELECT json_build_object(
-        'id', m.id,
-        'room_id', m.room_id,
-        'seq', m.seq,
-        'user_id', m.user_id,
-        'username', m.username,
-        'content', m.content,
-        'timestamp', chat_ts(m."timestamp"),
-        'client_id', m.client_id,
-        'deleted', m.deleted_at IS NOT NULL,
-        'edited_at', chat_ts(m.edited_at))
+    SELECT row_to_json(x) FROM (
+        SELECT m.id,
+               m.room_id,
+               m.seq,
+               m.user_id,
+               m.username,
+               m.content,
+               chat_ts(m."timestamp") AS "timestamp",
+               m.client_id,
+               m.deleted_at IS NOT NULL AS deleted,
+               chat_ts(m.edited_at) AS edited_at) x
 $function$;
 
 -- chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
