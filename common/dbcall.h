@@ -35,6 +35,13 @@
 
 #define DBCALL_SEND_NPARAMS 6
 
+/*
+ * chat_message_edit (migration 0022): an edit spends a send's rate token,
+ * so its parameters come from dbcall_send_params too, with the message id
+ * (decimal text) in client_id's place.
+ */
+#define DBCALL_EDIT_SQL DBCALL_SELECT "chat_message_edit($1, $2, $4::bigint, $3, $5::int, $6::int)"
+
 /* The parameters of one chat_send_message call. */
 struct dbcall_send {
 	char rate[24], window[24]; /* the numbers, as text */

@@ -153,15 +153,28 @@ int valid_query_long(const char *qs, const char *name, long min, long max, long 
 	return 0;
 }
 
+int valid_message_text(const json_t *obj, const struct cfg *cfg, const char **content,
+		       struct valid_err *e)
+{
+	size_t clen;
+
+	*content = NULL;
+	if (valid_string_field(obj, "message", VALID_REQUIRED, content, &clen, e) ||
+	    valid_text("message", *content, clen, 1, cfg->message_max, VALID_MULTILINE, e)) {
+		*content = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int valid_message_body(const json_t *obj, const struct cfg *cfg, struct valid_message *m,
 		       struct valid_err *e)
 {
-	size_t clen, cidlen;
+	size_t cidlen;
 
 	m->content = NULL;
 	m->client_id = NULL;
-	if (valid_string_field(obj, "message", VALID_REQUIRED, &m->content, &clen, e) ||
-	    valid_text("message", m->content, clen, 1, cfg->message_max, VALID_MULTILINE, e) ||
+	if (valid_message_text(obj, cfg, &m->content, e) ||
 	    valid_string_field(obj, "client_id", VALID_OPTIONAL, &m->client_id, &cidlen, e) ||
 	    (m->client_id &&
 	     valid_text("client_id", m->client_id, cidlen, 1, cfg->client_id_max, 0, e)))

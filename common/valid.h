@@ -97,4 +97,12 @@ struct valid_message {
 int valid_message_body(const json_t *obj, const struct cfg *cfg, struct valid_message *m,
 		       struct valid_err *e) __attribute__((warn_unused_result));
 
+/*
+ * Reads and checks "message" of obj as valid_message_body does (an edit's
+ * new text). Returns 0 with *content pointing into obj, or -1 with *e
+ * filled.
+ */
+int valid_message_text(const json_t *obj, const struct cfg *cfg, const char **content,
+		       struct valid_err *e) __attribute__((warn_unused_result));
+
 #endif

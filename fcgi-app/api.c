@@ -186,6 +186,8 @@ static const struct api_endpoint api_endpoints[] = {
 	{ ROUTE_MESSAGES, "GET", api_messages_get, API_AUTH },
 	{ ROUTE_MESSAGES, "POST", api_messages_post, API_AUTH | API_BODY },
 	{ ROUTE_MESSAGE, "DELETE", api_message_delete, API_AUTH },
+	{ ROUTE_MESSAGE, "PATCH", api_message_edit, API_AUTH | API_BODY },
+	{ ROUTE_CHANGES, "GET", api_changes_get, API_AUTH },
 	{ ROUTE_USERS, "GET", api_room_users, API_AUTH },
 	{ ROUTE_ROOM_MEMBERS, "POST", api_member_add, API_AUTH | API_BODY },
 	{ ROUTE_ROOM_MEMBER, "DELETE", api_member_remove, API_AUTH },

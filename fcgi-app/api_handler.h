@@ -117,6 +117,8 @@ void api_room_users(struct api_ctx *x);     /* GET /api/users/{room_id} */
 void api_messages_get(struct api_ctx *x);   /* GET /api/messages/{room_id} (api_messages.c) */
 void api_messages_post(struct api_ctx *x);  /* POST /api/messages/{room_id} */
 void api_message_delete(struct api_ctx *x); /* DELETE /api/messages/{room_id}/{id} */
+void api_message_edit(struct api_ctx *x);   /* PATCH /api/messages/{room_id}/{id} */
+void api_changes_get(struct api_ctx *x);    /* GET /api/messages/{room_id}/changes */
 void api_register(struct api_ctx *x);       /* POST /api/register (api_account.c) */
 void api_login(struct api_ctx *x);          /* POST /api/login */
 void api_password(struct api_ctx *x);       /* POST /api/me/password */

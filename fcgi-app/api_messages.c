@@ -1,4 +1,4 @@
-/* api_messages.c -- the REST messages of a room: a page of history, sending one, deleting one. */
+/* api_messages.c -- the REST messages of a room: history, sending, deleting and editing one, changes. */
 #include "api_handler.h"
 
 #include <stdio.h>
@@ -6,6 +6,9 @@
 
 /* Cursors and offsets stay within what a JavaScript number holds exactly. */
 #define API_MAX_CURSOR 9007199254740991L
+
+/* GET /api/messages/{room_id}/changes: at most this many (and by default). */
+#define API_CHANGES_MAX 100
 
 void api_messages_get(struct api_ctx *x)
 {
@@ -100,4 +103,47 @@ void api_message_delete(struct api_ctx *x)
 	params[1] = room;
 	params[2] = id;
 	api_reply(x, DB_MESSAGE_DELETE, params);
+}
+
+void api_message_edit(struct api_ctx *x)
+{
+	const struct cfg *cfg = x->api->cfg;
+	char room[72], id[24];
+	const char *content;
+	struct valid_err e;
+	struct dbcall_send edit;
+
+	if (api_room_param(x, room, sizeof(room)) || api_message_id_param(x, id, sizeof(id)))
+		return;
+	if (valid_message_text(x->body, cfg, &content, &e)) {
+		api_valid_error(x, &e);
+		return;
+	}
+	api_reply(x, DB_MESSAGE_EDIT,
+		  dbcall_send_params(&edit, x->user_id, room, content, id, cfg->msg_rate,
+				     cfg->msg_rate_window));
+}
+
+void api_changes_get(struct api_ctx *x)
+{
+	char room[72], s[24], l[24];
+	long since = 0, limit = API_CHANGES_MAX;
+	int has_since, has_limit;
+	struct valid_err e;
+	const char *params[4];
+
+	if (api_room_param(x, room, sizeof(room)))
+		return;
+	if (valid_query_long(x->req.query, "since", 0, API_MAX_CURSOR, &since, &has_since, &e) ||
+	    valid_query_long(x->req.query, "limit", 1, API_CHANGES_MAX, &limit, &has_limit, &e)) {
+		api_valid_error(x, &e);
+		return;
+	}
+	snprintf(s, sizeof(s), "%ld", since);
+	snprintf(l, sizeof(l), "%ld", limit);
+	params[0] = x->user_id;
+	params[1] = room;
+	params[2] = s;
+	params[3] = l;
+	api_reply(x, DB_MESSAGE_CHANGES, params);
 }

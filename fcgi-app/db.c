@@ -101,6 +101,11 @@ static const struct db_def db_defs[DB__COUNT] = {
 	[DB_ROOM_READS] = { "room_reads", DBCALL_SELECT "chat_room_reads($1, $2, $3::int, $4::int)",
 			    4, 1 },
 	[DB_SEARCH] = { "search", DBCALL_SELECT "chat_messages_search($1, $2, $3, $4::int)", 4, 1 },
+	/* The same text again changes nothing (migration 0022). */
+	[DB_MESSAGE_EDIT] = { "message_edit", DBCALL_EDIT_SQL, DBCALL_SEND_NPARAMS, 1 },
+	[DB_MESSAGE_CHANGES] = { "message_changes",
+				 DBCALL_SELECT "chat_message_changes($1, $2, $3::bigint, $4::int)",
+				 4, 1 },
 };
 
 void db_init(struct db *d, const struct cfg *cfg)

@@ -19,6 +19,7 @@ static const struct {
 
 #define ROUTE_ROOMS_PREFIX "/api/rooms/"
 #define ROUTE_MESSAGES_PREFIX "/api/messages/"
+#define ROUTE_CHANGES_SUFFIX "/changes"
 
 /*
  * The resources below one room, PREFIX{id}MID and PREFIX{id}MID/{id2}
@@ -33,12 +34,13 @@ static const struct {
 	{ ROUTE_ROOMS_PREFIX, "/read", ROUTE_ROOM_READ, ROUTE_NONE },
 	{ ROUTE_ROOMS_PREFIX, "/reads", ROUTE_ROOM_READS, ROUTE_NONE },
 	{ ROUTE_MESSAGES_PREFIX, "/search", ROUTE_SEARCH, ROUTE_NONE },
+	{ ROUTE_MESSAGES_PREFIX, ROUTE_CHANGES_SUFFIX, ROUTE_CHANGES, ROUTE_NONE },
 	{ ROUTE_MESSAGES_PREFIX, "", ROUTE_NONE, ROUTE_MESSAGE },
 };
 
 /*
  * prefix{id}mid and prefix{id}mid/{id2}: returns one or two (m filled), or
- * ROUTE_NONE. With one (two) ROUTE_NONE only the other form matches.
+ * ROUTE_NONE. With one (or two) ROUTE_NONE only the other form matches.
  */
 static enum route_id route_nested(const char *path, const char *prefix, const char *mid,
 				  enum route_id one, enum route_id two, struct route_match *m)

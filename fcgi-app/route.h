@@ -19,6 +19,7 @@ enum route_id {
 	ROUTE_ROOM_MEMBER,  /* /api/rooms/{id}/members/{user_id} */
 	ROUTE_DM,           /* /api/dm */
 	ROUTE_MESSAGE,      /* /api/messages/{room_id}/{id} */
+	ROUTE_CHANGES,      /* /api/messages/{room_id}/changes */
 	ROUTE_REGISTER,     /* /api/register */
 	ROUTE_LOGIN,        /* /api/login */
 	ROUTE_ME_PASSWORD,  /* /api/me/password */

@@ -107,6 +107,9 @@ chat_message_delete        messages
 chat_read_pos              rooms
 chat_receipts_max          rooms
 chat_messages_search       messages
+chat_message_edit          messages
+chat_message_changes       messages
+chat_room_change_next      messages
 
 chat_presence_cutoff       presence
 chat_presence_open         presence

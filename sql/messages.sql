@@ -42,8 +42,41 @@ BEGIN
 END
 $function$;
 
+-- chat_message_changes(p_user text, p_room text, p_since bigint, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0022_edit.sql
+CREATE OR REPLACE FUNCTION public.chat_message_changes(p_user text, p_room text, p_since bigint, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+DECLARE
+    cur bigint;
+    arr json;
+    edge bigint;
+    more boolean;
+BEGIN
+    IF NOT chat_room_visible(p_user, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    -- STABLE: both reads see one snapshot, so the counter and the list agree.
+    SELECT r.change_seq INTO cur FROM rooms r WHERE r.id = p_room;
+    SELECT coalesce(json_agg(chat_message_json(x.m) ORDER BY (x.m).change_seq), '[]'::json),
+           max((x.m).change_seq)
+      INTO arr, edge
+      FROM (SELECT m FROM messages m
+             WHERE m.room_id = p_room AND m.change_seq > p_since
+             ORDER BY m.change_seq LIMIT p_limit) x;
+    more := edge IS NOT NULL AND EXISTS (
+        SELECT 1 FROM messages m WHERE m.room_id = p_room AND m.change_seq > edge);
+    data := json_build_object('changes', arr,
+                              'change_seq', CASE WHEN more THEN edge ELSE cur END,
+                              'has_more', more);
+END
+$function$;
+
 -- chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0020_site_admin.sql
+-- history: migrations/0020_site_admin.sql migrations/0022_edit.sql
 CREATE OR REPLACE FUNCTION public.chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -53,6 +86,7 @@ AS $function$
 DECLARE
     m messages%ROWTYPE;
     mj json;
+    cs bigint;
 BEGIN
     IF p_actor IS NOT NULL AND NOT chat_room_visible(p_actor, p_room)
        AND NOT chat_may_moderate(p_actor, p_room) THEN
@@ -80,31 +114,103 @@ BEGIN
         data := json_build_object('message', chat_message_json(m), 'deleted', false);
         RETURN;
     END IF;
-    UPDATE messages SET content = NULL, deleted_at = now() WHERE id = m.id RETURNING * INTO m;
+    cs := chat_room_change_next(p_room);
+    UPDATE messages SET content = NULL, deleted_at = now(), change_seq = cs
+     WHERE id = m.id RETURNING * INTO m;
     mj := chat_message_json(m);
     PERFORM chat_notify(json_build_object('type', 'message_deleted', 'room_id', m.room_id,
-                                          'id', m.id, 'seq', m.seq, 'message', mj));
+                                          'id', m.id, 'seq', m.seq, 'change_seq', cs,
+                                          'message', mj));
     data := json_build_object('message', mj, 'deleted', true);
 END
 $function$;
 
+-- chat_message_edit(p_actor text, p_room text, p_id bigint, p_content text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+-- history: migrations/0022_edit.sql
+CREATE OR REPLACE FUNCTION public.chat_message_edit(p_actor text, p_room text, p_id bigint, p_content text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+    m messages%ROWTYPE;
+    mj json;
+    w integer;
+    cs bigint;
+    payload json;
+BEGIN
+    IF NOT chat_room_visible(p_actor, p_room) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    -- The lock of every send to the room: the NOTIFY goes in its order.
+    PERFORM 1 FROM rooms r WHERE r.id = p_room FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        RETURN;
+    END IF;
+    IF p_rate > 0 AND p_window > 0 THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('chat.rate:msg:' || p_actor, 0));
+    END IF;
+    SELECT * INTO m FROM messages x WHERE x.id = p_id AND x.room_id = p_room FOR UPDATE;
+    IF NOT FOUND THEN
+        err := 'not_found'; msg := 'message not found'; field := 'id';
+        RETURN;
+    END IF;
+    IF m.user_id IS DISTINCT FROM p_actor THEN
+        err := 'forbidden'; msg := 'only the author may edit this message'; field := 'id';
+        RETURN;
+    END IF;
+    IF m.deleted_at IS NOT NULL THEN
+        err := 'conflict'; msg := 'the message was deleted'; field := 'id';
+        RETURN;
+    END IF;
+    IF m.content = p_content THEN
+        data := json_build_object('message', chat_message_json(m));
+        RETURN;
+    END IF;
+    w := chat_rate_take('msg:' || p_actor, p_rate, p_window);
+    IF w > 0 THEN
+        err := 'rate_limited'; msg := 'too many messages, slow down'; retry := w;
+        RETURN;
+    END IF;
+    cs := chat_room_change_next(p_room);
+    UPDATE messages SET content = p_content, edited_at = clock_timestamp(), change_seq = cs
+     WHERE id = m.id RETURNING * INTO m;
+    mj := chat_message_json(m);
+    payload := json_build_object('type', 'message_updated', 'room_id', m.room_id, 'id', m.id,
+                                 'seq', m.seq, 'change_seq', cs, 'message', mj);
+    -- As a new_message (0009): a payload too long for NOTIFY goes without
+    -- the message, which the bridges read back.
+    IF octet_length(m.content) + coalesce(octet_length(m.client_id), 0) > 800
+       AND octet_length(payload::text) > 7900 THEN
+        payload := json_build_object('type', 'message_updated', 'room_id', m.room_id,
+                                     'id', m.id, 'seq', m.seq, 'change_seq', cs);
+    END IF;
+    PERFORM chat_notify(payload);
+    data := json_build_object('message', mj);
+END
+$function$;
+
 -- chat_message_json(m messages)
--- history: migrations/0002_functions.sql migrations/0020_site_admin.sql
+-- history: migrations/0002_functions.sql migrations/0020_site_admin.sql migrations/0022_edit.sql
 CREATE OR REPLACE FUNCTION public.chat_message_json(m messages)
  RETURNS json
  LANGUAGE sql
  STABLE
 AS $function$
-    SELECT json_build_object(
-        'id', m.id,
-        'room_id', m.room_id,
-        'seq', m.seq,
-        'user_id', m.user_id,
-        'username', m.username,
-        'content', m.content,
-        'timestamp', chat_ts(m."timestamp"),
-        'client_id', m.client_id,
-        'deleted', m.deleted_at IS NOT NULL)
+    SELECT row_to_json(x) FROM (
+        SELECT m.id,
+               m.room_id,
+               m.seq,
+               m.user_id,
+               m.username,
+               m.content,
+               chat_ts(m."timestamp") AS "timestamp",
+               m.client_id,
+               m.deleted_at IS NOT NULL AS deleted,
+               chat_ts(m.edited_at) AS edited_at) x
 $function$;
 
 -- chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
@@ -182,6 +288,15 @@ BEGIN
              ORDER BY m.seq DESC LIMIT p_limit) x;
     data := json_build_object('messages', arr);
 END
+$function$;
+
+-- chat_room_change_next(p_room text)
+-- history: migrations/0022_edit.sql
+CREATE OR REPLACE FUNCTION public.chat_room_change_next(p_room text)
+ RETURNS bigint
+ LANGUAGE sql
+AS $function$
+    UPDATE rooms SET change_seq = change_seq + 1 WHERE id = p_room RETURNING change_seq
 $function$;
 
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])

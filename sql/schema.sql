@@ -65,6 +65,9 @@ CREATE TABLE public.messages (
     "timestamp" timestamp with time zone DEFAULT now() NOT NULL,
     client_id text,
     deleted_at timestamp with time zone,
+    edited_at timestamp with time zone,
+    change_seq bigint,
+    CONSTRAINT messages_change_seq_check CHECK ((change_seq > 0)),
     CONSTRAINT messages_client_id_check CHECK (((char_length(client_id) >= 1) AND (char_length(client_id) <= 256))),
     CONSTRAINT messages_content_check CHECK (((char_length(content) >= 1) AND (char_length(content) <= 100000))),
     CONSTRAINT messages_deleted_check CHECK (((content IS NULL) = (deleted_at IS NOT NULL))),
@@ -83,6 +86,8 @@ CREATE TABLE public.rooms (
     created_by text,
     last_seq bigint DEFAULT 0 NOT NULL,
     visibility text DEFAULT 'public'::text NOT NULL,
+    change_seq bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT rooms_change_seq_check CHECK ((change_seq >= 0)),
     CONSTRAINT rooms_description_check CHECK ((char_length(description) <= 10000)),
     CONSTRAINT rooms_direct_name_check CHECK (((visibility = 'direct'::text) = (name IS NULL))),
     CONSTRAINT rooms_last_seq_check CHECK ((last_seq >= 0)),
@@ -183,7 +188,7 @@ CREATE VIEW public.chat_room_objects AS
            FROM ((public.user_rooms ur
              JOIN public.presence p ON ((p.user_id = ur.user_id)))
              JOIN public.bridges b ON ((b.id = p.bridge_id)))
-          WHERE ((ur.room_id = r.id) AND (b.heartbeat_at > public.chat_presence_cutoff()))), 'last_seq', r.last_seq, 'visibility', r.visibility) AS obj,
+          WHERE ((ur.room_id = r.id) AND (b.heartbeat_at > public.chat_presence_cutoff()))), 'last_seq', r.last_seq, 'visibility', r.visibility, 'change_seq', r.change_seq) AS obj,
     r.visibility
    FROM public.rooms r;
 
@@ -392,6 +397,12 @@ CREATE INDEX messages_content_fts ON public.messages USING gin (to_tsvector('sim
 --
 
 CREATE INDEX messages_deleted ON public.messages USING btree (room_id, seq) WHERE (content IS NULL);
+
+--
+-- Name: messages_room_change_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_room_change_idx ON public.messages USING btree (room_id, change_seq) WHERE (change_seq IS NOT NULL);
 
 --
 -- Name: messages_room_user_seq; Type: INDEX; Schema: public; Owner: -
@@ -815,10 +826,22 @@ REVOKE ALL ON FUNCTION public.chat_member_rooms_json(p_user text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_member_rooms_json(p_user text) TO chat_app;
 
 --
+-- Name: FUNCTION chat_message_changes(p_user text, p_room text, p_since bigint, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_message_changes(p_user text, p_room text, p_since bigint, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
 -- Name: FUNCTION chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
 GRANT ALL ON FUNCTION public.chat_message_delete(p_actor text, p_room text, p_id bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_message_edit(p_actor text, p_room text, p_id bigint, p_content text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_message_edit(p_actor text, p_room text, p_id bigint, p_content text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
 -- Name: TABLE messages; Type: ACL; Schema: public; Owner: -
@@ -959,6 +982,12 @@ GRANT ALL ON FUNCTION public.chat_register_refusal(u public.users, p_caller text
 --
 
 GRANT ALL ON FUNCTION public.chat_register_refusal_code(u public.users) TO chat_app;
+
+--
+-- Name: FUNCTION chat_room_change_next(p_room text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_change_next(p_room text) TO chat_app;
 
 --
 -- Name: FUNCTION chat_room_create(p_user text, p_name text, p_description text, p_visibility text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -

@@ -67,6 +67,13 @@ static const struct pg_stmt_def bridge_stmts[BS__COUNT] = {
 	/* Read positions only move forward: marking twice is harmless (migration 0021). */
 	[BS_MARK_READ] = { "ws_mark_read", BS_CALL "chat_mark_read($1, $2, $3::bigint)", 3, NULL,
 			   NULL, 0, 1 },
+	/* The room, the editor's rate bucket, then the message: alone, as BS_DELETE. */
+	[BS_EDIT] = { "ws_edit", DBCALL_EDIT_SQL, DBCALL_SEND_NPARAMS, NULL, NULL, 1, 1 },
+	/* An edit too long for its NOTIFY (message_updated without message), read back. */
+	[BS_MESSAGE_READ] = { "ws_message_read",
+			      "SELECT m.change_seq, chat_message_json(m) FROM messages m "
+			      "WHERE m.room_id = $1 AND m.seq = $2::bigint",
+			      2 },
 };
 
 /* ---- the connection layer's callbacks -------------------------------------------- */

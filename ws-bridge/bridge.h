@@ -35,6 +35,8 @@ enum bstmt {
 	BS_PRESENCE_CLOSE_MANY,
 	BS_DELETE,
 	BS_MARK_READ,
+	BS_EDIT,
+	BS_MESSAGE_READ,
 	BS__COUNT
 };
 
@@ -45,6 +47,7 @@ enum bridge_event {
 	BE_TYPING,
 	BE_DELETE,
 	BE_MARK_READ,
+	BE_EDIT,
 	BE_OTHER,
 	BE__COUNT
 };

@@ -1,4 +1,4 @@
-/* events.c -- the client events (join_room, leave_room, send_message, typing, delete_message, mark_read), one table. */
+/* events.c -- the client events (join_room, leave_room, send_message, typing, delete_message, mark_read, edit_message), one table. */
 #include "events.h"
 
 #include <jansson.h>
@@ -28,7 +28,7 @@ struct ev_call {
 	const char *room;                      /* payload.room_id, checked */
 	const char *params[EVENTS_MAX_PARAMS]; /* the statement's parameters */
 	char num[EVENTS_MAX_PARAMS][24];       /* room for numbers among them */
-	struct dbcall_send send;               /* send_message's parameters */
+	struct dbcall_send send;               /* send_message's and edit_message's parameters */
 };
 
 /*
@@ -256,26 +256,33 @@ static int typing_prepare(struct ev_call *e)
 	return 1;
 }
 
-/* ---- delete_message ------------------------------------------------------------- */
-
-/* The message reaches the room's tombstone by its NOTIFY (message_deleted, notify.c). */
-static int delete_prepare(struct ev_call *e)
+/* Reads payload.id; answers and returns -1 unless it is a message id (written as parameter i). */
+static int ev_message_id(struct ev_call *e, int i)
 {
 	json_t *id = json_object_get(e->payload, "id");
 
-	if (ev_room_id(e))
-		return -1;
 	if (!json_is_integer(id) || json_integer_value(id) < 1 ||
 	    json_integer_value(id) > EVENTS_MAX_CURSOR) {
 		reply_fail(e->c, e->ack_id, ERR_VALIDATION, "id must be a positive integer");
 		return -1;
 	}
-	e->params[0] = e->m->user_id;
-	e->params[1] = e->room;
-	ev_num(e, 2, (long long)json_integer_value(id));
+	ev_num(e, i, (long long)json_integer_value(id));
 	return 0;
 }
 
+/* ---- delete_message ------------------------------------------------------------- */
+
+/* The message reaches the room's tombstone by its NOTIFY (message_deleted, notify.c). */
+static int delete_prepare(struct ev_call *e)
+{
+	if (ev_room_id(e) || ev_message_id(e, 2))
+		return -1;
+	e->params[0] = e->m->user_id;
+	e->params[1] = e->room;
+	return 0;
+}
+
+/* delete_message and edit_message: the ack is the statement's data. */
 static const struct dbreq_kind delete_kind = { NULL, NULL, 0 };
 
 /* ---- mark_read ------------------------------------------------------------------ */
@@ -303,6 +310,29 @@ static int mark_read_prepare(struct ev_call *e)
 
 static const struct dbreq_kind mark_read_kind = { NULL, NULL, 0 };
 
+/* ---- edit_message --------------------------------------------------------------- */
+
+/* The room hears message_updated by its NOTIFY (notify.c); the ack is {ok, message}. */
+static int edit_prepare(struct ev_call *e)
+{
+	const struct cfg *cfg = e->b->cfg;
+	const char *content;
+	struct valid_err ve;
+	const char *const *params;
+
+	if (ev_room_id(e) || ev_message_id(e, 0))
+		return -1;
+	if (valid_message_text(e->payload, cfg, &content, &ve)) {
+		reply_fail(e->c, e->ack_id, ve.code, ve.message);
+		return -1;
+	}
+	params = dbcall_send_params(&e->send, e->m->user_id, e->room, content, e->num[0],
+				    cfg->msg_rate, cfg->msg_rate_window);
+	for (int i = 0; i < DBCALL_SEND_NPARAMS; i++)
+		e->params[i] = params[i];
+	return 0;
+}
+
 /* ---- the table ------------------------------------------------------------------ */
 
 static const struct ev_def ev_table[] = {
@@ -312,6 +342,7 @@ static const struct ev_def ev_table[] = {
 	{ "typing", BE_TYPING, typing_prepare, BS_TYPING, 3, NULL, NULL },
 	{ "delete_message", BE_DELETE, delete_prepare, BS_DELETE, 3, &delete_kind, NULL },
 	{ "mark_read", BE_MARK_READ, mark_read_prepare, BS_MARK_READ, 3, &mark_read_kind, NULL },
+	{ "edit_message", BE_EDIT, edit_prepare, BS_EDIT, DBCALL_SEND_NPARAMS, &delete_kind, NULL },
 };
 
 static const struct ev_def *ev_find(const char *name)

@@ -45,7 +45,7 @@ static void metrics_events(const struct bridge *b, char *buf, size_t size, size_
 	static const char *const evnames[BE__COUNT] = { "join_room",      "leave_room",
 							"send_message",   "typing",
 							"delete_message", "mark_read",
-							"other" };
+							"edit_message",   "other" };
 	const struct bridge_stats *st = &b->stats;
 
 	textbuf_printf(buf, size, n,

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,32 +30,122 @@ static struct frame *event_frame(const char *name, json_t *obj)
 	return f;
 }
 
+/* A message as a `name` event frame; NULL when it is no object or out of memory. */
+static struct frame *message_frame(const char *name, json_t *msg)
+{
+	char *s;
+	struct frame *f;
+
+	if (!json_is_object(msg))
+		return NULL;
+	s = json_dumps(msg, JSON_COMPACT);
+	if (!s)
+		return NULL;
+	f = sio_event(name, s, strlen(s));
+	free(s);
+	return f;
+}
+
 /* new_message: into the room's ordered delivery (room.c), gaps read back (range.c). */
 static void notify_message(struct bridge *b, json_t *ev)
 {
 	const char *room = json_string_value(json_object_get(ev, "room_id"));
 	json_t *seqj = json_object_get(ev, "seq"), *msg = json_object_get(ev, "message");
 	struct room *r = room ? room_find(&b->rooms, room) : NULL;
-	struct frame *f = NULL;
+	struct frame *f;
 
 	if (!r || !json_is_integer(seqj) || json_integer_value(seqj) <= 0)
 		return;
-	if (json_is_object(msg)) {
-		char *s = json_dumps(msg, JSON_COMPACT);
-
-		if (s)
-			f = sio_event("new_message", s, strlen(s));
-		free(s);
-	}
+	f = message_frame("new_message", msg);
 	room_message(&b->rooms, r, (uint64_t)json_integer_value(seqj), f);
 	frame_unref(f);
 }
 
+/* The change number of a change NOTIFY, 0 when it has none. */
+static uint64_t change_seq_of(json_t *ev)
+{
+	json_t *c = json_object_get(ev, "change_seq");
+
+	return json_is_integer(c) && json_integer_value(c) > 0 ? (uint64_t)json_integer_value(c)
+							       : 0;
+}
+
 /*
- * message_deleted {room_id, id, seq, message}: the room's subscribers get
- * message_deleted {room_id, id, seq} in their order of the room
- * (room_message_deleted); message, the tombstone, replaces the text in the
- * room's ring.
+ * message_updated with its message (an object, not deleted): the room's
+ * subscribers get message_updated, the message plus change_seq, in their
+ * order of the room, and the edited message replaces the old one in the
+ * room's ring (room_message_changed).
+ */
+static void message_updated(struct room *r, uint64_t seq, uint64_t change_seq, json_t *msg)
+{
+	json_t *ev = json_deep_copy(msg);
+	struct frame *cur = message_frame("new_message", msg), *upd = NULL;
+
+	if (ev && !json_object_set_new(ev, "change_seq", json_integer((json_int_t)change_seq)))
+		upd = message_frame("message_updated", ev);
+	if (cur && upd)
+		room_message_changed(r, seq, change_seq, cur, upd);
+	frame_unref(cur);
+	frame_unref(upd);
+	json_decref(ev);
+}
+
+/* An edit too long for its NOTIFY, read back: as message_updated unless it was deleted since. */
+static void on_updated_read(void *arg, enum pg_status st, const PGresult *res, int row)
+{
+	struct dbreq *q = arg;
+	struct room *r = room_find(&q->b->rooms, q->room);
+	json_t *msg = NULL;
+	long long cs;
+
+	if (st != PG_OK || !res || !r || row >= PQntuples(res) || PQnfields(res) != 2)
+		goto out;
+	cs = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	msg = json_loads(PQgetvalue(res, row, 1), 0, NULL);
+	if (cs > 0 && json_is_false(json_object_get(msg, "deleted")))
+		message_updated(r, q->upto, (uint64_t)cs, msg);
+out:
+	json_decref(msg);
+	dbreq_free(q);
+}
+
+/*
+ * message_updated {room_id, id, seq, change_seq, message}: see
+ * message_updated(). Without message (too long for a NOTIFY) the message
+ * is read back first; it then reaches the subscribers after whatever the
+ * room delivered meanwhile (docs/notify.md).
+ */
+static void notify_message_updated(struct bridge *b, json_t *ev)
+{
+	const char *room = json_string_value(json_object_get(ev, "room_id"));
+	json_t *seqj = json_object_get(ev, "seq"), *msg = json_object_get(ev, "message");
+	struct room *r = room ? room_find(&b->rooms, room) : NULL;
+	uint64_t cs = change_seq_of(ev);
+	char seq[24];
+	const char *params[2];
+	struct dbreq *q;
+
+	if (!r || !json_is_integer(seqj) || json_integer_value(seqj) <= 0 || !cs)
+		return;
+	if (json_is_object(msg)) {
+		message_updated(r, (uint64_t)json_integer_value(seqj), cs, msg);
+		return;
+	}
+	q = dbreq_new(b, NULL, -1, room);
+	if (!q)
+		return;
+	q->upto = (uint64_t)json_integer_value(seqj);
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)q->upto);
+	params[0] = q->room;
+	params[1] = seq;
+	dbreq_query(b, BS_MESSAGE_READ, 2, params, on_updated_read, q);
+}
+
+/*
+ * message_deleted {room_id, id, seq, change_seq, message}: the room's
+ * subscribers get message_deleted {room_id, id, seq, change_seq} in their
+ * order of the room (room_message_changed); message, the tombstone,
+ * replaces the text in the room's ring.
  */
 static void notify_message_deleted(struct bridge *b, json_t *ev)
 {
@@ -66,16 +157,10 @@ static void notify_message_deleted(struct bridge *b, json_t *ev)
 
 	if (!r || !json_is_integer(seqj) || json_integer_value(seqj) <= 0)
 		goto out;
-	if (json_is_object(msg)) {
-		char *s = json_dumps(msg, JSON_COMPACT);
-
-		if (s)
-			tomb = sio_event("new_message", s, strlen(s));
-		free(s);
-	}
+	tomb = message_frame("new_message", msg);
 	json_object_del(ev, "message");
 	del = event_frame("message_deleted", ev);
-	room_message_deleted(r, (uint64_t)json_integer_value(seqj), tomb, del);
+	room_message_changed(r, (uint64_t)json_integer_value(seqj), change_seq_of(ev), tomb, del);
 out:
 	frame_unref(tomb);
 	frame_unref(del);
@@ -298,13 +383,21 @@ static const struct {
 	const char *type;
 	void (*handle)(struct bridge *b, json_t *ev);
 } notify_table[] = {
-	{ "new_message", notify_message },       { "typing", notify_typing },
-	{ "user_joined", notify_user_joined },   { "user_left", notify_user_left },
-	{ "user_status", notify_status },        { "room_created", notify_room_created },
-	{ "session_revoked", notify_revoked },   { "room_added", notify_room_added },
-	{ "room_removed", notify_room_removed }, { "message_deleted", notify_message_deleted },
-	{ "user_banned", notify_banned },        { "read", notify_read },
+	{ "new_message", notify_message },
+	{ "typing", notify_typing },
+	{ "user_joined", notify_user_joined },
+	{ "user_left", notify_user_left },
+	{ "user_status", notify_status },
+	{ "room_created", notify_room_created },
+	{ "session_revoked", notify_revoked },
+	{ "room_added", notify_room_added },
+	{ "room_removed", notify_room_removed },
+	{ "message_deleted", notify_message_deleted },
+	{ "user_banned", notify_banned },
+	{ "read", notify_read },
 	{ "read_receipt", notify_read_receipt },
+	{ "user_banned", notify_banned },
+	{ "message_updated", notify_message_updated },
 };
 
 /* Records how long the NOTIFY took from the database (its "ts") to here. */

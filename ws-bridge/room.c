@@ -18,8 +18,8 @@ static void room_free(struct room *r)
 {
 	for (int i = 0; i < ROOM_RING; i++)
 		frame_unref(r->ring[i].f);
-	for (int i = 0; i < ROOM_DELETED; i++)
-		frame_unref(r->deleted[i].f);
+	for (int i = 0; i < ROOM_CHANGED; i++)
+		frame_unref(r->changed[i].f);
 	free(r);
 }
 
@@ -57,13 +57,13 @@ static struct frame *room_ring_get(const struct room *r, uint64_t seq)
 	return (struct frame *)(uintptr_t)f;
 }
 
-/* Keeps f as the ring's message seq. f may already be the ring's own (a tombstone stays one). */
+/* Keeps f as the ring's message seq. f may already be the ring's own (a current one stays so). */
 static void room_ring_put(struct room *r, uint64_t seq, struct frame *f)
 {
 	struct frame *old = r->ring[seq % ROOM_RING].f;
 
 	if (old != f || r->ring[seq % ROOM_RING].seq != seq)
-		r->ring[seq % ROOM_RING].tomb = 0;
+		r->ring[seq % ROOM_RING].current = 0;
 	r->ring[seq % ROOM_RING].seq = seq;
 	r->ring[seq % ROOM_RING].f = frame_ref(f);
 	frame_unref(old);
@@ -77,16 +77,19 @@ static void room_ring_forget(struct room *r, uint64_t seq)
 	frame_unref(r->ring[seq % ROOM_RING].f);
 	r->ring[seq % ROOM_RING].f = NULL;
 	r->ring[seq % ROOM_RING].seq = 0;
-	r->ring[seq % ROOM_RING].tomb = 0;
+	r->ring[seq % ROOM_RING].current = 0;
 }
 
-/* The message_deleted frame of seq when the room remembers one, else NULL. */
-static struct frame *room_deleted_get(const struct room *r, uint64_t seq)
+/* The latest change of seq the room remembers (its index), or -1. */
+static int room_changed_get(const struct room *r, uint64_t seq)
 {
-	for (int i = 0; i < ROOM_DELETED; i++)
-		if (r->deleted[i].f && r->deleted[i].seq == seq)
-			return r->deleted[i].f;
-	return NULL;
+	int best = -1;
+
+	for (int i = 0; i < ROOM_CHANGED; i++)
+		if (r->changed[i].f && r->changed[i].seq == seq &&
+		    (best < 0 || r->changed[i].n > r->changed[best].n))
+			best = i;
+	return best;
 }
 
 /*
@@ -156,7 +159,7 @@ static struct sub *sub_new(struct rooms *rs, struct member *m, const char *id)
 	s->room = r;
 	s->member = m;
 	s->pending = 1;
-	s->deleted_mark = r->deleted_n;
+	s->changed_mark = r->changed_n;
 	s->room_next = r->subs;
 	if (r->subs)
 		r->subs->room_prev = s;
@@ -210,15 +213,19 @@ struct sub *room_subscribe(struct rooms *rs, struct member *m, const char *id, u
 	s->pending = 0;
 	s->left_gen = 0;
 	s->last = snapshot;
-	/* Deletions announced while the join was on its way: its messages may predate them. */
-	for (int i = 0; i < ROOM_DELETED; i++) {
+	/*
+	 * Changes announced while the join was on its way, in their order: its
+	 * messages may predate them.
+	 */
+	for (unsigned n = s->changed_mark + 1; n <= s->room->changed_n; n++) {
 		const struct room *r = s->room;
+		unsigned i = (n - 1) % ROOM_CHANGED;
 
-		if (r->deleted[i].f && r->deleted[i].n > s->deleted_mark &&
-		    r->deleted[i].seq <= snapshot && sub_send(s, r->deleted[i].f))
+		if (r->changed[i].n == n && r->changed[i].seq <= snapshot &&
+		    sub_send(s, r->changed[i].f))
 			break;
 	}
-	s->deleted_mark = s->room->deleted_n;
+	s->changed_mark = s->room->changed_n;
 	if (!s->room->seq_known)
 		room_start(rs, s->room, snapshot);
 	/* Messages delivered here after the snapshot was taken: from the ring. */
@@ -342,45 +349,51 @@ void room_message(struct rooms *rs, struct room *r, uint64_t seq, struct frame *
 	room_ask_gap(rs, r, seq);
 }
 
-void room_message_deleted(struct room *r, uint64_t seq, struct frame *tomb, struct frame *del)
+void room_message_changed(struct room *r, uint64_t seq, uint64_t change_seq, struct frame *cur,
+			  struct frame *ev)
 {
-	unsigned k = r->deleted_n % ROOM_DELETED;
+	unsigned k = r->changed_n % ROOM_CHANGED;
+	int last = room_changed_get(r, seq);
 
+	/* 0: a NOTIFY without the number (an older database) is never dropped. */
+	if (change_seq && last >= 0 && r->changed[last].change_seq >= change_seq)
+		return;
 	if (r->ring[seq % ROOM_RING].seq == seq) {
-		if (tomb) {
-			room_ring_put(r, seq, tomb);
-			r->ring[seq % ROOM_RING].tomb = 1;
+		if (cur) {
+			room_ring_put(r, seq, cur);
+			r->ring[seq % ROOM_RING].current = 1;
 		} else {
 			room_ring_forget(r, seq);
 		}
 	}
-	if (!del)
+	if (!ev)
 		return;
-	frame_unref(r->deleted[k].f);
-	r->deleted[k].f = frame_ref(del);
-	r->deleted[k].seq = seq;
-	r->deleted[k].n = ++r->deleted_n;
+	frame_unref(r->changed[k].f);
+	r->changed[k].f = frame_ref(ev);
+	r->changed[k].seq = seq;
+	r->changed[k].change_seq = change_seq;
+	r->changed[k].n = ++r->changed_n;
 	for (struct sub *s = r->subs; s; s = s->room_next)
 		if (!s->pending && !s->stuck && s->last >= seq)
-			sub_send(s, del);
+			sub_send(s, ev);
 }
 
 /*
- * A message read back from the database for seq: when it was deleted
- * since, the ring's tombstone replaces it, or (none there) *late is the
- * message_deleted to send after it. Returns the frame to deliver.
+ * A message read back from the database for seq: when it changed since,
+ * the ring's current frame replaces it, or (none there) *late is the
+ * latest change event to send after it. Returns the frame to deliver.
  */
 static struct frame *room_read_back(const struct room *r, uint64_t seq, struct frame *f,
 				    struct frame **late)
 {
-	struct frame *del = room_deleted_get(r, seq);
+	int i = room_changed_get(r, seq);
 
 	*late = NULL;
-	if (!del)
+	if (i < 0)
 		return f;
-	if (r->ring[seq % ROOM_RING].seq == seq && r->ring[seq % ROOM_RING].tomb)
+	if (r->ring[seq % ROOM_RING].seq == seq && r->ring[seq % ROOM_RING].current)
 		return r->ring[seq % ROOM_RING].f;
-	*late = del;
+	*late = r->changed[i].f;
 	return f;
 }
 
@@ -395,8 +408,8 @@ void room_fill(struct rooms *rs, struct room *r, struct sub *s, uint64_t seq, st
 		room_deliver(rs, r, seq, f);
 		if (!late)
 			return;
-		/* The text is stale: those who got it hear of the deletion, the
-		 * others read the tombstone back. */
+		/* The text may be stale: those who got it hear of the change,
+		 * the others read the message back. */
 		room_ring_forget(r, seq);
 		for (s = r->subs; s; s = s->room_next)
 			if (!s->pending && !s->stuck && s->last >= seq)

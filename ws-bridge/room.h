@@ -24,8 +24,8 @@
 #include "hmap.h"
 
 #define ROOM_RING 64
-/* Deletions a room remembers, to follow a message read back from before one. */
-#define ROOM_DELETED 16
+/* Changes (edits, deletions) a room remembers, to follow a message read back from before one. */
+#define ROOM_CHANGED 16
 
 struct room;
 struct sub;
@@ -53,7 +53,7 @@ struct sub {
 	unsigned joins;          /* join_room requests of it in flight */
 	uint64_t gen;            /* the membership it stands for (user_left compares) */
 	uint64_t left_gen;       /* pending: the newest membership a user_left ended */
-	unsigned deleted_mark;   /* the room's deleted_n when it was made (pending) */
+	unsigned changed_mark;   /* the room's changed_n when it was made (pending) */
 	int64_t typing_until_ms; /* 0 when not typing */
 	int typing_sent;         /* the typing state the room was last told */
 	int64_t typing_sent_ms;  /* when; 0 never */
@@ -75,15 +75,18 @@ struct room {
 	struct {
 		uint64_t seq;
 		struct frame *f;
-		int tomb; /* f is the message's tombstone (room_message_deleted) */
+		int current; /* f is the message as a change left it (room_message_changed) */
 	} ring[ROOM_RING];
-	/* The latest message_deleted frames (a ring; deleted_n counts them all). */
+	/*
+	 * The latest message_updated and message_deleted frames (a ring;
+	 * changed_n counts them all, change n is at (n - 1) % ROOM_CHANGED).
+	 */
 	struct {
-		uint64_t seq;
+		uint64_t seq, change_seq;
 		unsigned n;
 		struct frame *f;
-	} deleted[ROOM_DELETED];
-	unsigned deleted_n;
+	} changed[ROOM_CHANGED];
+	unsigned changed_n;
 };
 
 struct room_ops {
@@ -156,16 +159,21 @@ void room_unsubscribe_all(struct rooms *rs, struct member *m);
 void room_message(struct rooms *rs, struct room *r, uint64_t seq, struct frame *f);
 
 /*
- * Message seq of r was deleted (a message_deleted NOTIFY, which comes after
- * its new_message). tomb is its new_message frame as a tombstone (or NULL),
- * del the message_deleted event frame. Subscribers that have the message
- * get del now; the ring keeps tomb instead of the text, so a subscriber
- * behind gets the tombstone in its place and no del. A message read back
- * from the database later (the read may predate the deletion) is followed
- * by del, and so are the messages of a join_room answered meanwhile:
- * ROOM_DELETED deletions are remembered for that (docs/notify.md).
+ * Message seq of r changed: edited or deleted (a message_updated or
+ * message_deleted NOTIFY, which comes after its new_message), as the
+ * room's change number change_seq. cur is its new_message frame in its new
+ * state (the edited text, or the tombstone; may be NULL), ev the event
+ * frame (message_updated or message_deleted). Subscribers that have the
+ * message get ev now; the ring keeps cur instead of the old frame, so a
+ * subscriber behind gets cur in its place and no ev. A message read back
+ * from the database later (the read may predate the change) is followed
+ * by the latest ev of its seq, and so are the messages of a join_room
+ * answered meanwhile: ROOM_CHANGED changes are remembered for that
+ * (docs/notify.md). A change no newer than one already remembered for seq
+ * (change_seq not greater) is dropped: a late read must not undo an edit.
  */
-void room_message_deleted(struct room *r, uint64_t seq, struct frame *tomb, struct frame *del);
+void room_message_changed(struct room *r, uint64_t seq, uint64_t change_seq, struct frame *cur,
+			  struct frame *ev);
 
 /*
  * One message read back for a need_range request, in seq order: s NULL

@@ -162,7 +162,7 @@ export function assertUser(u, { online } = {}) {
 
 export function assertRoom(room) {
   assert.equal(typeof room, 'object');
-  const keys = ['created_at', 'created_by', 'description', 'id', 'last_seq', 'member_count', 'name', 'online_count', 'role', 'unread', 'visibility'];
+  const keys = ['change_seq', 'created_at', 'created_by', 'description', 'id', 'last_seq', 'member_count', 'name', 'online_count', 'role', 'unread', 'visibility'];
   // A direct room also names the other user (DESIGN §7, docs/api.md).
   if (room.visibility === 'direct') keys.push('peer');
   assert.deepEqual(Object.keys(room).sort(), keys.sort());
@@ -179,13 +179,15 @@ export function assertRoom(room) {
   // unread (DESIGN §8): the caller's count, null when not a member.
   if (room.role === null) assert.equal(room.unread, null, 'a non-member has no unread count');
   else assert.ok(Number.isInteger(room.unread) && room.unread >= 0 && room.unread <= room.last_seq, `unread ${room.unread}`);
+  // The room's change counter: edits and deletions (DESIGN §8).
+  assert.ok(Number.isInteger(room.change_seq) && room.change_seq >= 0);
 }
 
 export function assertMessage(m) {
   assert.equal(typeof m, 'object');
   assert.deepEqual(
     Object.keys(m).sort(),
-    ['client_id', 'content', 'deleted', 'id', 'room_id', 'seq', 'timestamp', 'user_id', 'username'],
+    ['client_id', 'content', 'deleted', 'edited_at', 'id', 'room_id', 'seq', 'timestamp', 'user_id', 'username'],
   );
   assert.ok(Number.isInteger(m.id) && m.id > 0, `id ${m.id}`);
   assert.ok(Number.isInteger(m.seq) && m.seq > 0, `seq ${m.seq}`);
@@ -197,6 +199,7 @@ export function assertMessage(m) {
   if (m.deleted) assert.equal(m.content, null);
   else assert.equal(typeof m.content, 'string');
   assert.match(m.timestamp, TS_RE);
+  if (m.edited_at !== null) assert.match(m.edited_at, TS_RE);
   assert.ok(m.client_id === null || typeof m.client_id === 'string');
 }
 

@@ -348,8 +348,9 @@ test('delete-message: a tombstone with the same seq, the text gone from the data
   assert.equal(d.deleted, true);
   assertMessage(d.message);
   const ev = await deleted.waitFor((e) => e.id === m2.id);
-  assert.deepEqual(Object.keys(ev).sort(), ['id', 'room_id', 'seq']);
-  assert.deepEqual(ev, { room_id: room.id, id: m2.id, seq: m2.seq });
+  assert.deepEqual(Object.keys(ev).sort(), ['change_seq', 'id', 'room_id', 'seq']);
+  assert.ok(Number.isInteger(ev.change_seq) && ev.change_seq > 0);
+  assert.deepEqual(ev, { room_id: room.id, id: m2.id, seq: m2.seq, change_seq: ev.change_seq });
   // In order: after the message it deletes.
   assert.equal(news.items.findIndex((m) => m.id === m2.id) >= 0, true);
 

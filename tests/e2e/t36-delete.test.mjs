@@ -181,9 +181,12 @@ test('message_deleted reaches the subscribers on both bridges, after the message
   ackOk(await ack(sm, 'delete_message', { room_id: room.id, id: m[2].id }));
   for (const ev of [evA, evB]) {
     await ev.waitCount(2);
+    // Each deletion takes the room's next change_seq (DESIGN §8, migration 0022).
+    const c0 = ev.items[0].change_seq;
+    assert.ok(Number.isInteger(c0) && c0 > 0);
     assert.deepEqual(ev.items, [
-      { room_id: room.id, id: m[1].id, seq: m[1].seq },
-      { room_id: room.id, id: m[2].id, seq: m[2].seq },
+      { room_id: room.id, id: m[1].id, seq: m[1].seq, change_seq: c0 },
+      { room_id: room.id, id: m[2].id, seq: m[2].seq, change_seq: c0 + 1 },
     ]);
   }
   // Twice: no second event.

@@ -50,6 +50,10 @@ static void test_routes(void **state)
 	assert_int_equal(route_find("/api/messages/abc-1/search", &m), ROUTE_SEARCH);
 	assert_int_equal(m.param_len, 5);
 	assert_memory_equal(m.param, "abc-1", 5);
+	assert_int_equal(route_find("/api/messages/r1/changes", &m), ROUTE_CHANGES);
+	assert_int_equal(m.param_len, 2);
+	assert_memory_equal(m.param, "r1", 2);
+	assert_null(m.param2);
 }
 
 static void test_not_routes(void **state)
@@ -87,7 +91,11 @@ static void test_not_routes(void **state)
 			      "/api/rooms/r1/reads/x",
 			      "/api/messages/r1/search/",
 			      "/api/messages//search",
-			      "/api/rooms/r1/search" };
+			      "/api/rooms/r1/search",
+			      "/api/messages//changes",
+			      "/api/messages/r1/changes/",
+			      "/api/messages/r1/changes/x",
+			      "/api/messages/r1/changesx/1" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

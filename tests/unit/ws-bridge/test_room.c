@@ -426,6 +426,136 @@ static void test_resync_while_filling(void **state)
 	rooms_release(&rs);
 }
 
+/* Pops one queued frame of m and checks it is want. */
+static void expect_str(struct member *m, const char *want)
+{
+	struct frame *f = outq_peek(&m->conn->q);
+
+	assert_non_null(f);
+	assert_int_equal(f->len, strlen(want));
+	assert_memory_equal(frame_payload(f), want, strlen(want));
+	outq_pop(&m->conn->q);
+}
+
+/* A change (edit or deletion) of message seq: cur its new state, ev the event. */
+static void change(struct room *r, uint64_t seq, uint64_t change_seq, const char *cur,
+		   const char *ev)
+{
+	struct frame *c = cur ? frame_from(cur, strlen(cur)) : NULL;
+	struct frame *e = frame_from(ev, strlen(ev));
+
+	room_message_changed(r, seq, change_seq, c, e);
+	frame_unref(c);
+	frame_unref(e);
+}
+
+/*
+ * Subscribers that have the message hear the change; the ring keeps the
+ * new state, so one still behind gets it in the old one's place and no
+ * event. A change no newer than the last one of the message is dropped.
+ */
+static void test_change_and_the_ring(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct member *m1 = mkmember("u1"), *m2 = mkmember("u2");
+	struct room *r;
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	assert_non_null(room_subscribe(&rs, m1, "r", 5));
+	r = room_find(&rs, "r");
+	deliver(&rs, r, 6);
+	deliver(&rs, r, 7);
+	expect(m1, 6, 7);
+	change(r, 6, 1, "e6", "u6");
+	expect_str(m1, "u6");
+	expect(m1, 1, 0);
+	/* Behind (subscribed at 5): the ring's edited 6, no event. */
+	assert_non_null(room_subscribe(&rs, m2, "r", 5));
+	expect_str(m2, "e6");
+	expect(m2, 7, 7);
+	/* The same change again (a late read back of it), or an older one: dropped. */
+	change(r, 6, 1, "x6", "x6");
+	change(r, 6, 1, "y6", "y6");
+	expect(m1, 1, 0);
+	expect(m2, 1, 0);
+	/* A newer one (the deletion) reaches both. */
+	change(r, 6, 2, "t6", "d6");
+	expect_str(m1, "d6");
+	expect_str(m2, "d6");
+	assert_int_equal(a.n, 0);
+	freemember(&rs, m1);
+	freemember(&rs, m2);
+	rooms_release(&rs);
+}
+
+/*
+ * A message read back by a gap read that predates its change: delivered,
+ * then followed by the latest change event of it.
+ */
+static void test_read_back_predating_a_change(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct member *m1 = mkmember("u1");
+	struct room *r;
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	assert_non_null(room_subscribe(&rs, m1, "r", 5));
+	r = room_find(&rs, "r");
+	room_message(&rs, r, 6, NULL); /* by reference: read it */
+	assert_int_equal(a.n, 1);
+	change(r, 6, 3, NULL, "u6a");
+	change(r, 6, 4, NULL, "u6b");
+	expect(m1, 1, 0);      /* nobody has 6 yet */
+	fill(&rs, r, NULL, 6); /* the old text */
+	room_fill_done(&rs, r, NULL, 6, 1);
+	expect_str(m1, "m6");
+	expect_str(m1, "u6b");
+	expect(m1, 1, 0);
+	freemember(&rs, m1);
+	rooms_release(&rs);
+}
+
+/*
+ * Changes announced while a join_room was on its way, in their order, for
+ * its messages up to the snapshot; none for later ones (the ring has them).
+ */
+static void test_changes_while_joining(void **state)
+{
+	struct ask a = { 0 };
+	struct room_ops ops = { need_range, &a };
+	struct rooms rs;
+	struct member *m1 = mkmember("u1"), *m2 = mkmember("u2");
+	struct room *r;
+
+	(void)state;
+	rooms_init(&rs, &ops);
+	assert_non_null(room_subscribe(&rs, m1, "r", 5));
+	r = room_find(&rs, "r");
+	change(r, 4, 1, NULL, "old"); /* before m2's join began: not m2's */
+	expect_str(m1, "old");
+	room_join_begin(&rs, m2, "r");
+	change(r, 5, 2, NULL, "u5a");
+	change(r, 3, 3, NULL, "d3");
+	change(r, 5, 4, NULL, "u5b");
+	expect_str(m1, "u5a");
+	expect_str(m1, "d3");
+	expect_str(m1, "u5b");
+	room_join_end(&rs, m2, "r", 1, 5);
+	expect_str(m2, "u5a");
+	expect_str(m2, "d3");
+	expect_str(m2, "u5b");
+	expect(m2, 1, 0);
+	freemember(&rs, m1);
+	freemember(&rs, m2);
+	rooms_release(&rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +567,9 @@ int main(void)
 		cmocka_unit_test(test_failed_and_overlapping_joins),
 		cmocka_unit_test(test_stuck_subscriber_reads_nothing),
 		cmocka_unit_test(test_resync_while_filling),
+		cmocka_unit_test(test_change_and_the_ring),
+		cmocka_unit_test(test_read_back_predating_a_change),
+		cmocka_unit_test(test_changes_while_joining),
 	};
 
 	cfg.ws_queue_frames = 1000;
