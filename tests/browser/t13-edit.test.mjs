@@ -36,18 +36,6 @@ async function waitEdited(page, id, text, timeout = 10_000) {
   );
 }
 
-/** Waits until message id shows as a tombstone. */
-async function waitTomb(page, id, timeout = 10_000) {
-  await page.waitForFunction(
-    (i) => {
-      const li = document.querySelector(`#msg-list li.msg[data-id="${i}"]`);
-      return li && li.classList.contains('deleted') && li.querySelector('.msg-text').textContent === 'message deleted';
-    },
-    id,
-    { timeout },
-  );
-}
-
 async function editing(page) {
   return !(await page.locator('#edit-bar').isHidden());
 }
@@ -108,7 +96,7 @@ test('two browsers: the author edits and deletes, the others see both at once; n
     // Delete the other one: a tombstone on every page at once.
     await item(a.page, gone.id).locator('.msg-delete').click();
     await item(a.page, gone.id).locator('.msg-delete-yes').click();
-    for (const s of [a, a2, b]) await waitTomb(s.page, gone.id);
+    for (const s of [a, a2, b]) await L.waitTomb(s.page, gone.id);
     assert.equal(await item(b.page, gone.id).locator('.msg-edit, .edited-mark').count(), 0);
 
     // A reload: the edited mark and the text come from history.
@@ -116,7 +104,7 @@ test('two browsers: the author edits and deletes, the others see both at once; n
     await L.waitConn(b.page, 'online');
     await L.openRoom(b.page, room.id);
     await waitEdited(b.page, typo.id, HOSTILE);
-    await waitTomb(b.page, gone.id);
+    await L.waitTomb(b.page, gone.id);
     assert.match(await item(b.page, typo.id).locator('.edited-mark').getAttribute('title'), /^Edited /);
     assert.equal(await item(b.page, bobs.id).locator('.edited-mark').count(), 0, 'an unedited message has no mark');
     for (const s of [a, a2, b]) L.assertClean(s);
@@ -144,7 +132,7 @@ test('keyboard: Up in an empty composer edits the last own live message, Escape 
     await L.sendRest(other.token, room.id, 'not yours to edit');
     await L.waitMessage(s.page, 'not yours to edit');
     assert.equal((await L.api('DELETE', `/api/messages/${room.id}/${second.id}`, { token: me.token })).status, 200);
-    await waitTomb(s.page, second.id);
+    await L.waitTomb(s.page, second.id);
 
     // Up with text in the composer moves the caret, edits nothing.
     await input.fill('a draft');
@@ -193,7 +181,7 @@ test('keyboard: Up in an empty composer edits the last own live message, Escape 
     await input.press('ArrowUp');
     assert.equal(await editing(s.page), true);
     assert.equal((await L.api('DELETE', `/api/messages/${room.id}/${first.id}`, { token: me.token })).status, 200);
-    await waitTomb(s.page, first.id);
+    await L.waitTomb(s.page, first.id);
     await L.waitToast(s.page, 'The message you were editing was deleted.');
     assert.equal(await editing(s.page), false);
     // No own live message left: Up does nothing.
@@ -207,22 +195,14 @@ test('keyboard: Up in an empty composer edits the last own live message, Escape 
     await L.waitMessage(s.page, 'edit me under pressure');
     let shown = null;
     for (let attempt = 1; attempt <= 5 && shown === null; attempt++) {
-      let draining = true;
-      let limited = false;
-      const drain = (async () => {
-        for (let i = 0; i < 400 && draining; i++) {
-          const r = await L.api('POST', `/api/messages/${room.id}`, { token: me.token, body: { message: `filler ${attempt}.${i}` } });
-          if (r.status === 429) limited = true;
-        }
-      })();
-      while (!limited) await new Promise((res) => setTimeout(res, 20));
+      const drain = L.drainSendBudget(me.token, room.id, attempt);
+      await drain.limited;
       await input.fill('');
       await input.press('ArrowUp'); // the newest own message: a filler, or the last try
       await input.fill(`pressed ${attempt}`);
       await input.press('Enter');
       await s.page.waitForFunction(() => !document.getElementById('edit-error').hidden || document.getElementById('edit-bar').hidden);
-      draining = false;
-      await drain;
+      await drain.stop();
       if (await editing(s.page)) shown = await s.page.locator('#edit-error').textContent();
     }
     assert.ok(shown, 'one save was rate limited');
@@ -281,7 +261,7 @@ test('offline: edits and deletions of messages older than since_seq are caught u
     await L.waitConn(b.page, 'online', 20_000);
     await L.waitMessage(b.page, 'new while away', 15_000);
     await waitEdited(b.page, m1.id, 'old one, <i>edited</i> offline', 15_000);
-    await waitTomb(b.page, m2.id, 15_000);
+    await L.waitTomb(b.page, m2.id, 15_000);
     assert.equal(await b.page.locator('#msg-list i').count(), 0);
     await waitEdited(b.page, m3.id, 'old three, v2');
     assert.deepEqual(await L.shownSeqs(b.page), [1, 2, 3, 4], 'no gap, no duplicate');
