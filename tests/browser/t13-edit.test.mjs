@@ -282,3 +282,54 @@ test('offline: edits and deletions of messages older than since_seq are caught u
     await b.context.close();
   }
 });
+
+test('offline: more changes than one page of /changes are read page after page', async () => {
+  const alice = await L.registerRest('palice');
+  const bob = await L.registerRest('pbob');
+  const room = await L.createRoomRest(alice.token, L.uniqueName('changepages'));
+  await L.joinRoomRest([bob], room.id);
+  // 105 messages of 105 writers (one each: no one's send budget runs out).
+  const ids = [];
+  for (let i = 0; i < 105; i += 15) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(15, 105 - i) }, async (_, k) => {
+        const w = await L.joinRest('pw', room.id);
+        return L.sendRest(w.token, room.id, `message ${i + k}`);
+      }),
+    );
+    ids.push(...batch.sort((x, y) => x.seq - y.seq).map((m) => m.id));
+  }
+  const b = await L.openAs(browser, bob.token);
+  const changeCalls = [];
+  b.page.on('request', (req) => {
+    if (req.url().includes(`/api/messages/${encodeURIComponent(room.id)}/changes`)) changeCalls.push(new URL(req.url()).searchParams.get('since'));
+  });
+  try {
+    await L.openRoom(b.page, room.id);
+    const shown = await L.shownSeqs(b.page);
+    assert.equal(shown.length, 50, 'the newest page');
+    wsStopped = true;
+    L.stack('ws-stop');
+    await L.waitConn(b.page, 'reconnecting', 10_000);
+    // The owner deletes every message, oldest first: changes 1..105.
+    const hist = (await L.historyRest(alice.token, room.id)).messages;
+    for (const m of hist) {
+      const d = await L.api('DELETE', `/api/messages/${room.id}/${m.id}`, { token: alice.token });
+      assert.equal(d.status, 200, d.text);
+    }
+    L.stack('ws-start');
+    wsStopped = false;
+    await L.waitConn(b.page, 'online', 20_000);
+    const byId = new Map(hist.map((m) => [m.seq, m.id]));
+    for (const seq of shown) await L.waitTomb(b.page, byId.get(seq), 15_000);
+    assert.deepEqual(changeCalls, ['0', '100'], 'two pages: since 0, then since the last change of the first');
+    assert.deepEqual(await L.shownSeqs(b.page), shown);
+    L.assertClean(b, 'bob');
+  } finally {
+    if (wsStopped) {
+      L.stack('ws-start');
+      wsStopped = false;
+    }
+    await b.context.close();
+  }
+});
