@@ -202,6 +202,46 @@ export async function waitMessage(page, text, timeout = 10_000) {
   return loc;
 }
 
+/** Waits until message id shows as a tombstone (DESIGN §8: "message deleted", class deleted). */
+export async function waitTomb(page, id, timeout = 10_000) {
+  await page.waitForFunction(
+    (i) => {
+      const li = document.querySelector(`#msg-list li.msg[data-id="${i}"]`);
+      return li && li.classList.contains('deleted') && li.querySelector('.msg-text').textContent === 'message deleted';
+    },
+    id,
+    { timeout },
+  );
+}
+
+/**
+ * Keeps the user's message budget (CHAT_MSG_RATE, spent by sends over REST
+ * and the socket and by edits) empty: fillers ("filler TAG.N") go over REST
+ * until stop(), 400 at most. limited resolves at the first 429 (or when
+ * the fillers run out).
+ */
+export function drainSendBudget(token, roomId, tag) {
+  let draining = true;
+  let onLimited;
+  const limited = new Promise((res) => {
+    onLimited = res;
+  });
+  const done = (async () => {
+    for (let i = 0; i < 400 && draining; i++) {
+      const r = await api('POST', `/api/messages/${encodeURIComponent(roomId)}`, { token, body: { message: `filler ${tag}.${i}` } });
+      if (r.status === 429) onLimited();
+    }
+    onLimited();
+  })();
+  return {
+    limited,
+    stop: async () => {
+      draining = false;
+      await done;
+    },
+  };
+}
+
 /**
  * Collects the payloads of the Socket.IO events named name that a page
  * sends (join_room, send_message, ...), in order, into the returned array.

@@ -18,18 +18,6 @@ after(async () => {
 const item = (page, id) => page.locator(`#msg-list li.msg[data-id="${id}"]`);
 const delVisible = (page, id) => item(page, id).locator('.msg-delete').isVisible();
 
-/** Waits until message id shows as a tombstone. */
-async function waitTomb(page, id, timeout = 10_000) {
-  await page.waitForFunction(
-    (i) => {
-      const li = document.querySelector(`#msg-list li.msg[data-id="${i}"]`);
-      return li && li.classList.contains('deleted') && li.querySelector('.msg-text').textContent === 'message deleted';
-    },
-    id,
-    { timeout },
-  );
-}
-
 test('the author deletes their own message; the other view shows the tombstone at once; no dialog', async () => {
   const alice = await L.registerRest('dalice');
   const bob = await L.registerRest('dbob');
@@ -62,8 +50,8 @@ test('the author deletes their own message; the other view shows the tombstone a
     // Ask, say Yes: a tombstone on both pages, without reloading.
     await item(a.page, mine.id).locator('.msg-delete').click();
     await item(a.page, mine.id).locator('.msg-delete-yes').click();
-    await waitTomb(a.page, mine.id);
-    await waitTomb(b.page, mine.id);
+    await L.waitTomb(a.page, mine.id);
+    await L.waitTomb(b.page, mine.id);
     assert.equal(await item(b.page, mine.id).locator('.msg-delete').count(), 0, 'a tombstone has no control');
     await L.screenshot(b.page, 'delete-tombstone-phone');
     const h = await L.historyRest(bob.token, room.id);
@@ -75,7 +63,7 @@ test('the author deletes their own message; the other view shows the tombstone a
     await b.page.reload();
     await L.waitConn(b.page, 'online');
     await L.openRoom(b.page, room.id);
-    await waitTomb(b.page, mine.id);
+    await L.waitTomb(b.page, mine.id);
     const texts = await L.shownTexts(b.page);
     assert.ok(!texts.some((x) => /null|undefined/.test(x)), JSON.stringify(texts));
     assert.ok(texts.includes('bob was here first'));
@@ -110,8 +98,8 @@ test('a moderator has delete controls on everyone\'s messages and uses them; a p
 
     await item(m.page, byCarl.id).locator('.msg-delete').click();
     await item(m.page, byCarl.id).locator('.msg-delete-yes').click();
-    await waitTomb(m.page, byCarl.id);
-    await waitTomb(c.page, byCarl.id);
+    await L.waitTomb(m.page, byCarl.id);
+    await L.waitTomb(c.page, byCarl.id);
     // A message arriving later still gets its control by role.
     const later = await L.sendRest(owner.token, room.id, 'later');
     await L.waitMessage(m.page, 'later');

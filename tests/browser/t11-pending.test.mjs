@@ -145,15 +145,8 @@ test('rate limited: not sent, then Retry goes through once the limit allows, sto
     // a token is just tried again with a new text (bounded).
     let text = null;
     for (let attempt = 1; attempt <= 5 && text === null; attempt++) {
-      let draining = true;
-      let limited = false;
-      const drain = (async () => {
-        for (let i = 0; i < 400 && draining; i++) {
-          const r = await L.api('POST', `/api/messages/${room.id}`, { token: me.token, body: { message: `filler ${attempt}.${i}` } });
-          if (r.status === 429) limited = true;
-        }
-      })();
-      while (!limited) await new Promise((res) => setTimeout(res, 20));
+      const drain = L.drainSendBudget(me.token, room.id, attempt);
+      await drain.limited;
       const t = `limited try ${attempt}`;
       await L.sendUi(s.page, t);
       await s.page.waitForFunction(
@@ -162,8 +155,7 @@ test('rate limited: not sent, then Retry goes through once the limit allows, sto
           [...document.querySelectorAll('#msg-list .msg-text')].some((e) => e.textContent === x),
         t,
       );
-      draining = false;
-      await drain;
+      await drain.stop();
       if (await s.page.locator('#pending-list li[data-status="failed"]').count()) text = t;
     }
     assert.ok(text, 'one send was rate limited');

@@ -77,6 +77,11 @@ export const removeMember = (roomId, userId, ban = false) =>
   api('DELETE', `/api/rooms/${enc(roomId)}/members/${enc(userId)}${ban ? '?ban=true' : ''}`);
 /** Deletes a message (its author, the room's owner or moderators): {message: the tombstone, deleted}. */
 export const deleteMessage = (roomId, id) => api('DELETE', `/api/messages/${enc(roomId)}/${Number(id)}`);
+/** Edits one's own message (the socket's edit_message over REST): {message}. */
+export const editMessage = (roomId, id, message) => api('PATCH', `/api/messages/${enc(roomId)}/${Number(id)}`, { message });
+/** The room's messages edited or deleted after change number since, in their current state: {changes, change_seq, has_more}. */
+export const changes = (roomId, since, limit = 100) =>
+  api('GET', `/api/messages/${enc(roomId)}/changes?since=${Number(since)}&limit=${limit}`);
 /** The owner makes a member 'moderator' or 'member'. */
 export const setRole = (roomId, userId, role) => api('PATCH', `/api/rooms/${enc(roomId)}/members/${enc(userId)}`, { role });
 /** The direct room with that user, made on first use: {room, created}. */

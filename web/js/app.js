@@ -19,6 +19,10 @@
 // are pending until the send_message ack, then marked sent; a failed send
 // offers Retry with the same client_id. Unread badges on the room list,
 // the seen-by line of small rooms and the search box: see "read state".
+// One's own messages are edited in the composer (Edit under the message,
+// or Up in an empty composer; Enter saves, Escape cancels); edits and
+// deletions made while this page was offline are caught up with the room's
+// change counter: see "edits and catching up".
 //
 // Data from the server is only ever put into the page as text (dom.js).
 
@@ -36,6 +40,7 @@ const SUBSCRIBE_MAX = 20; // member rooms joined at connect for live unread coun
 const SEEN_BY_MAX_MEMBERS = 50; // the server sends read_receipt only in rooms this small
 const SEEN_BY_NAMES = 5;
 const MARK_READ_MS = 300;
+const CHANGE_PAGES = 50; // pages of 100 changes read when catching up after a reconnect
 
 const state = {
   me: null, // User
@@ -51,6 +56,7 @@ const state = {
   outbox: new Map(), // client_id -> pending message
   reads: new Map(), // room id -> {last_seq, unread}: what events told since the list was loaded
   typing: { active: false, lastSent: 0, idleTimer: 0, roomId: null },
+  edit: null, // the message being edited in the composer (see startEdit)
 };
 
 // ---------------------------------------------------------------- views and routing
@@ -489,6 +495,7 @@ async function connect() {
   s.on('read_receipt', onReadReceipt);
   s.on('new_message', onNewMessage);
   s.on('message_deleted', onMessageDeleted);
+  s.on('message_updated', onMessageUpdated);
   s.on('typing', onTyping);
   s.on('user_status', onUserStatus);
   s.on('user_joined', (ev) => onMembership(ev, true));
@@ -922,6 +929,9 @@ function newRoom(id) {
     reads: new Map(), // user id -> {username, last_read_seq}: the seen-by line
     readSent: 0, // the last seq marked read
     markTimer: 0,
+    changeSeq: 0, // the room's change counter as far as the messages shown reflect it
+    changesFrom: null, // a catch-up that did not finish: read the changes from here at the next join
+    catching: false,
   };
 }
 
@@ -964,6 +974,7 @@ function openRoom(id) {
 function closeRoom() {
   const r = state.room;
   if (!r) return;
+  if (state.edit) endEdit(false);
   resetOwnTyping();
   clearTyping(r);
   clearTimeout(r.markTimer);
@@ -972,12 +983,13 @@ function closeRoom() {
 
 async function loadRoomOverRest(r) {
   try {
-    const [{ room }, page] = await Promise.all([
-      api.api('GET', `/api/rooms/${encodeURIComponent(r.id)}`),
-      api.api('GET', `/api/messages/${encodeURIComponent(r.id)}?limit=${PAGE}`),
-    ]);
+    // The room first: its change_seq is then no newer than the messages
+    // read after it, so the join after connecting catches up what it missed.
+    const { room } = await api.room(r.id);
+    const page = await api.api('GET', `/api/messages/${encodeURIComponent(r.id)}?limit=${PAGE}`);
     if (state.room !== r || r.loaded) return;
     setRoomInfo(r, room);
+    noteChange(r, room && room.change_seq);
     addMessages(r, page.messages);
     r.loaded = true;
     r.hasOlder = page.has_more;
@@ -996,6 +1008,9 @@ async function joinRoom(r) {
   if (!s || !s.connected) return;
   const payload = { room_id: r.id };
   if (r.loaded) payload.since_seq = r.lastSeq;
+  // The changes the messages shown reflect, as the join goes out (events
+  // that arrive before its ack may move r.changeSeq on meanwhile).
+  const since = r.loaded ? Math.min(r.changeSeq, r.changesFrom ?? Infinity) : null;
   const token = {};
   r.joinToken = token;
   let ack;
@@ -1034,6 +1049,13 @@ async function joinRoom(r) {
   const stick = !r.loaded || nearBottom();
   addMessages(r, ack.messages || []);
   if (!r.loaded || (recovering && ack.recovered === false)) r.hasOlder = r.firstSeq > 1;
+  const cs = ack.room && ack.room.change_seq;
+  if (since !== null && ack.recovered !== false && Number.isInteger(cs) && cs > since) {
+    // Older messages may have been edited or deleted while offline.
+    catchUp(r, since);
+  } else {
+    noteChange(r, cs);
+  }
   r.loaded = true;
   updateOlder(r);
   if (stick) scrollToBottom();
@@ -1140,8 +1162,8 @@ function addMessages(r, list) {
   if (state.room !== r || !Array.isArray(list) || list.length === 0) return;
   const ul = $('msg-list');
   for (const m of list) {
-    // A message shown before and deleted since (history, recovery): a tombstone now.
-    if (m && m.room_id === r.id && isDeleted(m) && r.msgs.has(m.seq)) showDeleted(r, m.seq, m.id);
+    // A message shown before and edited or deleted since (history, recovery): its current state.
+    if (m && m.room_id === r.id && r.msgs.has(m.seq)) applyUpdate(r, m);
   }
   const fresh = list.filter((m) => m && m.room_id === r.id && Number.isInteger(m.seq) && !r.msgs.has(m.seq));
   fresh.sort((a, b) => a.seq - b.seq);
@@ -1205,7 +1227,7 @@ function messageItem(m) {
       h('div', { className: 'meta' }, h('span', { className: 'author', style: { '--hue': hue(m.username) } }, m.username), timeEl(m.timestamp)),
       deleted
         ? h('div', { className: 'bubble tombstone' }, h('p', { className: 'msg-text' }, 'message deleted'))
-        : h('div', { className: 'bubble' }, h('p', { className: 'msg-text' }, m.content)),
+        : h('div', { className: 'bubble' }, h('p', { className: 'msg-text' }, m.content), editedMark(m)),
       deleted ? null : messageActions(m, mine),
     ),
   );
@@ -1217,8 +1239,21 @@ function messageActions(m, mine) {
     'div',
     { className: 'msg-actions' },
     mine ? h('span', { className: 'msg-state', dataset: { state: 'sent' }, title: 'Sent: the server has it' }, '✓ Sent') : null,
+    mine
+      ? h('button', {
+          type: 'button', className: 'linkish msg-edit', 'aria-label': 'Edit your message', title: 'Edit (Up arrow in an empty message box edits your last one)',
+          on: { click: () => state.room && startEdit(state.room, m.seq) },
+        }, 'Edit')
+      : null,
     deleteControl(m),
   );
+}
+
+/** "edited" in the bubble of an edited message, with the time in its title. */
+function editedMark(m) {
+  if (typeof m.edited_at !== 'string' || !m.edited_at) return null;
+  const d = new Date(m.edited_at);
+  return h('span', { className: 'edited-mark', title: Number.isNaN(d.getTime()) ? 'Edited' : `Edited ${d.toLocaleString()}` }, 'edited');
 }
 
 /*
@@ -1270,18 +1305,248 @@ function showDeleted(r, seq, id) {
   if (!m || m.id !== id) return;
   const was = $('msg-list').querySelector(`li.msg[data-seq="${Number(seq)}"]`);
   r.msgs.set(seq, { ...m, content: null, deleted: true });
+  const hit = $('search-list').querySelector(`li[data-id="${Number(id)}"]`);
+  if (hit) hit.remove();
+  const ed = state.edit;
+  if (ed && ed.room === r && ed.seq === seq) {
+    endEdit(true);
+    toast('The message you were editing was deleted.', 'info');
+  }
   if (!was || was.classList.contains('deleted')) return;
   const li = messageItem(r.msgs.get(seq));
   li.className = was.className;
   li.classList.add('deleted');
+  li.classList.remove('editing');
   was.replaceWith(li);
 }
 
-/** message_deleted {room_id, id, seq}: a tombstone at once, for everyone in the room. */
+/** message_deleted {room_id, id, seq, change_seq}: a tombstone at once, for everyone in the room. */
 function onMessageDeleted(ev) {
   const r = state.room;
   if (!ev || typeof ev !== 'object' || !r || ev.room_id !== r.id || !Number.isInteger(ev.seq)) return;
   showDeleted(r, ev.seq, ev.id);
+  noteChange(r, ev.change_seq);
+}
+
+// ---------------------------------------------------------------- edits and catching up
+
+/*
+ * A message is edited in the composer: startEdit fills it with the text
+ * (the draft that was there is kept), Enter saves (edit_message with its
+ * ack; over REST, PATCH, while the live connection is down), Escape or
+ * Cancel puts the draft back. message_updated replaces the text in every
+ * page that shows the message.
+ *
+ * Edits and deletions of messages older than the since_seq of a rejoin do
+ * not come with it (docs/protocol.md, "Catching up after being offline"):
+ * r.changeSeq is the room's change counter as far as the messages shown
+ * reflect it (the Room read with them, then message_updated and
+ * message_deleted); when a rejoin's Room is ahead, GET
+ * /api/messages/{room}/changes?since= gives the changed messages in their
+ * current state, page after page.
+ */
+
+/** The room's change counter moved to cs (an event, a Room, a page of changes). */
+function noteChange(r, cs) {
+  if (Number.isInteger(cs) && cs > r.changeSeq) r.changeSeq = cs;
+}
+
+/** m (edited) is newer than cur: a later edited_at (an older event arriving late changes nothing). */
+function newerEdit(m, cur) {
+  if (typeof m.content !== 'string' || typeof m.edited_at !== 'string') return false;
+  if (typeof cur.edited_at !== 'string') return true;
+  const a = Date.parse(m.edited_at);
+  const b = Date.parse(cur.edited_at);
+  return a > b || (a === b && m.content !== cur.content);
+}
+
+/**
+ * m, a message of the open room r in its current state (message_updated,
+ * an ack, history, recovery, a page of changes), replaces the one shown
+ * with its seq: a tombstone, or newer text. A tombstone never comes back.
+ */
+function applyUpdate(r, m) {
+  const cur = r.msgs.get(m.seq);
+  if (!cur || cur.id !== m.id || isDeleted(cur)) return;
+  if (isDeleted(m)) {
+    showDeleted(r, m.seq, m.id);
+    return;
+  }
+  if (!newerEdit(m, cur)) return;
+  const next = { ...cur, content: m.content, edited_at: m.edited_at };
+  r.msgs.set(m.seq, next);
+  const was = $('msg-list').querySelector(`li.msg[data-seq="${Number(m.seq)}"]`);
+  if (was) {
+    const li = messageItem(next);
+    li.className = was.className;
+    was.replaceWith(li);
+  }
+  const hit = $('search-list').querySelector(`li[data-id="${Number(m.id)}"] .msg-text`);
+  if (hit) hit.textContent = m.content;
+}
+
+/** message_updated: Message (the new text, edited_at) plus change_seq. */
+function onMessageUpdated(ev) {
+  const r = state.room;
+  if (!ev || typeof ev !== 'object' || !r || ev.room_id !== r.id || !Number.isInteger(ev.seq)) return;
+  applyUpdate(r, ev);
+  noteChange(r, ev.change_seq);
+}
+
+/** Reads the changes of room r after change number since and shows them (one run at a time). */
+async function catchUp(r, since) {
+  r.changesFrom = r.changesFrom === null ? since : Math.min(r.changesFrom, since);
+  if (r.catching) return;
+  r.catching = true;
+  let from = null;
+  try {
+    // Again when another catch-up asked for an older start meanwhile.
+    while (r.changesFrom !== null && state.room === r) {
+      from = r.changesFrom;
+      r.changesFrom = null;
+      for (let i = 0; i < CHANGE_PAGES; i++) {
+        const d = await api.changes(r.id, from);
+        if (state.room !== r) return;
+        for (const m of d.changes) if (m && m.room_id === r.id && Number.isInteger(m.seq)) applyUpdate(r, m);
+        noteChange(r, d.change_seq);
+        if (!d.has_more || !(d.change_seq > from)) break;
+        from = d.change_seq;
+      }
+      from = null;
+    }
+  } catch (e) {
+    // The next join reads from there again.
+    if (from !== null) r.changesFrom = r.changesFrom === null ? from : Math.min(r.changesFrom, from);
+    if (state.room === r) apiFailed(e, 'Could not load the edits and deletions made while you were offline');
+  } finally {
+    r.catching = false;
+  }
+}
+
+/** The seq of the last own live message shown in room r, or 0. */
+function lastOwnSeq(r) {
+  let best = 0;
+  for (const [seq, m] of r.msgs) if (seq > best && isMine(m) && !isDeleted(m)) best = seq;
+  return best;
+}
+
+/** Edits message seq of the open room r in the composer. */
+function startEdit(r, seq) {
+  const m = r.msgs.get(seq);
+  if (state.room !== r || !m || !isMine(m) || isDeleted(m)) return;
+  const input = $('msg-input');
+  const draft = state.edit ? state.edit.draft : input.value;
+  if (state.edit) endEdit(false);
+  resetOwnTyping();
+  state.edit = { room: r, seq, id: m.id, draft, busy: false };
+  const li = $('msg-list').querySelector(`li.msg[data-seq="${Number(seq)}"]`);
+  if (li) {
+    li.classList.add('editing');
+    li.scrollIntoView({ block: 'nearest' });
+  }
+  fieldError('edit-error', '');
+  $('edit-bar').hidden = false;
+  $('composer').classList.add('editing');
+  $('send').setAttribute('aria-label', 'Save the edit');
+  input.setAttribute('aria-describedby', 'edit-title edit-error');
+  input.value = m.content;
+  autosize();
+  input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
+}
+
+/** Leaves editing; restore puts the draft that was in the composer back. */
+function endEdit(restore) {
+  const ed = state.edit;
+  if (!ed) return;
+  state.edit = null;
+  for (const li of $('msg-list').querySelectorAll('li.msg.editing')) li.classList.remove('editing');
+  fieldError('edit-error', '');
+  $('edit-bar').hidden = true;
+  $('composer').classList.remove('editing');
+  $('send').setAttribute('aria-label', 'Send');
+  const input = $('msg-input');
+  input.removeAttribute('aria-describedby');
+  if (restore) {
+    input.value = ed.draft;
+    autosize();
+    if (state.room === ed.room) input.focus();
+  }
+}
+
+const EDIT_ERRORS = {
+  conflict: 'the message was deleted meanwhile.',
+  forbidden: 'only its author may edit a message.',
+  not_found: 'the message is not there any more.',
+};
+
+/** Saves the edit in the composer (Enter, the Save button). */
+async function saveEdit() {
+  const ed = state.edit;
+  const r = state.room;
+  if (!ed || ed.busy || !r || ed.room !== r) return;
+  const text = $('msg-input').value;
+  const cur = r.msgs.get(ed.seq);
+  if (!cur || isDeleted(cur)) {
+    endEdit(true);
+    return;
+  }
+  if (!text.trim()) {
+    fieldError('edit-error', 'A message cannot be empty: to remove it, delete it instead.');
+    return;
+  }
+  if (text === cur.content) {
+    endEdit(true); // nothing changed
+    return;
+  }
+  ed.busy = true;
+  fieldError('edit-error', '');
+  let message = null;
+  let error = null;
+  const s = state.socket;
+  try {
+    if (s && s.connected) {
+      const ack = await s.timeout(ACK_TIMEOUT_MS).emitWithAck('edit_message', { room_id: r.id, id: ed.id, message: text });
+      if (ack && ack.ok && ack.message) message = ack.message;
+      else error = (ack && ack.error) || { message: 'no answer from the server' };
+    } else {
+      ({ message } = await api.editMessage(r.id, ed.id, text));
+    }
+  } catch (e) {
+    error = e instanceof api.ApiError ? e : { code: 'timeout', message: 'no answer from the server. Try again.' };
+  }
+  ed.busy = false;
+  if (error && (error.code === 'unauthorized' || error.status === 401)) {
+    sessionEnded();
+    return;
+  }
+  if (state.edit !== ed) return; // cancelled meanwhile
+  if (error) {
+    if (error.code === 'conflict') showDeleted(r, ed.seq, ed.id);
+    if (state.edit !== ed) return;
+    fieldError('edit-error', `Not saved: ${EDIT_ERRORS[error.code] || error.message}`);
+    $('msg-input').focus();
+    return;
+  }
+  if (message && message.room_id === r.id) applyUpdate(r, message);
+  endEdit(true);
+}
+
+/** The composer's keys: Enter sends (or saves an edit), Up in an empty composer edits the last own message, Escape cancels an edit. */
+function onComposerKey(ev) {
+  if (ev.isComposing) return;
+  if (ev.key === 'Enter' && !ev.shiftKey) {
+    ev.preventDefault();
+    $('composer').requestSubmit();
+  } else if (ev.key === 'Escape' && state.edit) {
+    ev.preventDefault();
+    endEdit(true);
+  } else if (ev.key === 'ArrowUp' && !state.edit && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey && ev.target.value === '' && state.room) {
+    const seq = lastOwnSeq(state.room);
+    if (!seq) return;
+    ev.preventDefault();
+    startEdit(state.room, seq);
+  }
 }
 
 /** Consecutive messages of one author within five minutes share one header. */
@@ -1388,6 +1653,10 @@ function onNewMessage(m) {
 
 function onComposerSubmit(ev) {
   ev.preventDefault();
+  if (state.edit) {
+    saveEdit();
+    return;
+  }
   const input = $('msg-input');
   const text = input.value;
   if (!text.trim() || !state.room) return;
@@ -1582,6 +1851,7 @@ function sendTyping(isTyping) {
 
 function onComposerInput() {
   autosize();
+  if (state.edit) return; // editing is not typing a new message
   const r = state.room;
   if (!r || !r.joined || !state.socket || !state.socket.connected) return;
   const t = state.typing;
@@ -1866,12 +2136,8 @@ function bindUi() {
   $('rooms-more').addEventListener('click', loadMoreRooms);
   $('composer').addEventListener('submit', onComposerSubmit);
   $('msg-input').addEventListener('input', onComposerInput);
-  $('msg-input').addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-      ev.preventDefault();
-      $('composer').requestSubmit();
-    }
-  });
+  $('msg-input').addEventListener('keydown', onComposerKey);
+  $('edit-cancel').addEventListener('click', () => endEdit(true));
   $('msg-input').addEventListener('blur', () => state.typing.active && sendTyping(false));
   $('load-older').addEventListener('click', loadOlder);
   $('jump').addEventListener('click', scrollToBottom);
