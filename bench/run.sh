@@ -184,9 +184,11 @@ sql() {
 
 # The read-state and search set (--read): seeded straight in SQL.
 read_set() {
-  local uid other r100k r1m
+  local uid other r100k r1m small
   uid=$(curl -sf "$url/api/me" -H "Authorization: Bearer $token" | sed -n 's/.*"user" *: *{ *"id" *: *"\([^"]*\)".*/\1/p')
   [ -n "$uid" ] || { echo "bench: no user id for the token" >&2; failed+=(read-set); return; }
+  # Baselines of the same run: the user in one room, searching a small room.
+  wrk_run read-me-1 /api/me
   say "read set: seeding 500 rooms x 20 messages for one member"
   other=$(sql "INSERT INTO users (username) VALUES ('rb-$stamp') RETURNING id")
   sql "INSERT INTO rooms (name, visibility, created_by, last_seq)
@@ -201,8 +203,26 @@ read_set() {
        UPDATE messages m SET content = NULL, deleted_at = now()
          FROM rooms r WHERE r.name LIKE 'rb500-$stamp-%' AND m.room_id = r.id AND m.seq = 10;
        ANALYZE" >/dev/null
+  # Vacuumed as a table in service would be: autovacuum working through the
+  # seeded rows (and the search index's pending list) would be measured too.
+  sql "VACUUM ANALYZE messages" >/dev/null
   wrk_run read-me-500 /api/me
   wrk_run read-rooms-500 '/api/rooms?limit=200&offset=300'
+  small=$(sql "SELECT id FROM rooms WHERE name = 'rb500-$stamp-1'")
+  wrk_run read-room-small "/api/rooms/$small"
+  wrk_run search-small "/api/messages/$small/search?q=seed"
+  # What unread adds to the 500 Room objects: the same rows built without it.
+  say "read set: 500 rooms in SQL, 20 calls each: $(sql "
+    DO \$\$ DECLARE t0 timestamptz; a float8; b float8; BEGIN
+      t0 := clock_timestamp();
+      FOR i IN 1..20 LOOP PERFORM chat_member_rooms_json('$uid'); END LOOP;
+      a := extract(epoch FROM clock_timestamp() - t0) * 1000 / 20;
+      t0 := clock_timestamp();
+      FOR i IN 1..20 LOOP PERFORM (SELECT json_agg(o.obj ORDER BY ur.joined_at, o.id)
+        FROM user_rooms ur JOIN chat_room_objects o ON o.id = ur.room_id WHERE ur.user_id = '$uid'); END LOOP;
+      b := extract(epoch FROM clock_timestamp() - t0) * 1000 / 20;
+      RAISE NOTICE 'with role and unread % ms, the bare objects % ms', round(a::numeric, 2), round(b::numeric, 2);
+    END \$\$" 2>&1 | sed -n 's/.*NOTICE: *//p')"
 
   say "read set: seeding a room of 100000 messages"
   r100k=$(sql "INSERT INTO rooms (name, visibility, created_by, last_seq)
@@ -215,6 +235,7 @@ read_set() {
        UPDATE messages SET content = NULL, deleted_at = now()
          WHERE room_id = '$r100k' AND seq % 100 = 2;
        ANALYZE" >/dev/null
+  sql "VACUUM ANALYZE messages" >/dev/null
   say "read set: unread of the 100k room: $(curl -sf "$url/api/rooms/$r100k" -H "Authorization: Bearer $token" | sed -n 's/.*"unread" *: *\([0-9]*\).*/\1/p')"
   wrk_run read-room-100k "/api/rooms/$r100k"
   wrk_run read-me-500-100k /api/me
@@ -228,6 +249,7 @@ read_set() {
                 || CASE WHEN g % 100000 = 7 THEN ' needle' ELSE '' END
            FROM generate_series(1, 1000000) g;
        ANALYZE messages" >/dev/null
+  sql "VACUUM ANALYZE messages" >/dev/null
   wrk_run search-1m-rare "/api/messages/$r1m/search?q=needle"
   wrk_run search-1m-1000 "/api/messages/$r1m/search?q=w42"
   wrk_run search-1m-all "/api/messages/$r1m/search?q=common"
