@@ -7,6 +7,9 @@
 
 #include "api.h"
 #include "cfg.h"
+#include "check.h"
+#include "cli.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -54,21 +57,42 @@ static int serve(void *arg, int slot)
 	return 0;
 }
 
-int main(void)
+static const char fcgi_about[] =
+	"The chat REST API (/api/*), a FastCGI responder: it accepts on the listening\n"
+	"socket it is given as fd 0 by spawn-fcgi, multiwatch or a systemd socket unit.\n";
+
+/* Before serving: a FastCGI socket on fd 0, and a schema that is not behind. */
+static int fcgi_preflight(const struct cfg *cfg)
 {
+	char why[128];
+
+	if (listener_check(0, why, sizeof(why))) {
+		log_err("no FastCGI socket on standard input (fd 0 is %s): start chat-fcgi under "
+			"spawn-fcgi, multiwatch or a systemd socket unit (docs/deploy.md), or try "
+			"'chat-fcgi --check' or '--help'",
+			why);
+		return -1;
+	}
+	return check_schema_at_start("chat-fcgi", cfg);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { "chat-fcgi", fcgi_about, CLI_RUN };
 	struct sigaction sa;
 	struct cfg cfg;
 	struct serve_ctx sc;
 	struct pwslot slots;
 	long nslots;
-	char err[256];
-	int rc = 0;
+	int rc;
 
-	if (cfg_load(&cfg, err, sizeof(err))) {
-		fprintf(stderr, "chat-fcgi: %s\n", err);
-		return 2;
-	}
+	rc = cli_start(&cli, argc, argv, &cfg);
+	if (rc >= 0)
+		return rc;
+	rc = 0;
 	log_init("fcgi", cfg.log_level);
+	if (fcgi_preflight(&cfg))
+		return CLI_EXIT_USAGE;
 	if (FCGX_Init() != 0) {
 		log_err("cannot initialize libfcgi");
 		return 1;
