@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "allow.h"
+
 /*
  * Every limit of the service. Filled once at start-up by cfg_load() and
  * passed down by pointer; nothing reads the environment after that.
@@ -14,6 +16,9 @@ struct cfg {
 	const char *allowed_origins; /* CHAT_ALLOWED_ORIGINS, comma-separated */
 	const char *log_level;       /* CHAT_LOG_LEVEL: debug, info, warn, error */
 	const char *jwt_secret;      /* CHAT_JWT_SECRET: HS256 key of site tokens, "" = off */
+	const char *metrics_allow_list; /* CHAT_METRICS_ALLOW: who may GET the metrics */
+	struct allow metrics_allow;     /* ... parsed */
+	const char *fcgi_metrics_file;  /* CHAT_FCGI_METRICS_FILE: the workers' shared counters */
 	long port;                   /* CHAT_PORT */
 	long max_body;               /* CHAT_MAX_BODY: request body bytes */
 	long username_max;           /* CHAT_USERNAME_MAX: characters */
@@ -74,6 +79,9 @@ struct cfg {
  * CFG_ROOM_TEXT_MAX characters.
  */
 #define CFG_NOTIFY_MAX 7999
+
+/* Who may scrape the metrics unless CHAT_METRICS_ALLOW says otherwise. */
+#define CFG_METRICS_ALLOW "127.0.0.0/8,::1"
 #define CFG_ROOM_EVENT_FIXED 512
 #define CFG_ROOM_TEXT_MAX ((CFG_NOTIFY_MAX - CFG_ROOM_EVENT_FIXED) / 4)
 

@@ -36,8 +36,8 @@ static int serve(void *arg, int slot)
 	struct api api;
 	FCGX_Request req;
 
-	sc->metrics->slot[slot].pid = getpid();
-	if (api_init(&api, sc->cfg, sc->metrics, &sc->metrics->slot[slot], sc->slots))
+	(void)slot;
+	if (api_init(&api, sc->cfg, sc->metrics, sc->slots))
 		return 1;
 	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_err("cannot initialize the request");
@@ -74,6 +74,22 @@ static int fcgi_preflight(const struct cfg *cfg)
 		return -1;
 	}
 	return check_schema_at_start("chat-fcgi", cfg);
+}
+
+/* The counters every worker on this socket shares (metrics.h). NULL when none can be mapped. */
+static struct metrics *fcgi_metrics_open(const struct cfg *cfg)
+{
+	char path[256];
+	struct metrics *m = metrics_open(cfg->fcgi_metrics_file, path, sizeof(path));
+
+	if (!m)
+		log_err("cannot map the metrics counters");
+	else if (path[0])
+		log_info("metrics shared through '%s'", path);
+	else
+		log_warn("metrics are this process's own: set CHAT_FCGI_METRICS_FILE to share them "
+			 "with workers started by spawn-fcgi -F or multiwatch");
+	return m;
 }
 
 int main(int argc, char **argv)
@@ -113,9 +129,8 @@ int main(int argc, char **argv)
 		return 1;
 	sc.cfg = &cfg;
 	sc.slots = &slots;
-	sc.metrics = metrics_new(cfg.fcgi_workers ? (int)cfg.fcgi_workers : 1);
+	sc.metrics = fcgi_metrics_open(&cfg);
 	if (!sc.metrics) {
-		log_err("cannot map the metrics counters");
 		pwslot_close(&slots);
 		return 1;
 	}
@@ -126,7 +141,7 @@ int main(int argc, char **argv)
 		log_err("cannot start any worker");
 		rc = 1;
 	}
-	metrics_free(sc.metrics);
+	metrics_close(sc.metrics);
 	pwslot_close(&slots);
 	return rc;
 }

@@ -36,6 +36,7 @@ struct conn_wsi {
 	char addr[48];      /* the client address key of the request */
 	const char *answer; /* its body (static) */
 	char *dyn_answer;   /* or a body to free after writing */
+	const char *dyn_type; /* dyn_answer's Content-Type */
 	char origin[128];   /* an allowed Origin to echo (CORS), or "" */
 };
 
