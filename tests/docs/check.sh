@@ -121,6 +121,16 @@ for m in $(missing "$doc_metrics" "$code_metrics"); do
   fail "docs/operations.md names metric $m, which the code does not write"
 done
 
+# ---------------------------------------------------------------- 4b. env file
+
+# deploy/chat.env.example is also sourced by shells (set -a; . chat.env):
+# it must parse, and give DATABASE_URL whole.
+if ! got=$(env -i bash -c 'set -eu; set -a; . deploy/chat.env.example; printf %s "$DATABASE_URL"' 2>&1); then
+  fail "deploy/chat.env.example cannot be sourced by a shell: $got"
+elif [ "$got" != "$(sed -nE "s/^DATABASE_URL='(.*)'$/\1/p" deploy/chat.env.example)" ]; then
+  fail "deploy/chat.env.example: a shell reads DATABASE_URL as '$got'"
+fi
+
 # ---------------------------------------------------------------- 5. paths
 
 for doc in README.md docs/*.md; do
