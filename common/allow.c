@@ -52,8 +52,8 @@ static int allow_entry(struct allow_net *net, char *word, char *err, size_t errl
 	}
 	max = family == 4 ? 32 : 128;
 	if (slash && cfg_parse_long(slash + 1, 0, max, &prefix)) {
-		snprintf(err, errlen, "'%s': the prefix length must be a number from 0 to %d",
-			 word, max);
+		snprintf(err, errlen, "'%s': the prefix length must be a number from 0 to %d", word,
+			 max);
 		return -1;
 	}
 	net->prefix = (int)(prefix < 0 ? max : prefix) + (family == 4 ? 96 : 0);

@@ -4,8 +4,8 @@
 #include "textbuf.h"
 
 const unsigned long long histo_bounds_us[HISTO_BOUNDS] = {
-	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
-	10000000,
+	1000,   2500,   5000,    10000,   25000,   50000,    100000,
+	250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
 
 void histo_observe(struct histo *h, unsigned long long us)
@@ -19,8 +19,8 @@ void histo_observe(struct histo *h, unsigned long long us)
 	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
 }
 
-void histo_render(const struct histo *h, const char *name, const char *help, char *buf,
-		  size_t size, size_t *n)
+void histo_render(const struct histo *h, const char *name, const char *help, char *buf, size_t size,
+		  size_t *n)
 {
 	unsigned long long cum = 0, count;
 

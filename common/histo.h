@@ -30,7 +30,7 @@ void histo_observe(struct histo *h, unsigned long long us);
  * seconds, ending with +Inf), name_sum (seconds) and name_count, after
  * its HELP and TYPE lines, with textbuf_printf's truncation rules.
  */
-void histo_render(const struct histo *h, const char *name, const char *help, char *buf,
-		  size_t size, size_t *n);
+void histo_render(const struct histo *h, const char *name, const char *help, char *buf, size_t size,
+		  size_t *n);
 
 #endif

@@ -119,16 +119,17 @@ char *metrics_render(const struct metrics *m, size_t *len)
 
 	if (!buf)
 		return NULL;
-	textbuf_printf(buf, size, &n,
-		       "# HELP chat_build_info The release and the schema version of this build.\n"
-		       "# TYPE chat_build_info gauge\n"
-		       "chat_build_info{version=\"%s\",schema=\"%s\"} 1\n"
-		       "# HELP chat_fcgi_worker_restarts_total Workers the built-in pool replaced.\n"
-		       "# TYPE chat_fcgi_worker_restarts_total counter\n"
-		       "chat_fcgi_worker_restarts_total %llu\n"
-		       "# HELP chat_fcgi_requests_total Requests answered, by status class.\n"
-		       "# TYPE chat_fcgi_requests_total counter\n",
-		       version_release(), version_schema(), m->restarts);
+	textbuf_printf(
+		buf, size, &n,
+		"# HELP chat_build_info The release and the schema version of this build.\n"
+		"# TYPE chat_build_info gauge\n"
+		"chat_build_info{version=\"%s\",schema=\"%s\"} 1\n"
+		"# HELP chat_fcgi_worker_restarts_total Workers the built-in pool replaced.\n"
+		"# TYPE chat_fcgi_worker_restarts_total counter\n"
+		"chat_fcgi_worker_restarts_total %llu\n"
+		"# HELP chat_fcgi_requests_total Requests answered, by status class.\n"
+		"# TYPE chat_fcgi_requests_total counter\n",
+		version_release(), version_schema(), m->restarts);
 	for (int k = 2; k < 6; k++)
 		textbuf_printf(buf, size, &n, "chat_fcgi_requests_total{status=\"%dxx\"} %llu\n", k,
 			       atomic_load_explicit(&m->requests[k], memory_order_relaxed));

@@ -18,10 +18,10 @@
  */
 struct metrics {
 	uint32_t magic, size;
-	unsigned long long restarts;    /* workers the built-in pool replaced (its master writes) */
-	atomic_ullong requests[6];      /* by status class: [2] = 2xx ... [5] = 5xx */
-	atomic_ullong db_unavailable;   /* answers 503 db_unavailable */
-	struct histo duration;          /* accept to answer */
+	unsigned long long restarts;  /* workers the built-in pool replaced (its master writes) */
+	atomic_ullong requests[6];    /* by status class: [2] = 2xx ... [5] = 5xx */
+	atomic_ullong db_unavailable; /* answers 503 db_unavailable */
+	struct histo duration;        /* accept to answer */
 };
 
 /*

@@ -84,8 +84,8 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 		       "chat_ws_queue_frames_max %lu\n",
 		       cs->frames_out, cs->bytes_out, st->queue_frames, st->queue_max);
 	histo_render(&st->delivery, "chat_ws_delivery_seconds",
-		     "From an event's NOTIFY in the database (its commit) to its arrival here.", buf,
-		     size, n);
+		     "From an event's NOTIFY in the database (its commit) to its arrival here.",
+		     buf, size, n);
 	histo_render(&st->ack, "chat_ws_ack_seconds",
 		     "From a client event's arrival to its acknowledgement, for events answered "
 		     "by the database.",
@@ -138,8 +138,8 @@ static void metrics_db(const struct bridge *b, const struct pgloop_stats *pg, ch
 		"# TYPE chat_ws_db_reconnects_total counter\n"
 		"chat_ws_db_reconnects_total %llu\n",
 		pg->listen_up, pg->query_up, pgloop_pending(b->pg), pg->segment_ms_sum / 1000.0,
-		pg->segments, pg->segment_ms_last / 1000.0, pg->statements, pg->batches, pg->batched,
-		pg->failed, pg->rolled_back, pg->retried, pg->reconnects);
+		pg->segments, pg->segment_ms_last / 1000.0, pg->statements, pg->batches,
+		pg->batched, pg->failed, pg->rolled_back, pg->retried, pg->reconnects);
 }
 
 /* Presence closes waiting, and CONNECTs refused after a logout. */

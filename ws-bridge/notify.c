@@ -410,7 +410,7 @@ static void notify_lag(struct bridge *b, json_t *ev)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	lag_us = (long long)now.tv_sec * 1000000LL + now.tv_nsec / 1000 -
-		 (long long)json_integer_value(json_object_get(ev, "ts")) * 1000LL;
+		(long long)json_integer_value(json_object_get(ev, "ts")) * 1000LL;
 	/* Clocks of two hosts may disagree by a little: never below zero. */
 	histo_observe(&b->stats.delivery, lag_us > 0 ? (unsigned long long)lag_us : 0);
 	json_object_del(ev, "ts");

@@ -121,6 +121,17 @@ for m in $(missing "$doc_metrics" "$code_metrics"); do
   fail "docs/operations.md names metric $m, which the code does not write"
 done
 
+# The example Grafana dashboard queries only metrics the code writes.
+for m in $(grep -ohE 'chat_(ws|fcgi)_[a-z_]+' deploy/grafana/*.json | sort -u); do
+  base=${m%_bucket}
+  base=${base%_sum}
+  base=${base%_count}
+  grep -qx "$m" <<<"$code_metrics" || grep -qx "$base" <<<"$code_metrics" ||
+    fail "deploy/grafana names metric $m, which the code does not write"
+done
+python3 -m json.tool deploy/grafana/chat-dashboard.json >/dev/null 2>&1 ||
+  fail "deploy/grafana/chat-dashboard.json is not valid JSON"
+
 # ---------------------------------------------------------------- 4b. env file
 
 # deploy/chat.env.example is also sourced by shells (set -a; . chat.env):

@@ -102,8 +102,9 @@ static void test_refusals(void **state)
 	parse_fails("[::1]", "not an IPv4 or IPv6");
 	parse_fails("256.0.0.1", "not an IPv4 or IPv6");
 	parse_fails("10.0.0.0/8;rm", "from 0 to 32");
-	parse_fails("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-		    "is not an IPv4");
+	parse_fails(
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		"is not an IPv4");
 	for (int i = 0; i <= ALLOW_MAX; i++) {
 		char one[32];
 

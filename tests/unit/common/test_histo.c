@@ -20,11 +20,13 @@ static void test_empty(void **state)
 	memset(&h, 0, sizeof(h));
 	histo_render(&h, "x_seconds", "What x is.", buf, sizeof(buf), &n);
 	assert_true(n < sizeof(buf));
-	assert_non_null(strstr(buf, "# HELP x_seconds What x is.\n# TYPE x_seconds histogram\n"
-				    "x_seconds_bucket{le=\"0.001\"} 0\n"));
-	assert_non_null(strstr(buf, "x_seconds_bucket{le=\"10\"} 0\n"
-				    "x_seconds_bucket{le=\"+Inf\"} 0\n"
-				    "x_seconds_sum 0.000000\nx_seconds_count 0\n"));
+	assert_non_null(strstr(buf,
+			       "# HELP x_seconds What x is.\n# TYPE x_seconds histogram\n"
+			       "x_seconds_bucket{le=\"0.001\"} 0\n"));
+	assert_non_null(strstr(buf,
+			       "x_seconds_bucket{le=\"10\"} 0\n"
+			       "x_seconds_bucket{le=\"+Inf\"} 0\n"
+			       "x_seconds_sum 0.000000\nx_seconds_count 0\n"));
 }
 
 static void test_buckets_cumulative_le_inclusive(void **state)
@@ -41,14 +43,17 @@ static void test_buckets_cumulative_le_inclusive(void **state)
 	histo_observe(&h, 250000);   /* <= 0.25 s */
 	histo_observe(&h, 10000001); /* past 10 s: +Inf only */
 	histo_render(&h, "y_seconds", "y.", buf, sizeof(buf), &n);
-	assert_non_null(strstr(buf, "y_seconds_bucket{le=\"0.001\"} 2\n"
-				    "y_seconds_bucket{le=\"0.0025\"} 3\n"
-				    "y_seconds_bucket{le=\"0.005\"} 3\n"));
-	assert_non_null(strstr(buf, "y_seconds_bucket{le=\"0.1\"} 3\n"
-				    "y_seconds_bucket{le=\"0.25\"} 4\n"));
-	assert_non_null(strstr(buf, "y_seconds_bucket{le=\"10\"} 4\n"
-				    "y_seconds_bucket{le=\"+Inf\"} 5\n"
-				    "y_seconds_sum 10.252002\ny_seconds_count 5\n"));
+	assert_non_null(strstr(buf,
+			       "y_seconds_bucket{le=\"0.001\"} 2\n"
+			       "y_seconds_bucket{le=\"0.0025\"} 3\n"
+			       "y_seconds_bucket{le=\"0.005\"} 3\n"));
+	assert_non_null(strstr(buf,
+			       "y_seconds_bucket{le=\"0.1\"} 3\n"
+			       "y_seconds_bucket{le=\"0.25\"} 4\n"));
+	assert_non_null(strstr(buf,
+			       "y_seconds_bucket{le=\"10\"} 4\n"
+			       "y_seconds_bucket{le=\"+Inf\"} 5\n"
+			       "y_seconds_sum 10.252002\ny_seconds_count 5\n"));
 }
 
 static void test_bounds_ascending(void **state)
