@@ -50,6 +50,12 @@ UNIT_FCGI_SRC := $(sort $(wildcard tests/unit/fcgi-app/test_*.c))
 UNIT_CTL_SRC  := $(sort $(wildcard tests/unit/chatctl/test_*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+
+# The release (VERSION) and the schema this build needs (the newest
+# migrations/NNNN_*.sql), compiled into common/version.c alone.
+CHAT_VERSION := $(shell cat VERSION 2>/dev/null)
+CHAT_SCHEMA  := $(lastword $(sort $(patsubst migrations/%,%,$(wildcard migrations/[0-9][0-9][0-9][0-9]_*.sql))))
+CHAT_SCHEMA  := $(firstword $(subst _, ,$(CHAT_SCHEMA)))
 FCGI_OBJ   := $(FCGI_SRC:%.c=$(BUILD)/obj/%.o)
 WS_OBJ     := $(WS_SRC:%.c=$(BUILD)/obj/%.o)
 CTL_OBJ    := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
@@ -78,6 +84,10 @@ web-client:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/common/version.o: CPPFLAGS += -DCHAT_VERSION='"$(CHAT_VERSION)"' \
+	-DCHAT_SCHEMA='"$(CHAT_SCHEMA)"'
+$(BUILD)/obj/common/version.o: VERSION $(wildcard migrations/[0-9]*.sql)
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

@@ -8,6 +8,7 @@
 #include "envfile.h"
 #include "log.h"
 #include "audit.h"
+#include "version.h"
 
 /* The services' env file (deploy/chat.env.example), read when present. */
 #define CHATCTL_ENV_FILE "/etc/chat/chat.env"
@@ -35,7 +36,7 @@ int main(int argc, char **argv)
 		return CTL_EXIT_OK;
 	}
 	if (a.version) {
-		printf("chatctl (schema %s)\n", CTL_SCHEMA);
+		printf("chatctl %s (schema %s)\n", version_release(), CTL_SCHEMA);
 		return CTL_EXIT_OK;
 	}
 	env_file = a.env_file;

@@ -139,6 +139,15 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 			 JWTAUTH_SECRET_MIN);
 		return -1;
 	}
+	c->metrics_allow_list = cfg_env("CHAT_METRICS_ALLOW", CFG_METRICS_ALLOW);
+	if (allow_parse(&c->metrics_allow, c->metrics_allow_list, err, errlen)) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "invalid CHAT_METRICS_ALLOW: %s", why);
+		return -1;
+	}
+	c->fcgi_metrics_file = cfg_env("CHAT_FCGI_METRICS_FILE", "");
 	c->ws_listen = cfg_env("CHAT_WS_LISTEN", "");
 	c->bridge_id = cfg_env("CHAT_BRIDGE_ID", "");
 	c->ws_sid_prefix = cfg_env("CHAT_WS_SID_PREFIX", "");

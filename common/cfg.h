@@ -4,37 +4,42 @@
 
 #include <stddef.h>
 
+#include "allow.h"
+
 /*
  * Every limit of the service. Filled once at start-up by cfg_load() and
  * passed down by pointer; nothing reads the environment after that.
  * The variable of each field is named in cfg.c and in the README table.
  */
 struct cfg {
-	const char *database_url;    /* DATABASE_URL, a libpq conninfo or URI */
-	const char *allowed_origins; /* CHAT_ALLOWED_ORIGINS, comma-separated */
-	const char *log_level;       /* CHAT_LOG_LEVEL: debug, info, warn, error */
-	const char *jwt_secret;      /* CHAT_JWT_SECRET: HS256 key of site tokens, "" = off */
-	long port;                   /* CHAT_PORT */
-	long max_body;               /* CHAT_MAX_BODY: request body bytes */
-	long username_max;           /* CHAT_USERNAME_MAX: characters */
-	long room_name_max;          /* CHAT_ROOM_NAME_MAX: characters */
-	long description_max;        /* CHAT_DESCRIPTION_MAX: characters */
-	long message_max;            /* CHAT_MESSAGE_MAX: characters */
-	long client_id_max;          /* CHAT_CLIENT_ID_MAX: characters */
-	long msg_rate;               /* CHAT_MSG_RATE: messages per window, 0 = off */
-	long msg_rate_window;        /* CHAT_MSG_RATE_WINDOW: seconds */
-	long join_rate;              /* CHAT_JOIN_RATE: new names per window per address */
-	long join_rate_window;       /* CHAT_JOIN_RATE_WINDOW: seconds */
-	long room_create_rate;       /* CHAT_ROOM_CREATE_RATE: rooms per window per user, 0 = off */
-	long room_create_window;     /* CHAT_ROOM_CREATE_WINDOW: seconds */
-	long session_ttl;            /* CHAT_SESSION_TTL: idle seconds */
-	long cookie_secure;          /* CHAT_COOKIE_SECURE: 1 adds Secure */
-	long presence_ttl;           /* CHAT_PRESENCE_TTL: heartbeat expiry seconds */
-	long rooms_cache_ms;         /* CHAT_ROOMS_CACHE_MS: GET /api/rooms reuse, 0 = off */
-	long db_timeout;             /* CHAT_DB_TIMEOUT: connect and statement seconds */
-	long fcgi_workers;           /* CHAT_FCGI_WORKERS: 0 serves in-process */
-	long pwhash_opslimit;        /* CHAT_PWHASH_OPSLIMIT: Argon2id passes */
-	long pwhash_memlimit;        /* CHAT_PWHASH_MEMLIMIT: bytes per hash */
+	const char *database_url;       /* DATABASE_URL, a libpq conninfo or URI */
+	const char *allowed_origins;    /* CHAT_ALLOWED_ORIGINS, comma-separated */
+	const char *log_level;          /* CHAT_LOG_LEVEL: debug, info, warn, error */
+	const char *jwt_secret;         /* CHAT_JWT_SECRET: HS256 key of site tokens, "" = off */
+	const char *metrics_allow_list; /* CHAT_METRICS_ALLOW: who may GET the metrics */
+	struct allow metrics_allow;     /* ... parsed */
+	const char *fcgi_metrics_file;  /* CHAT_FCGI_METRICS_FILE: the workers' shared counters */
+	long port;                      /* CHAT_PORT */
+	long max_body;                  /* CHAT_MAX_BODY: request body bytes */
+	long username_max;              /* CHAT_USERNAME_MAX: characters */
+	long room_name_max;             /* CHAT_ROOM_NAME_MAX: characters */
+	long description_max;           /* CHAT_DESCRIPTION_MAX: characters */
+	long message_max;               /* CHAT_MESSAGE_MAX: characters */
+	long client_id_max;             /* CHAT_CLIENT_ID_MAX: characters */
+	long msg_rate;                  /* CHAT_MSG_RATE: messages per window, 0 = off */
+	long msg_rate_window;           /* CHAT_MSG_RATE_WINDOW: seconds */
+	long join_rate;                 /* CHAT_JOIN_RATE: new names per window per address */
+	long join_rate_window;          /* CHAT_JOIN_RATE_WINDOW: seconds */
+	long room_create_rate;      /* CHAT_ROOM_CREATE_RATE: rooms per window per user, 0 = off */
+	long room_create_window;    /* CHAT_ROOM_CREATE_WINDOW: seconds */
+	long session_ttl;           /* CHAT_SESSION_TTL: idle seconds */
+	long cookie_secure;         /* CHAT_COOKIE_SECURE: 1 adds Secure */
+	long presence_ttl;          /* CHAT_PRESENCE_TTL: heartbeat expiry seconds */
+	long rooms_cache_ms;        /* CHAT_ROOMS_CACHE_MS: GET /api/rooms reuse, 0 = off */
+	long db_timeout;            /* CHAT_DB_TIMEOUT: connect and statement seconds */
+	long fcgi_workers;          /* CHAT_FCGI_WORKERS: 0 serves in-process */
+	long pwhash_opslimit;       /* CHAT_PWHASH_OPSLIMIT: Argon2id passes */
+	long pwhash_memlimit;       /* CHAT_PWHASH_MEMLIMIT: bytes per hash */
 	long pwhash_max_concurrent; /* CHAT_PWHASH_MAX_CONCURRENT: hashes at once, 0 = one per CPU */
 	long pwhash_wait_ms;        /* CHAT_PWHASH_WAIT_MS: wait for a hashing slot, then 503 */
 	long login_user_rate;       /* CHAT_LOGIN_USER_RATE: failed sign-ins per window per name */
@@ -74,6 +79,9 @@ struct cfg {
  * CFG_ROOM_TEXT_MAX characters.
  */
 #define CFG_NOTIFY_MAX 7999
+
+/* Who may scrape the metrics unless CHAT_METRICS_ALLOW says otherwise. */
+#define CFG_METRICS_ALLOW "127.0.0.0/8,::1"
 #define CFG_ROOM_EVENT_FIXED 512
 #define CFG_ROOM_TEXT_MAX ((CFG_NOTIFY_MAX - CFG_ROOM_EVENT_FIXED) / 4)
 

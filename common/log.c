@@ -3,7 +3,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* The logger is the one piece of process-wide state besides the stop flag:
@@ -12,15 +14,33 @@
 static struct {
 	const char *component;
 	enum log_level min;
+	int journal; /* stderr is the journal: lines start with <priority> */
 	char req[64];
 	char user[64];
-} log_state = { "chat", LOG_INFO, "", "" };
+} log_state = { "chat", LOG_INFO, 0, "", "" };
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
+
+/* syslog priorities (sd-daemon.h's SD_DEBUG ... SD_ERR) of debug, info, warn, error. */
+static const char log_prio[] = { '7', '6', '4', '3' };
+
+int log_journal_stream(const char *journal_stream, int fd)
+{
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (!journal_stream || sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return 0;
+	if (fstat(fd, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *component, const char *min_level)
 {
 	log_state.component = component;
+	log_state.journal = log_journal_stream(getenv("JOURNAL_STREAM"), 2);
 	log_state.min = LOG_INFO;
 	for (int i = 0; i < 4; i++)
 		if (min_level && strcmp(min_level, log_names[i]) == 0)
@@ -81,6 +101,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (log_state.journal)
+		fprintf(stderr, "<%c>", log_prio[level]);
 	fprintf(stderr, "ts=%s.%03ldZ level=%s comp=%s%s%s%s%s msg=\"%s\"\n", ts,
 		now.tv_nsec / 1000000L, log_names[level], log_state.component,
 		log_state.req[0] ? " req=" : "", log_state.req, log_state.user[0] ? " user=" : "",

@@ -7,9 +7,18 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERR };
 /*
  * Sets the component name printed on every line ("fcgi", "ws") and the
  * lowest level printed ("debug", "info", "warn", "error"; anything else
- * means info). The component string must outlive the program.
+ * means info). The component string must outlive the program. When
+ * stderr is the journal (systemd's JOURNAL_STREAM names it), each line
+ * starts with its syslog priority, "<7>" debug, "<6>" info, "<4>" warn,
+ * "<3>" error, which journald reads and strips (sd-daemon(3)).
  */
 void log_init(const char *component, const char *min_level);
+
+/*
+ * Whether descriptor fd is the stream journal_stream ("DEVICE:INODE",
+ * systemd's JOURNAL_STREAM) names. NULL or a malformed value is not.
+ */
+int log_journal_stream(const char *journal_stream, int fd);
 
 /*
  * Sets the request id and user id printed on following lines until the

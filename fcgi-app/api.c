@@ -151,15 +151,14 @@ static void api_health(struct api_ctx *x)
 	api_send_data(x, 200, NULL, ok, sizeof(ok) - 1);
 }
 
-/* The pool's metrics page: loopback clients only (nginx also restricts it). */
+/* The workers' metrics page, for the addresses of CHAT_METRICS_ALLOW (REMOTE_ADDR). */
 static void api_metrics(struct api_ctx *x)
 {
-	const char *addr = x->req.remote_addr ? x->req.remote_addr : "";
 	size_t len = 0;
 	char *body;
 
-	if (strcmp(addr, "127.0.0.1") != 0 && strcmp(addr, "::1") != 0) {
-		api_error(x, ERR_NOT_FOUND, "no such endpoint", NULL);
+	if (!allow_match(&x->api->cfg->metrics_allow, x->req.remote_addr)) {
+		api_error(x, ERR_FORBIDDEN, "metrics are not served to this address", NULL);
 		return;
 	}
 	body = metrics_render(x->api->metrics, &len);
@@ -286,13 +285,12 @@ static int api_read_json(struct api_ctx *x)
 	return 0;
 }
 
-int api_init(struct api *a, const struct cfg *cfg, const struct metrics *metrics,
-	     struct metrics_slot *mine, const struct pwslot *slots)
+int api_init(struct api *a, const struct cfg *cfg, struct metrics *metrics,
+	     const struct pwslot *slots)
 {
 	a->cfg = cfg;
 	a->seq = 0;
 	a->metrics = metrics;
-	a->mine = mine;
 	a->slots = slots;
 	if (pwhash_init(&a->pw, (unsigned long long)cfg->pwhash_opslimit,
 			(size_t)cfg->pwhash_memlimit))
@@ -344,13 +342,10 @@ void api_handle(struct api *a, FCGX_Request *fcgi)
 	ep->fn(&x);
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (a->mine) {
-		metrics_request(a->mine, x.req.status,
+	if (a->metrics)
+		metrics_request(a->metrics, x.req.status,
 				(unsigned long long)((t1.tv_sec - t0.tv_sec) * 1000000LL +
 						     (t1.tv_nsec - t0.tv_nsec) / 1000));
-		if (x.req.status == 503)
-			a->mine->db_unavailable++;
-	}
 	if (x.req.status >= 500)
 		log_warn("%s %s answered %d", x.req.method, x.req.path, x.req.status);
 	else

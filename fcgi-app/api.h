@@ -14,21 +14,19 @@
 struct api {
 	const struct cfg *cfg;
 	struct db db;
-	unsigned long seq;             /* requests served, for request ids */
-	const struct metrics *metrics; /* the whole pool's, for the metrics page */
-	struct metrics_slot *mine;     /* this worker's counters */
-	struct pagecache rooms;        /* recent GET /api/rooms answers */
-	struct pwhash pw;              /* password hashing, this worker's */
-	const struct pwslot *slots;    /* the pool's bound on hashes at once */
+	unsigned long seq;          /* requests served, for request ids */
+	struct metrics *metrics;    /* every worker's counters, shared (NULL: none) */
+	struct pagecache rooms;     /* recent GET /api/rooms answers */
+	struct pwhash pw;           /* password hashing, this worker's */
+	const struct pwslot *slots; /* the pool's bound on hashes at once */
 };
 
 /*
  * Prepares the API; cfg, the metrics and slots must outlive it. Connects
  * to the database lazily. Returns 0, or -1 when libsodium cannot start.
  */
-int api_init(struct api *a, const struct cfg *cfg, const struct metrics *metrics,
-	     struct metrics_slot *mine, const struct pwslot *slots)
-	__attribute__((warn_unused_result));
+int api_init(struct api *a, const struct cfg *cfg, struct metrics *metrics,
+	     const struct pwslot *slots) __attribute__((warn_unused_result));
 
 /* Releases the database connection. */
 void api_release(struct api *a);

@@ -7,6 +7,9 @@
 
 #include "api.h"
 #include "cfg.h"
+#include "check.h"
+#include "cli.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -33,8 +36,8 @@ static int serve(void *arg, int slot)
 	struct api api;
 	FCGX_Request req;
 
-	sc->metrics->slot[slot].pid = getpid();
-	if (api_init(&api, sc->cfg, sc->metrics, &sc->metrics->slot[slot], sc->slots))
+	(void)slot;
+	if (api_init(&api, sc->cfg, sc->metrics, sc->slots))
 		return 1;
 	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_err("cannot initialize the request");
@@ -54,21 +57,58 @@ static int serve(void *arg, int slot)
 	return 0;
 }
 
-int main(void)
+static const char fcgi_about[] =
+	"The chat REST API (/api/*), a FastCGI responder: it accepts on the listening\n"
+	"socket it is given as fd 0 by spawn-fcgi, multiwatch or a systemd socket unit.\n";
+
+/* Before serving: a FastCGI socket on fd 0, and a schema that is not behind. */
+static int fcgi_preflight(const struct cfg *cfg)
 {
+	char why[128];
+
+	if (listener_check(0, why, sizeof(why))) {
+		log_err("no FastCGI socket on standard input (fd 0 is %s): start chat-fcgi under "
+			"spawn-fcgi, multiwatch or a systemd socket unit (docs/deploy.md), or try "
+			"'chat-fcgi --check' or '--help'",
+			why);
+		return -1;
+	}
+	return check_schema_at_start("chat-fcgi", cfg);
+}
+
+/* The counters every worker on this socket shares (metrics.h). NULL when none can be mapped. */
+static struct metrics *fcgi_metrics_open(const struct cfg *cfg)
+{
+	char path[256];
+	struct metrics *m = metrics_open(cfg->fcgi_metrics_file, path, sizeof(path));
+
+	if (!m)
+		log_err("cannot map the metrics counters");
+	else if (path[0])
+		log_info("metrics shared through '%s'", path);
+	else
+		log_warn("metrics are this process's own: set CHAT_FCGI_METRICS_FILE to share them "
+			 "with workers started by spawn-fcgi -F or multiwatch");
+	return m;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { "chat-fcgi", fcgi_about, CLI_RUN };
 	struct sigaction sa;
 	struct cfg cfg;
 	struct serve_ctx sc;
 	struct pwslot slots;
 	long nslots;
-	char err[256];
-	int rc = 0;
+	int rc;
 
-	if (cfg_load(&cfg, err, sizeof(err))) {
-		fprintf(stderr, "chat-fcgi: %s\n", err);
-		return 2;
-	}
+	rc = cli_start(&cli, argc, argv, &cfg);
+	if (rc >= 0)
+		return rc;
+	rc = 0;
 	log_init("fcgi", cfg.log_level);
+	if (fcgi_preflight(&cfg))
+		return CLI_EXIT_USAGE;
 	if (FCGX_Init() != 0) {
 		log_err("cannot initialize libfcgi");
 		return 1;
@@ -89,9 +129,8 @@ int main(void)
 		return 1;
 	sc.cfg = &cfg;
 	sc.slots = &slots;
-	sc.metrics = metrics_new(cfg.fcgi_workers ? (int)cfg.fcgi_workers : 1);
+	sc.metrics = fcgi_metrics_open(&cfg);
 	if (!sc.metrics) {
-		log_err("cannot map the metrics counters");
 		pwslot_close(&slots);
 		return 1;
 	}
@@ -102,7 +141,7 @@ int main(void)
 		log_err("cannot start any worker");
 		rc = 1;
 	}
-	metrics_free(sc.metrics);
+	metrics_close(sc.metrics);
 	pwslot_close(&slots);
 	return rc;
 }

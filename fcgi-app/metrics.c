@@ -1,83 +1,150 @@
-/* metrics.c -- request counters of the pool, shared by its workers (one slot each). */
+/* metrics.c -- the chat-fcgi workers' counters, in one mapping they all share. */
 #include "metrics.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "textbuf.h"
+#include "version.h"
 
-struct metrics *metrics_new(int nslots)
+#define METRICS_MAGIC 0x63686d31u /* "chm1" */
+#define METRICS_PAGE_MAX 8192
+
+/* "<socket path>.metrics" of the unix socket on fd 0, or "" when there is none. */
+static void metrics_default_path(char *out, size_t outlen)
 {
-	size_t size = sizeof(struct metrics) + (size_t)nslots * sizeof(struct metrics_slot);
-	struct metrics *m =
-		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
 
-	if (m == MAP_FAILED)
+	out[0] = '\0';
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(0, (struct sockaddr *)&sa, &len) != 0 || sa.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || sa.sun_path[0] != '/')
+		return;
+	sa.sun_path[sizeof(sa.sun_path) - 1] = '\0';
+	if ((size_t)snprintf(out, outlen, "%s.metrics", sa.sun_path) >= outlen)
+		out[0] = '\0';
+}
+
+/* Maps path, resetting it under an exclusive lock when its layout is not ours. NULL on failure. */
+static struct metrics *metrics_map_file(const char *path)
+{
+	struct metrics *m = NULL;
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		log_warn("cannot open the metrics file '%s': %s", path, strerror(errno));
 		return NULL;
-	m->nslots = nslots;
+	}
+	if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0) {
+		log_warn("cannot lock the metrics file '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (st.st_size != (off_t)sizeof(*m) &&
+	    (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)sizeof(*m)) != 0)) {
+		log_warn("cannot size the metrics file '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		log_warn("cannot map the metrics file '%s': %s", path, strerror(errno));
+		m = NULL;
+		goto out;
+	}
+	if (m->magic != METRICS_MAGIC || m->size != sizeof(*m)) {
+		memset(m, 0, sizeof(*m));
+		m->magic = METRICS_MAGIC;
+		m->size = sizeof(*m);
+	}
+out:
+	close(fd); /* the lock goes with it; the mapping stays */
 	return m;
 }
 
-void metrics_free(struct metrics *m)
+struct metrics *metrics_open(const char *path, char *shared_path, size_t pathlen)
 {
-	if (m)
-		munmap(m, sizeof(struct metrics) + (size_t)m->nslots * sizeof(struct metrics_slot));
+	struct metrics *m = NULL;
+	char derived[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+
+	shared_path[0] = '\0';
+	if (!path || !path[0]) {
+		metrics_default_path(derived, sizeof(derived));
+		path = derived;
+	}
+	if (path[0])
+		m = metrics_map_file(path);
+	if (m) {
+		snprintf(shared_path, pathlen, "%s", path);
+	} else {
+		m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+			 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		m->magic = METRICS_MAGIC;
+		m->size = sizeof(*m);
+	}
+	return m;
 }
 
-void metrics_request(struct metrics_slot *s, int status, unsigned long long duration_us)
+void metrics_close(struct metrics *m)
 {
-	s->requests++;
+	if (m)
+		munmap(m, sizeof(*m));
+}
+
+void metrics_request(struct metrics *m, int status, unsigned long long duration_us)
+{
 	if (status >= 200 && status < 600)
-		s->status[status / 100]++;
-	s->duration_us += duration_us;
+		atomic_fetch_add_explicit(&m->requests[status / 100], 1, memory_order_relaxed);
+	if (status == 503)
+		atomic_fetch_add_explicit(&m->db_unavailable, 1, memory_order_relaxed);
+	histo_observe(&m->duration, duration_us);
 }
 
 char *metrics_render(const struct metrics *m, size_t *len)
 {
-	size_t size = 4096 + (size_t)m->nslots * 512, n = 0;
+	size_t size = METRICS_PAGE_MAX, n = 0;
 	char *buf = malloc(size);
-	unsigned long long req = 0, dur = 0, dbu = 0, st[6] = { 0 };
 
 	if (!buf)
 		return NULL;
-	for (int i = 0; i < m->nslots; i++) {
-		const struct metrics_slot *s = &m->slot[i];
-
-		req += s->requests;
-		dur += s->duration_us;
-		dbu += s->db_unavailable;
-		for (int k = 2; k < 6; k++)
-			st[k] += s->status[k];
-	}
-	textbuf_printf(buf, size, &n,
-		       "# HELP chat_fcgi_workers Worker slots of the pool.\n"
-		       "# TYPE chat_fcgi_workers gauge\n"
-		       "chat_fcgi_workers %d\n"
-		       "# TYPE chat_fcgi_worker_restarts_total counter\n"
-		       "chat_fcgi_worker_restarts_total %llu\n"
-		       "# TYPE chat_fcgi_requests_total counter\n",
-		       m->nslots, m->restarts);
+	textbuf_printf(
+		buf, size, &n,
+		"# HELP chat_build_info The release and the schema version of this build.\n"
+		"# TYPE chat_build_info gauge\n"
+		"chat_build_info{version=\"%s\",schema=\"%s\"} 1\n"
+		"# HELP chat_fcgi_worker_restarts_total Workers the built-in pool replaced.\n"
+		"# TYPE chat_fcgi_worker_restarts_total counter\n"
+		"chat_fcgi_worker_restarts_total %llu\n"
+		"# HELP chat_fcgi_requests_total Requests answered, by status class.\n"
+		"# TYPE chat_fcgi_requests_total counter\n",
+		version_release(), version_schema(), m->restarts);
 	for (int k = 2; k < 6; k++)
 		textbuf_printf(buf, size, &n, "chat_fcgi_requests_total{status=\"%dxx\"} %llu\n", k,
-			       st[k]);
+			       atomic_load_explicit(&m->requests[k], memory_order_relaxed));
 	textbuf_printf(buf, size, &n,
-		       "# HELP chat_fcgi_request_duration_ms Time from accept to the answer.\n"
-		       "# TYPE chat_fcgi_request_duration_ms_sum counter\n"
-		       "chat_fcgi_request_duration_ms_sum %.3f\n"
-		       "# TYPE chat_fcgi_request_duration_ms_count counter\n"
-		       "chat_fcgi_request_duration_ms_count %llu\n"
+		       "# HELP chat_fcgi_db_unavailable_total Requests answered 503: the "
+		       "database was unavailable.\n"
 		       "# TYPE chat_fcgi_db_unavailable_total counter\n"
-		       "chat_fcgi_db_unavailable_total %llu\n"
-		       "# HELP chat_fcgi_worker_requests_total Requests per worker slot.\n"
-		       "# TYPE chat_fcgi_worker_requests_total counter\n",
-		       (double)dur / 1000.0, req, dbu);
-	for (int i = 0; i < m->nslots; i++)
-		textbuf_printf(buf, size, &n,
-			       "chat_fcgi_worker_requests_total{slot=\"%d\",pid=\"%d\"} %llu\n", i,
-			       (int)m->slot[i].pid, m->slot[i].requests);
-	if (n >= size)
+		       "chat_fcgi_db_unavailable_total %llu\n",
+		       atomic_load_explicit(&m->db_unavailable, memory_order_relaxed));
+	histo_render(&m->duration, "chat_fcgi_request_duration_seconds",
+		     "Time from accepting a request to its answer.", buf, size, &n);
+	if (n >= size) {
+		log_warn("metrics page truncated at %zu bytes", size);
 		n = size - 1;
+	}
 	buf[n] = '\0';
 	*len = n;
 	return buf;

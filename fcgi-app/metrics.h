@@ -1,39 +1,47 @@
-/* metrics.h -- request counters of the pool, shared by its workers (one slot each). */
+/* metrics.h -- the chat-fcgi workers' counters, in one mapping they all share. */
 #ifndef CHAT_METRICS_H
 #define CHAT_METRICS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
-#include <sys/types.h>
+#include <stdint.h>
 
-/* Written by one worker only; read by whichever worker renders the page. */
-struct metrics_slot {
-	pid_t pid;
-	unsigned long long requests;
-	unsigned long long status[6];      /* by class: [2] = 2xx ... [5] = 5xx */
-	unsigned long long duration_us;    /* sum over requests */
-	unsigned long long db_unavailable; /* answers 503 db_unavailable */
-};
-
-struct metrics {
-	int nslots;
-	unsigned long long restarts; /* workers replaced by the pool */
-	struct metrics_slot slot[];
-};
+#include "histo.h"
 
 /*
- * Maps zeroed counters for nslots workers, shared with the processes forked
- * afterwards. Returns NULL when the mapping fails.
+ * The counters of every worker on one FastCGI socket, whoever started
+ * them: the built-in pool forks its workers after the mapping is made,
+ * spawn-fcgi -F N and multiwatch start N processes that each map the same
+ * file. Every counter is atomic, so any worker may add to it and any
+ * worker renders the same page. The layout is checked by magic and size;
+ * a file of another layout is reset.
  */
-struct metrics *metrics_new(int nslots);
-
-void metrics_free(struct metrics *m);
-
-/* Records one answered request in slot s. */
-void metrics_request(struct metrics_slot *s, int status, unsigned long long duration_us);
+struct metrics {
+	uint32_t magic, size;
+	unsigned long long restarts;  /* workers the built-in pool replaced (its master writes) */
+	atomic_ullong requests[6];    /* by status class: [2] = 2xx ... [5] = 5xx */
+	atomic_ullong db_unavailable; /* answers 503 db_unavailable */
+	struct histo duration;        /* accept to answer */
+};
 
 /*
- * Renders the Prometheus text page of the whole pool. Returns a malloc'd
- * string the caller frees, or NULL when out of memory.
+ * Maps the shared counters: the file path when it is not "" (created 0600
+ * if missing, reset if of another layout), else one derived from the
+ * FastCGI socket on fd 0 ("<socket path>.metrics") when it is a unix
+ * socket, else memory private to this process and its children (the
+ * built-in pool). Returns NULL when even that fails. *shared_path gets
+ * the file used, "" for none.
+ */
+struct metrics *metrics_open(const char *path, char *shared_path, size_t pathlen);
+
+void metrics_close(struct metrics *m);
+
+/* Records one answered request. */
+void metrics_request(struct metrics *m, int status, unsigned long long duration_us);
+
+/*
+ * Renders the Prometheus text page. Returns a malloc'd string the caller
+ * frees, or NULL when out of memory.
  */
 char *metrics_render(const struct metrics *m, size_t *len);
 

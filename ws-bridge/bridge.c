@@ -137,7 +137,7 @@ void bridge_conn_ops(struct bridge *b, struct conn_ops *ops)
 	ops->on_message = bridge_on_message;
 	ops->on_close = bridge_on_close;
 	ops->who = bridge_who;
-	ops->metrics = metrics_page;
+	ops->page = metrics_page;
 	ops->arg = b;
 }
 

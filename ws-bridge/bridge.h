@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "err.h"
 #include "heartbeat.h"
+#include "histo.h"
 #include "hmap.h"
 #include "pgloop.h"
 #include "presence.h"
@@ -56,9 +57,9 @@ enum bridge_event {
 struct bridge_stats {
 	unsigned long long events[BE__COUNT];
 	unsigned long long errors[ERR__COUNT];
-	unsigned long long notify_lag_n;
-	double notify_lag_ms_sum, notify_lag_ms_last;
-	unsigned long long gap_reads;          /* need_range calls */
+	struct histo delivery;        /* the NOTIFY's commit ("ts") to its arrival here */
+	struct histo ack;             /* a client event's arrival to its ack, via the database */
+	unsigned long long gap_reads; /* need_range calls */
 	unsigned long long range_reads[2];     /* pages read: for a room gap, for a subscriber */
 	unsigned long queue_frames, queue_max; /* sampled by the sweep */
 	unsigned long long reclosed;           /* presence closes tried again */

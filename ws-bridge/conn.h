@@ -72,8 +72,13 @@ struct conn_ops {
 	void (*on_close)(void *arg, struct conn *c);
 	/* Who the session is, for logs: its user id, "" when unknown. May be NULL. */
 	const char *(*who)(void *arg, const struct conn *c);
-	/* The metrics page: returns a malloc'd text (the caller frees it) or NULL. */
-	char *(*metrics)(void *arg, size_t *len);
+	/*
+	 * The bridge's own pages (GET /metrics, /healthz) for the client at
+	 * addr: returns the HTTP status with *body (malloc'd, the caller
+	 * frees it; NULL when out of memory) and *type set, or 0 when uri is
+	 * none of them.
+	 */
+	int (*page)(void *arg, const char *uri, const char *addr, char **body, const char **type);
 	void *arg;
 };
 

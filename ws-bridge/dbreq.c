@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bridge.h"
 #include "dbcall.h"
@@ -19,6 +20,14 @@ struct upend {
 	char user_id[40];
 };
 
+static int64_t dbreq_now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
 struct dbreq *dbreq_new(struct bridge *b, const struct conn *c, long long ack_id, const char *room)
 {
 	struct dbreq *q = calloc(1, sizeof(*q));
@@ -27,6 +36,7 @@ struct dbreq *dbreq_new(struct bridge *b, const struct conn *c, long long ack_id
 		return NULL;
 	q->b = b;
 	q->ack_id = ack_id;
+	q->t0_us = dbreq_now_us();
 	if (c)
 		snprintf(q->key, sizeof(q->key), "%s", c->key);
 	if (room)
@@ -104,6 +114,11 @@ static void dbreq_done(void *arg, enum pg_status st, const PGresult *res, int ro
 
 	if (!c)
 		goto out; /* what it had went with it */
+	if (q->ack_id >= 0 && c->state == CONN_READY) {
+		int64_t us = dbreq_now_us() - q->t0_us;
+
+		histo_observe(&q->b->stats.ack, us > 0 ? (unsigned long long)us : 0);
+	}
 	if (c->state != CONN_READY || (kind->ack_only && q->ack_id < 0) ||
 	    dbreq_result(c, q->ack_id, st, res, row, &data, &len)) {
 		if (kind->fail)

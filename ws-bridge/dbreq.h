@@ -40,6 +40,7 @@ struct dbreq {
 	struct upend *up;              /* counts this request against its user */
 	char *keys;                    /* presence closes: the connection keys, "{a,b}" */
 	const struct dbreq_kind *kind; /* a client event's completion */
+	int64_t t0_us; /* when it was made (CLOCK_MONOTONIC), for the ack histogram */
 };
 
 /*

@@ -8,6 +8,8 @@
 
 #include "bridge.h"
 #include "cfg.h"
+#include "check.h"
+#include "cli.h"
 #include "conn.h"
 #include "endpoint.h"
 #include "log.h"
@@ -124,18 +126,25 @@ struct app {
 	struct run run;
 };
 
-/* Reads the configuration, starts the log, the descriptor limit and the
- * signals. Returns 0, or the exit status. */
-static int app_config(struct app *a)
-{
-	struct sigaction sa;
-	char err[256];
+static const char ws_about[] =
+	"The chat real-time bridge: a Socket.IO v5 server (WebSocket and long-polling)\n"
+	"on CHAT_WS_PORT (127.0.0.1) or CHAT_WS_LISTEN (a unix socket), fed by\n"
+	"PostgreSQL's LISTEN/NOTIFY. GET /healthz and /metrics answer on the same port.\n";
 
-	if (cfg_load(&a->cfg, err, sizeof(err))) {
-		fprintf(stderr, "chat-ws: %s\n", err);
-		return 2;
-	}
+/* Reads the command line and the configuration, starts the log, checks the
+ * schema, raises the descriptor limit and sets the signals. Returns -1 to
+ * go on, or the exit status. */
+static int app_config(struct app *a, int argc, char **argv)
+{
+	struct cli cli = { "chat-ws", ws_about, CLI_RUN };
+	struct sigaction sa;
+	int rc = cli_start(&cli, argc, argv, &a->cfg);
+
+	if (rc >= 0)
+		return rc;
 	log_init("ws", a->cfg.log_level);
+	if (check_schema_at_start("chat-ws", &a->cfg))
+		return CLI_EXIT_USAGE;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
 	raise_nofile(a->cfg.ws_max_conn + 1024);
 
@@ -146,7 +155,7 @@ static int app_config(struct app *a)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	return 0;
+	return -1;
 }
 
 /* The lws context, on the libev loop when the plugin is there. NULL when it cannot start. */
@@ -252,13 +261,13 @@ static void app_end(struct app *a)
 	conn_teardown(&a->conns);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static struct app app;
 	int rc;
 
-	rc = app_config(&app);
-	if (rc)
+	rc = app_config(&app, argc, argv);
+	if (rc >= 0)
 		return rc;
 	if (app_start(&app))
 		return 1;

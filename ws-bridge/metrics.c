@@ -1,13 +1,16 @@
 /* metrics.c -- the bridge's /metrics page, in the Prometheus text format. */
 #include "metrics.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bridge.h"
 #include "log.h"
 #include "textbuf.h"
+#include "version.h"
 
-#define METRICS_PAGE_MAX 16384
+#define METRICS_PAGE_MAX 32768
 
 /* Sessions open and opened, and the transports' counters (conn.c). */
 static void metrics_sessions(const struct bridge *b, char *buf, size_t size, size_t *n)
@@ -80,25 +83,24 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 		       "# TYPE chat_ws_queue_frames_max gauge\n"
 		       "chat_ws_queue_frames_max %lu\n",
 		       cs->frames_out, cs->bytes_out, st->queue_frames, st->queue_max);
+	histo_render(&st->delivery, "chat_ws_delivery_seconds",
+		     "From an event's NOTIFY in the database (its commit) to its arrival here.",
+		     buf, size, n);
+	histo_render(&st->ack, "chat_ws_ack_seconds",
+		     "From a client event's arrival to its acknowledgement, for events answered "
+		     "by the database.",
+		     buf, size, n);
 	textbuf_printf(
 		buf, size, n,
 		"# TYPE chat_ws_notify_total counter\n"
 		"chat_ws_notify_total %llu\n"
-		"# HELP chat_ws_notify_lag_ms From the NOTIFY in the database to its arrival here.\n"
-		"# TYPE chat_ws_notify_lag_ms_sum counter\n"
-		"chat_ws_notify_lag_ms_sum %.3f\n"
-		"# TYPE chat_ws_notify_lag_ms_count counter\n"
-		"chat_ws_notify_lag_ms_count %llu\n"
-		"# TYPE chat_ws_notify_lag_ms_last gauge\n"
-		"chat_ws_notify_lag_ms_last %.3f\n"
 		"# TYPE chat_ws_gap_reads_total counter\n"
 		"chat_ws_gap_reads_total %llu\n"
 		"# HELP chat_ws_range_reads_total Pages of messages read back, for a room gap or one subscriber.\n"
 		"# TYPE chat_ws_range_reads_total counter\n"
 		"chat_ws_range_reads_total{for=\"room\"} %llu\n"
 		"chat_ws_range_reads_total{for=\"subscriber\"} %llu\n",
-		pg->notifies, st->notify_lag_ms_sum, st->notify_lag_n, st->notify_lag_ms_last,
-		st->gap_reads, st->range_reads[0], st->range_reads[1]);
+		pg->notifies, st->gap_reads, st->range_reads[0], st->range_reads[1]);
 }
 
 /* The database loop (pgloop.c). */
@@ -112,13 +114,13 @@ static void metrics_db(const struct bridge *b, const struct pgloop_stats *pg, ch
 		"chat_ws_db_up{conn=\"query\"} %d\n"
 		"# TYPE chat_ws_db_pending gauge\n"
 		"chat_ws_db_pending %u\n"
-		"# HELP chat_ws_db_roundtrip_ms Send-to-commit time of pipeline segments.\n"
-		"# TYPE chat_ws_db_roundtrip_ms_sum counter\n"
-		"chat_ws_db_roundtrip_ms_sum %.3f\n"
-		"# TYPE chat_ws_db_roundtrip_ms_count counter\n"
-		"chat_ws_db_roundtrip_ms_count %llu\n"
-		"# TYPE chat_ws_db_roundtrip_ms_last gauge\n"
-		"chat_ws_db_roundtrip_ms_last %.3f\n"
+		"# HELP chat_ws_db_roundtrip_seconds Send-to-commit time of pipeline segments.\n"
+		"# TYPE chat_ws_db_roundtrip_seconds summary\n"
+		"chat_ws_db_roundtrip_seconds_sum %.6f\n"
+		"chat_ws_db_roundtrip_seconds_count %llu\n"
+		"# HELP chat_ws_db_roundtrip_last_seconds The latest segment's send-to-commit time.\n"
+		"# TYPE chat_ws_db_roundtrip_last_seconds gauge\n"
+		"chat_ws_db_roundtrip_last_seconds %.6f\n"
 		"# TYPE chat_ws_db_statements_total counter\n"
 		"chat_ws_db_statements_total %llu\n"
 		"# HELP chat_ws_db_batches_total Batch calls (send_message, CONNECT) committed.\n"
@@ -135,9 +137,9 @@ static void metrics_db(const struct bridge *b, const struct pgloop_stats *pg, ch
 		"chat_ws_db_retried_total %llu\n"
 		"# TYPE chat_ws_db_reconnects_total counter\n"
 		"chat_ws_db_reconnects_total %llu\n",
-		pg->listen_up, pg->query_up, pgloop_pending(b->pg), pg->segment_ms_sum,
-		pg->segments, pg->segment_ms_last, pg->statements, pg->batches, pg->batched,
-		pg->failed, pg->rolled_back, pg->retried, pg->reconnects);
+		pg->listen_up, pg->query_up, pgloop_pending(b->pg), pg->segment_ms_sum / 1000.0,
+		pg->segments, pg->segment_ms_last / 1000.0, pg->statements, pg->batches,
+		pg->batched, pg->failed, pg->rolled_back, pg->retried, pg->reconnects);
 }
 
 /* Presence closes waiting, and CONNECTs refused after a logout. */
@@ -160,9 +162,9 @@ static void metrics_presence(const struct bridge *b, char *buf, size_t size, siz
 		b->presence.reclose_n, st->reclosed, st->reclose_dropped, st->revoked_connects);
 }
 
-char *metrics_page(void *arg, size_t *len)
+/* The whole Prometheus page, malloc'd; NULL when out of memory. */
+static char *metrics_text(const struct bridge *b)
 {
-	const struct bridge *b = arg;
 	struct pgloop_stats pg;
 	size_t size = METRICS_PAGE_MAX, n = 0;
 	char *buf = malloc(size);
@@ -170,6 +172,11 @@ char *metrics_page(void *arg, size_t *len)
 	if (!buf)
 		return NULL;
 	pgloop_get_stats(b->pg, &pg);
+	textbuf_printf(buf, size, &n,
+		       "# HELP chat_build_info The release and the schema version of this build.\n"
+		       "# TYPE chat_build_info gauge\n"
+		       "chat_build_info{version=\"%s\",schema=\"%s\"} 1\n",
+		       version_release(), version_schema());
 	metrics_sessions(b, buf, size, &n);
 	metrics_events(b, buf, size, &n);
 	metrics_flow(b, &pg, buf, size, &n);
@@ -180,6 +187,41 @@ char *metrics_page(void *arg, size_t *len)
 		n = size - 1;
 	}
 	buf[n] = '\0';
-	*len = n;
 	return buf;
+}
+
+/* /healthz: both database connections up, or which is not. */
+static int metrics_health(const struct bridge *b, char **body)
+{
+	struct pgloop_stats pg;
+	int up;
+
+	pgloop_get_stats(b->pg, &pg);
+	up = pg.listen_up && pg.query_up;
+	*body = malloc(96);
+	if (*body)
+		snprintf(*body, 96, "%s: database listen connection %s, query connection %s\n",
+			 up ? "ok" : "unavailable", pg.listen_up ? "up" : "down",
+			 pg.query_up ? "up" : "down");
+	return up ? 200 : 503;
+}
+
+int metrics_page(void *arg, const char *uri, const char *addr, char **body, const char **type)
+{
+	const struct bridge *b = arg;
+
+	*body = NULL;
+	*type = "text/plain; charset=UTF-8";
+	if (strcmp(uri, "/healthz") == 0)
+		return metrics_health(b, body);
+	if (strcmp(uri, "/metrics") != 0)
+		return 0;
+	if (!allow_match(&b->cfg->metrics_allow, addr)) {
+		log_warn("metrics refused to '%s' (CHAT_METRICS_ALLOW)", addr);
+		*body = strdup("metrics are not served to this address\n");
+		return 403;
+	}
+	*type = "text/plain; version=0.0.4";
+	*body = metrics_text(b);
+	return 200;
 }

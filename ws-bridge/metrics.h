@@ -5,10 +5,13 @@
 #include <stddef.h>
 
 /*
- * The connection layer's metrics callback (struct conn_ops, arg: the
- * bridge): returns the page as a malloc'd text of *len bytes (the caller
- * frees it), or NULL when out of memory.
+ * The connection layer's page callback (struct conn_ops.page, arg: the
+ * bridge): GET /metrics, the Prometheus text, to the addresses of
+ * CHAT_METRICS_ALLOW (403 to others); GET /healthz, 200 when both
+ * database connections are up, else 503, with one line saying which.
+ * Returns the status with *body malloc'd (the caller frees it; NULL when
+ * out of memory) and *type set, or 0 when uri is neither.
  */
-char *metrics_page(void *arg, size_t *len);
+int metrics_page(void *arg, const char *uri, const char *addr, char **body, const char **type);
 
 #endif

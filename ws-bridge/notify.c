@@ -404,16 +404,15 @@ static const struct {
 static void notify_lag(struct bridge *b, json_t *ev)
 {
 	struct timespec now;
-	double lag;
+	long long lag_us;
 
 	if (!json_is_integer(json_object_get(ev, "ts")))
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
-	lag = (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6 -
-		(double)json_integer_value(json_object_get(ev, "ts"));
-	b->stats.notify_lag_n++;
-	b->stats.notify_lag_ms_sum += lag;
-	b->stats.notify_lag_ms_last = lag;
+	lag_us = (long long)now.tv_sec * 1000000LL + now.tv_nsec / 1000 -
+		(long long)json_integer_value(json_object_get(ev, "ts")) * 1000LL;
+	/* Clocks of two hosts may disagree by a little: never below zero. */
+	histo_observe(&b->stats.delivery, lag_us > 0 ? (unsigned long long)lag_us : 0);
 	json_object_del(ev, "ts");
 }
 

@@ -30,13 +30,14 @@ int polling_request(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi)
 	{
 		char uri[32];
 
-		/* The metrics page; nginx exposes it to loopback only. */
-		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) > 0 &&
-		    strcmp(uri, "/metrics") == 0 && cs->ops.metrics) {
-			size_t mlen = 0;
-
-			w->dyn_answer = cs->ops.metrics(cs->ops.arg, &mlen);
-			return polling_owe(wsi, w, w->dyn_answer ? 200 : 500, NULL);
+		/* The bridge's own pages: /metrics (CHAT_METRICS_ALLOW), /healthz. */
+		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) > 0 && cs->ops.page) {
+			req_client_addr(wsi, w->addr, sizeof(w->addr));
+			status = cs->ops.page(cs->ops.arg, uri, w->addr, &w->dyn_answer,
+					      &w->dyn_type);
+			if (status)
+				return polling_owe(wsi, w, w->dyn_answer ? status : 500,
+						   w->dyn_answer ? NULL : "");
 		}
 	}
 	if (req_check(cfg, wsi, "polling", w, &status, &answer))
@@ -229,10 +230,12 @@ static int polling_owed_writeable(struct conn_wsi *w, struct lws *wsi)
 
 	w->status = 0;
 	if (w->dyn_answer) {
-		rc = req_reply(wsi, w, (unsigned)status, "text/plain; version=0.0.4", w->dyn_answer,
-			       strlen(w->dyn_answer));
-		free(w->dyn_answer);
+		/* Taken out first: an answer that ends the connection frees w. */
+		char *body = w->dyn_answer;
+
 		w->dyn_answer = NULL;
+		rc = req_reply(wsi, w, (unsigned)status, w->dyn_type, body, strlen(body));
+		free(body);
 		return rc;
 	}
 	return req_reply(wsi, w, (unsigned)status, status == 200 ? "text/html" : "application/json",

@@ -31,12 +31,13 @@ struct conn_wsi {
 	char sid[48]; /* the session a request or upgrade names */
 	char *body;   /* a POST body being read */
 	size_t body_len;
-	int kind;           /* enum conn_wsi_kind */
-	int status;         /* an HTTP answer owed: status code (CW_REFUSED: close code) */
-	char addr[48];      /* the client address key of the request */
-	const char *answer; /* its body (static) */
-	char *dyn_answer;   /* or a body to free after writing */
-	char origin[128];   /* an allowed Origin to echo (CORS), or "" */
+	int kind;             /* enum conn_wsi_kind */
+	int status;           /* an HTTP answer owed: status code (CW_REFUSED: close code) */
+	char addr[48];        /* the client address key of the request */
+	const char *answer;   /* its body (static) */
+	char *dyn_answer;     /* or a body to free after writing */
+	const char *dyn_type; /* dyn_answer's Content-Type */
+	char origin[128];     /* an allowed Origin to echo (CORS), or "" */
 };
 
 /*

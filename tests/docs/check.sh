@@ -116,8 +116,31 @@ for m in $(missing "$code_metrics" "$doc_metrics"); do
   fail "metric $m is written by the code but missing from docs/operations.md"
 done
 for m in $(missing "$doc_metrics" "$code_metrics"); do
+  # A histogram's series (…_bucket in a query) are written under its name.
+  grep -qx "${m%_bucket}" <<<"$code_metrics" && continue
   fail "docs/operations.md names metric $m, which the code does not write"
 done
+
+# The example Grafana dashboard queries only metrics the code writes.
+for m in $(grep -ohE 'chat_(ws|fcgi)_[a-z_]+' deploy/grafana/*.json | sort -u); do
+  base=${m%_bucket}
+  base=${base%_sum}
+  base=${base%_count}
+  grep -qx "$m" <<<"$code_metrics" || grep -qx "$base" <<<"$code_metrics" ||
+    fail "deploy/grafana names metric $m, which the code does not write"
+done
+python3 -m json.tool deploy/grafana/chat-dashboard.json >/dev/null 2>&1 ||
+  fail "deploy/grafana/chat-dashboard.json is not valid JSON"
+
+# ---------------------------------------------------------------- 4b. env file
+
+# deploy/chat.env.example is also sourced by shells (set -a; . chat.env):
+# it must parse, and give DATABASE_URL whole.
+if ! got=$(env -i bash -c 'set -eu; set -a; . deploy/chat.env.example; printf %s "$DATABASE_URL"' 2>&1); then
+  fail "deploy/chat.env.example cannot be sourced by a shell: $got"
+elif [ "$got" != "$(sed -nE "s/^DATABASE_URL='(.*)'$/\1/p" deploy/chat.env.example)" ]; then
+  fail "deploy/chat.env.example: a shell reads DATABASE_URL as '$got'"
+fi
 
 # ---------------------------------------------------------------- 5. paths
 

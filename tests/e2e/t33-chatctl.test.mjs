@@ -75,7 +75,7 @@ test('--help, --version and every subcommand\'s --help; usage errors exit 2', ()
     'delete-message', 'delete-room', 'make-admin', 'revoke-admin', 'EXIT STATUS', '--env-file']) {
     assert.ok(h.stdout.includes(word), `--help names ${word}`);
   }
-  assert.match(ctlOk(['--version']).stdout, /^chatctl .*0020/);
+  assert.match(ctlOk(['--version']).stdout, /^chatctl \d+\.\d+\.\d+ \(schema 0020\)\n$/);
   for (const sub of ['users', 'rooms', 'ban', 'unban', 'reset-password', 'revoke-sessions', 'delete-message',
     'delete-room', 'make-admin', 'revoke-admin']) {
     const r = ctlOk([sub, '--help']);

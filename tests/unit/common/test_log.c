@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -181,10 +182,67 @@ static void test_long_message_and_context_truncated(void **state)
 	free(out);
 }
 
+/* Under systemd with stderr on the journal, each line carries its priority. */
+static void test_journal_priorities(void **state)
+{
+	struct stat st;
+	char js[64];
+	char *out;
+
+	(void)state;
+	begin();
+	assert_int_equal(fstat(2, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	assert_int_equal(setenv("JOURNAL_STREAM", js, 1), 0);
+	log_init("ws", "debug");
+	log_debug("d");
+	log_info("i");
+	log_warn("w");
+	log_err("e");
+	unsetenv("JOURNAL_STREAM");
+	log_init("ws", "debug");
+	log_err("plain");
+	out = end();
+	assert_non_null(strstr(out, "<7>ts="));
+	assert_non_null(strstr(out, "\n<6>ts="));
+	assert_non_null(strstr(out, "\n<4>ts="));
+	assert_non_null(strstr(out, "level=warn comp=ws msg=\"w\""));
+	assert_non_null(strstr(out, "\n<3>ts="));
+	/* Without JOURNAL_STREAM, no prefix. */
+	assert_non_null(strstr(out, "\nts="));
+	assert_int_equal(count_lines(out), 5);
+	free(out);
+}
+
+static void test_journal_stream_must_match(void **state)
+{
+	struct stat st;
+	char js[64];
+
+	(void)state;
+	assert_int_equal(fstat(2, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	assert_true(log_journal_stream(js, 2));
+	/* Another stream (stderr redirected after systemd set it): no prefix. */
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + 1);
+	assert_false(log_journal_stream(js, 2));
+	assert_false(log_journal_stream(NULL, 2));
+	assert_false(log_journal_stream("", 2));
+	assert_false(log_journal_stream("12", 2));
+	assert_false(log_journal_stream("1:2x", 2));
+	assert_false(log_journal_stream("a:b", 2));
+	assert_false(log_journal_stream("1:2", -1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_line_format),
+		cmocka_unit_test(test_journal_priorities),
+		cmocka_unit_test(test_journal_stream_must_match),
 		cmocka_unit_test(test_no_context_fields_when_cleared),
 		cmocka_unit_test(test_level_filter),
 		cmocka_unit_test(test_client_string_cannot_forge_a_line),
