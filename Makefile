@@ -190,6 +190,8 @@ install: all
 	install -m 0644 web/index.html web/app.css web/favicon.svg $(SHAREDIR)/web/
 	install -m 0644 web/js/*.js $(SHAREDIR)/web/js/
 	install -m 0644 web/vendor/* $(SHAREDIR)/web/vendor/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 # sql/: one readable file per family of SQL functions plus sql/schema.sql,
 # generated from migrations/ applied to a throw-away cluster. The

@@ -109,6 +109,9 @@ done
 for f in "$repo"/deploy/systemd/*; do
   [ -e "$root/lib/systemd/system/${f##*/}" ] || die "the package lacks the unit ${f##*/}"
 done
+for p in chat-fcgi chat-ws chatctl; do
+  [ -e "$root/usr/share/man/man8/$p.8.gz" ] || die "the package lacks the man page $p(8)"
+done
 [ "$(stat -c %a "$root/etc/chat/chat.env")" = 600 ] || die "/etc/chat/chat.env is not mode 0600"
 conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles)
 for f in /etc/chat/chat.env /etc/nginx/sites-available/chat; do
