@@ -13,8 +13,11 @@
 # migrate.sh is used from there. The state (var/deb) holds a PostgreSQL
 # cluster started by deploy/local/stack.sh pg-start, the logs and the pid
 # files, named as the stack names its own, so that `stack.sh stop` ends
-# everything. Port: CHAT_DEB_PORT (default 18580) for nginx, the next one
-# for the bridge. As root, the services run as the system user "chat", as
+# everything. Ports: CHAT_DEB_PORT (default 18580) for nginx, the next one
+# for the bridge, the one after for HTTPS: the smoke test runs over plain
+# HTTP, then again after the TLS edits of docs/deploy.md step 9 (a
+# self-signed certificate standing in for Let's Encrypt's), which also
+# checks HSTS, the redirect and the webroot challenge. As root, the services run as the system user "chat", as
 # in production (stack.sh creates it); the checks and the smoke test run as
 # the caller. Exits non-zero when a step or the smoke test fails.
 set -euo pipefail
@@ -36,7 +39,10 @@ cd "$repo"
 if [ "$#" -ge 1 ]; then
   deb=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 else
-  make --no-print-directory deb
+  # No debug-symbols package: the test does not need it, and without it
+  # dpkg-buildpackage and lintian have half the work.
+  DEB_BUILD_OPTIONS="noautodbgsym ${DEB_BUILD_OPTIONS:-}" make --no-print-directory deb
+  say "make deb (with lintian) took $SECONDS s"
   deb=$(ls -1 build/deb/chat_"$(cat VERSION)"_*.deb)
 fi
 [ -f "$deb" ] || die "no package at '$deb'"
@@ -160,24 +166,52 @@ spawn "$run/ws.pid" "$log/ws.log" env -i "${svc_env[@]}" CHAT_WS_PORT="$ws_port"
   "${drop[@]}" "$root/usr/bin/chat-ws"
 
 # nginx with the packaged site, only its host paths moved into the
-# throw-away root and the state dir: each edit must apply exactly, so a
-# site that changes what it names fails here instead of passing untested.
+# throw-away root and the state dir: each edit must apply, so a site that
+# changes what it names fails here instead of passing untested.
 nginx_dir=$state/nginx
 mkdir -p "$nginx_dir/tmp"
 cp /etc/nginx/fastcgi_params /etc/nginx/mime.types "$nginx_dir/"
 site=$nginx_dir/chat.conf
-cp "$root/etc/nginx/sites-available/chat" "$site"
+tls=$state/tls
+tls_port=$((port + 2))
+# edit FROM TO -- replaces every FROM (a literal string) in the site by TO.
 edit() {
-  local from=$1 to=$2
-  grep -qF -- "$from" "$site" || die "the packaged site no longer contains '$from'"
-  FROM=$from TO=$to perl -0pi -e 's/\Q$ENV{FROM}\E/$ENV{TO}/g' "$site"
+  grep -qF -- "$1" "$site" || die "the packaged site no longer contains '$1'"
+  FROM=$1 TO=$2 perl -0pi -e 's/\Q$ENV{FROM}\E/$ENV{TO}/g' "$site"
 }
-edit 'listen 80;' "listen 127.0.0.1:$port;"
-edit 'listen [::]:80;' ''
-edit 'unix:/run/chat/fcgi.sock' "unix:$sock"
-edit '127.0.0.1:8081' "127.0.0.1:$ws_port"
-edit 'root /usr/share/chat/web;' "root $root/usr/share/chat/web;"
-edit '/var/log/nginx/' "$log/nginx-"
+# uncomment REGEX -- removes "# " before the lines matching REGEX (perl).
+uncomment() {
+  grep -qP -- "^\s*# $1" "$site" || die "the packaged site has no commented line '$1'"
+  RE=$1 perl -pi -e 's/^(\s*)# ($ENV{RE})/$1$2/' "$site"
+}
+# render_site plain|tls -- the packaged site as deployed. tls: the edits of
+# docs/deploy.md step 9 (webroot way): the two "listen 80" lines of the
+# main server out, its commented TLS lines and HSTS in, the commented
+# redirect server at the end in; then this host's paths and ports.
+render_site() {
+  cp "$root/etc/nginx/sites-available/chat" "$site"
+  if [ "$1" = tls ]; then
+    edit $'    listen 80;\n    listen [::]:80;\n' ''
+    uncomment 'listen (\[::\]:)?443 ssl'
+    uncomment 'ssl_'
+    uncomment 'add_header Strict-Transport-Security'
+    grep -q '^# With TLS: plain HTTP' "$site" || die "the packaged site has no commented redirect server"
+    perl -0pi -e 's/(# With TLS: plain HTTP[^\n]*\n(?:#[^\n]*\n)*?)(# server \{\n.*)\z/$1 . ($2 =~ s{^# ?}{}mgr)/se' "$site"
+    grep -q '^server {' <(tail -n 20 "$site") || die "could not enable the redirect server"
+    edit 'listen 443 ssl http2;' "listen 127.0.0.1:$tls_port ssl http2;"
+    edit 'listen [::]:443 ssl http2;' ''
+    edit '/etc/letsencrypt/live/chat.example.org/' "$tls/"
+    edit '/var/www/letsencrypt' "$state/acme"
+  fi
+  edit 'listen 80;' "listen 127.0.0.1:$port;"
+  edit 'listen [::]:80;' ''
+  edit 'unix:/run/chat/fcgi.sock' "unix:$sock"
+  edit '127.0.0.1:8081' "127.0.0.1:$ws_port"
+  edit 'root /usr/share/chat/web;' "root $root/usr/share/chat/web;"
+  edit '/var/log/nginx/' "$log/nginx-"
+  chown "$svc_user:" "$site" 2>/dev/null || true
+}
+render_site plain
 cat >"$nginx_dir/nginx.conf" <<EOF
 # Written by tests/deb/run.sh: Debian's nginx.conf, reduced to what the
 # packaged site (included below, as sites-enabled/ would) needs.
@@ -197,10 +231,11 @@ http {
 }
 EOF
 chown -R "$svc_user:" "$nginx_dir" 2>/dev/null || true
-as_svc nginx -t -q -p "$nginx_dir/" -c "$nginx_dir/nginx.conf" -e "$log/nginx-error.log" ||
+nginx_cmd=(nginx -p "$nginx_dir/" -c "$nginx_dir/nginx.conf" -e "$log/nginx-error.log")
+as_svc "${nginx_cmd[@]}" -t -q ||
   die "nginx -t rejects the packaged site"
 spawn "$run/nginx.pid" "$log/nginx-error.log" \
-  "${drop[@]}" nginx -p "$nginx_dir/" -c "$nginx_dir/nginx.conf" -e "$log/nginx-error.log" -g 'daemon off;'
+  "${drop[@]}" "${nginx_cmd[@]}" -g 'daemon off;'
 
 # Ready when /api/health answers 200 through nginx and the bridge accepts.
 base=http://127.0.0.1:$port
@@ -227,15 +262,53 @@ say "deployed from the package on $base"
 # shellcheck source=tests/harness.sh
 . "$repo/tests/harness.sh"
 harness_npm_ci "$repo/tests/e2e"
-rc=0
-CHAT_BASE_URL=$base CHAT_WS_PORT=$ws_port node --test --test-concurrency=1 --test-timeout=60000 \
-  "$here"/t*.test.mjs || rc=$?
+failed=
+smoke() {
+  local url=$1
+  shift
+  env "$@" CHAT_BASE_URL="$url" CHAT_WS_PORT="$ws_port" node --test --test-concurrency=1 \
+    --test-timeout=60000 "$here"/t*.test.mjs || failed="$failed $url"
+}
+smoke "$base"
+
+# ---------------------------------------------------------------- TLS
+
+# docs/deploy.md step 9 with a certificate of our own in place of Let's
+# Encrypt's (for chat.example.org and 127.0.0.1), then nginx reloaded.
+mkdir -p "$tls" "$state/acme/.well-known/acme-challenge"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj /CN=chat.example.org -addext 'subjectAltName=DNS:chat.example.org,IP:127.0.0.1' \
+  -keyout "$tls/privkey.pem" -out "$tls/fullchain.pem" 2>/dev/null
+echo challenge-token >"$state/acme/.well-known/acme-challenge/t0k"
+chown -R "$svc_user:" "$tls" "$state/acme" 2>/dev/null || true
+render_site tls
+as_svc "${nginx_cmd[@]}" -t -q || die "nginx -t rejects the packaged site with TLS enabled"
+as_svc "${nginx_cmd[@]}" -s reload
+tls_base=https://127.0.0.1:$tls_port
+curl_tls=(curl -s --max-time 5 --cacert "$tls/fullchain.pem")
+for ((i = 0; i < 100; i++)); do
+  [ "$("${curl_tls[@]}" -o /dev/null -w '%{http_code}' "$tls_base/api/health" || true)" != 200 ] || break
+  sleep 0.1
+done
+[ "$("${curl_tls[@]}" -o /dev/null -w '%{http_code}' "$tls_base/api/health" || true)" = 200 ] ||
+  die "no 200 from $tls_base/api/health after enabling TLS"
+for path in / /api/health; do
+  "${curl_tls[@]}" -o /dev/null -D - "$tls_base$path" | grep -qi '^strict-transport-security: max-age=' ||
+    die "no Strict-Transport-Security on $tls_base$path"
+done
+redirect=$(curl -s --max-time 5 -o /dev/null -w '%{http_code} %{redirect_url}' "$base/api/health?x=1")
+[ "$redirect" = "301 https://127.0.0.1/api/health?x=1" ] || die "plain HTTP answers '$redirect', not a redirect to HTTPS"
+[ "$(curl -s --max-time 5 "$base/.well-known/acme-challenge/t0k")" = challenge-token ] ||
+  die "plain HTTP does not serve the certificate challenge from the webroot"
+say "TLS on $tls_base: HSTS, redirect from HTTP, webroot challenge"
+smoke "$tls_base" NODE_EXTRA_CA_CERTS="$tls/fullchain.pem"
+
 stop
-if [ "$rc" -ne 0 ]; then
+if [ -n "$failed" ]; then
   for f in fcgi.log ws.log nginx-error.log; do
     echo "--- tail of $log/$f"
     tail -n 20 "$log/$f" 2>/dev/null || true
   done
-  die "the smoke test against the package FAILED"
+  die "the smoke test against the package FAILED on$failed"
 fi
-say "package test passed ($(basename "$deb"))"
+say "package test passed ($(basename "$deb")): HTTP and HTTPS, $SECONDS s in all"
