@@ -24,7 +24,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-prog=deb-test
+prog='deb-test'
 say() { printf '%s: %s\n' "$prog" "$*"; }
 die() {
   printf '%s: %s\n' "$prog" "$*" >&2
@@ -93,6 +93,16 @@ spawn() {
   # shellcheck disable=SC2016 # $$, $0 and $@ belong to the inner shell
   (cd / && exec setsid /bin/sh -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@") \
     </dev/null >>"$out" 2>&1 &
+}
+
+# die_logs MESSAGE -- the tails of the services' logs, then die.
+die_logs() {
+  local f
+  for f in fcgi.log ws.log nginx-error.log; do
+    echo "--- tail of $log/$f"
+    tail -n 20 "$log/$f" 2>/dev/null || true
+  done
+  die "$1"
 }
 
 # ---------------------------------------------------------------- unpack
@@ -248,13 +258,7 @@ for ((i = 0; i < 150; i++)); do
   fi
   sleep 0.2
 done
-if [ -z "$ready" ]; then
-  for f in fcgi.log ws.log nginx-error.log; do
-    echo "--- tail of $log/$f"
-    tail -n 20 "$log/$f" 2>/dev/null || true
-  done
-  die "the deployment from the package did not become healthy on $base"
-fi
+[ -n "$ready" ] || die_logs "the deployment from the package did not become healthy on $base"
 say "deployed from the package on $base"
 
 # ---------------------------------------------------------------- smoke test
@@ -304,11 +308,5 @@ say "TLS on $tls_base: HSTS, redirect from HTTP, webroot challenge"
 smoke "$tls_base" NODE_EXTRA_CA_CERTS="$tls/fullchain.pem"
 
 stop
-if [ -n "$failed" ]; then
-  for f in fcgi.log ws.log nginx-error.log; do
-    echo "--- tail of $log/$f"
-    tail -n 20 "$log/$f" 2>/dev/null || true
-  done
-  die "the smoke test against the package FAILED on$failed"
-fi
+[ -z "$failed" ] || die_logs "the smoke test against the package FAILED on$failed"
 say "package test passed ($(basename "$deb")): HTTP and HTTPS, $SECONDS s in all"
