@@ -1,9 +1,19 @@
 # Makefile -- builds chat-fcgi, chat-ws and chatctl, runs the local stack and the tests.
 #
-#   make                 release build into build/
+#   make                 release build into build/: the C programs only, from
+#                        Debian packages, no network (deploy/local/deps.sh)
+#   make web-client      the web client's socket.io bundle into web/vendor/
+#                        (npm, from web/package-lock.json; needs the network)
+#   make dist            release tarball build/dist/chat-VERSION.tar.gz: the
+#                        source with the built web client (no npm needed)
+#   make deb             Debian package build/deb/chat_VERSION_ARCH.deb, built
+#                        from that tarball (debhelper, dpkg-buildpackage -b),
+#                        then lintian
 #   make run             install missing packages, build, start the local stack
-#   make test            sanitizer build, unit tests, end-to-end tests
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make test            sanitizer build, unit tests, end-to-end tests, the
+#                        package test (tests/deb/run.sh)
+#   make install         PREFIX=/usr/local DESTDIR= (needs web/vendor/: a
+#                        release tarball has it, a checkout runs make web-client)
 #   make lint            banned functions and clang-format check
 #   make bench           quick benchmark set (bench/run.sh), bench-full: all
 #   make soak            release build, then the soak test (tests/soak/run.sh,
@@ -22,6 +32,8 @@ SANITIZE ?=
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 OPT      ?= -O2 -g
+# The release version: one line in VERSION (make dist, make deb).
+VERSION  := $(shell cat VERSION 2>/dev/null)
 
 PKG_CFLAGS := $(shell pkg-config --cflags libpq jansson libjwt 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libpq jansson libjwt 2>/dev/null)
@@ -72,12 +84,14 @@ COMMON_LIB  := $(BUILD)/libchatcommon.a
 COMMON_LIBS := -lsodium -lcrypto -lunistring $(PKG_LIBS)
 
 .PHONY: all run test unit unit-build e2e deps install lint clean web-client soak docs-check \
-	sql-doc sql-doc-check
+	sql-doc sql-doc-check dist deb deb-test
 
-all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chatctl web-client
+# The C programs only: Debian's compiler and libraries, no npm, no network.
+all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chatctl
 
 # The web client's socket.io bundle: npm ci from web/package-lock.json,
-# copied into web/vendor/ (git-ignored).
+# copied into web/vendor/ (git-ignored). Built once, on a machine with npm,
+# into the release artefacts (make dist, make deb); a server never runs it.
 web-client:
 	web/build.sh
 
@@ -126,7 +140,7 @@ deps:
 	deploy/local/deps.sh
 
 run: deps
-	$(MAKE) all
+	$(MAKE) all web-client
 	deploy/local/stack.sh run
 
 unit-build: $(UNIT_BIN)
@@ -138,11 +152,12 @@ unit: unit-build
 # The whole suite: sanitizer build, unit tests, then the real stack.
 test: deps
 	$(MAKE) lint
-	$(MAKE) BUILD=build/asan SANITIZE=address,undefined all unit
+	$(MAKE) BUILD=build/asan SANITIZE=address,undefined all web-client unit
 	$(MAKE) fuzz-replay
 	tests/docs/check.sh
 	tests/e2e/run.sh build/asan
 	tests/browser/run.sh build/asan
+	tests/deb/run.sh
 
 # Not part of test: about SOAK_SECONDS (default 1500) plus a few minutes.
 soak: deps
@@ -153,10 +168,20 @@ docs-check:
 	tests/docs/check.sh
 
 # Deployment files go to share/chat/deploy/ only, never to /etc: the
-# sysadmin copies them into place (docs/deploy.md). web/. is copied into
-# the directory, so a second install replaces files instead of nesting web/.
+# sysadmin copies them into place (docs/deploy.md); the Debian package
+# moves them (debian/rules). web/. is copied into the directory, so a
+# second install replaces files instead of nesting web/. The units and the
+# nginx site name the programs and the web client under /usr (the
+# package's paths): their copies here name them under PREFIX instead.
+# The web client's bundle is not built here (no npm on a server): a release
+# tarball (make dist) has it, a checkout gets it from make web-client.
 SHAREDIR = $(DESTDIR)$(PREFIX)/share/chat
+UNITS    = $(wildcard deploy/systemd/*.service deploy/systemd/*.socket deploy/systemd/*.target)
+PREFIX_SED = sed -E -e 's,/usr(/local)?/bin/(chat-fcgi|chat-ws|chatctl)\>,$(PREFIX)/bin/\2,g' \
+	-e 's,/usr(/local)?/share/chat/,$(PREFIX)/share/chat/,g'
 install: all
+	@[ -f web/vendor/socket.io.esm.min.js ] || { echo "make install: web/vendor/ is missing:" \
+		"run make web-client first (needs npm), or install from a release tarball (make dist)" >&2; exit 1; }
 	install -d $(DESTDIR)$(PREFIX)/bin $(SHAREDIR)/migrations $(SHAREDIR)/web \
 		$(SHAREDIR)/deploy/systemd $(SHAREDIR)/deploy/nginx
 	install -m 0755 $(BUILD)/chat-fcgi $(DESTDIR)$(PREFIX)/bin/chat-fcgi
@@ -164,13 +189,19 @@ install: all
 	install -m 0755 $(BUILD)/chatctl $(DESTDIR)$(PREFIX)/bin/chatctl
 	install -m 0644 migrations/*.sql $(SHAREDIR)/migrations/
 	install -m 0755 deploy/migrate.sh $(SHAREDIR)/deploy/migrate.sh
-	install -m 0644 deploy/systemd/*.service deploy/systemd/*.target $(SHAREDIR)/deploy/systemd/
-	install -m 0644 deploy/nginx/chat.conf $(SHAREDIR)/deploy/nginx/chat.conf
+	for f in $(UNITS); do \
+		$(PREFIX_SED) "$$f" >"$(SHAREDIR)/deploy/systemd/$${f##*/}" && \
+		chmod 0644 "$(SHAREDIR)/deploy/systemd/$${f##*/}" || exit 1; \
+	done
+	$(PREFIX_SED) deploy/nginx/chat.conf >$(SHAREDIR)/deploy/nginx/chat.conf
+	chmod 0644 $(SHAREDIR)/deploy/nginx/chat.conf
 	install -m 0644 deploy/chat.env.example $(SHAREDIR)/deploy/chat.env.example
 	install -d $(SHAREDIR)/web/js $(SHAREDIR)/web/vendor
 	install -m 0644 web/index.html web/app.css web/favicon.svg $(SHAREDIR)/web/
 	install -m 0644 web/js/*.js $(SHAREDIR)/web/js/
 	install -m 0644 web/vendor/* $(SHAREDIR)/web/vendor/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 # sql/: one readable file per family of SQL functions plus sql/schema.sql,
 # generated from migrations/ applied to a throw-away cluster. The
@@ -193,8 +224,11 @@ lint:
 	@clang-format --dry-run --Werror $(LINT_SRC)
 	@echo "lint: ok ($(words $(LINT_SRC)) files)"
 
+# A release tree (make dist: no .git) keeps web/vendor/: it has no npm
+# lock install to build it again from.
 clean:
-	rm -rf build web/vendor
+	rm -rf build
+	[ ! -e .git ] || rm -rf web/vendor
 
 -include $(COMMON_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(WS_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
 
@@ -204,3 +238,6 @@ include tests/fuzz/fuzz.mk
 
 # chat-bench, the Socket.IO load generator, and the benchmark sets.
 include bench/bench.mk
+
+# The release artefacts: make dist (tarball), make deb (Debian package).
+include deploy/release.mk

@@ -20,6 +20,11 @@ build_reqs=(
   libcmocka-dev libwebsockets-dev libev-dev libsodium-dev libjwt-dev
   clang libclang-rt-14-dev 'clang-format|clang-format-14'
 )
+# make deb and its test (tests/deb/run.sh): dpkg-buildpackage, debhelper,
+# lintian.
+package_reqs=(
+  dpkg-dev debhelper lintian
+)
 runtime_reqs=(
   libwebsockets-evlib-ev
   spawn-fcgi
@@ -30,7 +35,7 @@ runtime_reqs=(
   curl
 )
 
-reqs=("${build_reqs[@]}" "${runtime_reqs[@]}")
+reqs=("${build_reqs[@]}" "${package_reqs[@]}" "${runtime_reqs[@]}")
 # shellcheck disable=SC2206 # word splitting of DEPS_EXTRA is intended
 extra=(${DEPS_EXTRA:-} "$@")
 reqs+=("${extra[@]}")
