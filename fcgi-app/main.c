@@ -1,4 +1,5 @@
 /* main.c -- chat-fcgi: the REST API as a FastCGI responder (one of a spawn-fcgi pool). */
+#include <errno.h>
 #include <fcgiapp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,11 +14,71 @@
 #include "pwslot.h"
 
 static volatile sig_atomic_t stop_requested;
+/* SIGHUP: the second signal flag, for the pool master (pool_run). */
+static volatile sig_atomic_t reload_requested;
 
 static void on_stop(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+static void on_reload(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
+}
+
+/*
+ * SIGTERM, SIGINT and SIGUSR1 (multiwatch's default) stop a worker after
+ * its request, SIGHUP reloads the pool. All of them stay blocked but while
+ * the program waits (pool.h), so the handlers need no SA_RESTART.
+ */
+static void signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_reload;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	pool_signals_block();
+}
+
+/*
+ * Accepts the next request: 0, or -1 when the worker must stop. It waits
+ * with signals let in (pool_accept_wait) and accepts on the non-blocking
+ * socket, so a connection another worker took first costs one EAGAIN.
+ */
+static int serve_accept(FCGX_Request *req)
+{
+	for (;;) {
+		int rc;
+
+		if (stop_requested)
+			return -1;
+		if (reload_requested) {
+			reload_requested = 0;
+			log_info("SIGHUP ignored: a worker has nothing to reload "
+				 "(send it to the pool master, docs/operations.md)");
+		}
+		rc = pool_accept_wait(0);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;
+		rc = FCGX_Accept_r(req);
+		if (rc >= 0)
+			return 0;
+		if (rc != -EAGAIN && rc != -EWOULDBLOCK)
+			return -1;
+	}
 }
 
 struct serve_ctx {
@@ -27,24 +88,25 @@ struct serve_ctx {
 };
 
 /* One worker: accept and answer requests until asked to stop. */
-static int serve(void *arg, int slot)
+static int serve(void *arg, const struct pool_worker *w)
 {
 	const struct serve_ctx *sc = arg;
+	struct pool_worker me = w ? *w : (struct pool_worker){ 0, -1 };
+	int slot = me.slot;
 	struct api api;
 	FCGX_Request req;
 
 	sc->metrics->slot[slot].pid = getpid();
 	if (api_init(&api, sc->cfg, sc->metrics, &sc->metrics->slot[slot], sc->slots))
 		return 1;
-	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0 || pool_listen_nonblock(0)) {
 		log_err("cannot initialize the request");
 		api_release(&api);
 		return 1;
 	}
 	log_info("worker ready");
-	while (!stop_requested) {
-		if (FCGX_Accept_r(&req) < 0)
-			break;
+	pool_worker_ready(&me);
+	while (serve_accept(&req) == 0) {
 		api_handle(&api, &req);
 		FCGX_Finish_r(&req);
 	}
@@ -56,7 +118,7 @@ static int serve(void *arg, int slot)
 
 int main(void)
 {
-	struct sigaction sa;
+	struct pool_flags flags = { &stop_requested, &reload_requested };
 	struct cfg cfg;
 	struct serve_ctx sc;
 	struct pwslot slots;
@@ -73,14 +135,7 @@ int main(void)
 		log_err("cannot initialize libfcgi");
 		return 1;
 	}
-	/* No SA_RESTART: a blocked accept must return so the loop can end. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	signals_install();
 
 	/* Password hashes at once, for the whole pool: one per CPU unless set. */
 	nslots = cfg.pwhash_max_concurrent ? cfg.pwhash_max_concurrent
@@ -96,9 +151,8 @@ int main(void)
 		return 1;
 	}
 	if (cfg.fcgi_workers == 0) {
-		rc = serve(&sc, 0);
-	} else if (pool_run((int)cfg.fcgi_workers, 10, &stop_requested, serve, &sc,
-			    &sc.metrics->restarts)) {
+		rc = serve(&sc, NULL);
+	} else if (pool_run((int)cfg.fcgi_workers, 10, &flags, serve, &sc, &sc.metrics->restarts)) {
 		log_err("cannot start any worker");
 		rc = 1;
 	}
