@@ -9,6 +9,7 @@
 #include "api.h"
 #include "cfg.h"
 #include "log.h"
+#include "logsink.h"
 #include "metrics.h"
 #include "pool.h"
 #include "pwslot.h"
@@ -116,6 +117,36 @@ static int serve(void *arg, const struct pool_worker *w)
 	return 0;
 }
 
+/*
+ * Under spawn-fcgi -F stderr is /dev/null: the log goes to syslog instead
+ * (CHAT_SYSLOG_SOCKET, /dev/log: journald on a systemd host).
+ */
+static void log_route(const struct cfg *cfg)
+{
+	if (logsink_syslog_if_lost(cfg->syslog_socket, "chat-fcgi") > 0)
+		log_info("stderr is /dev/null (spawn-fcgi -F?): logging to syslog on %s",
+			 cfg->syslog_socket);
+}
+
+/*
+ * The password-hash slots of the whole pool. Our pool master makes a
+ * private semaphore its workers inherit; workers that nobody of ours forks
+ * (spawn-fcgi -F, multiwatch) meet on one named after their socket.
+ */
+static int slots_open(struct pwslot *slots, long n, const struct cfg *cfg)
+{
+	char name[160];
+
+	if (cfg->fcgi_workers > 0 || pool_socket_name(0, name, sizeof(name)))
+		return pwslot_open(slots, n);
+	if (pwslot_open_named(slots, n, name))
+		return -1;
+	log_info(
+		"password hashes: at most %ld at once for the workers of %s (semaphore key 0x%08x)",
+		slots->slots, name, (unsigned)pwslot_key(name));
+	return 0;
+}
+
 int main(void)
 {
 	struct pool_flags flags = { &stop_requested, &reload_requested };
@@ -131,6 +162,7 @@ int main(void)
 		return 2;
 	}
 	log_init("fcgi", cfg.log_level);
+	log_route(&cfg);
 	if (FCGX_Init() != 0) {
 		log_err("cannot initialize libfcgi");
 		return 1;
@@ -140,7 +172,7 @@ int main(void)
 	/* Password hashes at once, for the whole pool: one per CPU unless set. */
 	nslots = cfg.pwhash_max_concurrent ? cfg.pwhash_max_concurrent
 					   : sysconf(_SC_NPROCESSORS_ONLN);
-	if (pwslot_open(&slots, nslots))
+	if (slots_open(&slots, nslots, &cfg))
 		return 1;
 	sc.cfg = &cfg;
 	sc.slots = &slots;

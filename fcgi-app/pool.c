@@ -13,12 +13,17 @@
 #define _GNU_SOURCE /* ppoll */
 #include "pool.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -426,4 +431,43 @@ int pool_accept_wait(int fd)
 		return 0;
 	log_err("cannot wait for a connection: %s", rc < 0 ? strerror(errno) : "no event");
 	return -1;
+}
+
+int pool_socket_name(int fd, char *buf, size_t size)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_un un;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} a;
+	socklen_t len = sizeof(a);
+	char ip[INET6_ADDRSTRLEN];
+
+	buf[0] = '\0';
+	memset(&a, 0, sizeof(a));
+	if (getsockname(fd, &a.sa, &len) < 0)
+		return -1;
+	switch (a.sa.sa_family) {
+	case AF_UNIX:
+		if (len <= offsetof(struct sockaddr_un, sun_path))
+			return -1;
+		if (a.un.sun_path[0])
+			snprintf(buf, size, "%.*s", (int)sizeof(a.un.sun_path), a.un.sun_path);
+		else
+			snprintf(buf, size, "@%.*s",
+				 (int)(len - offsetof(struct sockaddr_un, sun_path) - 1),
+				 a.un.sun_path + 1);
+		return 0;
+	case AF_INET:
+		inet_ntop(AF_INET, &a.in.sin_addr, ip, sizeof(ip));
+		snprintf(buf, size, "%s:%u", ip, (unsigned)ntohs(a.in.sin_port));
+		return 0;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &a.in6.sin6_addr, ip, sizeof(ip));
+		snprintf(buf, size, "[%s]:%u", ip, (unsigned)ntohs(a.in6.sin6_port));
+		return 0;
+	default:
+		return -1;
+	}
 }

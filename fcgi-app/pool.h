@@ -3,6 +3,7 @@
 #define CHAT_POOL_H
 
 #include <signal.h>
+#include <stddef.h>
 
 /* What a worker is told by the pool that started it. */
 struct pool_worker {
@@ -61,5 +62,13 @@ int pool_listen_nonblock(int fd) __attribute__((warn_unused_result));
  * Returns -1 on any other error (logged).
  */
 int pool_accept_wait(int fd) __attribute__((warn_unused_result));
+
+/*
+ * Writes the address of the listening socket fd into buf ("/run/chat/fcgi.sock",
+ * "@abstract", "127.0.0.1:9000", "[::1]:9000"): what tells the workers of
+ * one socket apart from another pool's. Returns 0, or -1 when fd is no
+ * socket of those families (buf then holds "").
+ */
+int pool_socket_name(int fd, char *buf, size_t size);
 
 #endif
