@@ -154,7 +154,7 @@ install: all
 	install -m 0755 $(BUILD)/chatctl $(DESTDIR)$(PREFIX)/bin/chatctl
 	install -m 0644 migrations/*.sql $(SHAREDIR)/migrations/
 	install -m 0755 deploy/migrate.sh $(SHAREDIR)/deploy/migrate.sh
-	install -m 0644 deploy/systemd/*.service deploy/systemd/*.target $(SHAREDIR)/deploy/systemd/
+	install -m 0644 deploy/systemd/*.service deploy/systemd/*.socket deploy/systemd/*.target $(SHAREDIR)/deploy/systemd/
 	install -m 0644 deploy/nginx/chat.conf $(SHAREDIR)/deploy/nginx/chat.conf
 	install -m 0644 deploy/chat.env.example $(SHAREDIR)/deploy/chat.env.example
 	install -d $(SHAREDIR)/web/js $(SHAREDIR)/web/vendor
