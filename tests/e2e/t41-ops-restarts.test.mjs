@@ -11,7 +11,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO, api, join, createRoom, history, uniqueName, waitFor } from './lib.mjs';
+import {
+  REPO, api, join, createRoom, history, uniqueName, waitFor, procAlive, procChildren,
+} from './lib.mjs';
 import {
   connect, closeAll, ack, sleep, STATE_DIR, STACK_BRIDGES, BRIDGE_PORT, direct,
 } from './sio.mjs';
@@ -34,27 +36,6 @@ function stackAsync(cmd, args = []) {
 
 const runDir = () => path.join(fs.realpathSync(STATE_DIR), 'run');
 const readPid = (file) => Number(fs.readFileSync(path.join(runDir(), file), 'utf8').trim());
-
-/** The pids of the children of pid (its worker processes), sorted. */
-function children(pid) {
-  let s = '';
-  try {
-    s = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
-  } catch {
-    return [];
-  }
-  return s.trim().split(/\s+/).filter(Boolean).map(Number).sort((a, b) => a - b);
-}
-
-/** True when pid runs (a zombie that nobody reaped has ended). */
-function alive(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
-}
 
 // Sends per user stay under CHAT_MSG_RATE (20 per 10 s): one every SEND_EVERY_MS.
 const SEND_EVERY_MS = 600;
@@ -193,16 +174,16 @@ test('reload of the chat-fcgi pool and a rolling restart of both bridges under l
 
   // 1. Reload the pool: SIGHUP to its master (the pid spawn-fcgi -n became).
   const master = readPid('fcgi.pid');
-  const before = children(master);
+  const before = procChildren(master);
   assert.ok(before.length >= 2, `the pool master ${master} has workers: ${before}`);
   const reqBefore = load.requests;
   process.kill(master, 'SIGHUP');
   const replaced = await waitFor(() => {
-    const now = children(master);
-    return now.length === before.length && now.every((p) => !before.includes(p)) && before.every((p) => !alive(p));
+    const now = procChildren(master);
+    return now.length === before.length && now.every((p) => !before.includes(p)) && before.every((p) => !procAlive(p));
   }, 30_000, 50);
-  assert.ok(replaced, `every worker replaced: before ${before}, now ${children(master)}`);
-  assert.ok(alive(master), 'the pool master lives on');
+  assert.ok(replaced, `every worker replaced: before ${before}, now ${procChildren(master)}`);
+  assert.ok(procAlive(master), 'the pool master lives on');
   assert.ok(fs.statSync(path.join(runDir(), 'fcgi.sock')).isSocket(), 'the socket is still there');
   await waitFor(() => load.requests >= reqBefore + 20, 20_000, 50);
   assert.deepEqual(load.failures, [], 'no REST request failed across the reload');
@@ -258,7 +239,7 @@ test('SIGHUP does not stop a bridge: it says so in its log and keeps serving', a
   const pid = readPid('ws.pid');
   process.kill(pid, 'SIGHUP');
   await sleep(300);
-  assert.ok(alive(pid), 'chat-ws is still running after SIGHUP');
+  assert.ok(procAlive(pid), 'chat-ws is still running after SIGHUP');
   const log = fs.readFileSync(path.join(fs.realpathSync(STATE_DIR), 'log', 'ws.log'), 'utf8');
   assert.match(log, /SIGHUP/, 'the bridge logs the SIGHUP');
   const u = await join('hup');

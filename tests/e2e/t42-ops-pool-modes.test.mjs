@@ -14,7 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { waitFor } from './lib.mjs';
+import { waitFor, procAlive, procChildren } from './lib.mjs';
 import { STATE_DIR, sleep } from './sio.mjs';
 
 const state = fs.realpathSync(STATE_DIR);
@@ -123,24 +123,6 @@ function syslogReceiver(sockPath, outPath) {
 const semKeys = new Set();
 const read = (p) => (fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '');
 
-/** The pids of the running processes whose parent is pid. */
-function children(pid) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-function alive(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
-}
-
 /** The semaphore keys the workers logged, each once per worker: asserts they are one. */
 function sharedKey(text, n) {
   const keys = [...text.matchAll(/semaphore key (0x[0-9a-f]{8})/g)].map((m) => m[1]);
@@ -184,11 +166,11 @@ test('spawn-fcgi -F 2: both workers answer, log to syslog at the right priority,
   process.kill(pids[0], 'SIGHUP');
   assert.ok(await waitFor(() => read(syslog).includes(`chat-fcgi[${pids[0]}]: level=info comp=fcgi msg="SIGHUP ignored`), 10_000, 50),
     `SIGHUP logged:\n${read(syslog)}`);
-  assert.ok(alive(pids[0]), 'the worker lives on after SIGHUP');
+  assert.ok(procAlive(pids[0]), 'the worker lives on after SIGHUP');
   assert.equal((await fcgiRequest(sock, 'GET', '/api/health')).status, 200);
 
   for (const p of pids) process.kill(p, 'SIGTERM');
-  assert.ok(await waitFor(() => pids.every((p) => !alive(p)), 15_000, 50), 'SIGTERM stops both');
+  assert.ok(await waitFor(() => pids.every((p) => !procAlive(p)), 15_000, 50), 'SIGTERM stops both');
   assert.ok(pids.every((p) => read(syslog).includes(`chat-fcgi[${p}]: level=info comp=fcgi msg="worker stopped"`)), read(syslog));
 });
 
@@ -204,7 +186,7 @@ test('spawn-fcgi -n -- multiwatch -f 2: workers answer, log on stderr, a killed 
   const exited = new Promise((res) => mw.on('exit', (code, signal) => res({ code, signal })));
   // setpriv and env exec in place: mw.pid is multiwatch.
   const first = await waitFor(() => {
-    const c = children(mw.pid);
+    const c = procChildren(mw.pid);
     return c.length === 2 && (read(logPath).match(/msg="worker ready"/g) || []).length >= 2 ? c : null;
   }, 20_000, 50);
   assert.ok(first, `multiwatch runs two ready workers:\n${read(logPath)}`);
@@ -214,10 +196,10 @@ test('spawn-fcgi -n -- multiwatch -f 2: workers answer, log on stderr, a killed 
   // A worker dies: multiwatch starts another on the same socket.
   process.kill(first[0], 'SIGKILL');
   const replaced = await waitFor(() => {
-    const c = children(mw.pid);
+    const c = procChildren(mw.pid);
     return c.length === 2 && !c.includes(first[0]) ? c : null;
   }, 15_000, 50);
-  assert.ok(replaced, `a new worker replaced ${first[0]}: ${children(mw.pid)}`);
+  assert.ok(replaced, `a new worker replaced ${first[0]}: ${procChildren(mw.pid)}`);
   await waitFor(() => (read(logPath).match(/msg="worker ready"/g) || []).length >= 3, 15_000, 50);
   for (let i = 0; i < 10; i++) assert.equal((await fcgiRequest(sock, 'GET', '/api/health')).status, 200);
 
@@ -225,6 +207,6 @@ test('spawn-fcgi -n -- multiwatch -f 2: workers answer, log on stderr, a killed 
   process.kill(mw.pid, 'SIGTERM');
   const end = await Promise.race([exited, sleep(15_000).then(() => null)]);
   assert.ok(end, 'multiwatch exits after SIGTERM');
-  assert.ok(replaced.every((p) => !alive(p)), 'its workers are gone');
+  assert.ok(replaced.every((p) => !procAlive(p)), 'its workers are gone');
   assert.ok((read(logPath).match(/msg="worker stopped"/g) || []).length >= 2, `the workers stopped cleanly:\n${read(logPath)}`);
 });
