@@ -130,6 +130,7 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 	c->database_url = cfg_env("DATABASE_URL", "dbname=chat");
 	c->allowed_origins = cfg_env("CHAT_ALLOWED_ORIGINS", "");
 	c->log_level = cfg_env("CHAT_LOG_LEVEL", "info");
+	c->syslog_socket = cfg_env("CHAT_SYSLOG_SOCKET", "/dev/log");
 	c->jwt_secret = cfg_env("CHAT_JWT_SECRET", "");
 	/* A short HMAC key can be guessed offline from one token: refuse to
 	 * start rather than accept forgeable identities. The value is never

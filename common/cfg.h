@@ -15,6 +15,7 @@ struct cfg {
 	const char *database_url;       /* DATABASE_URL, a libpq conninfo or URI */
 	const char *allowed_origins;    /* CHAT_ALLOWED_ORIGINS, comma-separated */
 	const char *log_level;          /* CHAT_LOG_LEVEL: debug, info, warn, error */
+	const char *syslog_socket;      /* CHAT_SYSLOG_SOCKET: log here if stderr is /dev/null */
 	const char *jwt_secret;         /* CHAT_JWT_SECRET: HS256 key of site tokens, "" = off */
 	const char *metrics_allow_list; /* CHAT_METRICS_ALLOW: who may GET the metrics */
 	struct allow metrics_allow;     /* ... parsed */

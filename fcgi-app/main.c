@@ -1,4 +1,5 @@
 /* main.c -- chat-fcgi: the REST API as a FastCGI responder (one of a spawn-fcgi pool). */
+#include <errno.h>
 #include <fcgiapp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,16 +12,77 @@
 #include "cli.h"
 #include "listener.h"
 #include "log.h"
+#include "logsink.h"
 #include "metrics.h"
 #include "pool.h"
 #include "pwslot.h"
 
 static volatile sig_atomic_t stop_requested;
+/* SIGHUP: the second signal flag, for the pool master (pool_run). */
+static volatile sig_atomic_t reload_requested;
 
 static void on_stop(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+static void on_reload(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
+}
+
+/*
+ * SIGTERM, SIGINT and SIGUSR1 (multiwatch's default) stop a worker after
+ * its request, SIGHUP reloads the pool. All of them stay blocked but while
+ * the program waits (pool.h), so the handlers need no SA_RESTART.
+ */
+static void signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_reload;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	pool_signals_block();
+}
+
+/*
+ * Accepts the next request: 0, or -1 when the worker must stop. It waits
+ * with signals let in (pool_accept_wait) and accepts on the non-blocking
+ * socket, so a connection another worker took first costs one EAGAIN.
+ */
+static int serve_accept(FCGX_Request *req)
+{
+	for (;;) {
+		int rc;
+
+		if (stop_requested)
+			return -1;
+		if (reload_requested) {
+			reload_requested = 0;
+			log_info("SIGHUP ignored: a worker has nothing to reload "
+				 "(send it to the pool master, docs/operations.md)");
+		}
+		rc = pool_accept_wait(0);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;
+		rc = FCGX_Accept_r(req);
+		if (rc >= 0)
+			return 0;
+		if (rc != -EAGAIN && rc != -EWOULDBLOCK)
+			return -1;
+	}
 }
 
 struct serve_ctx {
@@ -30,30 +92,61 @@ struct serve_ctx {
 };
 
 /* One worker: accept and answer requests until asked to stop. */
-static int serve(void *arg, int slot)
+static int serve(void *arg, const struct pool_worker *w)
 {
 	const struct serve_ctx *sc = arg;
+	struct pool_worker me = w ? *w : (struct pool_worker){ 0, -1 };
+	int slot = me.slot;
 	struct api api;
 	FCGX_Request req;
 
 	(void)slot;
 	if (api_init(&api, sc->cfg, sc->metrics, sc->slots))
 		return 1;
-	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0 || pool_listen_nonblock(0)) {
 		log_err("cannot initialize the request");
 		api_release(&api);
 		return 1;
 	}
 	log_info("worker ready");
-	while (!stop_requested) {
-		if (FCGX_Accept_r(&req) < 0)
-			break;
+	pool_worker_ready(&me);
+	while (serve_accept(&req) == 0) {
 		api_handle(&api, &req);
 		FCGX_Finish_r(&req);
 	}
 	FCGX_Free(&req, 1);
 	api_release(&api);
 	log_info("worker stopped");
+	return 0;
+}
+
+/*
+ * Under spawn-fcgi -F stderr is /dev/null: the log goes to syslog instead
+ * (CHAT_SYSLOG_SOCKET, /dev/log: journald on a systemd host).
+ */
+static void log_route(const struct cfg *cfg)
+{
+	if (logsink_syslog_if_lost(cfg->syslog_socket, "chat-fcgi") > 0)
+		log_info("stderr is /dev/null (spawn-fcgi -F?): logging to syslog on %s",
+			 cfg->syslog_socket);
+}
+
+/*
+ * The password-hash slots of the whole pool. Our pool master makes a
+ * private semaphore its workers inherit; workers that nobody of ours forks
+ * (spawn-fcgi -F, multiwatch) meet on one named after their socket.
+ */
+static int slots_open(struct pwslot *slots, long n, const struct cfg *cfg)
+{
+	char name[160];
+
+	if (cfg->fcgi_workers > 0 || pool_socket_name(0, name, sizeof(name)))
+		return pwslot_open(slots, n);
+	if (pwslot_open_named(slots, n, name))
+		return -1;
+	log_info(
+		"password hashes: at most %ld at once for the workers of %s (semaphore key 0x%08x)",
+		slots->slots, name, (unsigned)pwslot_key(name));
 	return 0;
 }
 
@@ -95,7 +188,7 @@ static struct metrics *fcgi_metrics_open(const struct cfg *cfg)
 int main(int argc, char **argv)
 {
 	struct cli cli = { "chat-fcgi", fcgi_about, CLI_RUN };
-	struct sigaction sa;
+	struct pool_flags flags = { &stop_requested, &reload_requested };
 	struct cfg cfg;
 	struct serve_ctx sc;
 	struct pwslot slots;
@@ -107,25 +200,19 @@ int main(int argc, char **argv)
 		return rc;
 	rc = 0;
 	log_init("fcgi", cfg.log_level);
+	log_route(&cfg);
 	if (fcgi_preflight(&cfg))
 		return CLI_EXIT_USAGE;
 	if (FCGX_Init() != 0) {
 		log_err("cannot initialize libfcgi");
 		return 1;
 	}
-	/* No SA_RESTART: a blocked accept must return so the loop can end. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	signals_install();
 
 	/* Password hashes at once, for the whole pool: one per CPU unless set. */
 	nslots = cfg.pwhash_max_concurrent ? cfg.pwhash_max_concurrent
 					   : sysconf(_SC_NPROCESSORS_ONLN);
-	if (pwslot_open(&slots, nslots))
+	if (slots_open(&slots, nslots, &cfg))
 		return 1;
 	sc.cfg = &cfg;
 	sc.slots = &slots;
@@ -135,9 +222,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (cfg.fcgi_workers == 0) {
-		rc = serve(&sc, 0);
-	} else if (pool_run((int)cfg.fcgi_workers, 10, &stop_requested, serve, &sc,
-			    &sc.metrics->restarts)) {
+		rc = serve(&sc, NULL);
+	} else if (pool_run((int)cfg.fcgi_workers, 10, &flags, serve, &sc, &sc.metrics->restarts)) {
 		log_err("cannot start any worker");
 		rc = 1;
 	}

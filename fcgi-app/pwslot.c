@@ -39,9 +39,77 @@ int pwslot_open(struct pwslot *s, long slots)
 	return 0;
 }
 
+key_t pwslot_key(const char *name)
+{
+	/* FNV-1a over a prefix of ours and the name; 0 is IPC_PRIVATE. */
+	const char *parts[2] = { "chat-fcgi pwslot ", name };
+	unsigned int h = 2166136261u;
+
+	for (int i = 0; i < 2; i++)
+		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
+			h = (h ^ *p) * 16777619u;
+	h &= 0x7fffffffu;
+	return (key_t)(h ? h : 1);
+}
+
+/* Waits (at most a second) until the creator has set the slots: sem 1 holds their number. */
+static int pwslot_wait_init(const struct pwslot *s)
+{
+	for (int i = 0; i < 100; i++) {
+		int total = semctl(s->semid, 1, GETVAL);
+
+		if (total < 0)
+			return -1;
+		if (total > 0)
+			return total;
+		usleep(10000);
+	}
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+int pwslot_open_named(struct pwslot *s, long slots, const char *name)
+{
+	key_t key = pwslot_key(name);
+	union pwslot_semun arg;
+	int total;
+
+	s->owner = 0;                                             /* nobody removes it */
+	s->slots = slots < 1 ? 1 : slots > 32767 ? 32767 : slots; /* a semop adds a short */
+	s->semid = semget(key, 2, IPC_CREAT | IPC_EXCL | 0600);
+	if (s->semid >= 0) {
+		struct sembuf mark = { .sem_num = 1, .sem_op = (short)s->slots, .sem_flg = 0 };
+
+		arg.val = (int)s->slots;
+		if (semctl(s->semid, 0, SETVAL, arg) < 0 || semop(s->semid, &mark, 1) < 0) {
+			log_err("cannot set the password-hashing semaphore: %s", strerror(errno));
+			semctl(s->semid, 0, IPC_RMID);
+			s->semid = -1;
+			return -1;
+		}
+		return 0;
+	}
+	if (errno == EEXIST)
+		s->semid = semget(key, 2, 0600);
+	if (s->semid < 0 || (total = pwslot_wait_init(s)) < 0) {
+		log_err("cannot open the password-hashing semaphore 0x%08x of '%s': %s",
+			(unsigned)key, name, strerror(errno));
+		s->semid = -1;
+		return -1;
+	}
+	if (total != s->slots) {
+		log_warn("the password-hashing semaphore 0x%08x has %d slots, not %ld: "
+			 "remove it with ipcrm -S 0x%08x while chat-fcgi is stopped to change it",
+			 (unsigned)key, total, s->slots, (unsigned)key);
+		s->slots = total;
+	}
+	return 0;
+}
+
 void pwslot_close(struct pwslot *s)
 {
-	if (s->semid >= 0 && s->owner == getpid() && semctl(s->semid, 0, IPC_RMID) < 0)
+	if (s->semid >= 0 && s->owner > 0 && s->owner == getpid() &&
+	    semctl(s->semid, 0, IPC_RMID) < 0)
 		log_warn("cannot remove the password-hashing semaphore: %s", strerror(errno));
 	s->semid = -1;
 }

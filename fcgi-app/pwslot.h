@@ -1,7 +1,9 @@
 /* pwslot.h -- a bound on password hashes computed at once by the whole FastCGI pool.
  *
- * One System V semaphore, created by the pool's supervisor before it forks
- * and counting free slots. A worker takes a slot with SEM_UNDO, so the
+ * One System V semaphore counting free slots: created by the pool's
+ * supervisor before it forks (pwslot_open), or, when no supervisor of ours
+ * runs (spawn-fcgi -F, multiwatch), found by a key that every worker of
+ * the same FastCGI socket derives from its address (pwslot_open_named). A worker takes a slot with SEM_UNDO, so the
  * kernel gives it back when the worker exits or dies holding it (SIGKILL,
  * a crash): no slot can leak. semtimedop bounds the wait, and the wait
  * queues in the kernel, not in the application. */
@@ -23,7 +25,23 @@ struct pwslot {
  */
 int pwslot_open(struct pwslot *s, long slots) __attribute__((warn_unused_result));
 
-/* Removes the semaphore when called by its creator; a no-op in its children. */
+/*
+ * Opens the semaphore every process calling this with the same name shares
+ * (for chat-fcgi: the FastCGI socket's address), creating it with `slots`
+ * free slots (at least 1) if it does not exist yet. It has no owner and
+ * outlives the processes (one per name and user; `ipcs -s` shows it, and
+ * `ipcrm -S KEY` removes it while nobody uses it); SEM_UNDO keeps its count
+ * right however they end. A process asking for another number of slots than
+ * the set was made with gets the set's number, with a warning. Returns 0,
+ * or -1 with the cause logged.
+ */
+int pwslot_open_named(struct pwslot *s, long slots, const char *name)
+	__attribute__((warn_unused_result));
+
+/* The key pwslot_open_named uses for name (never IPC_PRIVATE). */
+key_t pwslot_key(const char *name);
+
+/* Removes the semaphore when called by its creator; a no-op in its children and for a named one. */
 void pwslot_close(struct pwslot *s);
 
 enum pwslot_take {

@@ -26,6 +26,41 @@ static void on_stop(int sig)
 	stop_requested = 1;
 }
 
+/*
+ * SIGHUP does not stop the bridge (its default would, and Restart=on-failure
+ * does not count a signal death as a failure). Nothing can be reloaded in
+ * place: the configuration is read at start and the log is stderr, whoever
+ * holds it. So it is logged and ignored; a new configuration or binary comes
+ * with a restart, one bridge at a time (docs/operations.md).
+ */
+static volatile sig_atomic_t hup_seen;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	hup_seen = 1;
+}
+
+static void hup_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static void hup_check(void)
+{
+	if (hup_seen) {
+		hup_seen = 0;
+		log_info("SIGHUP ignored: nothing to reload in place; restart the bridge to "
+			 "apply a new configuration (docs/operations.md)");
+	}
+}
+
 /* Each connection takes a descriptor (two behind nginx on the same host). */
 static void raise_nofile(long want)
 {
@@ -58,6 +93,7 @@ struct run {
 /* Starts the bridge's stop after SIGTERM/SIGINT; nonzero once it may exit. */
 static int run_stop_check(struct run *r)
 {
+	hup_check();
 	if (stop_requested && !r->bridge->stopping) {
 		bridge_stop(r->bridge);
 		r->stop_deadline = conn_now_ms() + STOP_GRACE_MS;
@@ -155,6 +191,7 @@ static int app_config(struct app *a, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	hup_install();
 	return -1;
 }
 

@@ -29,6 +29,7 @@ runtime_reqs=(
   libwebsockets-evlib-ev
   spawn-fcgi
   multiwatch
+  python3-minimal
   'nginx-light|nginx|nginx-core|nginx-full|nginx-extras'
   'postgresql|postgresql-17|postgresql-16|postgresql-15'
   'postgresql-client|postgresql-client-17|postgresql-client-16|postgresql-client-15'

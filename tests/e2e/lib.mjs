@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -228,6 +229,26 @@ export function fcgiPids() {
   const m = /chat-fcgi:\s+running \(pids? ([0-9 ]+)\)/.exec(r.stdout || '');
   assert.ok(m, `stack.sh status shows no chat-fcgi pids:\n${r.stdout}${r.stderr}`);
   return m[1].trim().split(/\s+/).map(Number).sort((a, b) => a - b);
+}
+
+/** True when process pid runs (a zombie nobody reaped has ended). */
+export function procAlive(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
+
+/** The pids of the children of process pid (e.g. a pool master's workers), sorted. */
+export function procChildren(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim().split(/\s+/).filter(Boolean).map(Number).sort((a, b) => a - b);
+  } catch {
+    return [];
+  }
 }
 
 /** Polls until fn() returns a truthy value, at most timeoutMs; returns that value or null. */

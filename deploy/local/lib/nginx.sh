@@ -45,7 +45,7 @@ render_nginx_conf() {
   expr+=(-e "s|@RUN@|$(sed_value "$RUN")|g")
   expr+=(-e "s|@LOG@|$(sed_value "$LOG")|g")
   expr+=(-e "s|@WEB@|$(sed_value "$WEB")|g")
-  expr+=(-e "s|@PORT@|$PORT|g" -e "s|@WS_SERVERS@|$(ws_each 'server 127.0.0.1:{port}; ')|g")
+  expr+=(-e "s|@PORT@|$PORT|g" -e "s|@WS_SERVERS@|$(ws_each 'server 127.0.0.1:{port} max_fails=0; ')|g")
   expr+=(-e "s|@WS_UPSTREAMS@|$(ws_each 'upstream chat_ws_b{i} { server 127.0.0.1:{port}; } ')|g")
   expr+=(-e "s|@WS_SID_MAP@|$(ws_each '~^b{i}_ chat_ws_b{i}; ')|g")
   expr+=(-e "s|@JOIN_RATE@|$(sed_value "$JOIN_RATE")|g" -e "s|@JOIN_BURST@|$JOIN_BURST|g")

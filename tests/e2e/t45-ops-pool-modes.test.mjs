@@ -1,0 +1,212 @@
+// t45-ops-pool-modes -- the ways to run the chat-fcgi pool besides the
+// stack's own (spawn-fcgi -n with chat-fcgi's pool master), each on a
+// socket of its own next to the stack, with the stack's database
+// (docs/operations.md "Running the pool"):
+// - spawn-fcgi -F 2: stderr is /dev/null there, so the log goes to syslog
+//   (a datagram socket, CHAT_SYSLOG_SOCKET; here a receiver of the test's);
+// - spawn-fcgi -n -- multiwatch -f 2: the log on stderr, a killed worker
+//   replaced, SIGTERM stops the workers after their request (SIGUSR1).
+// In both, the workers share one password-hash semaphore, named after the
+// socket, without a pool master to make one.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { waitFor, procAlive, procChildren } from './lib.mjs';
+import { STATE_DIR, sleep } from './sio.mjs';
+
+const state = fs.realpathSync(STATE_DIR);
+const dir = path.join(state, `ops-${process.pid}`);
+const started = [];
+
+after(() => {
+  for (const pid of started) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  for (const key of semKeys) spawnSync('ipcrm', ['-S', key]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** The environment the stack gave its chat-fcgi (DATABASE_URL, CHAT_*, sanitizer options). */
+function stackFcgiEnv() {
+  const pid = fs.readFileSync(path.join(state, 'run/fcgi.pid'), 'utf8').trim();
+  const env = {};
+  for (const kv of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+    const i = kv.indexOf('=');
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  assert.ok(env.DATABASE_URL, 'the stack chat-fcgi has DATABASE_URL');
+  return env;
+}
+
+const fcgiBin = () => {
+  const pid = fs.readFileSync(path.join(state, 'run/fcgi.pid'), 'utf8').trim();
+  // The stack's master was exec'd by spawn-fcgi: its executable is chat-fcgi.
+  return fs.readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
+};
+
+/** Runs argv with env (nothing else of ours) as the stack's user, its output to logPath. */
+function run(argv, env, logPath) {
+  const log = fs.openSync(logPath, 'a');
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const cmd = process.getuid() === 0
+    ? ['setpriv', ['--reuid=chat', '--regid=chat', '--init-groups', '--', 'env', '-i', ...envArgs, ...argv]]
+    : ['env', ['-i', ...envArgs, ...argv]];
+  const child = spawn(cmd[0], cmd[1], { cwd: '/', stdio: ['ignore', log, log], detached: true });
+  fs.closeSync(log);
+  return child;
+}
+
+/** One FastCGI request over the unix socket sock (what nginx sends, in short); resolves {status, body}. */
+function fcgiRequest(sock, method, uri) {
+  const rec = (type, body) => {
+    const pad = (8 - (body.length % 8)) % 8;
+    const h = Buffer.from([1, type, 0, 1, body.length >> 8, body.length & 255, pad, 0]);
+    return Buffer.concat([h, body, Buffer.alloc(pad)]);
+  };
+  const pair = (k, v) => {
+    const kb = Buffer.from(k);
+    const vb = Buffer.from(v);
+    assert.ok(kb.length < 128 && vb.length < 128);
+    return Buffer.concat([Buffer.from([kb.length, vb.length]), kb, vb]);
+  };
+  const params = Buffer.concat(Object.entries({
+    REQUEST_METHOD: method, DOCUMENT_URI: uri, SCRIPT_NAME: uri, QUERY_STRING: '',
+    REMOTE_ADDR: '127.0.0.1', CONTENT_LENGTH: '0', SERVER_PROTOCOL: 'HTTP/1.1',
+  }).map(([k, v]) => pair(k, v)));
+  const req = Buffer.concat([
+    rec(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])), rec(4, params), rec(4, Buffer.alloc(0)), rec(5, Buffer.alloc(0)),
+  ]);
+  return new Promise((resolve, reject) => {
+    const c = net.connect(sock);
+    let buf = Buffer.alloc(0);
+    let out = '';
+    const timer = setTimeout(() => { c.destroy(); reject(new Error(`no FastCGI answer on ${sock}`)); }, 10_000);
+    c.on('error', (e) => { clearTimeout(timer); reject(e); });
+    c.on('data', (d) => { buf = Buffer.concat([buf, d]); });
+    c.on('close', () => {
+      clearTimeout(timer);
+      for (let at = 0; at + 8 <= buf.length;) {
+        const type = buf[at + 1];
+        const len = buf.readUInt16BE(at + 4);
+        if (type === 6) out += buf.subarray(at + 8, at + 8 + len).toString('utf8');
+        at += 8 + len + buf[at + 6];
+      }
+      const m = /^Status: (\d+)/m.exec(out);
+      resolve({ status: m ? Number(m[1]) : 200, body: out.slice(out.indexOf('\r\n\r\n') + 4) });
+    });
+    c.write(req);
+  });
+}
+
+/** A syslog daemon's socket (SOCK_DGRAM) at sockPath; each datagram becomes a line of outPath. */
+function syslogReceiver(sockPath, outPath) {
+  const py = [
+    'import socket, os, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    's.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666)',
+    'f = open(sys.argv[2], "ab", buffering=0)',
+    'while True: f.write(s.recv(65536) + b"\\n")',
+  ].join('\n');
+  const child = spawn('/usr/bin/python3', ['-c', py, sockPath, outPath], { stdio: 'ignore', detached: true });
+  child.unref();
+  started.push(child.pid);
+  return child;
+}
+
+const semKeys = new Set();
+const read = (p) => (fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '');
+
+/** The semaphore keys the workers logged, each once per worker: asserts they are one. */
+function sharedKey(text, n) {
+  const keys = [...text.matchAll(/semaphore key (0x[0-9a-f]{8})/g)].map((m) => m[1]);
+  assert.equal(keys.length, n, `each of the ${n} workers names its password-hash semaphore:\n${text}`);
+  assert.equal(new Set(keys).size, 1, `one semaphore for the workers of one socket: ${keys}`);
+  semKeys.add(keys[0]);
+  return keys[0];
+}
+
+test('spawn-fcgi -F 2: both workers answer, log to syslog at the right priority, share the hash bound and live through SIGHUP', async () => {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+  fs.chmodSync(dir, 0o777);
+  const logSock = path.join(dir, 'log.sock');
+  const syslog = path.join(dir, 'syslog.txt');
+  syslogReceiver(logSock, syslog);
+  assert.ok(await waitFor(() => fs.existsSync(logSock), 10_000, 50), 'the syslog receiver listens');
+  const sock = path.join(dir, 'f.sock');
+  const pidFile = path.join(dir, 'f.pid');
+  const env = { ...stackFcgiEnv(), CHAT_FCGI_WORKERS: '0', CHAT_SYSLOG_SOCKET: logSock };
+  const stdoutLog = path.join(dir, 'spawn-F.log');
+  const sp = run(['spawn-fcgi', '-F', '2', '-s', sock, '-M', '0600', '-P', pidFile, '--', fcgiBin()], env, stdoutLog);
+  await new Promise((res) => sp.on('exit', res));
+  const pids = await waitFor(() => {
+    const p = read(pidFile).trim().split(/\s+/).filter(Boolean).map(Number);
+    return p.length === 2 ? p : null;
+  }, 10_000, 50);
+  assert.ok(pids, `spawn-fcgi wrote two pids: ${read(pidFile)} ${read(stdoutLog)}`);
+  started.push(...pids);
+
+  // Both workers log, through syslog (their stderr is /dev/null): daemon.info = <30>.
+  const ready = await waitFor(() => pids.every((p) => read(syslog).includes(`<30>chat-fcgi[${p}]: level=info comp=fcgi msg="worker ready"`)), 20_000, 50);
+  assert.ok(ready, `each worker's "worker ready" reached syslog:\n${read(syslog)}`);
+  assert.doesNotMatch(read(syslog), /ts=/, 'syslog stamps its own time');
+  sharedKey(read(syslog), 2);
+
+  for (let i = 0; i < 10; i++) {
+    const r = await fcgiRequest(sock, 'GET', '/api/health');
+    assert.equal(r.status, 200, r.body);
+  }
+  // A worker without a master has nothing to reload: SIGHUP is logged, not fatal.
+  process.kill(pids[0], 'SIGHUP');
+  assert.ok(await waitFor(() => read(syslog).includes(`chat-fcgi[${pids[0]}]: level=info comp=fcgi msg="SIGHUP ignored`), 10_000, 50),
+    `SIGHUP logged:\n${read(syslog)}`);
+  assert.ok(procAlive(pids[0]), 'the worker lives on after SIGHUP');
+  assert.equal((await fcgiRequest(sock, 'GET', '/api/health')).status, 200);
+
+  for (const p of pids) process.kill(p, 'SIGTERM');
+  assert.ok(await waitFor(() => pids.every((p) => !procAlive(p)), 15_000, 50), 'SIGTERM stops both');
+  assert.ok(pids.every((p) => read(syslog).includes(`chat-fcgi[${p}]: level=info comp=fcgi msg="worker stopped"`)), read(syslog));
+});
+
+test('spawn-fcgi -n -- multiwatch -f 2: workers answer, log on stderr, a killed one is replaced, SIGTERM stops them gracefully', async () => {
+  assert.ok(fs.existsSync('/usr/bin/multiwatch'), 'multiwatch is installed (deploy/local/deps.sh)');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+  fs.chmodSync(dir, 0o777);
+  const sock = path.join(dir, 'm.sock');
+  const logPath = path.join(dir, 'multiwatch.log');
+  const env = { ...stackFcgiEnv(), CHAT_FCGI_WORKERS: '0' };
+  const mw = run(['spawn-fcgi', '-n', '-s', sock, '-M', '0600', '--', '/usr/bin/multiwatch', '-f', '2', '--', fcgiBin()], env, logPath);
+  started.push(mw.pid);
+  const exited = new Promise((res) => mw.on('exit', (code, signal) => res({ code, signal })));
+  // setpriv and env exec in place: mw.pid is multiwatch.
+  const first = await waitFor(() => {
+    const c = procChildren(mw.pid);
+    return c.length === 2 && (read(logPath).match(/msg="worker ready"/g) || []).length >= 2 ? c : null;
+  }, 20_000, 50);
+  assert.ok(first, `multiwatch runs two ready workers:\n${read(logPath)}`);
+  sharedKey(read(logPath), 2);
+  for (let i = 0; i < 10; i++) assert.equal((await fcgiRequest(sock, 'GET', '/api/health')).status, 200);
+
+  // A worker dies: multiwatch starts another on the same socket.
+  process.kill(first[0], 'SIGKILL');
+  const replaced = await waitFor(() => {
+    const c = procChildren(mw.pid);
+    return c.length === 2 && !c.includes(first[0]) ? c : null;
+  }, 15_000, 50);
+  assert.ok(replaced, `a new worker replaced ${first[0]}: ${procChildren(mw.pid)}`);
+  await waitFor(() => (read(logPath).match(/msg="worker ready"/g) || []).length >= 3, 15_000, 50);
+  for (let i = 0; i < 10; i++) assert.equal((await fcgiRequest(sock, 'GET', '/api/health')).status, 200);
+
+  // SIGTERM: multiwatch sends SIGUSR1, each worker stops after its request; multiwatch leaves.
+  process.kill(mw.pid, 'SIGTERM');
+  const end = await Promise.race([exited, sleep(15_000).then(() => null)]);
+  assert.ok(end, 'multiwatch exits after SIGTERM');
+  assert.ok(replaced.every((p) => !procAlive(p)), 'its workers are gone');
+  assert.ok((read(logPath).match(/msg="worker stopped"/g) || []).length >= 2, `the workers stopped cleanly:\n${read(logPath)}`);
+});
