@@ -33,6 +33,7 @@ die() {
 
 port=${CHAT_DEB_PORT:-18580}
 ws_port=$((port + 1))
+ws2_port=$((port + 3)) # the second bridge (the one after is HTTPS's)
 [[ $port =~ ^[0-9]+$ ]] || die "CHAT_DEB_PORT must be a number"
 
 cd "$repo"
@@ -98,7 +99,7 @@ spawn() {
 # die_logs MESSAGE -- the tails of the services' logs, then die.
 die_logs() {
   local f
-  for f in fcgi.log ws.log nginx-error.log; do
+  for f in fcgi.log ws.log ws1.log nginx-error.log; do
     echo "--- tail of $log/$f"
     tail -n 20 "$log/$f" 2>/dev/null || true
   done
@@ -166,13 +167,31 @@ while IFS= read -r line; do
 done <"$root/etc/chat/chat.env"
 svc_env+=("DATABASE_URL=host=$run dbname=chat user=chat_svc")
 
+# docs/deploy.md: "--check" before the first start, with the services'
+# settings, as the service user: configuration, database, schema, LISTEN.
+for p in chat-fcgi chat-ws; do
+  out=$(env -i "${svc_env[@]}" "${drop[@]}" "$root/usr/bin/$p" --check 2>&1) ||
+    die "$p --check fails against the migrated database: $out"
+  grep -q 'schema' <<<"$out" || die "$p --check says nothing of the schema: $out"
+  # And it can fail: a database that does not answer.
+  if bad=$(env -i "${svc_env[@]}" "DATABASE_URL=host=$run/nowhere dbname=chat connect_timeout=2" \
+    "${drop[@]}" "$root/usr/bin/$p" --check 2>&1); then
+    die "$p --check passes without a database: $bad"
+  fi
+done
+say "chat-fcgi --check and chat-ws --check pass (and fail without a database)"
+
 # chat-fcgi as docs/deploy.md runs it without systemd: spawn-fcgi creates
 # the socket (mode 0660) and execs chat-fcgi, which forks its workers.
 sock=$run/fcgi.sock
 spawn "$run/fcgi.pid" "$log/fcgi.log" env -i "${svc_env[@]}" CHAT_FCGI_WORKERS=2 \
   "${drop[@]}" spawn-fcgi -n -s "$sock" -M 0660 -- "$root/usr/bin/chat-fcgi"
-# The bridge, with the settings its unit gives it.
-spawn "$run/ws.pid" "$log/ws.log" env -i "${svc_env[@]}" CHAT_WS_PORT="$ws_port" CHAT_WS_SID_PREFIX=b0_ \
+# Two bridges, with the settings their units give them (chat-ws@8081 and
+# chat-ws@8082: CHAT_WS_PORT=%i, CHAT_WS_SID_PREFIX=p%i_), on this test's
+# ports; the site's second-bridge lines are enabled below (deploy.md step 6).
+spawn "$run/ws.pid" "$log/ws.log" env -i "${svc_env[@]}" CHAT_WS_PORT="$ws_port" CHAT_WS_SID_PREFIX=p8081_ \
+  "${drop[@]}" "$root/usr/bin/chat-ws"
+spawn "$run/ws1.pid" "$log/ws1.log" env -i "${svc_env[@]}" CHAT_WS_PORT="$ws2_port" CHAT_WS_SID_PREFIX=p8082_ \
   "${drop[@]}" "$root/usr/bin/chat-ws"
 
 # nginx with the packaged site, only its host paths moved into the
@@ -216,7 +235,15 @@ render_site() {
   edit 'listen 80;' "listen 127.0.0.1:$port;"
   edit 'listen [::]:80;' ''
   edit 'unix:/run/chat/fcgi.sock' "unix:$sock"
+  # The second bridge: its commented lines in (the upstream's server, its
+  # own upstream block, its map line).
+  uncomment 'server 127.0.0.1:8082 max_fails=0;'
+  uncomment '~\^p8082_'
+  grep -q '^# upstream chat_ws_p8082 {$' "$site" || die "the packaged site has no commented upstream chat_ws_p8082"
+  perl -0pi -e 's/^# (upstream chat_ws_p8082 \{)\n#(\s+server 127\.0\.0\.1:8082;)\n# \}/$1\n$2\n}/m' "$site"
+  grep -q '^upstream chat_ws_p8082 {$' "$site" || die "could not enable upstream chat_ws_p8082"
   edit '127.0.0.1:8081' "127.0.0.1:$ws_port"
+  edit '127.0.0.1:8082' "127.0.0.1:$ws2_port"
   edit 'root /usr/share/chat/web;' "root $root/usr/share/chat/web;"
   edit '/var/log/nginx/' "$log/nginx-"
   chown "$svc_user:" "$site" 2>/dev/null || true
@@ -252,7 +279,8 @@ base=http://127.0.0.1:$port
 ready=
 for ((i = 0; i < 150; i++)); do
   if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/api/health" || true)" = 200 ] &&
-    (exec 3<>"/dev/tcp/127.0.0.1/$ws_port") 2>/dev/null; then
+    (exec 3<>"/dev/tcp/127.0.0.1/$ws_port") 2>/dev/null &&
+    (exec 3<>"/dev/tcp/127.0.0.1/$ws2_port") 2>/dev/null; then
     ready=1
     break
   fi
@@ -270,7 +298,7 @@ failed=
 smoke() {
   local url=$1
   shift
-  env "$@" CHAT_BASE_URL="$url" CHAT_WS_PORT="$ws_port" node --test --test-concurrency=1 \
+  env "$@" CHAT_BASE_URL="$url" CHAT_WS_PORT="$ws_port" CHAT_DEB_WS2_PORT="$ws2_port" node --test --test-concurrency=1 \
     --test-timeout=60000 "$here"/t*.test.mjs || failed="$failed $url"
 }
 smoke "$base"
