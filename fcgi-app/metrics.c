@@ -68,7 +68,14 @@ static struct metrics *metrics_map_file(const char *path)
 		m->size = sizeof(*m);
 	}
 out:
-	close(fd); /* the lock goes with it; the mapping stays */
+	/*
+	 * Unlocked by hand: the mapping holds the open file description, so
+	 * close() alone would keep the lock for as long as the mapping lives
+	 * and every other process opening the file would wait for this one
+	 * to exit.
+	 */
+	flock(fd, LOCK_UN);
+	close(fd);
 	return m;
 }
 

@@ -210,3 +210,67 @@ test('spawn-fcgi -n -- multiwatch -f 2: workers answer, log on stderr, a killed 
   assert.ok(replaced.every((p) => !procAlive(p)), 'its workers are gone');
   assert.ok((read(logPath).match(/msg="worker stopped"/g) || []).length >= 2, `the workers stopped cleanly:\n${read(logPath)}`);
 });
+
+test('a socket held by another process, as systemd\'s chat-fcgi.socket holds it: chat-fcgi stopped and started again (an upgrade) under requests, none fails', async () => {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+  fs.chmodSync(dir, 0o777);
+  const sock = path.join(dir, 'held.sock');
+  const logPath = path.join(dir, 'held.log');
+  // The holder: binds and listens once, gives the socket to chat-fcgi as
+  // fd 0 (StandardInput=socket), and on SIGUSR2 stops chat-fcgi (SIGTERM,
+  // as systemctl restart does) and starts it again on the same socket.
+  const py = [
+    'import os, signal, socket, subprocess, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+    's.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666); s.listen(128)',
+    'start = lambda: subprocess.Popen(sys.argv[2:], stdin=s.fileno())',
+    'child = [start()]',
+    'def restart(*_):',
+    '    child[0].terminate(); child[0].wait(); child[0] = start()',
+    'def stop(*_):',
+    '    child[0].terminate(); child[0].wait(); sys.exit(0)',
+    'signal.signal(signal.SIGUSR2, restart); signal.signal(signal.SIGTERM, stop)',
+    'while True: signal.pause()',
+  ].join('\n');
+  const env = { ...stackFcgiEnv(), CHAT_FCGI_WORKERS: '2' };
+  const holder = run(['/usr/bin/python3', '-c', py, sock, fcgiBin()], env, logPath);
+  started.push(holder.pid);
+  assert.ok(await waitFor(async () => {
+    try {
+      return (await fcgiRequest(sock, 'GET', '/api/health')).status === 200;
+    } catch {
+      return false;
+    }
+  }, 20_000, 100), `chat-fcgi answers on the held socket:\n${read(logPath)}`);
+
+  // Two clients keep asking while chat-fcgi is restarted twice.
+  let stop = false;
+  let done = 0;
+  const failures = [];
+  const client = async () => {
+    while (!stop) {
+      try {
+        const r = await fcgiRequest(sock, 'GET', '/api/health');
+        if (r.status === 200) done++;
+        else failures.push(`status ${r.status}: ${r.body}`);
+      } catch (e) {
+        failures.push(e.message);
+      }
+    }
+  };
+  const clients = [client(), client()];
+  for (let round = 1; round <= 2; round++) {
+    const before = done;
+    const pools = (read(logPath).match(/msg="pool started/g) || []).length;
+    process.kill(holder.pid, 'SIGUSR2');
+    assert.ok(await waitFor(() => (read(logPath).match(/msg="pool started/g) || []).length > pools, 20_000, 50),
+      `restart ${round}: a new pool started:\n${read(logPath)}`);
+    assert.ok(await waitFor(() => done > before + 20, 20_000, 50), `restart ${round}: requests go on (${done})`);
+  }
+  stop = true;
+  await Promise.all(clients);
+  assert.deepEqual(failures, [], `no request failed across two restarts (${done} answered)`);
+  assert.ok((read(logPath).match(/msg="pool stopped/g) || []).length >= 2, `each old pool stopped:\n${read(logPath)}`);
+  process.kill(holder.pid, 'SIGTERM');
+  assert.ok(await waitFor(() => !procAlive(holder.pid), 15_000, 50), 'the holder stops with its chat-fcgi');
+});
