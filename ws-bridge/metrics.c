@@ -26,20 +26,25 @@ static void metrics_sessions(const struct bridge *b, char *buf, size_t size, siz
 		       "chat_ws_sessions{transport=\"websocket\"} %u\n"
 		       "chat_ws_sessions{transport=\"polling\"} %u\n",
 		       ws, polling);
-	textbuf_printf(buf, size, n,
-		       "# TYPE chat_ws_sessions_opened_total counter\n"
-		       "chat_ws_sessions_opened_total %llu\n"
-		       "# TYPE chat_ws_sessions_refused_total counter\n"
-		       "chat_ws_sessions_refused_total %llu\n"
-		       "# TYPE chat_ws_slow_clients_closed_total counter\n"
-		       "chat_ws_slow_clients_closed_total %llu\n"
-		       "# TYPE chat_ws_upgrades_total counter\n"
-		       "chat_ws_upgrades_total %llu\n"
-		       "# TYPE chat_ws_polls_total counter\n"
-		       "chat_ws_polls_total{method=\"GET\"} %llu\n"
-		       "chat_ws_polls_total{method=\"POST\"} %llu\n",
-		       cs->opened, cs->refused, cs->slow_closed, cs->upgrades, cs->polls,
-		       cs->posts);
+	textbuf_printf(
+		buf, size, n,
+		"# HELP chat_ws_sessions_opened_total Sessions opened.\n"
+		"# TYPE chat_ws_sessions_opened_total counter\n"
+		"chat_ws_sessions_opened_total %llu\n"
+		"# HELP chat_ws_sessions_refused_total Sessions refused by the connection caps.\n"
+		"# TYPE chat_ws_sessions_refused_total counter\n"
+		"chat_ws_sessions_refused_total %llu\n"
+		"# HELP chat_ws_slow_clients_closed_total Connections closed because their output queue was full.\n"
+		"# TYPE chat_ws_slow_clients_closed_total counter\n"
+		"chat_ws_slow_clients_closed_total %llu\n"
+		"# HELP chat_ws_upgrades_total Polling sessions upgraded to WebSocket.\n"
+		"# TYPE chat_ws_upgrades_total counter\n"
+		"chat_ws_upgrades_total %llu\n"
+		"# HELP chat_ws_polls_total Long-polling requests, by method.\n"
+		"# TYPE chat_ws_polls_total counter\n"
+		"chat_ws_polls_total{method=\"GET\"} %llu\n"
+		"chat_ws_polls_total{method=\"POST\"} %llu\n",
+		cs->opened, cs->refused, cs->slow_closed, cs->upgrades, cs->polls, cs->posts);
 }
 
 /* Client events by name, and their errors by code. */
@@ -72,17 +77,21 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 	const struct conn_set *cs = b->conns;
 	const struct bridge_stats *st = &b->stats;
 
-	textbuf_printf(buf, size, n,
-		       "# TYPE chat_ws_frames_out_total counter\n"
-		       "chat_ws_frames_out_total %llu\n"
-		       "# TYPE chat_ws_bytes_out_total counter\n"
-		       "chat_ws_bytes_out_total %llu\n"
-		       "# HELP chat_ws_queue_frames Frames waiting in output queues (sampled).\n"
-		       "# TYPE chat_ws_queue_frames gauge\n"
-		       "chat_ws_queue_frames %lu\n"
-		       "# TYPE chat_ws_queue_frames_max gauge\n"
-		       "chat_ws_queue_frames_max %lu\n",
-		       cs->frames_out, cs->bytes_out, st->queue_frames, st->queue_max);
+	textbuf_printf(
+		buf, size, n,
+		"# HELP chat_ws_frames_out_total WebSocket frames written.\n"
+		"# TYPE chat_ws_frames_out_total counter\n"
+		"chat_ws_frames_out_total %llu\n"
+		"# HELP chat_ws_bytes_out_total WebSocket bytes written.\n"
+		"# TYPE chat_ws_bytes_out_total counter\n"
+		"chat_ws_bytes_out_total %llu\n"
+		"# HELP chat_ws_queue_frames Frames waiting in output queues (sampled).\n"
+		"# TYPE chat_ws_queue_frames gauge\n"
+		"chat_ws_queue_frames %lu\n"
+		"# HELP chat_ws_queue_frames_max The longest output queue at the last sample.\n"
+		"# TYPE chat_ws_queue_frames_max gauge\n"
+		"chat_ws_queue_frames_max %lu\n",
+		cs->frames_out, cs->bytes_out, st->queue_frames, st->queue_max);
 	histo_render(&st->delivery, "chat_ws_delivery_seconds",
 		     "From an event's NOTIFY in the database (its commit) to its arrival here.",
 		     buf, size, n);
@@ -92,8 +101,10 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 		     buf, size, n);
 	textbuf_printf(
 		buf, size, n,
+		"# HELP chat_ws_notify_total NOTIFYs received on the LISTEN connection.\n"
 		"# TYPE chat_ws_notify_total counter\n"
 		"chat_ws_notify_total %llu\n"
+		"# HELP chat_ws_gap_reads_total Reads of messages back from the table (gaps, large messages, recovery).\n"
 		"# TYPE chat_ws_gap_reads_total counter\n"
 		"chat_ws_gap_reads_total %llu\n"
 		"# HELP chat_ws_range_reads_total Pages of messages read back, for a room gap or one subscriber.\n"
@@ -109,9 +120,11 @@ static void metrics_db(const struct bridge *b, const struct pgloop_stats *pg, ch
 {
 	textbuf_printf(
 		buf, size, n,
+		"# HELP chat_ws_db_up 1 when that PostgreSQL connection is ready.\n"
 		"# TYPE chat_ws_db_up gauge\n"
 		"chat_ws_db_up{conn=\"listen\"} %d\n"
 		"chat_ws_db_up{conn=\"query\"} %d\n"
+		"# HELP chat_ws_db_pending Queries queued or in flight.\n"
 		"# TYPE chat_ws_db_pending gauge\n"
 		"chat_ws_db_pending %u\n"
 		"# HELP chat_ws_db_roundtrip_seconds Send-to-commit time of pipeline segments.\n"
@@ -121,20 +134,25 @@ static void metrics_db(const struct bridge *b, const struct pgloop_stats *pg, ch
 		"# HELP chat_ws_db_roundtrip_last_seconds The latest segment's send-to-commit time.\n"
 		"# TYPE chat_ws_db_roundtrip_last_seconds gauge\n"
 		"chat_ws_db_roundtrip_last_seconds %.6f\n"
+		"# HELP chat_ws_db_statements_total Statements completed in committed segments.\n"
 		"# TYPE chat_ws_db_statements_total counter\n"
 		"chat_ws_db_statements_total %llu\n"
 		"# HELP chat_ws_db_batches_total Batch calls (send_message, CONNECT) committed.\n"
 		"# TYPE chat_ws_db_batches_total counter\n"
 		"chat_ws_db_batches_total %llu\n"
+		"# HELP chat_ws_db_batched_total Requests carried by batch calls.\n"
 		"# TYPE chat_ws_db_batched_total counter\n"
 		"chat_ws_db_batched_total %llu\n"
+		"# HELP chat_ws_db_failed_total Statements that failed for good.\n"
 		"# TYPE chat_ws_db_failed_total counter\n"
 		"chat_ws_db_failed_total %llu\n"
+		"# HELP chat_ws_db_rolled_back_total Segments rolled back because one of their statements failed.\n"
 		"# TYPE chat_ws_db_rolled_back_total counter\n"
 		"chat_ws_db_rolled_back_total %llu\n"
 		"# HELP chat_ws_db_retried_total Requests run again after their segment rolled back.\n"
 		"# TYPE chat_ws_db_retried_total counter\n"
 		"chat_ws_db_retried_total %llu\n"
+		"# HELP chat_ws_db_reconnects_total PostgreSQL connections re-established after a loss.\n"
 		"# TYPE chat_ws_db_reconnects_total counter\n"
 		"chat_ws_db_reconnects_total %llu\n",
 		pg->listen_up, pg->query_up, pgloop_pending(b->pg), pg->segment_ms_sum / 1000.0,
@@ -152,8 +170,10 @@ static void metrics_presence(const struct bridge *b, char *buf, size_t size, siz
 		"# HELP chat_ws_presence_reclose Presence rows whose close failed, waiting to be tried again.\n"
 		"# TYPE chat_ws_presence_reclose gauge\n"
 		"chat_ws_presence_reclose %u\n"
+		"# HELP chat_ws_presence_reclosed_total Presence closes tried again.\n"
 		"# TYPE chat_ws_presence_reclosed_total counter\n"
 		"chat_ws_presence_reclosed_total %llu\n"
+		"# HELP chat_ws_presence_reclose_dropped_total Presence closes given up because too many were waiting.\n"
 		"# TYPE chat_ws_presence_reclose_dropped_total counter\n"
 		"chat_ws_presence_reclose_dropped_total %llu\n"
 		"# HELP chat_ws_revoked_connects_total CONNECTs refused: logged out while checked.\n"

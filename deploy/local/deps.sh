@@ -30,6 +30,7 @@ runtime_reqs=(
   spawn-fcgi
   multiwatch
   python3-minimal
+  prometheus
   'nginx-light|nginx|nginx-core|nginx-full|nginx-extras'
   'postgresql|postgresql-17|postgresql-16|postgresql-15'
   'postgresql-client|postgresql-client-17|postgresql-client-16|postgresql-client-15'

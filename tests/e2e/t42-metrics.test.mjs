@@ -4,7 +4,8 @@
 // chat-fcgi's counters summed across workers whoever starts them
 // (spawn-fcgi -F N, multiwatch -f N: one shared mapping); CHAT_METRICS_ALLOW
 // on both programs, refused addresses and bad values; the bridge's
-// /healthz (200 with both database connections, 503 without).
+// /healthz (200 with both database connections, 503 without); promtool's
+// lint of both pages.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -91,6 +92,17 @@ test('chat-ws /metrics: Prometheus conventions, ack and delivery histograms', as
   const s = checkConventions(r.text);
   for (const h of ['chat_ws_ack_seconds', 'chat_ws_delivery_seconds']) assert.ok(s[`${h}_bucket`], h);
   assert.ok(s.chat_ws_db_roundtrip_seconds_sum);
+});
+
+test('promtool check metrics (Prometheus\'s own linter) accepts both pages without a complaint', async () => {
+  for (const url of ['/api/metrics', '/metrics/ws/0']) {
+    const r = await api('GET', url);
+    assert.equal(r.status, 200);
+    const p = spawnSync('promtool', ['check', 'metrics'], { input: r.text, encoding: 'utf8' });
+    assert.equal(p.error, undefined, `promtool runs (deploy/local/deps.sh installs prometheus): ${p.error}`);
+    assert.equal(p.status, 0, `promtool on ${url}:\n${p.stdout}${p.stderr}`);
+    assert.equal(`${p.stdout}${p.stderr}`.trim(), '', `promtool says nothing of ${url}`);
+  }
 });
 
 // ------------------------------------------------ FastCGI, spoken directly
