@@ -3,6 +3,7 @@
 // The tests talk to the real stack (nginx -> chat-fcgi pool -> PostgreSQL)
 // that tests/e2e/run.sh starts; CHAT_BASE_URL points them elsewhere.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -267,4 +268,51 @@ export function setCookies(r) {
   if (typeof r.headers.getSetCookie === 'function') return r.headers.getSetCookie();
   const v = r.headers.get('set-cookie');
   return v ? [v] : [];
+}
+
+/**
+ * One FastCGI request over the unix socket sock, as nginx sends it in
+ * short (a GET without body); resolves {status, body}. For talking to
+ * chat-fcgi processes started outside the stack (t42, t45).
+ */
+export function fcgiRequest(sock, uri, { method = 'GET', remoteAddr = '127.0.0.1', timeout = 10_000 } = {}) {
+  const rec = (type, body) => {
+    const pad = (8 - (body.length % 8)) % 8;
+    const h = Buffer.from([1, type, 0, 1, body.length >> 8, body.length & 255, pad, 0]);
+    return Buffer.concat([h, body, Buffer.alloc(pad)]);
+  };
+  const pair = (k, v) => {
+    const kb = Buffer.from(k);
+    const vb = Buffer.from(v);
+    assert.ok(kb.length < 128 && vb.length < 128);
+    return Buffer.concat([Buffer.from([kb.length, vb.length]), kb, vb]);
+  };
+  const params = Buffer.concat(Object.entries({
+    REQUEST_METHOD: method, REQUEST_URI: uri, DOCUMENT_URI: uri, SCRIPT_NAME: uri, QUERY_STRING: '',
+    REMOTE_ADDR: remoteAddr, CONTENT_LENGTH: '0', SERVER_PROTOCOL: 'HTTP/1.1',
+  }).map(([k, v]) => pair(k, v)));
+  const req = Buffer.concat([
+    rec(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])), rec(4, params), rec(4, Buffer.alloc(0)), rec(5, Buffer.alloc(0)),
+  ]);
+  return new Promise((resolve, reject) => {
+    const c = net.connect(sock);
+    let buf = Buffer.alloc(0);
+    let out = '';
+    const timer = setTimeout(() => { c.destroy(); reject(new Error(`no FastCGI answer on ${sock}`)); }, timeout);
+    c.on('error', (e) => { clearTimeout(timer); reject(e); });
+    c.on('data', (d) => { buf = Buffer.concat([buf, d]); });
+    c.on('close', () => {
+      clearTimeout(timer);
+      for (let at = 0; at + 8 <= buf.length;) {
+        const type = buf[at + 1];
+        const len = buf.readUInt16BE(at + 4);
+        if (type === 6) out += buf.subarray(at + 8, at + 8 + len).toString('utf8');
+        at += 8 + len + buf[at + 6];
+      }
+      const head = out.split('\r\n\r\n')[0];
+      const m = /^Status: (\d+)/m.exec(head);
+      resolve({ status: m ? Number(m[1]) : 200, body: out.slice(out.indexOf('\r\n\r\n') + 4) });
+    });
+    c.write(req);
+  });
 }

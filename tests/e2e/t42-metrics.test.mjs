@@ -10,11 +10,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { api, join, REPO } from './lib.mjs';
+import { api, join, REPO, fcgiRequest } from './lib.mjs';
 import { conninfo, sleep } from './sio.mjs';
 
 const BUILD = path.resolve(REPO, process.env.CHAT_BUILD || 'build/asan');
@@ -107,43 +106,6 @@ test('promtool check metrics (Prometheus\'s own linter) accepts both pages witho
 
 // ------------------------------------------------ FastCGI, spoken directly
 
-/** One FastCGI request on the unix socket sock; resolves {status, body}. */
-function fcgi(sock, uri, remoteAddr) {
-  const rec = (type, content) => {
-    const pad = (8 - (content.length % 8)) % 8;
-    const h = Buffer.from([1, type, 0, 1, content.length >> 8, content.length & 255, pad, 0]);
-    return Buffer.concat([h, content, Buffer.alloc(pad)]);
-  };
-  const nv = (k, v) => {
-    const kb = Buffer.from(k);
-    const vb = Buffer.from(v);
-    return Buffer.concat([Buffer.from([kb.length, vb.length]), kb, vb]);
-  };
-  const params = Buffer.concat(Object.entries({
-    REQUEST_METHOD: 'GET', REQUEST_URI: uri, DOCUMENT_URI: uri, SCRIPT_NAME: uri, QUERY_STRING: '',
-    REMOTE_ADDR: remoteAddr, SERVER_PROTOCOL: 'HTTP/1.1', CONTENT_LENGTH: '0',
-  }).map(([k, v]) => nv(k, v)));
-  return new Promise((resolve, reject) => {
-    const c = net.createConnection(sock);
-    const chunks = [];
-    c.on('error', reject);
-    c.on('data', (d) => chunks.push(d));
-    c.on('end', () => {
-      const all = Buffer.concat(chunks);
-      let out = '';
-      for (let i = 0; i + 8 <= all.length;) {
-        const len = all.readUInt16BE(i + 4);
-        if (all[i + 1] === 6) out += all.subarray(i + 8, i + 8 + len).toString();
-        i += 8 + len + all[i + 6];
-      }
-      const [head, ...rest] = out.split('\r\n\r\n');
-      const st = /^Status: (\d+)/m.exec(head);
-      resolve({ status: st ? Number(st[1]) : 200, body: rest.join('\r\n\r\n') });
-    });
-    c.write(Buffer.concat([rec(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])), rec(4, params), rec(4, Buffer.alloc(0)), rec(5, Buffer.alloc(0))]));
-  });
-}
-
 /** Starts chat-fcgi workers on their own socket through cmd (spawn-fcgi -F / multiwatch); waits until they answer. */
 async function startPool(name, argv, env = {}) {
   const sock = path.join(tmp, `${name}.sock`);
@@ -156,7 +118,7 @@ async function startPool(name, argv, env = {}) {
   child.stderr.on('data', (d) => { log += d; });
   for (let i = 0; i < 200; i++) {
     try {
-      const r = await fcgi(sock, '/api/health', '127.0.0.1');
+      const r = await fcgiRequest(sock, '/api/health', { remoteAddr: '127.0.0.1' });
       if (r.status === 200) return { sock, child, log: () => log };
     } catch { /* not yet */ }
     await sleep(100);
@@ -166,14 +128,14 @@ async function startPool(name, argv, env = {}) {
 
 async function countedAcrossWorkers(pool, n) {
   const metric = async () => {
-    const r = await fcgi(pool.sock, '/api/metrics', '127.0.0.1');
+    const r = await fcgiRequest(pool.sock, '/api/metrics', { remoteAddr: '127.0.0.1' });
     assert.equal(r.status, 200, r.body);
     return value(checkConventions(r.body), 'chat_fcgi_requests_total', '{status="2xx"}');
   };
   const before = await metric();
   // Six at a time, so that every worker takes some.
   for (let i = 0; i < n; i += 6) {
-    const rs = await Promise.all(Array.from({ length: 6 }, () => fcgi(pool.sock, '/api/health', '127.0.0.1')));
+    const rs = await Promise.all(Array.from({ length: 6 }, () => fcgiRequest(pool.sock, '/api/health', { remoteAddr: '127.0.0.1' })));
     for (const r of rs) assert.equal(r.status, 200);
   }
   // Whichever worker answers the scrape reports all of them (+1: the first scrape).
@@ -199,18 +161,18 @@ test('multiwatch -f 3: the same', async () => {
 
 test('CHAT_METRICS_ALLOW: chat-fcgi serves listed addresses and networks, refuses others with 403', async () => {
   const def = await startPool('allow-default', ['spawn-fcgi', '-n', '-s', '@SOCK@', '--', path.join(BUILD, 'chat-fcgi')]);
-  for (const a of ['127.0.0.1', '127.9.9.9', '::1']) assert.equal((await fcgi(def.sock, '/api/metrics', a)).status, 200, a);
+  for (const a of ['127.0.0.1', '127.9.9.9', '::1']) assert.equal((await fcgiRequest(def.sock, '/api/metrics', { remoteAddr: a })).status, 200, a);
   for (const a of ['203.0.113.5', '10.0.0.1', '::2', '', 'not-an-address', '::ffff:10.0.0.1']) {
-    const r = await fcgi(def.sock, '/api/metrics', a);
+    const r = await fcgiRequest(def.sock, '/api/metrics', { remoteAddr: a });
     assert.equal(r.status, 403, a);
     assert.doesNotMatch(r.body, /chat_/);
   }
   const lan = await startPool('allow-lan', ['spawn-fcgi', '-n', '-s', '@SOCK@', '--', path.join(BUILD, 'chat-fcgi')],
     { CHAT_METRICS_ALLOW: '203.0.113.0/24, 2001:db8::/32 192.0.2.7' });
-  for (const a of ['203.0.113.5', '::ffff:203.0.113.200', '2001:db8:1::9', '192.0.2.7']) assert.equal((await fcgi(lan.sock, '/api/metrics', a)).status, 200, a);
-  for (const a of ['127.0.0.1', '203.0.114.5', '192.0.2.8', '2001:db9::1']) assert.equal((await fcgi(lan.sock, '/api/metrics', a)).status, 403, a);
+  for (const a of ['203.0.113.5', '::ffff:203.0.113.200', '2001:db8:1::9', '192.0.2.7']) assert.equal((await fcgiRequest(lan.sock, '/api/metrics', { remoteAddr: a })).status, 200, a);
+  for (const a of ['127.0.0.1', '203.0.114.5', '192.0.2.8', '2001:db9::1']) assert.equal((await fcgiRequest(lan.sock, '/api/metrics', { remoteAddr: a })).status, 403, a);
   // Everything else still answers.
-  assert.equal((await fcgi(lan.sock, '/api/health', '203.0.114.5')).status, 200);
+  assert.equal((await fcgiRequest(lan.sock, '/api/health', { remoteAddr: '203.0.114.5' })).status, 200);
 });
 
 test('CHAT_METRICS_ALLOW: bad values are refused by --check and at start, naming the variable', () => {

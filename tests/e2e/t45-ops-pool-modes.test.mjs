@@ -12,9 +12,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { waitFor, procAlive, procChildren } from './lib.mjs';
+import { waitFor, procAlive, procChildren, fcgiRequest } from './lib.mjs';
 import { STATE_DIR, sleep } from './sio.mjs';
 
 const state = fs.realpathSync(STATE_DIR);
@@ -61,48 +60,6 @@ function run(argv, env, logPath) {
   const child = spawn(cmd[0], cmd[1], { cwd: '/', stdio: ['ignore', log, log], detached: true });
   fs.closeSync(log);
   return child;
-}
-
-/** One FastCGI request over the unix socket sock (what nginx sends, in short); resolves {status, body}. */
-function fcgiRequest(sock, method, uri) {
-  const rec = (type, body) => {
-    const pad = (8 - (body.length % 8)) % 8;
-    const h = Buffer.from([1, type, 0, 1, body.length >> 8, body.length & 255, pad, 0]);
-    return Buffer.concat([h, body, Buffer.alloc(pad)]);
-  };
-  const pair = (k, v) => {
-    const kb = Buffer.from(k);
-    const vb = Buffer.from(v);
-    assert.ok(kb.length < 128 && vb.length < 128);
-    return Buffer.concat([Buffer.from([kb.length, vb.length]), kb, vb]);
-  };
-  const params = Buffer.concat(Object.entries({
-    REQUEST_METHOD: method, DOCUMENT_URI: uri, SCRIPT_NAME: uri, QUERY_STRING: '',
-    REMOTE_ADDR: '127.0.0.1', CONTENT_LENGTH: '0', SERVER_PROTOCOL: 'HTTP/1.1',
-  }).map(([k, v]) => pair(k, v)));
-  const req = Buffer.concat([
-    rec(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])), rec(4, params), rec(4, Buffer.alloc(0)), rec(5, Buffer.alloc(0)),
-  ]);
-  return new Promise((resolve, reject) => {
-    const c = net.connect(sock);
-    let buf = Buffer.alloc(0);
-    let out = '';
-    const timer = setTimeout(() => { c.destroy(); reject(new Error(`no FastCGI answer on ${sock}`)); }, 10_000);
-    c.on('error', (e) => { clearTimeout(timer); reject(e); });
-    c.on('data', (d) => { buf = Buffer.concat([buf, d]); });
-    c.on('close', () => {
-      clearTimeout(timer);
-      for (let at = 0; at + 8 <= buf.length;) {
-        const type = buf[at + 1];
-        const len = buf.readUInt16BE(at + 4);
-        if (type === 6) out += buf.subarray(at + 8, at + 8 + len).toString('utf8');
-        at += 8 + len + buf[at + 6];
-      }
-      const m = /^Status: (\d+)/m.exec(out);
-      resolve({ status: m ? Number(m[1]) : 200, body: out.slice(out.indexOf('\r\n\r\n') + 4) });
-    });
-    c.write(req);
-  });
 }
 
 /** A syslog daemon's socket (SOCK_DGRAM) at sockPath; each datagram becomes a line of outPath. */
@@ -159,7 +116,7 @@ test('spawn-fcgi -F 2: both workers answer, log to syslog at the right priority,
   sharedKey(read(syslog), 2);
 
   for (let i = 0; i < 10; i++) {
-    const r = await fcgiRequest(sock, 'GET', '/api/health');
+    const r = await fcgiRequest(sock, '/api/health');
     assert.equal(r.status, 200, r.body);
   }
   // A worker without a master has nothing to reload: SIGHUP is logged, not fatal.
@@ -167,7 +124,7 @@ test('spawn-fcgi -F 2: both workers answer, log to syslog at the right priority,
   assert.ok(await waitFor(() => read(syslog).includes(`chat-fcgi[${pids[0]}]: level=info comp=fcgi msg="SIGHUP ignored`), 10_000, 50),
     `SIGHUP logged:\n${read(syslog)}`);
   assert.ok(procAlive(pids[0]), 'the worker lives on after SIGHUP');
-  assert.equal((await fcgiRequest(sock, 'GET', '/api/health')).status, 200);
+  assert.equal((await fcgiRequest(sock, '/api/health')).status, 200);
 
   for (const p of pids) process.kill(p, 'SIGTERM');
   assert.ok(await waitFor(() => pids.every((p) => !procAlive(p)), 15_000, 50), 'SIGTERM stops both');
@@ -191,7 +148,7 @@ test('spawn-fcgi -n -- multiwatch -f 2: workers answer, log on stderr, a killed 
   }, 20_000, 50);
   assert.ok(first, `multiwatch runs two ready workers:\n${read(logPath)}`);
   sharedKey(read(logPath), 2);
-  for (let i = 0; i < 10; i++) assert.equal((await fcgiRequest(sock, 'GET', '/api/health')).status, 200);
+  for (let i = 0; i < 10; i++) assert.equal((await fcgiRequest(sock, '/api/health')).status, 200);
 
   // A worker dies: multiwatch starts another on the same socket.
   process.kill(first[0], 'SIGKILL');
@@ -201,7 +158,7 @@ test('spawn-fcgi -n -- multiwatch -f 2: workers answer, log on stderr, a killed 
   }, 15_000, 50);
   assert.ok(replaced, `a new worker replaced ${first[0]}: ${procChildren(mw.pid)}`);
   await waitFor(() => (read(logPath).match(/msg="worker ready"/g) || []).length >= 3, 15_000, 50);
-  for (let i = 0; i < 10; i++) assert.equal((await fcgiRequest(sock, 'GET', '/api/health')).status, 200);
+  for (let i = 0; i < 10; i++) assert.equal((await fcgiRequest(sock, '/api/health')).status, 200);
 
   // SIGTERM: multiwatch sends SIGUSR1, each worker stops after its request; multiwatch leaves.
   process.kill(mw.pid, 'SIGTERM');
@@ -237,7 +194,7 @@ test('a socket held by another process, as systemd\'s chat-fcgi.socket holds it:
   started.push(holder.pid);
   assert.ok(await waitFor(async () => {
     try {
-      return (await fcgiRequest(sock, 'GET', '/api/health')).status === 200;
+      return (await fcgiRequest(sock, '/api/health')).status === 200;
     } catch {
       return false;
     }
@@ -250,7 +207,7 @@ test('a socket held by another process, as systemd\'s chat-fcgi.socket holds it:
   const client = async () => {
     while (!stop) {
       try {
-        const r = await fcgiRequest(sock, 'GET', '/api/health');
+        const r = await fcgiRequest(sock, '/api/health');
         if (r.status === 200) done++;
         else failures.push(`status ${r.status}: ${r.body}`);
       } catch (e) {
