@@ -63,6 +63,9 @@ test('the units keep the socket, reload the pool, template the bridges and hard-
   assert.deepEqual(values(ws, 'Environment'), ['CHAT_WS_PORT=%i', 'CHAT_WS_SID_PREFIX=p%i_']);
   assert.deepEqual(values(ws, 'ExecStart'), ['/usr/bin/chat-ws']);
   assert.deepEqual(values(ws, 'Restart'), ['always']);
+  // Exit 2 (chat-fcgi and chat-ws --help: settings, schema, no socket) is
+  // not retried: the unit fails and says so instead of looping as active.
+  for (const u of [fcgi, ws]) assert.deepEqual(values(u, 'RestartPreventExitStatus'), ['2']);
 
   // The nginx site routes polling sessions by the prefix the template sets.
   const site = fs.readFileSync(path.join(REPO, 'deploy/nginx/chat.conf'), 'utf8');
