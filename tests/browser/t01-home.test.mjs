@@ -53,15 +53,17 @@ test('join errors from the API are shown to the person', async () => {
     assert.equal(await err.textContent(), expected);
     assert.equal(await s.page.locator('#view-join').isVisible(), true, 'still on the join view');
 
-    // A name another live session holds: 409 username_taken, shown.
+    // A name another live session holds: 409 username_taken, shown. The
+    // client clears the message while the request is in flight, so wait for
+    // the API's own text rather than for any change.
+    const r409 = await L.api('POST', '/api/join', { body: { username: holder.name } });
+    assert.equal(r409.status, 409, r409.text);
     await s.page.locator('#join-name').fill(holder.name);
     await s.page.locator('#join-submit').click();
     await s.page.waitForFunction(
-      (prev) => document.getElementById('join-error').textContent !== prev,
-      expected,
+      (want) => document.getElementById('join-error').textContent === want,
+      r409.json.error.message,
     );
-    const r409 = await L.api('POST', '/api/join', { body: { username: holder.name } });
-    assert.equal(r409.status, 409, r409.text);
     assert.equal(await err.textContent(), r409.json.error.message);
     assert.equal(await err.isVisible(), true);
     L.assertClean(s);
