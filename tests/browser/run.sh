@@ -61,7 +61,7 @@ if [ "$#" -eq 0 ]; then
   set -- tests/browser/t*.test.mjs
 fi
 rc=0
-node --test --test-concurrency=1 --test-timeout=120000 "$@" || rc=$?
+node --test --test-concurrency=1 --test-timeout=300000 "$@" || rc=$?
 
 harness_verdict "$rc" ws.log fcgi.log nginx-error.log
 echo "run.sh: screenshots in build/screenshots/: $(cd "$repo/build/screenshots" && ls ./*.png 2>/dev/null | tr '\n' ' ')"

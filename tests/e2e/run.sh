@@ -36,6 +36,6 @@ rc=0
 if [ "$#" -eq 0 ]; then
   set -- tests/e2e/t*.test.mjs
 fi
-node --test --test-concurrency=1 --test-timeout=180000 "$@" || rc=$?
+node --test --test-concurrency=1 --test-timeout=600000 "$@" || rc=$?
 harness_verdict "$rc" fcgi.log ws.log nginx-error.log
 exit "$rc"
