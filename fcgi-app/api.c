@@ -103,8 +103,8 @@ int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params,
 	PGresult *r = NULL;
 
 	*res = NULL;
-	if (api_db_status(x, replica_exec(&a->replica, &a->db, stmt, params, x->user_id, &x->want,
-					  &r)))
+	if (api_db_status(
+		    x, replica_exec(&a->replica, &a->db, stmt, params, x->user_id, &x->want, &r)))
 		return -1;
 	if (api_db_result(x, stmt, r, res, row))
 		return -1;

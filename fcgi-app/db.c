@@ -117,15 +117,21 @@ static const struct db_def db_defs[DB__COUNT] = {
 };
 
 static const unsigned char db_reads[DB__COUNT] = {
-	[DB_ME] = 1,		[DB_ROOMS_LIST] = 1, [DB_ROOM_GET] = 1, [DB_MESSAGES_PAGE] = 1,
-	[DB_ROOM_USERS] = 1,	[DB_ROOM_READS] = 1, [DB_SEARCH] = 1,   [DB_MESSAGE_CHANGES] = 1,
+	[DB_ME] = 1,
+	[DB_ROOMS_LIST] = 1,
+	[DB_ROOM_GET] = 1,
+	[DB_MESSAGES_PAGE] = 1,
+	[DB_ROOM_USERS] = 1,
+	[DB_ROOM_READS] = 1,
+	[DB_SEARCH] = 1,
+	[DB_MESSAGE_CHANGES] = 1,
 	[DB_REPLICA_STATE] = 1,
 };
 
 static const unsigned char db_fences[DB__COUNT] = {
-	[DB_ROOM_CREATE] = 1,	 [DB_SEND_MESSAGE] = 1, [DB_MEMBER_ADD] = 1,
-	[DB_MEMBER_REMOVE] = 1,	 [DB_MEMBER_ROLE] = 1,	[DB_DM] = 1,
-	[DB_MESSAGE_DELETE] = 1, [DB_MARK_READ] = 1,	[DB_MESSAGE_EDIT] = 1,
+	[DB_ROOM_CREATE] = 1,    [DB_SEND_MESSAGE] = 1, [DB_MEMBER_ADD] = 1,
+	[DB_MEMBER_REMOVE] = 1,  [DB_MEMBER_ROLE] = 1,  [DB_DM] = 1,
+	[DB_MESSAGE_DELETE] = 1, [DB_MARK_READ] = 1,    [DB_MESSAGE_EDIT] = 1,
 };
 
 int db_stmt_reads(enum db_stmt stmt)

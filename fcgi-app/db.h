@@ -54,11 +54,11 @@ enum db_status {
 
 struct db {
 	const struct cfg *cfg;
-	const char *url;  /* the conninfo: DATABASE_URL, or CHAT_DATABASE_READ_URL */
-	const char *what; /* for the log: "database", "read replica" */
-	PGconn *conn;     /* NULL or a connection with every statement prepared */
-	int ending;       /* the server said FATAL on conn: it is closing */
-	int quiet;        /* failing to connect is not logged (the caller logs) */
+	const char *url;        /* the conninfo: DATABASE_URL, or CHAT_DATABASE_READ_URL */
+	const char *what;       /* for the log: "database", "read replica" */
+	PGconn *conn;           /* NULL or a connection with every statement prepared */
+	int ending;             /* the server said FATAL on conn: it is closing */
+	int quiet;              /* failing to connect is not logged (the caller logs) */
 	unsigned long connects; /* connections made: which one conn is */
 };
 

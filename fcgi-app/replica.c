@@ -64,8 +64,9 @@ void replica_fence_raise(atomic_ullong *slot, uint64_t lsn)
 {
 	unsigned long long cur = atomic_load_explicit(slot, memory_order_relaxed);
 
-	while (cur < lsn && !atomic_compare_exchange_weak_explicit(
-				    slot, &cur, lsn, memory_order_release, memory_order_relaxed))
+	while (cur < lsn &&
+	       !atomic_compare_exchange_weak_explicit(slot, &cur, lsn, memory_order_release,
+						      memory_order_relaxed))
 		;
 }
 

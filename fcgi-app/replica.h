@@ -44,11 +44,11 @@ struct replica_want {
 
 struct replica {
 	struct db db;
-	struct metrics *metrics; /* counters and fences; NULL when off */
-	int down;                /* the last try failed: the primary until retry_ms */
-	int64_t retry_ms;        /* CLOCK_MONOTONIC */
-	uint64_t replayed;           /* the replica had replayed at least this ... */
-	unsigned long replayed_on;   /* ... on this connection (db.connects) */
+	struct metrics *metrics;   /* counters and fences; NULL when off */
+	int down;                  /* the last try failed: the primary until retry_ms */
+	int64_t retry_ms;          /* CLOCK_MONOTONIC */
+	uint64_t replayed;         /* the replica had replayed at least this ... */
+	unsigned long replayed_on; /* ... on this connection (db.connects) */
 };
 
 /* Prepares *r; off (everything on the primary) unless cfg names a replica and m is not NULL. */
