@@ -37,12 +37,14 @@ service_database_url() {
 }
 
 # The postmaster owns its own pid file (pg_ctl finds it there too).
-pg_running() {
+postmaster_running() {
   local pid
-  [ -f "$PGDATA/postmaster.pid" ] || return 1
-  { read -r pid <"$PGDATA/postmaster.pid"; } 2>/dev/null || return 1
+  [ -f "$1/postmaster.pid" ] || return 1
+  { read -r pid <"$1/postmaster.pid"; } 2>/dev/null || return 1
   pid_is "$pid" postgres
 }
+
+pg_running() { postmaster_running "$PGDATA"; }
 
 # A postmaster.pid or socket lock file whose process is gone (a killed
 # cluster, or a pid reused after a reboot) would stop the next start: the
@@ -162,12 +164,7 @@ replica_service_url() {
   printf 'host=%s port=%s dbname=chat user=chat_svc\n' "$RUN" "$REPLICA_PORT"
 }
 
-replica_running() {
-  local pid
-  [ -f "$REPLICA_DATA/postmaster.pid" ] || return 1
-  { read -r pid <"$REPLICA_DATA/postmaster.pid"; } 2>/dev/null || return 1
-  pid_is "$pid" postgres
-}
+replica_running() { postmaster_running "$REPLICA_DATA"; }
 
 replica_start() {
   local bin
