@@ -128,6 +128,7 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 	if (errlen)
 		err[0] = '\0';
 	c->database_url = cfg_env("DATABASE_URL", "dbname=chat");
+	c->database_read_url = cfg_env("CHAT_DATABASE_READ_URL", "");
 	c->allowed_origins = cfg_env("CHAT_ALLOWED_ORIGINS", "");
 	c->log_level = cfg_env("CHAT_LOG_LEVEL", "info");
 	c->syslog_socket = cfg_env("CHAT_SYSLOG_SOCKET", "/dev/log");

@@ -13,6 +13,7 @@
  */
 struct cfg {
 	const char *database_url;       /* DATABASE_URL, a libpq conninfo or URI */
+	const char *database_read_url;  /* CHAT_DATABASE_READ_URL: a standby for reads, "" = off */
 	const char *allowed_origins;    /* CHAT_ALLOWED_ORIGINS, comma-separated */
 	const char *log_level;          /* CHAT_LOG_LEVEL: debug, info, warn, error */
 	const char *syslog_socket;      /* CHAT_SYSLOG_SOCKET: log here if stderr is /dev/null */

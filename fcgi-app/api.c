@@ -99,12 +99,19 @@ static int api_db_result(struct api_ctx *x, enum db_stmt stmt, PGresult *r, PGre
 int api_db_call(struct api_ctx *x, enum db_stmt stmt, const char *const *params, PGresult **res,
 		struct dbcall_row *row)
 {
+	struct api *a = x->api;
 	PGresult *r = NULL;
 
 	*res = NULL;
-	if (api_db_status(x, db_exec(&x->api->db, stmt, params, &r)))
+	if (api_db_status(
+		    x, replica_exec(&a->replica, &a->db, stmt, params, x->user_id, &x->want, &r)))
 		return -1;
-	return api_db_result(x, stmt, r, res, row);
+	if (api_db_result(x, stmt, r, res, row))
+		return -1;
+	/* Before the answer: the author's next read, on any worker, sees it. */
+	if (db_stmt_fences(stmt))
+		replica_wrote(&a->replica, &a->db, x->user_id);
+	return 0;
 }
 
 int api_data_flag(const struct dbcall_row *row, const char *key)
@@ -297,12 +304,14 @@ int api_init(struct api *a, const struct cfg *cfg, struct metrics *metrics,
 		return -1;
 	pagecache_init(&a->rooms, cfg->rooms_cache_ms);
 	db_init(&a->db, cfg);
+	replica_init(&a->replica, cfg, metrics);
 	return 0;
 }
 
 void api_release(struct api *a)
 {
 	pagecache_free(&a->rooms);
+	replica_release(&a->replica);
 	db_release(&a->db);
 }
 

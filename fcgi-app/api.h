@@ -10,10 +10,12 @@
 #include "pagecache.h"
 #include "pwhash.h"
 #include "pwslot.h"
+#include "replica.h"
 
 struct api {
 	const struct cfg *cfg;
-	struct db db;
+	struct db db;               /* the primary: every write, and reads when no replica */
+	struct replica replica;     /* CHAT_DATABASE_READ_URL: reads that it can answer */
 	unsigned long seq;          /* requests served, for request ids */
 	struct metrics *metrics;    /* every worker's counters, shared (NULL: none) */
 	struct pagecache rooms;     /* recent GET /api/rooms answers */
@@ -28,7 +30,7 @@ struct api {
 int api_init(struct api *a, const struct cfg *cfg, struct metrics *metrics,
 	     const struct pwslot *slots) __attribute__((warn_unused_result));
 
-/* Releases the database connection. */
+/* Releases the database connections. */
 void api_release(struct api *a);
 
 /*

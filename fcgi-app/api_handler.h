@@ -30,6 +30,7 @@ struct api_ctx {
 	char user_id[64];                          /* after a successful auth */
 	char rooms_version[PAGECACHE_VERSION_MAX]; /* after a successful auth */
 	char token_hash[2 + TOK_HASH_HEX_LEN + 1]; /* after a successful auth */
+	struct replica_want want;                  /* what a read's caller has seen (replica.h) */
 };
 
 /* Answers an error envelope. */

@@ -13,8 +13,8 @@
 void api_messages_get(struct api_ctx *x)
 {
 	char room[72], l[24], b[24], a[24];
-	long limit = API_PAGE_DEFAULT, before = 0, after = 0;
-	int has_limit, has_before, has_after;
+	long limit = API_PAGE_DEFAULT, before = 0, after = 0, seq = 0;
+	int has_limit, has_before, has_after, has_seq;
 	struct valid_err e;
 	const char *params[5];
 
@@ -22,10 +22,17 @@ void api_messages_get(struct api_ctx *x)
 		return;
 	if (valid_query_long(x->req.query, "limit", 1, API_PAGE_MAX, &limit, &has_limit, &e) ||
 	    valid_query_long(x->req.query, "before", 0, API_MAX_CURSOR, &before, &has_before, &e) ||
-	    valid_query_long(x->req.query, "after", 0, API_MAX_CURSOR, &after, &has_after, &e)) {
+	    valid_query_long(x->req.query, "after", 0, API_MAX_CURSOR, &after, &has_after, &e) ||
+	    valid_query_long(x->req.query, "seq", 0, API_MAX_CURSOR, &seq, &has_seq, &e)) {
 		api_valid_error(x, &e);
 		return;
 	}
+	/* A client that has seen a seq reads an answer at least that new
+	 * (from the primary while a replica has not replayed it). */
+	x->want.room = room;
+	x->want.seq = seq > after ? seq : after;
+	if (before > x->want.seq)
+		x->want.seq = before;
 	snprintf(l, sizeof(l), "%ld", limit);
 	snprintf(b, sizeof(b), "%ld", before);
 	snprintf(a, sizeof(a), "%ld", after);
@@ -139,6 +146,8 @@ void api_changes_get(struct api_ctx *x)
 		api_valid_error(x, &e);
 		return;
 	}
+	x->want.room = room;
+	x->want.change_seq = since;
 	snprintf(s, sizeof(s), "%ld", since);
 	snprintf(l, sizeof(l), "%ld", limit);
 	params[0] = x->user_id;

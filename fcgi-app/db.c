@@ -106,13 +106,58 @@ static const struct db_def db_defs[DB__COUNT] = {
 	[DB_MESSAGE_CHANGES] = { "message_changes",
 				 DBCALL_SELECT "chat_message_changes($1, $2, $3::bigint, $4::int)",
 				 4, 1 },
+	/* Read-your-writes with a replica (replica.h). A standby answers
+	 * NULL change counters for a room it does not have yet. */
+	[DB_REPLICA_STATE] = { "replica_state",
+			       "SELECT pg_last_wal_replay_lsn()::text AS lsn, "
+			       "(SELECT last_seq FROM rooms WHERE id = $1) AS last_seq, "
+			       "(SELECT change_seq FROM rooms WHERE id = $1) AS change_seq",
+			       1, 1 },
+	[DB_WAL_LSN] = { "wal_lsn", "SELECT pg_current_wal_insert_lsn()::text", 0, 1 },
 };
+
+static const unsigned char db_reads[DB__COUNT] = {
+	[DB_ME] = 1,
+	[DB_ROOMS_LIST] = 1,
+	[DB_ROOM_GET] = 1,
+	[DB_MESSAGES_PAGE] = 1,
+	[DB_ROOM_USERS] = 1,
+	[DB_ROOM_READS] = 1,
+	[DB_SEARCH] = 1,
+	[DB_MESSAGE_CHANGES] = 1,
+	[DB_REPLICA_STATE] = 1,
+};
+
+static const unsigned char db_fences[DB__COUNT] = {
+	[DB_ROOM_CREATE] = 1,    [DB_SEND_MESSAGE] = 1, [DB_MEMBER_ADD] = 1,
+	[DB_MEMBER_REMOVE] = 1,  [DB_MEMBER_ROLE] = 1,  [DB_DM] = 1,
+	[DB_MESSAGE_DELETE] = 1, [DB_MARK_READ] = 1,    [DB_MESSAGE_EDIT] = 1,
+};
+
+int db_stmt_reads(enum db_stmt stmt)
+{
+	return (unsigned)stmt < DB__COUNT && db_reads[stmt];
+}
+
+int db_stmt_fences(enum db_stmt stmt)
+{
+	return (unsigned)stmt < DB__COUNT && db_fences[stmt];
+}
+
+void db_init_url(struct db *d, const struct cfg *cfg, const char *url, const char *what)
+{
+	d->cfg = cfg;
+	d->url = url;
+	d->what = what;
+	d->conn = NULL;
+	d->ending = 0;
+	d->quiet = 0;
+	d->connects = 0;
+}
 
 void db_init(struct db *d, const struct cfg *cfg)
 {
-	d->cfg = cfg;
-	d->conn = NULL;
-	d->ending = 0;
+	db_init_url(d, cfg, cfg->database_url, "database");
 }
 
 void db_release(struct db *d)
@@ -143,10 +188,12 @@ static int db_connect(struct db *d)
 
 	db_release(d);
 	dbcall_conn_init(&dc, d->cfg, "chat-fcgi");
+	dc.vals[2] = d->url;
 	c = PQconnectdbParams(dc.keys, dc.vals, dc.expand_dbname);
 	if (!c || PQstatus(c) != CONNECTION_OK) {
-		log_err("cannot connect to the database: %s",
-			c ? PQerrorMessage(c) : "out of memory");
+		if (!d->quiet)
+			log_err("cannot connect to the %s: %s", d->what,
+				c ? PQerrorMessage(c) : "out of memory");
 		goto out;
 	}
 	d->ending = 0;
@@ -167,8 +214,9 @@ static int db_connect(struct db *d)
 		PQclear(r);
 	}
 	d->conn = c;
+	d->connects++;
 	c = NULL; /* d owns it now */
-	log_info("connected to the database");
+	log_info("connected to the %s", d->what);
 	ret = 0;
 out:
 	PQfinish(c);

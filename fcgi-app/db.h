@@ -37,6 +37,8 @@ enum db_stmt {
 	DB_SEARCH,
 	DB_MESSAGE_EDIT,
 	DB_MESSAGE_CHANGES,
+	DB_REPLICA_STATE, /* on a standby: how far it replayed, a room's counters */
+	DB_WAL_LSN,       /* on the primary: where its WAL ends (after a write) */
 	DB__COUNT
 };
 
@@ -52,12 +54,34 @@ enum db_status {
 
 struct db {
 	const struct cfg *cfg;
-	PGconn *conn; /* NULL or a connection with every statement prepared */
-	int ending;   /* the server said FATAL on conn: it is closing */
+	const char *url;        /* the conninfo: DATABASE_URL, or CHAT_DATABASE_READ_URL */
+	const char *what;       /* for the log: "database", "read replica" */
+	PGconn *conn;           /* NULL or a connection with every statement prepared */
+	int ending;             /* the server said FATAL on conn: it is closing */
+	int quiet;              /* failing to connect is not logged (the caller logs) */
+	unsigned long connects; /* connections made: which one conn is */
 };
 
-/* Prepares *d for use; connects lazily. cfg must outlive d. */
+/* Prepares *d for use with DATABASE_URL; connects lazily. cfg must outlive d. */
 void db_init(struct db *d, const struct cfg *cfg);
+
+/* The same with another server (url must outlive d), named what in the log. */
+void db_init_url(struct db *d, const struct cfg *cfg, const char *url, const char *what);
+
+/*
+ * Nonzero for the statements that only read and may be answered by a
+ * streaming replica (CHAT_DATABASE_READ_URL; replica.h): history, search,
+ * room and member lists.
+ */
+int db_stmt_reads(enum db_stmt stmt);
+
+/*
+ * Nonzero for the writes whose effect their author reads back through
+ * the statements above (a message sent, a room made, a membership, a
+ * read position): after one, replica.h keeps the author on the primary
+ * until the replica has replayed it.
+ */
+int db_stmt_fences(enum db_stmt stmt);
 
 /* Closes the connection. *d may be initialized again. */
 void db_release(struct db *d);

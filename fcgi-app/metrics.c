@@ -119,6 +119,12 @@ void metrics_request(struct metrics *m, int status, unsigned long long duration_
 	histo_observe(&m->duration, duration_us);
 }
 
+void metrics_replica(struct metrics *m, enum metrics_replica what)
+{
+	if (m && (unsigned)what < METRICS_REPLICA__COUNT)
+		atomic_fetch_add_explicit(&m->replica[what], 1, memory_order_relaxed);
+}
+
 char *metrics_render(const struct metrics *m, size_t *len)
 {
 	size_t size = METRICS_PAGE_MAX, n = 0;
@@ -146,6 +152,21 @@ char *metrics_render(const struct metrics *m, size_t *len)
 		       "# TYPE chat_fcgi_db_unavailable_total counter\n"
 		       "chat_fcgi_db_unavailable_total %llu\n",
 		       atomic_load_explicit(&m->db_unavailable, memory_order_relaxed));
+	textbuf_printf(
+		buf, size, &n,
+		"# HELP chat_fcgi_replica_reads_total Reads a replica could answer "
+		"(CHAT_DATABASE_READ_URL), by the server that answered: the replica, or the primary "
+		"because the replica was behind the caller, answered an error, or was "
+		"down.\n"
+		"# TYPE chat_fcgi_replica_reads_total counter\n"
+		"chat_fcgi_replica_reads_total{server=\"replica\",reason=\"caught_up\"} %llu\n"
+		"chat_fcgi_replica_reads_total{server=\"primary\",reason=\"behind\"} %llu\n"
+		"chat_fcgi_replica_reads_total{server=\"primary\",reason=\"error\"} %llu\n"
+		"chat_fcgi_replica_reads_total{server=\"primary\",reason=\"down\"} %llu\n",
+		atomic_load_explicit(&m->replica[METRICS_REPLICA_SERVED], memory_order_relaxed),
+		atomic_load_explicit(&m->replica[METRICS_REPLICA_BEHIND], memory_order_relaxed),
+		atomic_load_explicit(&m->replica[METRICS_REPLICA_ERROR], memory_order_relaxed),
+		atomic_load_explicit(&m->replica[METRICS_REPLICA_DOWN], memory_order_relaxed));
 	histo_render(&m->duration, "chat_fcgi_request_duration_seconds",
 		     "Time from accepting a request to its answer.", buf, size, &n);
 	if (n >= size) {

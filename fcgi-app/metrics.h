@@ -8,6 +8,18 @@
 
 #include "histo.h"
 
+/* Read-your-writes fences (replica.h): users hash into this many slots. */
+#define METRICS_FENCE_SLOTS 4096
+
+/* Why a read that could have gone to the replica went to the primary. */
+enum metrics_replica {
+	METRICS_REPLICA_SERVED, /* it did go to the replica */
+	METRICS_REPLICA_BEHIND, /* the replica had not replayed what the caller knows */
+	METRICS_REPLICA_ERROR,  /* the replica answered an error envelope: asked again */
+	METRICS_REPLICA_DOWN,   /* no connection to the replica, or a statement failed */
+	METRICS_REPLICA__COUNT
+};
+
 /*
  * The counters of every worker on one FastCGI socket, whoever started
  * them: the built-in pool forks its workers after the mapping is made,
@@ -22,6 +34,13 @@ struct metrics {
 	atomic_ullong requests[6];    /* by status class: [2] = 2xx ... [5] = 5xx */
 	atomic_ullong db_unavailable; /* answers 503 db_unavailable */
 	struct histo duration;        /* accept to answer */
+	atomic_ullong replica[METRICS_REPLICA__COUNT]; /* reads that a replica could serve */
+	/*
+	 * Not counters: the primary's WAL position after each user's last
+	 * write (replica.h), here because this is the mapping every worker
+	 * of the socket shares.
+	 */
+	atomic_ullong fence[METRICS_FENCE_SLOTS];
 };
 
 /*
@@ -38,6 +57,9 @@ void metrics_close(struct metrics *m);
 
 /* Records one answered request. */
 void metrics_request(struct metrics *m, int status, unsigned long long duration_us);
+
+/* Records where one read went (CHAT_DATABASE_READ_URL set). */
+void metrics_replica(struct metrics *m, enum metrics_replica what);
 
 /*
  * Renders the Prometheus text page. Returns a malloc'd string the caller

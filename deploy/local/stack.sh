@@ -10,6 +10,12 @@
 #   status        show what runs; exit 0 when the stack is up, 3 otherwise
 #   pg-stop       stop the private PostgreSQL only (pg_ctl stop -m fast)
 #   pg-start      start the private PostgreSQL only
+#   pg-replica-start  make (pg_basebackup -R, once) and start a hot standby
+#                 of the private PostgreSQL on port 5433 of the same socket
+#                 directory; prints CHAT_DATABASE_READ_URL for it
+#   pg-replica-stop   stop the standby (stop does too)
+#   pg-replica-psql [args]  psql on the standby as its superuser (e.g.
+#                 -c 'SELECT pg_wal_replay_pause()' to make it lag)
 #   fcgi-restart  stop and re-spawn the chat-fcgi pool with the current
 #                 environment (e.g. new CHAT_* limits), wait until it answers
 #   ws-stop [I]   stop bridge I (0-based), or every bridge, with SIGTERM
@@ -107,6 +113,23 @@ case ${1:-} in
     lock
     prepare_dirs
     pg_start
+    ;;
+  pg-replica-start)
+    check_settings
+    lock
+    prepare_dirs
+    replica_start
+    replica_service_url
+    ;;
+  pg-replica-stop)
+    check_settings
+    [ ! -d "$STATE" ] || lock
+    replica_stop
+    ;;
+  pg-replica-psql)
+    shift
+    check_settings
+    psql_replica "$@"
     ;;
   fcgi-restart)
     check_settings

@@ -272,10 +272,11 @@ export function setCookies(r) {
 
 /**
  * One FastCGI request over the unix socket sock, as nginx sends it in
- * short (a GET without body); resolves {status, body}. For talking to
- * chat-fcgi processes started outside the stack (t42, t45).
+ * short; resolves {status, body}. uri may carry a query; token becomes a
+ * Bearer Authorization, json a JSON body. For talking to chat-fcgi
+ * processes started outside the stack (t42, t45, t47).
  */
-export function fcgiRequest(sock, uri, { method = 'GET', remoteAddr = '127.0.0.1', timeout = 10_000 } = {}) {
+export function fcgiRequest(sock, uri, { method = 'GET', remoteAddr = '127.0.0.1', timeout = 10_000, token, json } = {}) {
   const rec = (type, body) => {
     const pad = (8 - (body.length % 8)) % 8;
     const h = Buffer.from([1, type, 0, 1, body.length >> 8, body.length & 255, pad, 0]);
@@ -287,12 +288,18 @@ export function fcgiRequest(sock, uri, { method = 'GET', remoteAddr = '127.0.0.1
     assert.ok(kb.length < 128 && vb.length < 128);
     return Buffer.concat([Buffer.from([kb.length, vb.length]), kb, vb]);
   };
-  const params = Buffer.concat(Object.entries({
-    REQUEST_METHOD: method, REQUEST_URI: uri, DOCUMENT_URI: uri, SCRIPT_NAME: uri, QUERY_STRING: '',
-    REMOTE_ADDR: remoteAddr, CONTENT_LENGTH: '0', SERVER_PROTOCOL: 'HTTP/1.1',
-  }).map(([k, v]) => pair(k, v)));
+  const [docUri, query = ''] = uri.split('?');
+  const body = json === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(json));
+  const env = {
+    REQUEST_METHOD: method, REQUEST_URI: uri, DOCUMENT_URI: docUri, SCRIPT_NAME: docUri, QUERY_STRING: query,
+    REMOTE_ADDR: remoteAddr, CONTENT_LENGTH: String(body.length), SERVER_PROTOCOL: 'HTTP/1.1',
+  };
+  if (json !== undefined) env.CONTENT_TYPE = 'application/json';
+  if (token) env.HTTP_AUTHORIZATION = `Bearer ${token}`;
+  const params = Buffer.concat(Object.entries(env).map(([k, v]) => pair(k, v)));
+  const stdin = body.length ? [rec(5, body)] : [];
   const req = Buffer.concat([
-    rec(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])), rec(4, params), rec(4, Buffer.alloc(0)), rec(5, Buffer.alloc(0)),
+    rec(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])), rec(4, params), rec(4, Buffer.alloc(0)), ...stdin, rec(5, Buffer.alloc(0)),
   ]);
   return new Promise((resolve, reject) => {
     const c = net.connect(sock);

@@ -34,6 +34,7 @@ stop_all() {
   nginx_stop
   ws_stop
   fcgi_stop
+  replica_stop
   pg_stop
 }
 

@@ -37,12 +37,14 @@ service_database_url() {
 }
 
 # The postmaster owns its own pid file (pg_ctl finds it there too).
-pg_running() {
+postmaster_running() {
   local pid
-  [ -f "$PGDATA/postmaster.pid" ] || return 1
-  { read -r pid <"$PGDATA/postmaster.pid"; } 2>/dev/null || return 1
+  [ -f "$1/postmaster.pid" ] || return 1
+  { read -r pid <"$1/postmaster.pid"; } 2>/dev/null || return 1
   pid_is "$pid" postgres
 }
+
+pg_running() { postmaster_running "$PGDATA"; }
 
 # A postmaster.pid or socket lock file whose process is gone (a killed
 # cluster, or a pid reused after a reboot) would stop the next start: the
@@ -75,7 +77,8 @@ pg_init() {
   "$bin/initdb" -D "$PGDATA" -U chat --auth=trust -E UTF8 --locale="$locale" \
     >>"$LOG/initdb.log" 2>&1 || die "initdb failed; see $LOG/initdb.log"
   # Unix socket only, trust: reachable by the owner of $RUN (mode 0700).
-  printf 'local all all trust\n' >"$PGDATA/pg_hba.conf"
+  # Replication too: pg-replica-start's standby streams from here.
+  printf 'local all all trust\nlocal replication all trust\n' >"$PGDATA/pg_hba.conf"
   printf "\ninclude_if_exists 'chat-stack.conf'\n" >>"$PGDATA/postgresql.conf"
 }
 
@@ -93,6 +96,9 @@ unix_socket_directories = '$RUN'
 unix_socket_permissions = 0700
 max_connections = 200
 EOF
+  # A cluster made before standbys could stream from it.
+  grep -q '^local replication' "$PGDATA/pg_hba.conf" ||
+    printf 'local replication all trust\n' >>"$PGDATA/pg_hba.conf"
   if pg_running; then
     say "PostgreSQL already running"
   else
@@ -142,4 +148,69 @@ migrate() {
       die "cannot create the service role chat_svc"
     say "created the service role chat_svc (member of chat_app)"
   fi
+}
+
+# ------------------------------------------------------- a hot standby
+# pg-replica-start makes a streaming replica of the private cluster
+# (pg_basebackup -R) in $STATE/pg-replica, on the same socket directory
+# and port REPLICA_PORT, as the same user; CHAT_DATABASE_READ_URL can
+# name it (replica_service_url). The tests pause its replay to make it lag
+# (SELECT pg_wal_replay_pause()) and stop it to take it away.
+
+REPLICA_PORT=5433
+REPLICA_DATA=$STATE/pg-replica
+
+replica_service_url() {
+  printf 'host=%s port=%s dbname=chat user=chat_svc\n' "$RUN" "$REPLICA_PORT"
+}
+
+replica_running() { postmaster_running "$REPLICA_DATA"; }
+
+replica_start() {
+  local bin
+  external_db && die "DATABASE_URL is set: pg-replica-start copies only the private cluster"
+  pg_running || die "the private PostgreSQL does not run: start the stack first"
+  bin=$(pg_bin)
+  if [ ! -s "$REPLICA_DATA/PG_VERSION" ]; then
+    say "pg_basebackup -R of the private cluster into $REPLICA_DATA"
+    rm -rf "$REPLICA_DATA"
+    "$bin/pg_basebackup" -h "$RUN" -p "$PGPORT_LOCAL" -U chat -D "$REPLICA_DATA" -R \
+      -X stream -c fast >>"$LOG/pg-replica.log" 2>&1 ||
+      die "pg_basebackup failed; see $LOG/pg-replica.log"
+    chmod 0700 "$REPLICA_DATA"
+  fi
+  # The copy of the primary's chat-stack.conf names the primary's port.
+  cat >"$REPLICA_DATA/chat-stack.conf" <<EOF
+# Written by deploy/local/stack.sh pg-replica-start.
+listen_addresses = ''
+port = $REPLICA_PORT
+unix_socket_directories = '$RUN'
+unix_socket_permissions = 0700
+max_connections = 200
+hot_standby = on
+EOF
+  if replica_running; then
+    say "the standby already runs"
+    return 0
+  fi
+  rm -f "$REPLICA_DATA/postmaster.pid"
+  (cd / && exec "$bin/pg_ctl" -D "$REPLICA_DATA" -l "$LOG/pg-replica.log" -w -t 60 start) \
+    >/dev/null 9<&- || {
+    tail -n 20 "$LOG/pg-replica.log" >&2 || true
+    die "the standby did not start; see $LOG/pg-replica.log"
+  }
+  say "standby started (socket $RUN, port $REPLICA_PORT, pid $(head -n 1 "$REPLICA_DATA/postmaster.pid"))"
+}
+
+replica_stop() {
+  local bin
+  replica_running || return 0
+  bin=$(pg_bin)
+  "$bin/pg_ctl" -D "$REPLICA_DATA" -m fast -w -t 30 stop >/dev/null ||
+    "$bin/pg_ctl" -D "$REPLICA_DATA" -m immediate -w -t 30 stop >/dev/null
+  say "standby stopped"
+}
+
+psql_replica() {
+  psql -X -q -v ON_ERROR_STOP=1 -h "$RUN" -p "$REPLICA_PORT" -U chat -d chat "$@"
 }

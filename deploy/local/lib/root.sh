@@ -104,13 +104,13 @@ drop_privileges() {
   local cmd=${1:-} script=$here/stack.sh build=$BUILD
   [ "$(id -u)" -eq 0 ] || return 0
   case $cmd in
-    start | run | pg-start | fcgi-restart | ws-start | ws-restart)
+    start | run | pg-start | pg-replica-start | fcgi-restart | ws-start | ws-restart)
       check_settings
       ensure_user
       relocate_state
       own_state
       ;;
-    stop | status | pg-stop | ws-stop | ws-kill)
+    stop | status | pg-stop | pg-replica-stop | ws-stop | ws-kill)
       check_settings
       [ -d "$STATE" ] || return 0
       ensure_user
