@@ -1,4 +1,4 @@
-// t47-replica -- reads from a streaming replica (CHAT_DATABASE_READ_URL,
+// t48-replica -- reads from a streaming replica (CHAT_DATABASE_READ_URL,
 // docs/operations.md "A read replica"): a real hot standby of the stack's
 // PostgreSQL (stack.sh pg-replica-start: pg_basebackup -R, its own port)
 // and a chat-fcgi pool of the test's own on its own socket, with the
