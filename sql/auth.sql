@@ -352,6 +352,41 @@ BEGIN
 END
 $function$;
 
+-- chat_rate_take_n(p_key text, p_capacity integer, p_window integer, p_n integer, OUT granted integer, OUT retry integer)
+-- history: migrations/0023_send_set.sql
+CREATE OR REPLACE FUNCTION public.chat_rate_take_n(p_key text, p_capacity integer, p_window integer, p_n integer, OUT granted integer, OUT retry integer)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    ts   timestamptz := clock_timestamp();
+    rate double precision;
+    have double precision;
+BEGIN
+    retry := 0;
+    IF p_capacity <= 0 OR p_window <= 0 THEN
+        granted := p_n;
+        RETURN;
+    END IF;
+    rate := p_capacity::double precision / p_window;
+    SELECT least(p_capacity::double precision,
+                 b.tokens + greatest(0, extract(epoch FROM ts - b.updated_at)) * rate)
+      INTO have FROM rate_buckets b WHERE b.key = p_key FOR UPDATE;
+    IF NOT FOUND THEN
+        have := p_capacity;
+    END IF;
+    granted := least(p_n, greatest(0, floor(have)))::integer;
+    have := have - granted;
+    IF granted < p_n THEN
+        retry := greatest(1, ceil((1 - have) / rate))::integer;
+    END IF;
+    IF granted > 0 THEN
+        INSERT INTO rate_buckets AS b (key, tokens, updated_at) VALUES (p_key, have, ts)
+        ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at;
+    END IF;
+END
+$function$;
+
 -- chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
 -- history: migrations/0017_accounts.sql migrations/0019_private_rooms.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_register(p_username text, p_pw_hash text, p_room text, p_hash bytea, p_ttl integer, p_caller text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)

@@ -51,6 +51,7 @@ chat_me                    auth
 chat_logout                auth
 chat_user_json             auth
 chat_rate_take             auth
+chat_rate_take_n           auth
 chat_rate_give             auth
 chat_session_open          auth
 chat_register_refusal      auth

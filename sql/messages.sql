@@ -194,23 +194,15 @@ END
 $function$;
 
 -- chat_message_json(m messages)
--- history: migrations/0002_functions.sql migrations/0020_site_admin.sql migrations/0022_edit.sql
+-- history: migrations/0002_functions.sql migrations/0020_site_admin.sql migrations/0022_edit.sql migrations/0023_send_set.sql
 CREATE OR REPLACE FUNCTION public.chat_message_json(m messages)
  RETURNS json
  LANGUAGE sql
  STABLE
 AS $function$
-    SELECT row_to_json(x) FROM (
-        SELECT m.id,
-               m.room_id,
-               m.seq,
-               m.user_id,
-               m.username,
-               m.content,
-               chat_ts(m."timestamp") AS "timestamp",
-               m.client_id,
-               m.deleted_at IS NOT NULL AS deleted,
-               chat_ts(m.edited_at) AS edited_at) x
+    SELECT row_to_json(ROW(m.id, m.room_id, m.seq, m.user_id, m.username, m.content,
+                           chat_ts(m."timestamp"), m.client_id, m.deleted_at IS NOT NULL,
+                           chat_ts(m.edited_at))::chat_message_wire)
 $function$;
 
 -- chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
@@ -300,105 +292,216 @@ AS $function$
 $function$;
 
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
--- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql
+-- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql migrations/0023_send_set.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
 AS $function$
 DECLARE
-    n         integer := coalesce(cardinality(p_users), 0);
-    room_ids  text[] := '{}';
-    room_next bigint[] := '{}';
-    k         integer;
-    h         bigint;
-    cur       bigint;
-    uname     text;
-    w         integer;
-    m         messages%ROWTYPE;
-    mj        json;
-    payload   json;
+    n        integer := coalesce(cardinality(p_users), 0);
+    -- Per request i (1..n):
+    a_name   text[];     -- the sender's username when a member, else NULL
+    a_old    text[];     -- the JSON of an earlier message with its client_id
+    a_oldbad boolean[];  -- that message is in another room or has another text
+    a_first  integer[];  -- the first request of the batch with its client_id
+    r_err    text[] := array_fill(NULL::text, ARRAY[n]);
+    r_msg    text[] := array_fill(NULL::text, ARRAY[n]);
+    r_field  text[] := array_fill(NULL::text, ARRAY[n]);
+    r_retry  integer[] := array_fill(NULL::integer, ARRAY[n]);
+    r_data   text[] := array_fill(NULL::text, ARRAY[n]);
+    r_json   text[] := array_fill(NULL::text, ARRAY[n]);  -- the message stored for i
+    a_new    integer[] := '{}';  -- requests to store, in order
+    rated    boolean := false;
+    lim_i    integer[];
+    lim_w    integer[];
+    -- The stored messages, ordered by room and seq.
+    o_i      integer[];
+    o_room   text[];
+    o_seq    bigint[];
+    o_json   text[];
+    cnt      integer;
+    j        integer;
+    -- The notification being filled.
+    cur_room text;
+    head     text;
+    buf      text;
+    blen     integer := 0;
+    ts       text;
 BEGIN
     IF cardinality(p_rooms) IS DISTINCT FROM n OR cardinality(p_contents) IS DISTINCT FROM n
        OR cardinality(p_client_ids) IS DISTINCT FROM n OR cardinality(p_rates) IS DISTINCT FROM n
        OR cardinality(p_windows) IS DISTINCT FROM n THEN
         RAISE EXCEPTION 'chat_send_batch: arrays of different lengths';
     END IF;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
     -- Every lock first, in the global order (see 0014_lock_order.sql).
-    FOR h IN SELECT DISTINCT hashtextextended('chat.client:' || p_users[i] || ':' || p_client_ids[i], 0)
+    PERFORM pg_advisory_xact_lock(x.h)
+       FROM (SELECT DISTINCT hashtextextended('chat.client:' || p_users[i] || ':' || p_client_ids[i], 0) AS h
                FROM generate_subscripts(p_users, 1) i
-              WHERE p_client_ids[i] IS NOT NULL ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(h);
-    END LOOP;
+              WHERE p_client_ids[i] IS NOT NULL ORDER BY 1) x;
     PERFORM 1 FROM rooms r WHERE r.id = ANY (p_rooms) ORDER BY r.id FOR NO KEY UPDATE;
-    FOR h IN SELECT DISTINCT hashtextextended('chat.rate:msg:' || p_users[i], 0)
+    PERFORM pg_advisory_xact_lock(x.h)
+       FROM (SELECT DISTINCT hashtextextended('chat.rate:msg:' || p_users[i], 0) AS h
                FROM generate_subscripts(p_users, 1) i
-              WHERE p_rates[i] > 0 AND p_windows[i] > 0 ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(h);
-    END LOOP;
+              WHERE p_rates[i] > 0 AND p_windows[i] > 0 ORDER BY 1) x;
+
+    -- Membership, sender's name and an earlier message with the client_id,
+    -- for every request at once. OFFSET 0 keeps each lookup an index probe
+    -- per request: flattened into joins, the plan cached for the function
+    -- (which cannot know the batch's size) hashed whole tables.
+    SELECT array_agg(c.uname ORDER BY c.i), array_agg(c.old ORDER BY c.i),
+           array_agg(c.oldbad ORDER BY c.i), array_agg(c.first_i ORDER BY c.i)
+      INTO a_name, a_old, a_oldbad, a_first
+      FROM (SELECT q.i, nm.username AS uname,
+                   CASE WHEN x.id IS NOT NULL THEN chat_message_json(x)::text END AS old,
+                   (x.room_id <> q.room OR x.content <> q.content) IS TRUE AS oldbad,
+                   CASE WHEN q.cid IS NOT NULL AND nm.username IS NOT NULL AND x.id IS NULL
+                        THEN min(q.i) OVER (PARTITION BY q.usr, q.cid,
+                                            nm.username IS NOT NULL AND x.id IS NULL)
+                   END AS first_i
+              FROM (SELECT i, p_users[i] AS usr, p_rooms[i] AS room, p_contents[i] AS content,
+                           p_client_ids[i] AS cid
+                      FROM generate_subscripts(p_users, 1) i) q
+              LEFT JOIN LATERAL (SELECT u.username
+                                   FROM user_rooms ur JOIN users u ON u.id = ur.user_id
+                                  WHERE ur.user_id = q.usr AND ur.room_id = q.room
+                                 OFFSET 0) nm ON true
+              LEFT JOIN LATERAL (SELECT y.* FROM messages y
+                                  WHERE q.cid IS NOT NULL AND nm.username IS NOT NULL
+                                    AND y.user_id = q.usr AND y.client_id = q.cid
+                                 OFFSET 0) x ON true) c;
+
     FOR i IN 1 .. n LOOP
-        err := NULL; msg := NULL; field := NULL; retry := NULL; data := NULL;
-        SELECT u.username INTO uname
-          FROM user_rooms ur JOIN users u ON u.id = ur.user_id
-         WHERE ur.user_id = p_users[i] AND ur.room_id = p_rooms[i];
-        IF NOT FOUND THEN
+        IF a_name[i] IS NULL THEN
             IF NOT chat_room_visible(p_users[i], p_rooms[i]) THEN
-                err := 'not_found'; msg := 'room not found'; field := 'room_id';
+                r_err[i] := 'not_found'; r_msg[i] := 'room not found';
             ELSE
-                err := 'forbidden'; msg := 'join the room before sending to it'; field := 'room_id';
+                r_err[i] := 'forbidden'; r_msg[i] := 'join the room before sending to it';
             END IF;
-            RETURN NEXT;
-            CONTINUE;
-        END IF;
-        IF p_client_ids[i] IS NOT NULL THEN
-            SELECT * INTO m FROM messages x
-             WHERE x.user_id = p_users[i] AND x.client_id = p_client_ids[i];
-            IF FOUND THEN
-                IF m.room_id <> p_rooms[i] OR m.content <> p_contents[i] THEN
-                    err := 'conflict'; msg := 'client_id was already used for another message';
-                    field := 'client_id';
-                ELSE
-                    data := json_build_object('message', chat_message_json(m), 'duplicate', true);
-                END IF;
-                RETURN NEXT;
-                CONTINUE;
+            r_field[i] := 'room_id';
+        ELSIF a_old[i] IS NOT NULL THEN
+            IF a_oldbad[i] THEN
+                r_err[i] := 'conflict'; r_msg[i] := 'client_id was already used for another message';
+                r_field[i] := 'client_id';
+            ELSE
+                r_data[i] := '{"message":' || a_old[i] || ',"duplicate":true}';
             END IF;
+        ELSIF a_first[i] IS NULL OR a_first[i] = i THEN
+            a_new := a_new || i;
+            rated := rated OR coalesce(p_rates[i] > 0 AND p_windows[i] > 0, false);
         END IF;
-        w := chat_rate_take('msg:' || p_users[i], p_rates[i], p_windows[i]);
-        IF w > 0 THEN
-            err := 'rate_limited'; msg := 'too many messages, slow down'; retry := w;
-            RETURN NEXT;
-            CONTINUE;
-        END IF;
-        k := array_position(room_ids, p_rooms[i]);
-        IF k IS NULL THEN
-            -- Locked above; read under the lock.
-            SELECT r.last_seq INTO cur FROM rooms r WHERE r.id = p_rooms[i];
-            room_ids := room_ids || p_rooms[i];
-            room_next := room_next || cur;
-            k := cardinality(room_ids);
-        END IF;
-        room_next[k] := room_next[k] + 1;
-        INSERT INTO messages (room_id, seq, user_id, username, content, "timestamp", client_id)
-        VALUES (p_rooms[i], room_next[k], p_users[i], uname, p_contents[i], clock_timestamp(),
-                p_client_ids[i])
-        RETURNING * INTO m;
-        mj := chat_message_json(m);
-        payload := json_build_object('type', 'new_message', 'room_id', m.room_id, 'seq', m.seq,
-                                     'message', mj);
-        -- As in 0009: below 800 bytes of content and client_id the payload
-        -- cannot reach 7900 bytes.
-        IF octet_length(m.content) + coalesce(octet_length(m.client_id), 0) > 800
-           AND octet_length(payload::text) > 7900 THEN
-            payload := json_build_object('type', 'new_message', 'room_id', m.room_id,
-                                         'seq', m.seq);
-        END IF;
-        PERFORM chat_notify(payload);
-        data := json_build_object('message', mj, 'duplicate', false);
-        RETURN NEXT;
+        -- Otherwise a later request with the client_id of a_first[i]: below.
     END LOOP;
-    UPDATE rooms r SET last_seq = x.seq
-      FROM unnest(room_ids, room_next) AS x(id, seq)
-     WHERE r.id = x.id;
+
+    -- The rate limit, once per sender: the first `granted` of the sender's
+    -- new messages pass. A CTE, so that each bucket is taken exactly once.
+    IF rated THEN
+        WITH w AS (
+            SELECT i, p_users[i] AS usr, row_number() OVER (PARTITION BY p_users[i] ORDER BY i) AS rk
+              FROM unnest(a_new) i WHERE p_rates[i] > 0 AND p_windows[i] > 0
+        ), g AS (
+            SELECT x.usr, t.granted, t.retry
+              FROM (SELECT w.usr, min(p_rates[w.i]) AS rt, min(p_windows[w.i]) AS wn,
+                           count(*)::integer AS k
+                      FROM w GROUP BY w.usr ORDER BY w.usr) x,
+                   LATERAL chat_rate_take_n('msg:' || x.usr, x.rt, x.wn, x.k) t
+        )
+        SELECT array_agg(w.i), array_agg(g.retry) INTO lim_i, lim_w
+          FROM w JOIN g ON g.usr = w.usr WHERE w.rk > g.granted;
+        IF lim_i IS NOT NULL THEN
+            FOR k IN 1 .. cardinality(lim_i) LOOP
+                r_err[lim_i[k]] := 'rate_limited'; r_msg[lim_i[k]] := 'too many messages, slow down';
+                r_retry[lim_i[k]] := lim_w[k];
+            END LOOP;
+            a_new := ARRAY(SELECT i FROM unnest(a_new) i WHERE i <> ALL (lim_i) ORDER BY i);
+        END IF;
+    END IF;
+
+    IF cardinality(a_new) > 0 THEN
+        -- The rooms' rows are locked above; read under the lock.
+        WITH src AS (
+            SELECT i, p_rooms[i] AS room, p_users[i] AS usr, a_name[i] AS uname,
+                   p_contents[i] AS content, p_client_ids[i] AS cid,
+                   r.last_seq + row_number() OVER (PARTITION BY p_rooms[i] ORDER BY i) AS seq
+              FROM unnest(a_new) i
+              JOIN (SELECT r.id, r.last_seq FROM rooms r WHERE r.id = ANY (p_rooms)) r
+                ON r.id = p_rooms[i]
+        ), ins AS (
+            INSERT INTO messages (room_id, seq, user_id, username, content, "timestamp", client_id)
+            SELECT room, seq, usr, uname, content, clock_timestamp(), cid FROM src ORDER BY i
+            RETURNING messages.room_id, messages.seq, chat_message_json(messages)::text AS mj
+        )
+        SELECT array_agg(s.i ORDER BY ins.room_id, ins.seq),
+               array_agg(ins.room_id ORDER BY ins.room_id, ins.seq),
+               array_agg(ins.seq ORDER BY ins.room_id, ins.seq),
+               array_agg(ins.mj ORDER BY ins.room_id, ins.seq)
+          INTO o_i, o_room, o_seq, o_json
+          FROM ins JOIN src s ON s.room = ins.room_id AND s.seq = ins.seq;
+
+        UPDATE rooms r SET last_seq = x.seq
+          FROM (SELECT room, max(seq) AS seq FROM unnest(o_room, o_seq) AS t(room, seq)
+                 GROUP BY room) x
+         WHERE r.id = x.room AND r.id = ANY (o_room);
+
+        cnt := cardinality(o_i);
+        FOR k IN 1 .. cnt LOOP
+            r_json[o_i[k]] := o_json[k];
+            r_data[o_i[k]] := '{"message":' || o_json[k] || ',"duplicate":false}';
+        END LOOP;
+
+        -- One new_messages per room, split under the payload limit; the
+        -- loop runs once more (k = cnt + 1) to send the last one.
+        FOR k IN 1 .. cnt + 1 LOOP
+            IF buf IS NOT NULL
+               AND (k > cnt OR o_room[k] <> cur_room
+                    OR octet_length(head) + blen + 1 + octet_length(o_json[k]) + 32 > 7900) THEN
+                ts := (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text;
+                PERFORM pg_notify('chat_events', head || buf || '],"ts":' || ts || '}');
+                buf := NULL;
+                blen := 0;
+            END IF;
+            EXIT WHEN k > cnt;
+            IF cur_room IS DISTINCT FROM o_room[k] THEN
+                cur_room := o_room[k];
+                head := '{"type":"new_messages","room_id":' || to_json(cur_room)::text
+                        || ',"messages":[';
+            END IF;
+            IF octet_length(head) + octet_length(o_json[k]) + 32 > 7900 THEN
+                -- Too long to travel: the reference, in its place.
+                ts := (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text;
+                PERFORM pg_notify('chat_events',
+                                  '{"type":"new_message","room_id":' || to_json(cur_room)::text
+                                  || ',"seq":' || o_seq[k] || ',"ts":' || ts || '}');
+            ELSIF buf IS NULL THEN
+                buf := o_json[k];
+                blen := octet_length(o_json[k]);
+            ELSE
+                buf := buf || ',' || o_json[k];
+                blen := blen + 1 + octet_length(o_json[k]);
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- Later requests with a client_id the batch used first.
+    FOR i IN 1 .. n LOOP
+        j := a_first[i];
+        CONTINUE WHEN a_name[i] IS NULL OR a_old[i] IS NOT NULL OR j IS NULL OR j = i;
+        IF r_err[j] = 'rate_limited' THEN
+            r_err[i] := r_err[j]; r_msg[i] := r_msg[j]; r_retry[i] := r_retry[j];
+        ELSIF p_rooms[i] <> p_rooms[j] OR p_contents[i] <> p_contents[j] THEN
+            r_err[i] := 'conflict'; r_msg[i] := 'client_id was already used for another message';
+            r_field[i] := 'client_id';
+        ELSE
+            r_data[i] := '{"message":' || r_json[j] || ',"duplicate":true}';
+        END IF;
+    END LOOP;
+
+    RETURN QUERY
+        SELECT t.e, t.m, t.f, t.r, t.d::json
+          FROM unnest(r_err, r_msg, r_field, r_retry, r_data) WITH ORDINALITY AS t(e, m, f, r, d, o)
+         ORDER BY t.o;
 END
 $function$;
 

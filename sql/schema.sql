@@ -23,6 +23,23 @@ SET xmloption = content;
 SET client_min_messages = warning;
 SET row_security = off;
 
+--
+-- Name: chat_message_wire; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.chat_message_wire AS (
+	id bigint,
+	room_id text,
+	seq bigint,
+	user_id text,
+	username text,
+	content text,
+	"timestamp" text,
+	client_id text,
+	deleted boolean,
+	edited_at text
+);
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -940,6 +957,12 @@ GRANT ALL ON FUNCTION public.chat_rate_give(p_key text, p_capacity integer) TO c
 
 REVOKE ALL ON FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_window integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_rate_take(p_key text, p_capacity integer, p_window integer) TO chat_app;
+
+--
+-- Name: FUNCTION chat_rate_take_n(p_key text, p_capacity integer, p_window integer, p_n integer, OUT granted integer, OUT retry integer); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_rate_take_n(p_key text, p_capacity integer, p_window integer, p_n integer, OUT granted integer, OUT retry integer) TO chat_app;
 
 --
 -- Name: FUNCTION chat_read_pos(p_room text, p_user text, p_stored bigint); Type: ACL; Schema: public; Owner: -

@@ -61,6 +61,38 @@ static void notify_message(struct bridge *b, json_t *ev)
 	frame_unref(f);
 }
 
+/*
+ * new_messages {room_id, messages: [...]} (migration 0023): one batch's
+ * messages of one room, in seq order; each goes into the room's ordered
+ * delivery as a new_message of its own would. A message without a
+ * positive seq is skipped: the next one's gap reads it back.
+ */
+static void notify_messages(struct bridge *b, json_t *ev)
+{
+	const char *room = json_string_value(json_object_get(ev, "room_id"));
+	json_t *msgs = json_object_get(ev, "messages"), *msg;
+	struct room *r = room ? room_find(&b->rooms, room) : NULL;
+	size_t i;
+
+	if (!r || !json_is_array(msgs))
+		return;
+	json_array_foreach(msgs, i, msg)
+	{
+		json_t *seqj = json_object_get(msg, "seq");
+		struct frame *f;
+
+		if (!json_is_integer(seqj) || json_integer_value(seqj) <= 0)
+			continue;
+		f = message_frame("new_message", msg);
+		/* The room may go (its last subscriber stuck and gone): look again. */
+		room_message(&b->rooms, r, (uint64_t)json_integer_value(seqj), f);
+		frame_unref(f);
+		r = room_find(&b->rooms, room);
+		if (!r)
+			return;
+	}
+}
+
 /* The change number of a change NOTIFY, 0 when it has none. */
 static uint64_t change_seq_of(json_t *ev)
 {
@@ -384,6 +416,7 @@ static const struct {
 	void (*handle)(struct bridge *b, json_t *ev);
 } notify_table[] = {
 	{ "new_message", notify_message },
+	{ "new_messages", notify_messages },
 	{ "typing", notify_typing },
 	{ "user_joined", notify_user_joined },
 	{ "user_left", notify_user_left },

@@ -501,6 +501,9 @@ export class PsqlSession {
     this.n = 0;
     this.last = Promise.resolve();
     this.exited = false;
+    // Decoded as a stream: a multi-byte character may span two chunks.
+    this.p.stdout.setEncoding('utf8');
+    this.p.stderr.setEncoding('utf8');
     this.p.stdout.on('data', (d) => { this.out += d; });
     this.p.stderr.on('data', (d) => { this.err += d; });
     this.p.on('exit', () => { this.exited = true; });
