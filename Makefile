@@ -60,6 +60,7 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/common/test_*.c))
 UNIT_WS_SRC   := $(sort $(wildcard tests/unit/ws-bridge/test_*.c))
 UNIT_FCGI_SRC := $(sort $(wildcard tests/unit/fcgi-app/test_*.c))
 UNIT_CTL_SRC  := $(sort $(wildcard tests/unit/chatctl/test_*.c))
+UNIT_BENCH_SRC := $(sort $(wildcard tests/unit/bench/test_*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 
@@ -74,7 +75,8 @@ CTL_OBJ    := $(CTL_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/common/%.c=$(BUILD)/tests/%) \
 	$(UNIT_WS_SRC:tests/unit/ws-bridge/%.c=$(BUILD)/tests/ws/%) \
 	$(UNIT_FCGI_SRC:tests/unit/fcgi-app/%.c=$(BUILD)/tests/fcgi/%) \
-	$(UNIT_CTL_SRC:tests/unit/chatctl/%.c=$(BUILD)/tests/chatctl/%)
+	$(UNIT_CTL_SRC:tests/unit/chatctl/%.c=$(BUILD)/tests/chatctl/%) \
+	$(UNIT_BENCH_SRC:tests/unit/bench/%.c=$(BUILD)/tests/bench/%)
 # The bridge's and the pool's modules the unit tests link (no main).
 WS_LIB_OBJ   := $(filter-out $(BUILD)/obj/ws-bridge/main.o,$(WS_OBJ))
 FCGI_LIB_OBJ := $(filter-out $(BUILD)/obj/fcgi-app/main.o,$(FCGI_OBJ))
@@ -136,6 +138,11 @@ $(BUILD)/tests/chatctl/%: tests/unit/chatctl/%.c $(CTL_LIB_OBJ) $(COMMON_LIB)
 	$(CC) $(CPPFLAGS) -Ichatctl $(CFLAGS) -o $@ $< $(CTL_LIB_OBJ) $(COMMON_LIB) -lcmocka \
 		$(COMMON_LIBS)
 
+# chat-bench's framing (bench/wsframe.c, no other dependency).
+$(BUILD)/tests/bench/%: tests/unit/bench/%.c $(BUILD)/obj/bench/wsframe.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -o $@ $< $(BUILD)/obj/bench/wsframe.o -lcmocka
+
 deps:
 	deploy/local/deps.sh
 
@@ -152,7 +159,7 @@ unit: unit-build
 # The whole suite: sanitizer build, unit tests, then the real stack.
 test: deps
 	$(MAKE) lint
-	$(MAKE) BUILD=build/asan SANITIZE=address,undefined all web-client unit
+	$(MAKE) BUILD=build/asan SANITIZE=address,undefined all web-client unit chat-bench
 	$(MAKE) fuzz-replay
 	tests/docs/check.sh
 	tests/e2e/run.sh build/asan

@@ -36,7 +36,7 @@ struct bench_opts {
 	int port;
 	const char *label;
 	const char *stack_dir;  /* select the processes of this stack only */
-	const char *pid_of[4];  /* "name=pid,pid" lists, by ps name index */
+	const char *pid_of[6];  /* "name=pid,pid" lists, NULL-terminated */
 	const char *report;     /* --report FILE: print a table of a JSONL file */
 	const char *token_room; /* --scenario token: room to join */
 	double duration;        /* seconds measured */
@@ -57,7 +57,6 @@ struct bench_opts {
 	long rest_concurrency;
 	long connect_concurrency; /* handshakes in flight, in total */
 	double batch_ms;          /* idle hold: sleep between service rounds */
-	int evlib_ev;             /* use the libev event loop plugin instead of poll() */
 	long dump;                /* print the first N packets connection 0 receives */
 	double quiet_wait;        /* wait up to this long for the machine to calm down */
 	double quiet_pct;         /* "calm": busy below this % of one core */

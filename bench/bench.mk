@@ -20,8 +20,8 @@ BENCH_MK_INCLUDED := 1
 
 BENCH_SRC    := $(sort $(wildcard bench/*.c))
 BENCH_OBJ    := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
-BENCH_CFLAGS := $(shell pkg-config --cflags libwebsockets libcurl jansson 2>/dev/null)
-BENCH_LIBS   := $(shell pkg-config --libs libwebsockets libcurl jansson 2>/dev/null)
+BENCH_CFLAGS := $(shell pkg-config --cflags libcurl jansson 2>/dev/null)
+BENCH_LIBS   := $(shell pkg-config --libs libcurl jansson 2>/dev/null)
 
 .PHONY: chat-bench bench bench-full bench-read compare pwhash-bench
 

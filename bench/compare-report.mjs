@@ -201,7 +201,78 @@ if (problems.length) {
   p();
 }
 
+chatBenchSection();
+
 const text = `${out.join('\n')}\n`;
 process.stdout.write(text);
 fs.writeFileSync(path.join(dir, 'COMPARE.md'), text);
 process.exit(problems.length ? 1 : 0);
+
+// ---------------------------------------------------------------- chat-bench beside loadgen.js
+// cb-<target>-<run>.json: chat-bench's JSON line for the same room (fixed20 =
+// 200 msg/s, sat = closed loop) and durable sends, on chat and node.
+function chatBenchSection() {
+  const CB_TARGETS = ['chat', 'node'];
+  const cb = {};
+  for (const t of CB_TARGETS) {
+    cb[t] = {};
+    for (const r of ['fixed20', 'sat', 'durable']) {
+      const txt = read(`cb-${t}-${r}.json`);
+      if (txt === null) continue;
+      try { cb[t][r] = JSON.parse(txt.trim().split('\n').pop()); } catch { problems.push(`${t}/cb-${r}: no JSON output`); }
+    }
+  }
+  if (!CB_TARGETS.some((t) => Object.keys(cb[t]).length)) return;
+  const rate = (r, k) => (t) => cb[t][r]?.rates?.[k] ?? null;
+  const e2e = (r, q) => (t) => (cb[t][r]?.latency_us?.[r === 'durable' ? 'ack' : 'e2e']?.[q] ?? null) / 1000 || null;
+  const pct = (j, k) => j?.procs?.[k]?.cpu_pct ?? 0;
+  const server = (j, t) => (t === 'node' ? pct(j, 'node') : pct(j, 'chat-ws') + pct(j, 'nginx') + pct(j, 'chat-fcgi'));
+  const perDeliv = (r, f) => (t) => {
+    const j = cb[t][r];
+    const d = j?.rates?.deliveries_per_s;
+    return d ? (f(j, t) / 100 / d) * 1e6 : null;
+  };
+  const lgRatio = (get, better) => ratio(get('chat'), get('node'), better);
+  const lgDeliv = (r) => send(r, 'deliveries_per_s');
+  const rows = [
+    ['deliveries/s, sat', rate('sat', 'deliveries_per_s'), 'high', 0, lgDeliv('sat')],
+    ['deliveries/s, fixed20', rate('fixed20', 'deliveries_per_s'), 'high', 0, lgDeliv('fixed20')],
+    ['e2e p50 ms, fixed20', e2e('fixed20', 'p50'), 'low', 1, lat('fixed20', 'e2e_latency_ms', 'p50')],
+    ['e2e p99 ms, fixed20', e2e('fixed20', 'p99'), 'low', 1, lat('fixed20', 'e2e_latency_ms', 'p99')],
+    ['e2e p50 ms, sat', e2e('sat', 'p50'), 'low', 1, lat('sat', 'e2e_latency_ms', 'p50')],
+    ['e2e p99 ms, sat', e2e('sat', 'p99'), 'low', 1, lat('sat', 'e2e_latency_ms', 'p99')],
+    ['server CPU µs per delivery, fixed20', perDeliv('fixed20', server), 'low', 2, null],
+    ['server + PostgreSQL CPU µs per delivery, fixed20', perDeliv('fixed20', (j, t) => server(j, t) + pct(j, 'postgres')), 'low', 2, null],
+    ['server CPU µs per delivery, sat', perDeliv('sat', server), 'low', 2, null],
+    ['durable acked msg/s (10 × 32 in flight)', rate('durable', 'acked_per_s'), 'high', 0, null],
+    ['durable ack p99 ms', e2e('durable', 'p99'), 'low', 1, null],
+    ['chat-bench CPU µs per delivery, sat', perDeliv('sat', (j) => pct(j, 'bench')), null, 2, null],
+    ['chat-bench CPU %, sat', (t) => cb[t].sat?.procs?.bench?.cpu_pct ?? null, null, 0, null],
+  ];
+  p('### chat-bench (C) beside loadgen.js: chat vs node');
+  p();
+  p('The same room with this project\'s load generator (`build/chat-bench`, an epoll client costing a few µs per');
+  p('delivery): `fixed20` = 200 msg/s, `sat` = closed loop, 10 senders × 1; durable = 10 senders × 32 in flight.');
+  p('Server CPU: chat = chat-ws + nginx + chat-fcgi, node = the node process; PostgreSQL apart. Ratios > 1 = chat better.');
+  p();
+  p('| metric | chat | node | chat vs node (chat-bench) | chat vs node (loadgen.js) |');
+  p('|---|---|---|---|---|');
+  for (const [label, get, better, dec, lgGet] of rows) {
+    const c = get('chat'), n = get('node');
+    p(`| ${label} | ${fmt(c, dec)} | ${fmt(n, dec)} | ${ratio(c, n, better)} | ${lgGet ? lgRatio(lgGet, better) : '–'} |`);
+  }
+  p();
+  p('| target | run | sent / acked | delivered ratio | seq gaps / dups | errors | bg busy % before |');
+  p('|---|---|---|---|---|---|---|');
+  for (const t of CB_TARGETS) {
+    for (const r of ['fixed20', 'sat', 'durable']) {
+      const j = cb[t][r];
+      if (!j) continue;
+      const c = j.counts || {};
+      const e = Object.entries(j.errors || {}).map(([k, v]) => `${k}=${v}`).join(', ') || '0';
+      p(`| ${t} | cb ${r} | ${c.sent} / ${c.acked} | ${c.delivered_ratio} | ${c.seq_gaps} / ${c.seq_dups} | ${e} | ${fmt(j.background_busy_pct, 0)} |`);
+      if (c.delivered_ratio !== 1) problems.push(`${t}/cb-${r}: delivered ratio ${c.delivered_ratio}`);
+    }
+  }
+  p();
+}

@@ -46,14 +46,14 @@ void opt_usage(FILE *f)
 	      "  --rest-concurrency N   set-up requests in flight (16)\n"
 	      "  --connect-concurrency N handshakes in flight, in total (200)\n"
 	      "  --connect-timeout S    for every connection to settle (120)\n"
-	      "  --batch-ms MS          idle hold: pause between event-loop rounds (20)\n"
-	      "  --evlib ev|poll        event loop of the workers: libev (epoll) or lws's poll() (ev)\n"
+	      "  --batch-ms MS          pause between event-loop rounds while sending or holding, so that\n"
+	      "                         one read takes more frames (idle: 20, others: 0)\n"
 	      "  --quiet-wait S         wait up to S s for the machine to be calm before starting (0)\n"
 	      "  --quiet-pct P          calm = whole-machine busy below P %% of one core (30)\n"
 	      "  --dump N               print the first N packets one connection receives\n"
 	      "  --stack-dir DIR        count only the processes of the stack in DIR (CHAT_STATE_DIR)\n"
 	      "  --pid-of NAME=PID,...  count these processes (and children) as NAME (chat-ws, nginx,\n"
-	      "                         chat-fcgi, postgres); repeatable\n"
+	      "                         chat-fcgi, postgres, node: the Node peer); repeatable\n"
 	      "  --room ID              token: room to join (general)\n"
 	      "  --label TEXT           carried into the JSON line\n"
 	      "  --quiet                no progress or table on stderr\n",
@@ -125,7 +125,6 @@ int opt_parse(struct bench_opts *o, int argc, char **argv, char *err, size_t err
 	o->rest_concurrency = 16;
 	o->connect_concurrency = 200;
 	o->quiet_pct = 30;
-	o->evlib_ev = 1;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		double d = 0;
@@ -161,17 +160,11 @@ int opt_parse(struct bench_opts *o, int argc, char **argv, char *err, size_t err
 		} else if (!strcmp(a, "--room")) {
 			o->token_room = v;
 		} else if (!strcmp(a, "--pid-of")) {
-			if (npid >= 4) {
-				snprintf(err, errlen, "--pid-of at most 4 times");
+			if (npid >= 5) {
+				snprintf(err, errlen, "--pid-of at most 5 times");
 				return -1;
 			}
 			o->pid_of[npid++] = v;
-		} else if (!strcmp(a, "--evlib")) {
-			if (strcmp(v, "poll") && strcmp(v, "ev")) {
-				snprintf(err, errlen, "--evlib is poll or ev");
-				return -1;
-			}
-			o->evlib_ev = !strcmp(v, "ev");
 		} else if (num(v, &d)) {
 			snprintf(err, errlen, "%s wants a number, got '%s'", a, v);
 			return -1;
@@ -246,7 +239,7 @@ int opt_parse(struct bench_opts *o, int argc, char **argv, char *err, size_t err
 	if (!have_rooms)
 		o->rooms = o->scenario == SC_ROOMS ? 100 : 1;
 	if (!have_batch)
-		o->batch_ms = 20;
+		o->batch_ms = o->scenario == SC_IDLE ? 20 : 0;
 	switch (o->scenario) {
 	case SC_DURABLE:
 		conns = o->senders;

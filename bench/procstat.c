@@ -9,7 +9,7 @@
 #include "bench.h"
 #include "procstat.h"
 
-static const char *const names[PS_NAMES] = { "chat-ws", "nginx", "chat-fcgi", "postgres" };
+static const char *const names[PS_NAMES] = { "chat-ws", "nginx", "chat-fcgi", "postgres", "node" };
 
 /* One line of /proc/PID/stat, the fields we use. */
 struct pstat {
@@ -62,7 +62,7 @@ int ps_filter_init(struct ps_filter *f, const char *stack_dir, const char *const
 		if (i < 0) {
 			snprintf(
 				err, errlen,
-				"--pid-of: unknown name '%s' (chat-ws, nginx, chat-fcgi, postgres)",
+				"--pid-of: unknown name '%s' (chat-ws, nginx, chat-fcgi, postgres, node)",
 				name);
 			return -1;
 		}
@@ -206,6 +206,8 @@ static int is_ours(struct ps_filter *f, const struct pstat *all, size_t n, const
 					verdict = 1;
 			cur = cur->ppid > 1 ? lookup(all, n, cur->ppid) : NULL;
 		}
+	} else if (group == PS_NODE) {
+		verdict = 0; /* any node program on the machine is no server of ours */
 	} else if (f->stack_dir[0]) {
 		for (depth = 0; cur && depth < 8 && !verdict; depth++) {
 			verdict = marked(f, cur->pid);

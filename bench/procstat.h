@@ -5,7 +5,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum ps_name { PS_CHAT_WS = 0, PS_NGINX, PS_CHAT_FCGI, PS_POSTGRES, PS_NAMES };
+/* PS_NODE, the Node peer (bench/compare), counts only the pids given to --pid-of node=. */
+enum ps_name { PS_CHAT_WS = 0, PS_NGINX, PS_CHAT_FCGI, PS_POSTGRES, PS_NODE, PS_NAMES };
 
 #define PS_MAX_ROOTS 32
 #define PS_MAX_BENCH 64

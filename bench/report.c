@@ -120,7 +120,6 @@ static void config_json(struct jw *w, const struct bench *b)
 		jw_int(w, "users", o->users);
 		jw_int(w, "rooms", (long long)b->plan.nrooms);
 		jw_num(w, "ramp", o->ramp, 0);
-		jw_num(w, "batch_ms", o->batch_ms, 1);
 		break;
 	default:
 		break;
@@ -129,7 +128,7 @@ static void config_json(struct jw *w, const struct bench *b)
 		jw_int(w, "procs", o->procs);
 		jw_int(w, "src_addrs", o->src_addrs);
 		jw_int(w, "msg_size", o->msg_size);
-		jw_str(w, "evlib", o->evlib_ev ? "ev" : "poll");
+		jw_num(w, "batch_ms", o->batch_ms, 1);
 	}
 	jw_num(w, "duration_s", o->duration, 1);
 	jw_num(w, "warmup_s", o->warmup, 1);
@@ -310,13 +309,15 @@ static void write_table(const struct bench *b, const struct result *r)
 	}
 	fprintf(f, "  cpu %%        ");
 	for (g = 0; g < PS_NAMES; g++)
-		fprintf(f, "%s %.0f  ", ps_name(g), ps_cpu_pct(&r->w0, &r->w1, g));
+		if (g != PS_NODE || r->w1.g[g].n)
+			fprintf(f, "%s %.0f  ", ps_name(g), ps_cpu_pct(&r->w0, &r->w1, g));
 	fprintf(f, "bench %.0f (max proc %.0f)  machine %.0f (of %d00)\n", bsum, bmax,
 		ps_machine_pct(&r->w0, &r->w1), 2);
 	fprintf(f, "  rss MB       ");
 	for (g = 0; g < PS_NAMES; g++)
-		fprintf(f, "%s %.1f (%u)  ", ps_name(g), (double)r->w1.g[g].rss_kb / 1024.0,
-			r->w1.g[g].n);
+		if (g != PS_NODE || r->w1.g[g].n)
+			fprintf(f, "%s %.1f (%u)  ", ps_name(g), (double)r->w1.g[g].rss_kb / 1024.0,
+				r->w1.g[g].n);
 	fprintf(f, "\n");
 	if (has_clients(o->scenario))
 		hist_line(f, "ping gap", &r->ping_gap);

@@ -204,12 +204,18 @@ static int copy_str(const json_t *obj, const char *key, char *buf, size_t len)
 	return 0;
 }
 
-/* The session token: data.token here, data.user.token in the peers' variant. */
+/*
+ * The session token: data.token here, data.user.token in the peers'
+ * variant; the user id: a UUID here, an integer in the Node peer.
+ */
 static int take_user(const json_t *data, char id[BENCH_ID_LEN], char token[BENCH_TOKEN_LEN])
 {
 	const json_t *user = json_object_get(data, "user");
+	const json_t *uid = json_object_get(user, "id");
 
-	if (copy_str(user, "id", id, BENCH_ID_LEN))
+	if (json_is_integer(uid))
+		snprintf(id, BENCH_ID_LEN, "%" JSON_INTEGER_FORMAT, json_integer_value(uid));
+	else if (copy_str(user, "id", id, BENCH_ID_LEN))
 		return -1;
 	if (copy_str(data, "token", token, BENCH_TOKEN_LEN) &&
 	    copy_str(user, "token", token, BENCH_TOKEN_LEN))
