@@ -1,4 +1,4 @@
-// t47-bench-smoke -- chat-bench (bench/, issue 16 item 3) against the test
+// t49-bench-smoke -- chat-bench (bench/, issue 16 item 3) against the test
 // stack: its epoll engine does the WebSocket upgrade, Engine.IO and
 // Socket.IO by itself, so a short fan-out and a short durable run must see
 // every delivery once, in seq order (delivered ratio 1, no gap, no
