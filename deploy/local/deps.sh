@@ -19,6 +19,8 @@ build_reqs=(
   libfcgi-dev libpq-dev libjansson-dev libssl-dev libunistring-dev
   libcmocka-dev libwebsockets-dev libev-dev libsodium-dev libjwt-dev
   clang libclang-rt-14-dev 'clang-format|clang-format-14'
+  # chat-bench (make test runs it briefly: tests/e2e/t49-bench-smoke)
+  libcurl4-openssl-dev
 )
 # make deb and its test (tests/deb/run.sh): dpkg-buildpackage, debhelper,
 # lintian.
