@@ -1,4 +1,5 @@
 /* main.c -- chat-ws: the Socket.IO bridge between WebSocket clients and PostgreSQL. */
+#include <errno.h>
 #include <ev.h>
 #include <libwebsockets.h>
 #include <signal.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "bridge.h"
 #include "cfg.h"
@@ -221,6 +223,19 @@ static int app_config(struct app *a, int argc, char **argv)
 	return -1;
 }
 
+/*
+ * The socket is for nginx, a member of the service's group (docs/deploy.md,
+ * as for chat-fcgi's socket): read and write for the group, whatever the
+ * umask (the units' 0027 would leave 0750, and connecting needs write).
+ * lws removes whatever file is at the path before it binds: a socket left
+ * by a killed bridge is no obstacle, and two bridges must not share a path.
+ */
+static void socket_perms(const char *path)
+{
+	if (chmod(path, 0660))
+		log_warn("cannot make %s mode 0660: %s", path, strerror(errno));
+}
+
 /* The lws context, on the libev loop when the plugin is there. NULL when it cannot start. */
 static struct lws_context *app_context(struct app *a)
 {
@@ -300,8 +315,10 @@ static int app_start(struct app *a)
 		conn_teardown(&a->conns);
 		return 1;
 	}
-	if (cfg->ws_listen[0])
+	if (cfg->ws_listen[0]) {
+		socket_perms(cfg->ws_listen);
 		log_info("listening on %s", cfg->ws_listen);
+	}
 	else
 		log_info("listening on 127.0.0.1:%ld", cfg->ws_port);
 	a->run.bridge = &a->bridge;

@@ -6,7 +6,7 @@
 // message in order.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { join, createRoom } from './lib.mjs';
@@ -59,7 +59,12 @@ before(async () => {
   fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConf());
   if (process.getuid() === 0) fs.chownSync(dir, ...ids('chat'));
   if (process.getuid() === 0) fs.chownSync(path.join(dir, 'tmp'), ...ids('chat'));
+  // A socket file left behind by a bridge that was killed: nobody accepts
+  // on it, and the bridge must take its place (lws removes it first).
   fs.rmSync(sock, { force: true });
+  const py = spawnSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', sock]);
+  assert.equal(py.status, 0, String(py.stderr));
+  assert.ok(fs.statSync(sock).isSocket(), 'a stale socket file is there');
   bridge = await Bridge.start({ port: EXTRA_PORT_1, env: { CHAT_WS_LISTEN: sock } });
   assert.ok(fs.statSync(sock).isSocket(), 'the bridge listens on its unix socket');
   const argv = ['nginx', '-p', `${dir}/`, '-c', `${dir}/nginx.conf`, '-e', `${dir}/nginx-error.log`, '-g', 'daemon off;'];
@@ -135,6 +140,10 @@ test('through nginx and a unix socket: WebSocket and polling readers get every m
     const seqs = items.filter((m) => m.room_id === room.id).map((m) => m.seq);
     assertSeqs(seqs, first, n, 'through the unix socket');
   }
+});
+
+test('the bridge replaced a stale socket file and made its socket 0660 (nginx in the group connects)', async () => {
+  assert.equal(fs.statSync(sock).mode & 0o777, 0o660);
 });
 
 test('a polling handshake through nginx reaches the bridge on the socket (its session prefix)', async () => {
