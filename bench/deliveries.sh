@@ -21,7 +21,7 @@ set -uo pipefail
 out=$(readlink -f "${1:?usage: bench/deliveries.sh OUT [fanout|heartbeat] [args]}")
 mode=${2:-fanout}
 shift 2 2>/dev/null || shift $#
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 export CHAT_STATE_DIR=var/bench-d CHAT_PORT=${BENCH_PORT:-18380}
 # shellcheck source=bench/stack-env.sh
 . bench/stack-env.sh
