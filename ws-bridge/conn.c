@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "request.h"
+#include "websocket.h"
 
 /* Seconds lws waits for a closing client to take its close frame. */
 #define CONN_CLOSE_WAIT_S 3
@@ -83,6 +84,49 @@ static void conn_kick(struct conn *c)
 		lws_callback_on_writable(c->poll);
 }
 
+/* Puts the session on the flush list (once). */
+static void conn_flush_add(struct conn *c)
+{
+	struct conn_set *cs = c->cs;
+
+	if (c->flush_listed)
+		return;
+	c->flush_listed = 1;
+	c->flush_prev = NULL;
+	c->flush_next = cs->flush_head;
+	if (cs->flush_head)
+		cs->flush_head->flush_prev = c;
+	cs->flush_head = c;
+}
+
+static void conn_flush_del(struct conn *c)
+{
+	struct conn_set *cs = c->cs;
+
+	if (!c->flush_listed)
+		return;
+	c->flush_listed = 0;
+	if (c->flush_prev)
+		c->flush_prev->flush_next = c->flush_next;
+	else
+		cs->flush_head = c->flush_next;
+	if (c->flush_next)
+		c->flush_next->flush_prev = c->flush_prev;
+	c->flush_prev = c->flush_next = NULL;
+}
+
+void conn_flush(struct conn_set *cs)
+{
+	struct conn *c;
+
+	/* Each session leaves the list before it is written, and a write
+	 * queues nothing: the loop ends after at most one pass. */
+	while ((c = cs->flush_head)) {
+		conn_flush_del(c);
+		websocket_flush(c);
+	}
+}
+
 static void conn_detach(struct lws *wsi)
 {
 	struct conn_wsi *w;
@@ -100,6 +144,7 @@ void conn_end(struct conn *c)
 	struct conn_set *cs = c->cs;
 
 	cs->ops.on_close(cs->ops.arg, c);
+	conn_flush_del(c);
 	hmap_del(&cs->by_sid, c->sid, strlen(c->sid));
 	conn_addr_add(&cs->by_addr, c->addr, -1);
 	conn_unauth_done(c);
@@ -171,7 +216,11 @@ int conn_send(struct conn *c, struct frame *f)
 		conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too slow: output queue full");
 		return -1;
 	}
-	if (was_empty)
+	if (!was_empty)
+		return 0; /* already listed, or a writable callback is due */
+	if (c->transport == CONN_WEBSOCKET && c->ws)
+		conn_flush_add(c);
+	else
 		conn_kick(c);
 	return 0;
 }

@@ -57,6 +57,9 @@ struct conn {
 	uint16_t close_code;
 	char close_reason[48];
 	struct conn *prev, *next; /* every live session of the process */
+	/* On the set's flush list: a WebSocket with frames to write at once. */
+	struct conn *flush_prev, *flush_next;
+	int flush_listed;
 };
 
 struct conn_ops {
@@ -93,8 +96,12 @@ struct conn_set {
 	struct hmap unauth_by_addr; /* client address -> sessions not READY yet */
 	uint64_t next_id;
 	int refusing; /* shutting down: refuse new connections */
+	/* WebSockets whose queue went from empty to not: conn_flush() writes them. */
+	struct conn *flush_head;
 	/* Counters since start, for the metrics page. */
 	unsigned long long opened, refused, slow_closed, frames_out, bytes_out;
+	/* WebSocket sends, and those that had to wait for the socket (write first). */
+	unsigned long long ws_sends, ws_send_waits;
 	unsigned long long polls, posts, upgrades;
 };
 
@@ -107,11 +114,22 @@ void conn_setup(struct conn_set *cs, const struct cfg *cfg, const struct conn_op
 void conn_teardown(struct conn_set *cs);
 
 /*
- * Queues f (a new reference is taken) and asks for a writable callback.
- * A client whose queue is full is being too slow: it is closed (1008) and
- * -1 returned. Frames for a closing connection are dropped (returns -1).
+ * Queues f (a new reference is taken). A WebSocket session goes on the
+ * flush list, written by the next conn_flush() without waiting for the
+ * socket to be writable; a polling session's held GET is woken. A client
+ * whose queue is full is being too slow: it is closed (1008) and -1
+ * returned. Frames for a closing connection are dropped (returns -1).
  */
 int conn_send(struct conn *c, struct frame *f);
+
+/*
+ * Writes first: every WebSocket on the flush list gets what is queued for
+ * it, coalesced, in one send where its socket has room; only a socket that
+ * did not take it all waits for a writable callback (websocket.h). Called
+ * once per event-loop iteration, before the loop sleeps (main.c), so the
+ * frames of one iteration (a batch of notifications) go out together.
+ */
+void conn_flush(struct conn_set *cs);
 
 /*
  * The session authenticated (Socket.IO CONNECT succeeded): it is READY and

@@ -1,10 +1,13 @@
 /* main.c -- chat-ws: the Socket.IO bridge between WebSocket clients and PostgreSQL. */
+#include <errno.h>
 #include <ev.h>
 #include <libwebsockets.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "bridge.h"
 #include "cfg.h"
@@ -14,6 +17,7 @@
 #include "endpoint.h"
 #include "log.h"
 #include "pgloop.h"
+#include "websocket.h"
 
 #define STOP_GRACE_MS 5000
 #define STOP_CHECK_US (50 * LWS_US_PER_MS) /* how often the libev loop looks at the flag */
@@ -84,6 +88,8 @@ static void raise_nofile(long want)
  */
 struct run {
 	struct bridge *bridge;
+	struct conn_set *conns;
+	ev_prepare flush; /* writes first (conn_flush()) before the loop sleeps */
 	struct lws_context *ctx;
 	struct ev_loop *loop; /* NULL: lws's poll() loop */
 	lws_sorted_usec_list_t sul;
@@ -113,16 +119,33 @@ static void run_tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(r->ctx, 0, &r->sul, run_tick, STOP_CHECK_US);
 }
 
+/*
+ * Before the loop waits: every WebSocket given frames in this iteration is
+ * written now, each with one send where its socket has room (conn.h).
+ */
+static void run_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct run *r = (struct run *)((char *)w - offsetof(struct run, flush));
+
+	(void)loop;
+	(void)revents;
+	conn_flush(r->conns);
+}
+
 /* Runs until the bridge has stopped; returns the exit status. */
 static int run_loop(struct run *r)
 {
 	if (r->loop) {
+		ev_prepare_init(&r->flush, run_flush);
+		ev_prepare_start(r->loop, &r->flush);
 		lws_sul_schedule(r->ctx, 0, &r->sul, run_tick, STOP_CHECK_US);
 		ev_run(r->loop, 0);
 		lws_sul_cancel(&r->sul);
+		ev_prepare_stop(r->loop, &r->flush);
 		return 0;
 	}
 	for (;;) {
+		conn_flush(r->conns);
 		if (lws_service(r->ctx, 0) < 0)
 			return 1;
 		if (run_stop_check(r))
@@ -148,7 +171,12 @@ static const struct lws_protocols protocols[] = {
 	 * pieces that websocket.c reassembles, so 1 KB instead of 4 KB keeps
 	 * an idle connection's memory down.
 	 */
-	{ ENDPOINT_PROTOCOL, endpoint_callback, sizeof(struct conn_wsi), 1024, 0, NULL, 0 },
+	/*
+	 * tx_packet_size: lws cuts each send at this (at rx_buffer_size
+	 * when 0): a whole batch of frames (websocket.h) leaves in one.
+	 */
+	{ ENDPOINT_PROTOCOL, endpoint_callback, sizeof(struct conn_wsi), 1024, 0, NULL,
+	  CONN_BATCH_MAX },
 	{ PGLOOP_PROTOCOL, pgloop_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
@@ -193,6 +221,19 @@ static int app_config(struct app *a, int argc, char **argv)
 	sigaction(SIGPIPE, &sa, NULL);
 	hup_install();
 	return -1;
+}
+
+/*
+ * The socket is for nginx, a member of the service's group (docs/deploy.md,
+ * as for chat-fcgi's socket): read and write for the group, whatever the
+ * umask (the units' 0027 would leave 0750, and connecting needs write).
+ * lws removes whatever file is at the path before it binds: a socket left
+ * by a killed bridge is no obstacle, and two bridges must not share a path.
+ */
+static void socket_perms(const char *path)
+{
+	if (chmod(path, 0660))
+		log_warn("cannot make %s mode 0660: %s", path, strerror(errno));
 }
 
 /* The lws context, on the libev loop when the plugin is there. NULL when it cannot start. */
@@ -274,11 +315,14 @@ static int app_start(struct app *a)
 		conn_teardown(&a->conns);
 		return 1;
 	}
-	if (cfg->ws_listen[0])
+	if (cfg->ws_listen[0]) {
+		socket_perms(cfg->ws_listen);
 		log_info("listening on %s", cfg->ws_listen);
+	}
 	else
 		log_info("listening on 127.0.0.1:%ld", cfg->ws_port);
 	a->run.bridge = &a->bridge;
+	a->run.conns = &a->conns;
 	a->run.ctx = a->ctx;
 	return 0;
 }

@@ -85,13 +85,21 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 		"# HELP chat_ws_bytes_out_total WebSocket bytes written.\n"
 		"# TYPE chat_ws_bytes_out_total counter\n"
 		"chat_ws_bytes_out_total %llu\n"
+		"# HELP chat_ws_sends_total WebSocket sends (one or more frames each).\n"
+		"# TYPE chat_ws_sends_total counter\n"
+		"chat_ws_sends_total %llu\n"
+		"# HELP chat_ws_send_waits_total Sends the socket did not take whole: the rest "
+		"waited for it to be writable.\n"
+		"# TYPE chat_ws_send_waits_total counter\n"
+		"chat_ws_send_waits_total %llu\n"
 		"# HELP chat_ws_queue_frames Frames waiting in output queues (sampled).\n"
 		"# TYPE chat_ws_queue_frames gauge\n"
 		"chat_ws_queue_frames %lu\n"
 		"# HELP chat_ws_queue_frames_max The longest output queue at the last sample.\n"
 		"# TYPE chat_ws_queue_frames_max gauge\n"
 		"chat_ws_queue_frames_max %lu\n",
-		cs->frames_out, cs->bytes_out, st->queue_frames, st->queue_max);
+		cs->frames_out, cs->bytes_out, cs->ws_sends, cs->ws_send_waits, st->queue_frames,
+		st->queue_max);
 	histo_render(&st->delivery, "chat_ws_delivery_seconds",
 		     "From an event's NOTIFY in the database (its commit) to its arrival here.",
 		     buf, size, n);

@@ -8,14 +8,15 @@
 #include "frame.h"
 
 /*
- * Queued frames of one session go out together, up to this many bytes per
- * send(): under fan-out a reader usually has several frames waiting, and one
- * send for all of them saves a system call per frame here, in nginx and in
- * the client. Single-threaded, so one buffer serves every session; lws_write
- * either sends it all or keeps the rest before it returns.
+ * Queued frames of one session go out together, up to CONN_BATCH_MAX bytes
+ * per send (websocket.h). Single-threaded, so one buffer serves every
+ * session; lws_write either sends it all or keeps the rest before it
+ * returns.
  */
-#define CONN_BATCH_MAX (16 * 1024)
 static unsigned char conn_batch[LWS_PRE + CONN_BATCH_MAX];
+
+/* Frames written per call: one session cannot hold the loop for long. */
+#define CONN_WRITE_BUDGET 64
 
 static void websocket_count_out(struct conn *c, const struct frame *f)
 {
@@ -45,13 +46,20 @@ static int websocket_write_batch(struct conn *c, int *budget)
 	return lws_write(c->ws, out, used, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
-/* Writes queued frames to the session's WebSocket. Returns -1 to close it. */
-static int websocket_write_queue(struct conn *c)
+/*
+ * Writes queued frames, a batch per send, until the queue is empty, the
+ * budget is spent or a send was short (lws keeps its rest and asks for a
+ * writable callback itself). Whatever stays queued waits for one. No
+ * lws_send_pipe_choked(): it costs a poll() per send, and a short send
+ * says the same. Returns -1 on a write error.
+ */
+static int websocket_send_queue(struct conn *c)
 {
 	struct frame *f;
-	int budget = 64;
+	int budget = CONN_WRITE_BUDGET;
 
 	while (budget > 0 && (f = outq_peek(&c->q))) {
+		c->cs->ws_sends++;
 		if (c->q.count == 1 || f->len + WS_HEADER_MAX > CONN_BATCH_MAX) {
 			/* Alone or too big to batch: lws frames it in place. */
 			if (lws_write(c->ws, (unsigned char *)frame_payload(f), f->len,
@@ -63,19 +71,45 @@ static int websocket_write_queue(struct conn *c)
 		} else if (websocket_write_batch(c, &budget)) {
 			return -1;
 		}
-		if (lws_send_pipe_choked(c->ws))
-			break;
+		if (lws_partial_buffered(c->ws)) {
+			c->cs->ws_send_waits++;
+			return 0;
+		}
 	}
-	if (c->q.count) {
+	if (c->q.count)
 		lws_callback_on_writable(c->ws);
+	return 0;
+}
+
+/* Writes queued frames to the session's WebSocket. Returns -1 to close it. */
+static int websocket_write_queue(struct conn *c)
+{
+	if (websocket_send_queue(c))
+		return -1;
+	if (c->q.count || lws_partial_buffered(c->ws))
 		return 0;
-	}
 	if (c->state == CONN_CLOSING) {
 		lws_close_reason(c->ws, (enum lws_close_status)c->close_code,
 				 (unsigned char *)c->close_reason, strlen(c->close_reason));
 		return -1;
 	}
 	return 0;
+}
+
+void websocket_flush(struct conn *c)
+{
+	/* A closing session is flushed and closed by its writable callback
+	 * (conn_close() asked for it); lws holding the rest of a send has
+	 * asked for one too, and what is queued must wait behind that rest. */
+	if (c->transport != CONN_WEBSOCKET || !c->ws || c->state == CONN_CLOSING ||
+	    lws_partial_buffered(c->ws))
+		return;
+	if (websocket_send_queue(c)) {
+		/* The socket is broken: lws closes it, and the session ends
+		 * with it (websocket_closed()). */
+		c->state = CONN_CLOSING;
+		lws_set_timeout(c->ws, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+	}
 }
 
 /* Appends a fragment; delivers the message when complete. */

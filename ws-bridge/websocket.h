@@ -13,6 +13,16 @@
 #include "request.h"
 
 /*
+ * Queued frames of one session go out together, up to this many bytes per
+ * send(): under fan-out a reader usually has several frames waiting, and
+ * one send for all of them saves a system call per frame here, in nginx
+ * and in the client. lws cuts every send at the protocol's tx_packet_size
+ * (or at its rx_buffer_size when that is 0, 1 KB here), so main.c sets
+ * tx_packet_size to this: a batch leaves in one send.
+ */
+#define CONN_BATCH_MAX (16 * 1024)
+
+/*
  * The handshake (LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION): a new session,
  * one refused at once (closed with 1013 once upgraded), or the upgrade of
  * a polling session. Returns 0, or -1 to refuse the upgrade (answered).
@@ -28,6 +38,16 @@ int websocket_receive(struct conn_set *cs, struct conn_wsi *w, struct lws *wsi, 
 
 /* The WebSocket may be written (LWS_CALLBACK_SERVER_WRITEABLE). */
 int websocket_writeable(struct conn_wsi *w, struct lws *wsi);
+
+/*
+ * Writes first (conn_flush()): what is queued for the session's WebSocket
+ * goes out now, outside any lws callback, unless lws still holds the rest
+ * of an earlier send (then a writable callback is already due). Whatever
+ * the socket did not take waits for LWS_CALLBACK_SERVER_WRITEABLE: the
+ * rest of a short send in lws (at most one batch), the other frames in
+ * the session's bounded queue.
+ */
+void websocket_flush(struct conn *c);
 
 /* The WebSocket is gone (LWS_CALLBACK_CLOSED): its session ends with it, a probe does not. */
 void websocket_closed(struct conn_wsi *w, struct lws *wsi);

@@ -31,6 +31,9 @@
 #   CHAT_WS_PORT          chat-ws port on 127.0.0.1 (default CHAT_PORT + 1)
 #   CHAT_WS_BRIDGES       chat-ws processes behind nginx, on CHAT_WS_PORT,
 #                         CHAT_WS_PORT+1, ... (default 1)
+#   CHAT_WS_UNIX          1 = the bridges listen on unix sockets instead
+#                         ($CHAT_STATE_DIR/run/ws<i>.sock, CHAT_WS_LISTEN) and
+#                         nginx proxies to those (default 0: TCP)
 #   CHAT_STATE_DIR        data, sockets, logs (default <repo>/var/local)
 #   CHAT_BUILD            directory holding chat-fcgi and chat-ws (default <repo>/build)
 #   CHAT_FCGI_WORKERS     chat-fcgi processes (default 4)

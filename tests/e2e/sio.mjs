@@ -568,6 +568,18 @@ function portOpen(port) {
   });
 }
 
+/** True when something accepts connections on the unix socket path. */
+export function sockOpen(sockPath) {
+  return new Promise((resolve) => {
+    const s = net.connect({ path: sockPath });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
 /** The pid of the stack's first bridge (stack.sh writes run/ws.pid), or null. */
 function stackBridgePid() {
   try {
@@ -679,7 +691,9 @@ export class Bridge {
       }
     }
     Object.assign(vars, { CHAT_WS_SID_PREFIX: `x${port}_` }, env, { CHAT_WS_PORT: String(port) });
-    delete vars.CHAT_WS_LISTEN;
+    // A unix socket only when the test asks for one (env.CHAT_WS_LISTEN).
+    const sock = env.CHAT_WS_LISTEN;
+    if (!sock) delete vars.CHAT_WS_LISTEN;
     const logPath = path.join(state, 'log', `ws-${port}.log`);
     const log = fs.openSync(logPath, 'a');
     const envArgs = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
@@ -698,7 +712,7 @@ export class Bridge {
     child.unref();
     const b = new Bridge(child, port, logPath);
     const end = Date.now() + timeout;
-    while (!(await portOpen(port))) {
+    while (!(await (sock ? sockOpen(sock) : portOpen(port)))) {
       if (b.exited) throw new Error(`chat-ws on ${port} exited (${describe(b.exitInfo)}); see ${logPath}:\n${b.logTail()}`);
       if (Date.now() > end) {
         b.kill('SIGKILL');

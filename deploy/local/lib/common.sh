@@ -33,6 +33,8 @@ BUILD=${STACK_BUILD:-$(absolute "${CHAT_BUILD:-$repo/build}")}
 BUILD=${BUILD%/}
 WORKERS=${CHAT_FCGI_WORKERS:-4}
 BRIDGES=${CHAT_WS_BRIDGES:-1}
+# 1: nginx reaches the bridges over unix sockets (run/ws<i>.sock, CHAT_WS_LISTEN).
+WS_UNIX=${CHAT_WS_UNIX:-0}
 JOIN_RATE=${CHAT_NGINX_JOIN_RATE:-5r/s}
 JOIN_BURST=${CHAT_NGINX_JOIN_BURST:-60}
 CLIENT_TIMEOUT=${CHAT_NGINX_CLIENT_TIMEOUT:-10s}
@@ -66,6 +68,7 @@ check_settings() {
     [[ $v =~ ^[0-9]+$ ]] || die "expected a number, got '$v' (CHAT_PORT, CHAT_WS_PORT, CHAT_FCGI_WORKERS, CHAT_WS_BRIDGES, CHAT_NGINX_JOIN_BURST, CHAT_START_TIMEOUT)"
   done
   [ "$BRIDGES" -ge 1 ] || die "CHAT_WS_BRIDGES must be at least 1"
+  [[ $WS_UNIX =~ ^[01]$ ]] || die "CHAT_WS_UNIX must be 0 or 1, got '$WS_UNIX'"
   [ "$WORKERS" -ge 1 ] || die "CHAT_FCGI_WORKERS must be at least 1"
   [[ $JOIN_RATE =~ ^[0-9]+r/[sm]$ ]] || die "CHAT_NGINX_JOIN_RATE must look like 5r/s or 300r/m, got '$JOIN_RATE'"
   [[ $CLIENT_TIMEOUT =~ ^[0-9]+(ms|s|m)?$ ]] || die "CHAT_NGINX_CLIENT_TIMEOUT must look like 10s, got '$CLIENT_TIMEOUT'"

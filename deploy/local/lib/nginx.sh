@@ -5,14 +5,15 @@
 # Sourced by deploy/local/stack.sh after common.sh and services.sh.
 
 # ws_each TEMPLATE -- TEMPLATE once per bridge, on one line, with {i}
-# replaced by the bridge's index and {port} by its port: the nginx upstream
+# replaced by the bridge's index and {addr} by where nginx reaches it
+# (127.0.0.1:<port>, or unix:<socket> with CHAT_WS_UNIX=1): the nginx upstream
 # servers, the upstream of each bridge for its polling sessions (their sid
 # starts with b<i>_, CHAT_WS_SID_PREFIX), and the map from sid prefix to it.
 ws_each() {
   local i out='' one
   for ((i = 0; i < BRIDGES; i++)); do
     one=${1//\{i\}/$i}
-    out+=${one//\{port\}/$(ws_port "$i")}
+    out+=${one//\{addr\}/$(ws_addr "$i")}
   done
   printf '%s\n' "$out"
 }
@@ -45,8 +46,8 @@ render_nginx_conf() {
   expr+=(-e "s|@RUN@|$(sed_value "$RUN")|g")
   expr+=(-e "s|@LOG@|$(sed_value "$LOG")|g")
   expr+=(-e "s|@WEB@|$(sed_value "$WEB")|g")
-  expr+=(-e "s|@PORT@|$PORT|g" -e "s|@WS_SERVERS@|$(ws_each 'server 127.0.0.1:{port} max_fails=0; ')|g")
-  expr+=(-e "s|@WS_UPSTREAMS@|$(ws_each 'upstream chat_ws_b{i} { server 127.0.0.1:{port}; } ')|g")
+  expr+=(-e "s|@PORT@|$PORT|g" -e "s|@WS_SERVERS@|$(ws_each 'server {addr} max_fails=0; ')|g")
+  expr+=(-e "s|@WS_UPSTREAMS@|$(ws_each 'upstream chat_ws_b{i} { server {addr}; } ')|g")
   expr+=(-e "s|@WS_SID_MAP@|$(ws_each '~^b{i}_ chat_ws_b{i}; ')|g")
   expr+=(-e "s|@JOIN_RATE@|$(sed_value "$JOIN_RATE")|g" -e "s|@JOIN_BURST@|$JOIN_BURST|g")
   expr+=(-e "s|@CLIENT_TIMEOUT@|$CLIENT_TIMEOUT|g")

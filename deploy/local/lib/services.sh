@@ -64,6 +64,20 @@ fcgi_stop() {
 ws_port() { printf '%s\n' $((WS_PORT + $1)); }
 ws_pidfile() { printf '%s/ws%s.pid\n' "$RUN" "${1#0}"; }
 ws_log() { printf '%s/ws%s.log\n' "$LOG" "${1#0}"; }
+# Bridge i's unix socket (CHAT_WS_UNIX=1).
+ws_sock() { printf '%s/ws%s.sock\n' "$RUN" "$1"; }
+# Where nginx reaches bridge i: 127.0.0.1:<port> or unix:<socket>.
+ws_addr() {
+  if [ "$WS_UNIX" = 1 ]; then
+    printf 'unix:%s\n' "$(ws_sock "$1")"
+  else
+    printf '127.0.0.1:%s\n' "$(ws_port "$1")"
+  fi
+}
+# True when something accepts connections on the unix socket $1.
+sock_open() {
+  [ -S "$1" ] && python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$1" 2>/dev/null
+}
 
 # Pids of every bridge of this stack, or of bridge $1 alone.
 ws_pids() {
@@ -74,21 +88,29 @@ ws_pids() {
   fi
 }
 
-# Starts bridge $1 and waits until its port accepts.
+# Starts bridge $1 and waits until its port (or socket) accepts.
 ws_start_one() {
-  local i=$1 bin=$BUILD/chat-ws port log
+  local i=$1 bin=$BUILD/chat-ws port log sock listen=() ready
   check_binary "$bin"
   service_env
   port=$(ws_port "$i")
   log=$(ws_log "$i")
+  ready=(port_open "$port")
+  if [ "$WS_UNIX" = 1 ]; then
+    sock=$(ws_sock "$i")
+    # Ours, and nobody accepts on it any more (the bridge is stopped).
+    rm -f "$sock"
+    listen=("CHAT_WS_LISTEN=$sock")
+    ready=(sock_open "$sock")
+  fi
   spawn "$(ws_pidfile "$i")" "$log" env -i "${svc_env[@]}" "CHAT_WS_PORT=$port" \
-    "CHAT_WS_SID_PREFIX=b${i}_" "$bin"
-  if wait_started "ws_pids $i" port_open "$port"; then
-    say "chat-ws: 127.0.0.1:$port (pid $(ws_pids "$i"))"
+    "${listen[@]}" "CHAT_WS_SID_PREFIX=b${i}_" "$bin"
+  if wait_started "ws_pids $i" "${ready[@]}"; then
+    say "chat-ws: $(ws_addr "$i") (pid $(ws_pids "$i"))"
     return 0
   fi
   tail -n 20 "$log" >&2 || true
-  die "chat-ws did not start listening on 127.0.0.1:$port; see $log"
+  die "chat-ws did not start listening on $(ws_addr "$i"); see $log"
 }
 
 ws_start() {
