@@ -1,4 +1,4 @@
-// t47-ws-unix-socket -- nginx reaching chat-ws over a unix socket
+// t50-ws-unix-socket -- nginx reaching chat-ws over a unix socket
 // (CHAT_WS_LISTEN, docs/deploy.md): an extra bridge on a socket in the
 // stack's run dir and an nginx of the test's own in front of it
 // (proxy_pass http://unix:<path>:, as deploy/nginx/chat.conf shows), on the
