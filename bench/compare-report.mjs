@@ -216,7 +216,7 @@ function fairRows() {
         }
       }
       const s = read(`split-${t}-${r}.jsonl`);
-      if (s) { try { split[t][r] = JSON.parse(s.trim().split('\n')[0]).cpu_pct; } catch { /* no split */ } }
+      if (s) { try { split[t][r] = JSON.parse(s.trim().split('\n')[0]); } catch { /* no split */ } }
     }
   }
   const ran = FAIR.filter((t) => Object.keys(fairLg[t]).length);
@@ -225,14 +225,25 @@ function fairRows() {
     if (!ran.includes(t)) continue;
     for (const r of RUNS) if (!fairLg[t][r] && !problems.some((x) => x.startsWith(`${t}/${r}:`))) problems.push(`${t}/${r}: missing`);
   }
-  // µs of CPU per delivery: % of a core over the send window / deliveries per second.
   const dps = (t, r) => { const j = fairLg[t][r]; return ok(j) && j.send && j.send.deliveries_per_s ? j.send.deliveries_per_s : null; };
+  // Deliveries inside the first SECS seconds of the send phase, from the loadgen's per-second counts (the
+  // CPU window is the send phase; deliveries that arrive in the drain after it are not in its CPU).
+  const delivIn = (j, secs) => {
+    const a = j.send.per_sec_deliveries || [];
+    const whole = Math.floor(secs);
+    let n = 0;
+    for (let k = 0; k < whole && k < a.length; k++) n += a[k] || 0;
+    return n + (secs - whole) * (a[whole] || 0);
+  };
+  // µs of CPU per delivery: CPU seconds of the process trees over the send window / deliveries in it.
   const usPer = (t, r, procs) => {
-    const c = split[t][r]; const d = dps(t, r);
-    if (!c || !d) return null;
+    const sp = split[t][r]; const j = fairLg[t][r];
+    if (!sp || !ok(j) || !j.send) return null;
+    const d = delivIn(j, sp.seconds);
+    if (!(d > 0)) return null;
     let sum = 0;
-    for (const n of procs) { if (c[n] == null) return null; sum += c[n]; }
-    return (sum / 100 / d) * 1e6;
+    for (const n of procs) { if (sp.cpu_pct[n] == null) return null; sum += sp.cpu_pct[n]; }
+    return ((sum / 100) * sp.seconds / d) * 1e6;
   };
   const SERVER = { chat: ['ws', 'nginx', 'fcgi'], 'chat-direct': ['ws', 'nginx', 'fcgi'], node: ['node'], 'node-nginx': ['node', 'nginx'] };
   const withPg = (t) => [...SERVER[t], 'postgres'];
@@ -241,7 +252,7 @@ function fairRows() {
   p();
   p('chat-direct = the Socket.IO connections straight to chat-ws (REST still nginx → chat-fcgi); node-nginx = the');
   p('Node process behind an nginx with chat\'s settings. CPU per delivery = the process tree\'s CPU over the');
-  p('loadgen\'s send window (bench/compare-split.cjs) / deliveries per second, in µs. "ws" = chat-ws, "fcgi" =');
+  p('loadgen\'s send window (bench/compare-split.cjs) / deliveries in that window (its per-second counts), in µs. "ws" = chat-ws, "fcgi" =');
   p('chat-fcgi (REST only: ≈ 0 in the send phase).');
   p();
   p('| run | metric | chat | chat-direct | node | node-nginx |');
@@ -251,7 +262,7 @@ function fairRows() {
     p(`| ${r} | deliveries/s | ${cellsOf((t) => dps(t, r), 0)} |`);
     p(`| ${r} | e2e p50 / p99 ms | ${FAIR.map((t) => { const j = fairLg[t][r]; const e = ok(j) && j.send && j.send.e2e_latency_ms; return e && e.n ? `${fmt(e.p50, 1)} / ${fmt(e.p99, 1)}` : '–'; }).join(' | ')} |`);
     for (const proc of ['ws', 'node', 'nginx', 'fcgi', 'postgres']) {
-      p(`| ${r} | µs CPU/delivery: ${proc} | ${cellsOf((t) => (split[t][r] && split[t][r][proc] != null ? usPer(t, r, [proc]) : null), 2)} |`);
+      p(`| ${r} | µs CPU/delivery: ${proc} | ${cellsOf((t) => (split[t][r] && split[t][r].cpu_pct[proc] != null ? usPer(t, r, [proc]) : null), 2)} |`);
     }
     p(`| ${r} | µs CPU/delivery: server all-in | ${cellsOf((t) => usPer(t, r, SERVER[t]), 2)} |`);
     p(`| ${r} | µs CPU/delivery: server + PostgreSQL | ${cellsOf((t) => usPer(t, r, withPg(t)), 2)} |`);
