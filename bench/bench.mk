@@ -11,6 +11,8 @@
 #   make bench-read      read state and search at size, bench/run.sh --read
 #   make compare         side by side with the reference peers, bench/compare
 #                        (COMPARE_ARGS=--quick for the short run)
+#   make bench-storm     connects/s and CPU per connect, CPU per idle heartbeat,
+#                        bench/storm.sh (stack on BENCH_PORT + 5)
 #
 # The benchmark targets build the release binaries themselves (make all
 # chat-bench into build/) and run their own stack: var/bench on port 18380,
@@ -23,7 +25,7 @@ BENCH_OBJ    := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_CFLAGS := $(shell pkg-config --cflags libcurl jansson 2>/dev/null)
 BENCH_LIBS   := $(shell pkg-config --libs libcurl jansson 2>/dev/null)
 
-.PHONY: chat-bench bench bench-full bench-read compare pwhash-bench
+.PHONY: chat-bench bench bench-full bench-read bench-storm compare pwhash-bench
 
 chat-bench: $(BUILD)/chat-bench
 
@@ -50,6 +52,9 @@ bench-read:
 
 compare:
 	bench/compare $(COMPARE_ARGS)
+
+bench-storm:
+	bench/storm.sh
 
 -include $(BENCH_OBJ:.o=.d)
 endif

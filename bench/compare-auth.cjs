@@ -9,6 +9,10 @@
 // request that has none and is not POST /api/join, so POST /api/rooms and the like act as the user that
 // bench/compare created. POST /api/join goes out as the load generator wrote it: each simulated user gets its
 // own token from it, and the Socket.IO connections authenticate with those, not with this one.
+//
+// With CHAT_COMPARE_REST_URL (an origin, http://127.0.0.1:18480), every fetch() goes there instead of to the
+// origin the load generator was given: the `chat-direct` target points --url (the Socket.IO connections) at
+// chat-ws's own port, while the REST API is only served by nginx -> chat-fcgi.
 
 const token = process.env.CHAT_COMPARE_TOKEN;
 if (!token) {
@@ -20,13 +24,29 @@ if (typeof origFetch !== 'function') {
   throw new Error('compare-auth.cjs: this node has no global fetch');
 }
 
+const restBase = process.env.CHAT_COMPARE_REST_URL ? new URL(process.env.CHAT_COMPARE_REST_URL) : null;
+if (restBase && (restBase.pathname !== '/' || restBase.search)) {
+  throw new Error('compare-auth.cjs: CHAT_COMPARE_REST_URL must be an origin (scheme://host:port)');
+}
+
 function requestUrl(input) {
   if (typeof input === 'string') return new URL(input);
   if (input instanceof URL) return input;
   return new URL(input.url); // a Request
 }
 
-globalThis.fetch = function fetchWithBearer(input, init) {
+// rerouted(INPUT) -- INPUT with its origin replaced by CHAT_COMPARE_REST_URL's (a string, URL or Request).
+function rerouted(input) {
+  if (!restBase) return input;
+  const u = new URL(requestUrl(input));
+  u.protocol = restBase.protocol;
+  u.host = restBase.host;
+  if (typeof Request !== 'undefined' && input instanceof Request) return new Request(u, input);
+  return u.href;
+}
+
+globalThis.fetch = function fetchWithBearer(input0, init) {
+  const input = rerouted(input0);
   const isRequest = typeof Request !== 'undefined' && input instanceof Request;
   const method = String((init && init.method) || (isRequest ? input.method : 'GET')).toUpperCase();
   const path = requestUrl(input).pathname;

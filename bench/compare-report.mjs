@@ -194,6 +194,120 @@ for (const t of TARGETS) {
   const w = wrk[t];
   if (w && (w.non2xx || w.sockerr)) p(`- wrk ${t}: non-2xx ${w.non2xx}, socket errors: ${w.sockerr || 'none'}`);
 }
+// ---------------------------------------------------------------- fair rows (issue 16, item 5)
+// chat-direct (chat-ws without nginx) and node-nginx (Node behind an nginx of chat's settings), and the CPU of
+// each server process apart (split-<target>-<run>.jsonl from bench/compare-split.cjs, over the loadgen's send
+// window): each server's own cost per delivery apart from the proxy's.
+function fairRows() {
+  const FAIR = ['chat', 'chat-direct', 'node', 'node-nginx'];
+  const fairLg = {};
+  const split = {};
+  for (const t of FAIR) {
+    fairLg[t] = lg[t] || {};
+    split[t] = {};
+    for (const r of RUNS) {
+      if (!lg[t]) {
+        const txt = read(`lg-${t}-${r}.json`);
+        if (txt !== null) {
+          let j = null;
+          try { j = JSON.parse(txt.trim().split('\n').pop()); } catch { /* below */ }
+          if (!j || typeof j !== 'object') problems.push(`${t}/${r}: no JSON output`);
+          else { if (j.fatal) problems.push(`${t}/${r}: fatal: ${j.fatal}`); fairLg[t][r] = j; }
+        }
+      }
+      const s = read(`split-${t}-${r}.jsonl`);
+      if (s) { try { split[t][r] = JSON.parse(s.trim().split('\n')[0]); } catch { /* no split */ } }
+    }
+  }
+  const ran = FAIR.filter((t) => Object.keys(fairLg[t]).length);
+  if (!ran.some((t) => t === 'chat-direct' || t === 'node-nginx')) return;
+  for (const t of ['chat-direct', 'node-nginx']) {
+    if (!ran.includes(t)) continue;
+    for (const r of RUNS) if (!fairLg[t][r] && !problems.some((x) => x.startsWith(`${t}/${r}:`))) problems.push(`${t}/${r}: missing`);
+  }
+  const dps = (t, r) => { const j = fairLg[t][r]; return ok(j) && j.send && j.send.deliveries_per_s ? j.send.deliveries_per_s : null; };
+  // Deliveries inside the first SECS seconds of the send phase, from the loadgen's per-second counts (the
+  // CPU window is the send phase; deliveries that arrive in the drain after it are not in its CPU).
+  const delivIn = (j, secs) => {
+    const a = j.send.per_sec_deliveries || [];
+    const whole = Math.floor(secs);
+    let n = 0;
+    for (let k = 0; k < whole && k < a.length; k++) n += a[k] || 0;
+    return n + (secs - whole) * (a[whole] || 0);
+  };
+  // µs of CPU per delivery: CPU seconds of the process trees over the send window / deliveries in it.
+  const usPer = (t, r, procs) => {
+    const sp = split[t][r]; const j = fairLg[t][r];
+    if (!sp || !ok(j) || !j.send) return null;
+    const d = delivIn(j, sp.seconds);
+    if (!(d > 0)) return null;
+    let sum = 0;
+    for (const n of procs) { if (sp.cpu_pct[n] == null) return null; sum += sp.cpu_pct[n]; }
+    return ((sum / 100) * sp.seconds / d) * 1e6;
+  };
+  const SERVER = { chat: ['ws', 'nginx', 'fcgi'], 'chat-direct': ['ws', 'nginx', 'fcgi'], node: ['node'], 'node-nginx': ['node', 'nginx'] };
+  const withPg = (t) => [...SERVER[t], 'postgres'];
+
+  p('### Fair rows: each server\'s own cost apart from the proxy\'s');
+  p();
+  p('chat-direct = the Socket.IO connections straight to chat-ws (REST still nginx → chat-fcgi); node-nginx = the');
+  p('Node process behind an nginx with chat\'s settings. CPU per delivery = the process tree\'s CPU over the');
+  p('loadgen\'s send window (bench/compare-split.cjs) / deliveries in that window (its per-second counts), in µs. "ws" = chat-ws, "fcgi" =');
+  p('chat-fcgi (REST only: ≈ 0 in the send phase).');
+  p();
+  p('| run | metric | chat | chat-direct | node | node-nginx |');
+  p('|---|---|---|---|---|---|');
+  const cellsOf = (f, dec) => FAIR.map((t) => fmt(f(t), dec)).join(' | ');
+  for (const r of ['fixed5', 'fixed20', 'sat']) {
+    p(`| ${r} | deliveries/s | ${cellsOf((t) => dps(t, r), 0)} |`);
+    p(`| ${r} | e2e p50 / p99 ms | ${FAIR.map((t) => { const j = fairLg[t][r]; const e = ok(j) && j.send && j.send.e2e_latency_ms; return e && e.n ? `${fmt(e.p50, 1)} / ${fmt(e.p99, 1)}` : '–'; }).join(' | ')} |`);
+    for (const proc of ['ws', 'node', 'nginx', 'fcgi', 'postgres']) {
+      p(`| ${r} | µs CPU/delivery: ${proc} | ${cellsOf((t) => (split[t][r] && split[t][r].cpu_pct[proc] != null ? usPer(t, r, [proc]) : null), 2)} |`);
+    }
+    p(`| ${r} | µs CPU/delivery: server all-in | ${cellsOf((t) => usPer(t, r, SERVER[t]), 2)} |`);
+    p(`| ${r} | µs CPU/delivery: server + PostgreSQL | ${cellsOf((t) => usPer(t, r, withPg(t)), 2)} |`);
+  }
+  p();
+
+  // The targets of issue 16 item 5, each with the figures it is computed from.
+  const verdict = (v, goal, cmp) => (v == null ? 'not measured' : (cmp === '≤' ? v <= goal : v >= goal) ? 'met' : 'missed');
+  const rx = (a, b) => (a != null && b != null && b !== 0 ? a / b : null);
+  const r20 = 'fixed20';
+  p('#### Targets (issue 16, item 5)');
+  p();
+  p('| target | figure | verdict |');
+  p('|---|---|---|');
+  const wsOwn = usPer('chat-direct', r20, ['ws']) ?? usPer('chat', r20, ['ws']);
+  const nodeOwn = usPer('node', r20, ['node']);
+  const q = rx(wsOwn, nodeOwn);
+  p(`| chat-ws's own CPU per delivery ≤ ¼ of Node's (fixed20) | chat-ws ${fmt(wsOwn, 2)} µs, Node ${fmt(nodeOwn, 2)} µs: ${fmt(q, 2)} of Node's | ${verdict(q, 0.25, '≤')} |`);
+  const effNginx = rx(usPer('node-nginx', r20, SERVER['node-nginx']), usPer('chat', r20, SERVER.chat));
+  p(`| all-in through nginx ≥ 2× Node behind nginx at the same load (CPU per delivery, fixed20) | chat ${fmt(usPer('chat', r20, SERVER.chat), 2)} µs, node-nginx ${fmt(usPer('node-nginx', r20, SERVER['node-nginx']), 2)} µs: ${fmt(effNginx, 2)}× | ${verdict(effNginx, 2, '≥')} |`);
+  const effNginxPg = rx(usPer('node-nginx', r20, withPg('node-nginx')), usPer('chat', r20, withPg('chat')));
+  p(`| the same with PostgreSQL counted (fixed20) | chat ${fmt(usPer('chat', r20, withPg('chat')), 2)} µs, node-nginx ${fmt(usPer('node-nginx', r20, withPg('node-nginx')), 2)} µs: ${fmt(effNginxPg, 2)}× | ${verdict(effNginxPg, 2, '≥')} |`);
+  const satNginx = rx(dps('chat', 'sat'), dps('node-nginx', 'sat'));
+  p(`| all-in through nginx ≥ 2× Node behind nginx (deliveries/s, sat) | chat ${fmt(dps('chat', 'sat'), 0)}, node-nginx ${fmt(dps('node-nginx', 'sat'), 0)}: ${fmt(satNginx, 2)}× | ${verdict(satNginx, 2, '≥')} |`);
+  const effDirect = rx(usPer('node', r20, SERVER.node), usPer('chat', r20, SERVER.chat));
+  p(`| chat through nginx ahead of Node direct (CPU per delivery, fixed20) | chat ${fmt(usPer('chat', r20, SERVER.chat), 2)} µs, node ${fmt(usPer('node', r20, SERVER.node), 2)} µs: ${fmt(effDirect, 2)}× | ${verdict(effDirect, 1, '≥')} |`);
+  const satDirect = rx(dps('chat', 'sat'), dps('node', 'sat'));
+  p(`| chat through nginx ahead of Node direct (deliveries/s, sat) | chat ${fmt(dps('chat', 'sat'), 0)}, node ${fmt(dps('node', 'sat'), 0)}: ${fmt(satDirect, 2)}× | ${verdict(satDirect, 1, '≥')} |`);
+  p();
+  p('Background load of each run (machine busy % before it, of 200): ' + FAIR.filter((t) => ran.includes(t)).map((t) => `${t} ${RUNS.map((r) => (fairLg[t][r] ? fmt(fairLg[t][r].background_busy_pct_before, 0) : '–')).join('/')}`).join('; ') + ' (fixed5/fixed20/sat/idle).');
+  p();
+  for (const t of ['chat-direct', 'node-nginx']) {
+    if (!ran.includes(t)) continue;
+    for (const r of RUNS) {
+      const j = fairLg[t][r];
+      if (!j || j.fatal) continue;
+      const e = Object.entries(j.errors || {}).map(([k, n]) => `${k}=${n}`).join(', ') || '0';
+      if (r === 'idle') p(`- ${t}/idle: ${j.max_connected} connected (${j.stop_reason}), RSS per connection ${fmt(j.rss_per_conn_kb, 2)} KB, errors ${e}`);
+      else p(`- ${t}/${r}: sent/acked ${j.send.sent}/${j.send.acked}, delivered ratio ${j.send.delivered_ratio}, errors ${e}, unexpected disconnects ${j.unexpected_disconnects}`);
+    }
+  }
+  p();
+}
+fairRows();
+
 if (problems.length) {
   p('**Problems:**');
   p();
