@@ -10,6 +10,7 @@
 #include "pagecache.h"
 #include "pwhash.h"
 #include "pwslot.h"
+#include "sesscache.h"
 
 struct api {
 	const struct cfg *cfg;
@@ -17,6 +18,8 @@ struct api {
 	unsigned long seq;          /* requests served, for request ids */
 	struct metrics *metrics;    /* every worker's counters, shared (NULL: none) */
 	struct pagecache rooms;     /* recent GET /api/rooms answers */
+	struct sesscache sessions;  /* recent session checks (sesscache.h) */
+	unsigned long connects;     /* db.connects the cache was filled under */
 	struct pwhash pw;           /* password hashing, this worker's */
 	const struct pwslot *slots; /* the pool's bound on hashes at once */
 };
@@ -30,6 +33,16 @@ int api_init(struct api *a, const struct cfg *cfg, struct metrics *metrics,
 
 /* Releases the database connection. */
 void api_release(struct api *a);
+
+/* The database connection's socket for the worker's poll, or -1. */
+int api_db_fd(const struct api *a);
+
+/*
+ * Reads what the database connection said (poll found its socket
+ * readable) and applies the notifications to the caches; a connection
+ * found broken is released and the caches emptied.
+ */
+void api_db_input(struct api *a);
 
 /*
  * Answers one accepted request completely, whatever it holds; every
