@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api_handler.h"
 #include "envelope.h"
@@ -290,6 +291,7 @@ int api_init(struct api *a, const struct cfg *cfg, struct metrics *metrics,
 {
 	a->cfg = cfg;
 	a->seq = 0;
+	a->pid = (unsigned)getpid(); /* the worker's: api_init runs after the fork */
 	a->metrics = metrics;
 	a->slots = slots;
 	if (pwhash_init(&a->pw, (unsigned long long)cfg->pwhash_opslimit,
@@ -357,7 +359,7 @@ void api_handle(struct api *a, FCGX_Request *fcgi)
 	api_db_sync(a, 0);
 	memset(&x, 0, sizeof(x));
 	x.api = a;
-	http_req_init(&x.req, fcgi, ++a->seq);
+	http_req_init(&x.req, fcgi, a->pid, ++a->seq);
 	log_context(x.req.id, NULL);
 	cors = http_cors(&x.req, a->cfg->allowed_origins);
 	if (route_find(x.req.path, &x.route) == ROUTE_NONE) {

@@ -16,6 +16,7 @@ struct api {
 	const struct cfg *cfg;
 	struct db db;
 	unsigned long seq;          /* requests served, for request ids */
+	unsigned pid;               /* this worker's, for request ids (no getpid per request) */
 	struct metrics *metrics;    /* every worker's counters, shared (NULL: none) */
 	struct pagecache rooms;     /* recent GET /api/rooms answers */
 	struct sesscache sessions;  /* recent session checks (sesscache.h) */

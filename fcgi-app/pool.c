@@ -420,11 +420,17 @@ int pool_listen_nonblock(int fd)
 int pool_accept_wait(int fd, int watch_fd, int *watch_ready)
 {
 	struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { watch_fd, POLLIN, 0 } };
-	sigset_t mask;
+	/* The mask is the worker's for its life (pool_signals_block runs
+	 * before): read once, not a sigprocmask per request. */
+	static sigset_t mask;
+	static int have_mask;
 	int rc;
 
 	*watch_ready = 0;
-	pool_waitmask(&mask);
+	if (!have_mask) {
+		pool_waitmask(&mask);
+		have_mask = 1;
+	}
 	rc = ppoll(pfd, watch_fd >= 0 ? 2 : 1, NULL, &mask);
 	if (rc > 0) {
 		*watch_ready = watch_fd >= 0 && pfd[1].revents != 0;
