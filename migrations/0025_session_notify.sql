@@ -28,9 +28,9 @@
 --
 -- chat_session_check is chat_auth (0020) for chat-fcgi: the session's user
 -- and its expiry (epoch seconds, what the cache and the cookie's Max-Age
--- go by). It slides the expiry forward at most once a minute, as
--- chat_auth does, so that a session in use writes at most once a minute
--- whatever the number of requests.
+-- go by). chat_auth slides the expiry forward at most once a minute, so
+-- that a session in use writes at most once a minute whatever the number
+-- of requests.
 
 CREATE FUNCTION chat_fcgi_notify(p_kind text, p_user text) RETURNS void
 LANGUAGE sql AS $$
@@ -42,21 +42,17 @@ CREATE FUNCTION chat_session_check(p_hash bytea, p_ttl integer,
 RETURNS SETOF record
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
-DECLARE
-    s sessions%ROWTYPE;
 BEGIN
-    SELECT * INTO s FROM sessions WHERE token_hash = p_hash AND expires_at > now();
+    SELECT a.user_id INTO user_id FROM chat_auth(p_hash, p_ttl) a;
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    IF s.expires_at < now() + make_interval(secs => p_ttl) - interval '60 seconds' THEN
-        UPDATE sessions SET expires_at = now() + make_interval(secs => p_ttl)
-         WHERE token_hash = p_hash
-        RETURNING expires_at INTO s.expires_at;
-        UPDATE users SET last_seen = now() WHERE id = s.user_id;
+    -- A statement of its own: its snapshot sees chat_auth's slide.
+    SELECT floor(extract(epoch FROM s.expires_at))::bigint INTO expires_s
+      FROM sessions s WHERE s.token_hash = p_hash;
+    IF FOUND THEN
+        RETURN NEXT;
     END IF;
-    RETURN QUERY SELECT u.id, floor(extract(epoch FROM s.expires_at))::bigint FROM users u
-                  WHERE u.id = s.user_id AND u.banned_at IS NULL;
 END
 $$;
 

@@ -1,4 +1,4 @@
-// t47-session-cache -- the chat-fcgi workers' session caches (issue 16 item 2):
+// t48-session-cache -- the chat-fcgi workers' session caches (issue 16 item 2):
 // every worker remembers the sessions it checked, and forgets them when
 // PostgreSQL says so (NOTIFY chat_fcgi, migration 0025). A logout, a ban,
 // a session cut short or expired, a deleted account must be refused by
