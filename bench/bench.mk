@@ -9,6 +9,8 @@
 #   make bench           quick benchmark set (< 5 min), bench/run.sh
 #   make bench-full      everything, bench/run.sh --full
 #   make bench-read      read state and search at size, bench/run.sh --read
+#   make bench-session   GET /api/rooms: syscalls and CPU per request per
+#                        process, logout propagation (bench/session-cost.sh)
 #   make compare         side by side with the reference peers, bench/compare
 #                        (COMPARE_ARGS=--quick for the short run)
 #   make bench-storm     connects/s and CPU per connect, CPU per idle heartbeat,
@@ -25,7 +27,7 @@ BENCH_OBJ    := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_CFLAGS := $(shell pkg-config --cflags libcurl jansson 2>/dev/null)
 BENCH_LIBS   := $(shell pkg-config --libs libcurl jansson 2>/dev/null)
 
-.PHONY: chat-bench bench bench-full bench-read bench-storm compare pwhash-bench
+.PHONY: chat-bench bench bench-full bench-read bench-session bench-storm compare pwhash-bench
 
 chat-bench: $(BUILD)/chat-bench
 
@@ -49,6 +51,9 @@ bench-full:
 
 bench-read:
 	bench/run.sh --read
+
+bench-session: all chat-bench
+	bench/session-cost.sh
 
 compare:
 	bench/compare $(COMPARE_ARGS)

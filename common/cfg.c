@@ -80,6 +80,9 @@ static const struct cfg_long cfg_longs[] = {
 	{ "CHAT_COOKIE_SECURE", CFG_FIELD(cookie_secure), 0, 0, 1 },
 	{ "CHAT_PRESENCE_TTL", CFG_FIELD(presence_ttl), 30, 2, 3600 },
 	{ "CHAT_ROOMS_CACHE_MS", CFG_FIELD(rooms_cache_ms), 1000, 0, 60000 },
+	/* The safety net of the workers' session caches: LISTEN invalidates
+	 * them at once (fcgi-app/sesscache.h), this bounds a check's age. */
+	{ "CHAT_SESSION_CACHE_MS", CFG_FIELD(session_cache_ms), 2000, 0, 60000 },
 	{ "CHAT_DB_TIMEOUT", CFG_FIELD(db_timeout), 5, 1, 300 },
 	{ "CHAT_FCGI_WORKERS", CFG_FIELD(fcgi_workers), 0, 0, 256 },
 	/* Argon2id's cost, measured in docs/security.md (bench/pwhash). */

@@ -38,6 +38,7 @@ struct cfg {
 	long cookie_secure;         /* CHAT_COOKIE_SECURE: 1 adds Secure */
 	long presence_ttl;          /* CHAT_PRESENCE_TTL: heartbeat expiry seconds */
 	long rooms_cache_ms;        /* CHAT_ROOMS_CACHE_MS: GET /api/rooms reuse, 0 = off */
+	long session_cache_ms;      /* CHAT_SESSION_CACHE_MS: a session check's reuse, 0 = off */
 	long db_timeout;            /* CHAT_DB_TIMEOUT: connect and statement seconds */
 	long fcgi_workers;          /* CHAT_FCGI_WORKERS: 0 serves in-process */
 	long pwhash_opslimit;       /* CHAT_PWHASH_OPSLIMIT: Argon2id passes */

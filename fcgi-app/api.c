@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api_handler.h"
 #include "envelope.h"
@@ -297,11 +298,17 @@ int api_init(struct api *a, const struct cfg *cfg, struct metrics *metrics,
 {
 	a->cfg = cfg;
 	a->seq = 0;
+	a->pid = (unsigned)getpid(); /* the worker's: api_init runs after the fork */
 	a->metrics = metrics;
 	a->slots = slots;
 	if (pwhash_init(&a->pw, (unsigned long long)cfg->pwhash_opslimit,
 			(size_t)cfg->pwhash_memlimit))
 		return -1;
+	if (sesscache_init(&a->sessions, cfg->session_cache_ms)) {
+		log_err("cannot allocate the session cache");
+		return -1;
+	}
+	a->connects = 0;
 	pagecache_init(&a->rooms, cfg->rooms_cache_ms);
 	db_init(&a->db, cfg);
 	replica_init(&a->replica, cfg, metrics);
@@ -312,7 +319,39 @@ void api_release(struct api *a)
 {
 	pagecache_free(&a->rooms);
 	replica_release(&a->replica);
+	sesscache_free(&a->sessions);
 	db_release(&a->db);
+}
+
+int api_db_fd(const struct api *a)
+{
+	return db_fd(&a->db);
+}
+
+static void api_on_notify(void *ctx, const char *payload)
+{
+	sesscache_notify(ctx, payload);
+}
+
+void api_sessions_check_conn(struct api *a)
+{
+	if (!a->db.conn || a->db.connects != a->connects) {
+		sesscache_clear(&a->sessions);
+		a->connects = a->db.connects;
+	}
+}
+
+/* Applies the notifications received, reading the socket first with read. */
+static void api_db_sync(struct api *a, int read)
+{
+	if (a->db.conn)
+		(void)db_notifies(&a->db, read, api_on_notify, &a->sessions);
+	api_sessions_check_conn(a);
+}
+
+void api_db_input(struct api *a)
+{
+	api_db_sync(a, 1);
 }
 
 void api_handle(struct api *a, FCGX_Request *fcgi)
@@ -323,9 +362,11 @@ void api_handle(struct api *a, FCGX_Request *fcgi)
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* What libpq read meanwhile (the worker's poll reads the socket). */
+	api_db_sync(a, 0);
 	memset(&x, 0, sizeof(x));
 	x.api = a;
-	http_req_init(&x.req, fcgi, ++a->seq);
+	http_req_init(&x.req, fcgi, a->pid, ++a->seq);
 	log_context(x.req.id, NULL);
 	cors = http_cors(&x.req, a->cfg->allowed_origins);
 	if (route_find(x.req.path, &x.route) == ROUTE_NONE) {

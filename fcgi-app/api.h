@@ -11,14 +11,18 @@
 #include "pwhash.h"
 #include "pwslot.h"
 #include "replica.h"
+#include "sesscache.h"
 
 struct api {
 	const struct cfg *cfg;
 	struct db db;               /* the primary: every write, and reads when no replica */
 	struct replica replica;     /* CHAT_DATABASE_READ_URL: reads that it can answer */
 	unsigned long seq;          /* requests served, for request ids */
+	unsigned pid;               /* this worker's, for request ids (no getpid per request) */
 	struct metrics *metrics;    /* every worker's counters, shared (NULL: none) */
 	struct pagecache rooms;     /* recent GET /api/rooms answers */
+	struct sesscache sessions;  /* recent session checks (sesscache.h) */
+	unsigned long connects;     /* db.connects the cache was filled under */
 	struct pwhash pw;           /* password hashing, this worker's */
 	const struct pwslot *slots; /* the pool's bound on hashes at once */
 };
@@ -32,6 +36,16 @@ int api_init(struct api *a, const struct cfg *cfg, struct metrics *metrics,
 
 /* Releases the database connections. */
 void api_release(struct api *a);
+
+/* The database connection's socket for the worker's poll, or -1. */
+int api_db_fd(const struct api *a);
+
+/*
+ * Reads what the database connection said (poll found its socket
+ * readable) and applies the notifications to the caches; a connection
+ * found broken is released and the caches emptied.
+ */
+void api_db_input(struct api *a);
 
 /*
  * Answers one accepted request completely, whatever it holds; every

@@ -80,6 +80,13 @@ int api_room_param(struct api_ctx *x, char *out, size_t outlen) __attribute__((w
  */
 int api_auth(struct api_ctx *x, int required) __attribute__((warn_unused_result));
 
+/*
+ * Empties the session cache when the database connection it was filled
+ * under is gone or was replaced (api.c): call it after a statement, before
+ * remembering what the statement said.
+ */
+void api_sessions_check_conn(struct api *a);
+
 /* A new session's token, its hash (a bytea literal) and lifetime (text). */
 struct api_session {
 	char token[TOK_LEN + 1];

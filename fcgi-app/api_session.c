@@ -1,6 +1,7 @@
 /* api_session.c -- the REST session: sign-in, the token's check, logout, /api/me. */
 #include "api_handler.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +13,19 @@
 
 /*
  * Writes the Set-Cookie header(s) of the session cookie into buf: the token
- * tok[0..len) for CHAT_SESSION_TTL seconds, or (tok NULL) an expired empty
+ * tok[0..len) for max_age seconds, or (tok NULL) an expired empty
  * one. With CHAT_COOKIE_SECURE the name is __Host-chat_token, which browsers
  * accept only with Secure, Path=/ and no Domain, so plain HTTP or a sibling
  * domain cannot plant or overwrite it; with expire_plain an old chat_token
  * cookie is expired alongside. Both names are read (tok_from_cookie).
  */
 static void api_cookie(const struct cfg *cfg, char *buf, size_t buflen, const char *tok, size_t len,
-		       int expire_plain)
+		       long max_age, int expire_plain)
 {
 	int n = snprintf(buf, buflen,
 			 "Set-Cookie: %s=%.*s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s\r\n",
 			 cfg->cookie_secure ? TOK_COOKIE_HOST : TOK_COOKIE, tok ? (int)len : 0,
-			 tok ? tok : "", tok ? cfg->session_ttl : 0L,
-			 cfg->cookie_secure ? "; Secure" : "");
+			 tok ? tok : "", tok ? max_age : 0L, cfg->cookie_secure ? "; Secure" : "");
 
 	if (cfg->cookie_secure && expire_plain && n > 0 && (size_t)n < buflen)
 		snprintf(buf + n, buflen - (size_t)n,
@@ -33,24 +33,34 @@ static void api_cookie(const struct cfg *cfg, char *buf, size_t buflen, const ch
 			 "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure\r\n");
 }
 
-/* Copies the user id and rooms version columns of r's first row; 0 or -1. */
-static int api_auth_cols(struct api_ctx *x, enum db_stmt stmt, const PGresult *r)
+/*
+ * Takes user_id as the caller: the request's user, and the rooms version
+ * its GET /api/rooms pages are kept under (sesscache_rooms_version).
+ * Returns 0, or -1 when it does not fit (nothing is taken).
+ */
+static int api_auth_user(struct api_ctx *x, const char *user_id)
 {
-	int user_col = PQfnumber(r, "user_id");
-	int version_col = PQfnumber(r, "rooms_version");
-
-	if (user_col < 0 || version_col < 0 || PQntuples(r) < 1) {
-		log_err("statement %d lacks user_id or rooms_version", (int)stmt);
+	if (strlen(user_id) >= sizeof(x->user_id)) {
+		log_err("user id of %zu bytes is too long", strlen(user_id));
 		return -1;
 	}
-	snprintf(x->user_id, sizeof(x->user_id), "%s", PQgetvalue(r, 0, user_col));
-	/* A version that does not fit is no version: never a cut one, which could match another's. */
-	x->rooms_version[0] = '\0';
-	if (strlen(PQgetvalue(r, 0, version_col)) < sizeof(x->rooms_version))
-		snprintf(x->rooms_version, sizeof(x->rooms_version), "%s",
-			 PQgetvalue(r, 0, version_col));
+	snprintf(x->user_id, sizeof(x->user_id), "%s", user_id);
+	sesscache_rooms_version(&x->api->sessions, x->user_id, x->rooms_version,
+				sizeof(x->rooms_version));
 	log_context(x->req.id, x->user_id);
 	return 0;
+}
+
+/* The user id column of r's first row, or NULL. */
+static const char *api_user_col(enum db_stmt stmt, const PGresult *r)
+{
+	int col = PQfnumber(r, "user_id");
+
+	if (col < 0 || PQntuples(r) < 1 || PQgetisnull(r, 0, col)) {
+		log_err("statement %d lacks user_id", (int)stmt);
+		return NULL;
+	}
+	return PQgetvalue(r, 0, col);
 }
 
 /*
@@ -65,7 +75,7 @@ static int api_auth_external(struct api_ctx *x, int required, const char *tok, s
 	struct jwtauth_claims claims;
 	enum jwtauth_result jr = jwtauth_verify(cfg->jwt_secret, tok, len, (double)time(NULL),
 						cfg->username_max, &claims);
-	const char *params[2];
+	const char *params[2], *user;
 	PGresult *r = NULL;
 	struct dbcall_row row;
 
@@ -79,11 +89,63 @@ static int api_auth_external(struct api_ctx *x, int required, const char *tok, s
 	params[1] = claims.name;
 	if (api_db_call(x, DB_AUTH_EXTERNAL, params, &r, &row))
 		return -1;
-	if (api_auth_cols(x, DB_AUTH_EXTERNAL, r)) {
+	user = api_user_col(DB_AUTH_EXTERNAL, r);
+	if (!user || api_auth_user(x, user)) {
 		PQclear(r);
 		api_error(x, ERR_INTERNAL, "internal error", NULL);
 		return -1;
 	}
+	PQclear(r);
+	return 0;
+}
+
+static int64_t api_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Asks PostgreSQL about the session of x->token_hash (sliding it forward
+ * when due) and remembers the answer. Returns 0 with the user taken and
+ * *expires_s set, 1 when there is no such live session, -1 once a failure
+ * has been answered.
+ */
+static int api_auth_check(struct api_ctx *x, int64_t now_ms, int64_t *expires_s)
+{
+	struct api *a = x->api;
+	char ttl[24];
+	const char *params[2] = { x->token_hash, ttl };
+	const char *user;
+	PGresult *r = NULL;
+	enum db_status st;
+	int col;
+
+	snprintf(ttl, sizeof(ttl), "%ld", a->cfg->session_ttl);
+	st = db_exec(&a->db, DB_AUTH, params, &r);
+	/* Checking a session is safe to repeat: a broken connection is just unavailable. */
+	if (api_db_status(x, st == DB_UNKNOWN ? DB_UNAVAILABLE : st))
+		return -1;
+	/* Remembered before the notifications that came with the answer are
+	 * applied (the next request's api_db_sync): a change committed after
+	 * this snapshot then invalidates what is remembered here. */
+	api_sessions_check_conn(a);
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		sesscache_put_refused(&a->sessions, x->token_hash, now_ms);
+		return 1;
+	}
+	user = api_user_col(DB_AUTH, r);
+	col = PQfnumber(r, "expires_s");
+	if (!user || col < 0 || api_auth_user(x, user)) {
+		PQclear(r);
+		api_error(x, ERR_INTERNAL, "internal error", NULL);
+		return -1;
+	}
+	*expires_s = strtoll(PQgetvalue(r, 0, col), NULL, 10);
+	sesscache_put(&a->sessions, x->token_hash, x->user_id, *expires_s, now_ms);
 	PQclear(r);
 	return 0;
 }
@@ -93,10 +155,10 @@ int api_auth(struct api_ctx *x, int required)
 	const char *tok = NULL;
 	size_t len = 0;
 	enum tok_found found;
-	char ttl[24];
-	const char *params[2];
-	PGresult *r = NULL;
-	enum db_status st;
+	const struct sesscache_entry *e;
+	enum sesscache_result hit = SESSCACHE_MISS;
+	int64_t now_ms, now_s, expires_s = 0;
+	int rc;
 
 	/* A JWT-shaped bearer goes the site-token way; anything else is a session token. */
 	if (x->api->cfg->jwt_secret[0] && tok_bearer(x->req.authorization, &tok, &len) &&
@@ -118,30 +180,33 @@ int api_auth(struct api_ctx *x, int required)
 		api_error(x, ERR_INTERNAL, "internal error", NULL);
 		return -1;
 	}
-	snprintf(ttl, sizeof(ttl), "%ld", x->api->cfg->session_ttl);
-	params[0] = x->token_hash;
-	params[1] = ttl;
-	st = db_exec(&x->api->db, DB_AUTH, params, &r);
-	/* Checking a session is safe to repeat: a broken connection is just unavailable. */
-	if (api_db_status(x, st == DB_UNKNOWN ? DB_UNAVAILABLE : st))
+	now_ms = api_mono_ms();
+	now_s = (int64_t)time(NULL);
+	/* Without a connection no notification arrives: nothing cached is trusted. */
+	if (x->api->db.conn)
+		hit = sesscache_get(&x->api->sessions, x->token_hash, now_ms, now_s, &e);
+	if (hit == SESSCACHE_VALID) {
+		expires_s = e->expires_s;
+		rc = api_auth_user(x, e->user_id) ? -1 : 0;
+		if (rc)
+			api_error(x, ERR_INTERNAL, "internal error", NULL);
+	} else {
+		rc = hit == SESSCACHE_REFUSED ? 1 : api_auth_check(x, now_ms, &expires_s);
+	}
+	if (rc < 0)
 		return -1;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
+	if (rc > 0) {
 		x->token_hash[0] = '\0';
 		if (!required)
 			return 1;
 		api_error(x, ERR_UNAUTHORIZED, "the session is invalid or has expired", NULL);
 		return -1;
 	}
-	if (api_auth_cols(x, DB_AUTH, r)) {
-		PQclear(r);
-		api_error(x, ERR_INTERNAL, "internal error", NULL);
-		return -1;
-	}
-	PQclear(r);
-	/* The session slides forward with use: so does a cookie that carried it. */
+	/* The session slides forward with use: so does a cookie that carried
+	 * it, for as long as the session now lives (never longer). */
 	if (!x->req.authorization)
-		api_cookie(x->api->cfg, x->req.set_cookie, sizeof(x->req.set_cookie), tok, len, 0);
+		api_cookie(x->api->cfg, x->req.set_cookie, sizeof(x->req.set_cookie), tok, len,
+			   expires_s > now_s ? (long)(expires_s - now_s) : 0L, 0);
 	return 0;
 }
 
@@ -183,7 +248,8 @@ void api_session_answer(struct api_ctx *x, int status, const struct api_session 
 	memcpy(spliced + tlen, data + 1, dlen - 1);
 	spliced[tlen + dlen - 1] = '\0';
 	x->req.set_cookie[0] = '\0'; /* the new session's cookie replaces any other */
-	api_cookie(x->api->cfg, headers, sizeof(headers), s->token, TOK_LEN, 1);
+	api_cookie(x->api->cfg, headers, sizeof(headers), s->token, TOK_LEN,
+		   x->api->cfg->session_ttl, 1);
 	api_send_data(x, status, headers, spliced, tlen + dlen - 1);
 	free(spliced);
 }
@@ -242,7 +308,7 @@ void api_logout(struct api_ctx *x)
 	if (api_db_call(x, DB_LOGOUT, params, &r, &row))
 		return;
 	x->req.set_cookie[0] = '\0';
-	api_cookie(x->api->cfg, headers, sizeof(headers), NULL, 0, 1);
+	api_cookie(x->api->cfg, headers, sizeof(headers), NULL, 0, 0, 1);
 	api_send_data(x, 200, headers, row.data, row.data_len);
 	PQclear(r);
 }

@@ -6,6 +6,7 @@
 #include "dbcall.h"
 #include "dberr.h"
 #include "log.h"
+#include "sesscache.h"
 
 struct db_def {
 	const char *name;
@@ -15,32 +16,16 @@ struct db_def {
 };
 
 /* The (err, msg, field, retry, data) statements select DBCALL_SELECT (common/dbcall.h). */
-/*
- * The rooms version keys the cached room lists (pagecache.h): the caller
- * (a list shows their private rooms and roles), the newest room, and the
- * caller's memberships (their count, newest number and the sum of their
- * read positions), so that a membership made or ended, or a room marked
- * read, shows at once. Messages sent or deleted meanwhile change the
- * counts (last_seq, unread), which may lag by the cache's time limit.
- * uid is the SQL of the user id.
- */
-#define DB_ROOMS_VERSION(uid) \
-	uid " || '/' || (SELECT max(r.created_at) FROM rooms r)::text || '/' || " \
-	    "(SELECT count(*) || '.' || coalesce(max(ur.gen), 0) || '.' || " \
-	    "coalesce(sum(ur.last_read_seq), 0) FROM user_rooms ur " \
-	    "WHERE ur.user_id = " uid ") AS rooms_version "
-
 static const struct db_def db_defs[DB__COUNT] = {
 	[DB_HEALTH] = { "health", "SELECT 1", 0, 1 },
+	/* The session's user and expiry, slid forward at most once a minute (migration 0025). */
 	[DB_AUTH] = { "auth",
-		      "SELECT a.user_id, a.username, " DB_ROOMS_VERSION(
-			      "a.user_id") "FROM chat_auth($1::bytea, $2::int) a",
+		      "SELECT a.user_id, a.expires_s FROM chat_session_check($1::bytea, $2::int) a",
 		      2, 1 },
 	/* A site's JWT, verified: its user, created or renamed (migration 0018). */
 	[DB_AUTH_EXTERNAL] = { "auth_external",
 			       "SELECT e.err, e.msg, e.field, e.retry, e.data, "
-			       "e.data->>'id' AS user_id, " DB_ROOMS_VERSION(
-				       "(e.data->>'id')") "FROM chat_external_user($1, $2) e",
+			       "e.data->>'id' AS user_id FROM chat_external_user($1, $2) e",
 			       2, 1 },
 	[DB_JOIN] = { "join",
 		      DBCALL_SELECT
@@ -152,12 +137,14 @@ void db_init_url(struct db *d, const struct cfg *cfg, const char *url, const cha
 	d->conn = NULL;
 	d->ending = 0;
 	d->quiet = 0;
+	d->listen = 0;
 	d->connects = 0;
 }
 
 void db_init(struct db *d, const struct cfg *cfg)
 {
 	db_init_url(d, cfg, cfg->database_url, "database");
+	d->listen = 1;
 }
 
 void db_release(struct db *d)
@@ -202,6 +189,10 @@ static int db_connect(struct db *d)
 	for (int i = 0; i < DBCALL_NSETTINGS; i++)
 		if (db_command(c, dc.settings[i].sql, dc.settings[i].param))
 			goto out;
+	/* Before any statement: a change committed after a statement's snapshot
+	 * is then always heard of after its result (sesscache.h). */
+	if (d->listen && db_command(c, "LISTEN " SESSCACHE_CHANNEL, NULL))
+		goto out;
 	for (int i = 0; i < DB__COUNT; i++) {
 		PGresult *r =
 			PQprepare(c, db_defs[i].name, db_defs[i].sql, db_defs[i].nparams, NULL);
@@ -327,4 +318,36 @@ enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *param
 			return sent_unknown ? DB_UNKNOWN : DB_UNAVAILABLE;
 	}
 	return DB_UNAVAILABLE;
+}
+
+int db_fd(const struct db *d)
+{
+	return d->conn ? PQsocket(d->conn) : -1;
+}
+
+int db_notifies(struct db *d, int read, db_notify_fn fn, void *ctx)
+{
+	PGnotify *n;
+
+	if (!d->conn)
+		return -1;
+	if (read && !PQconsumeInput(d->conn)) {
+		log_warn("database connection lost: %s", PQerrorMessage(d->conn));
+		db_release(d);
+		return -1;
+	}
+	/* PQisBusy parses what was read: notifications, and a FATAL notice
+	 * (d->ending) of a server shutting down. */
+	(void)PQisBusy(d->conn);
+	/* Bounded by what libpq has read: each PQnotifies takes one off. */
+	while ((n = PQnotifies(d->conn))) {
+		fn(ctx, n->extra);
+		PQfreemem(n);
+	}
+	if (PQstatus(d->conn) != CONNECTION_OK || d->ending) {
+		log_warn("database connection lost: %s", PQerrorMessage(d->conn));
+		db_release(d);
+		return -1;
+	}
+	return 0;
 }

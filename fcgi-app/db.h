@@ -54,13 +54,17 @@ enum db_status {
 
 struct db {
 	const struct cfg *cfg;
-	const char *url;        /* the conninfo: DATABASE_URL, or CHAT_DATABASE_READ_URL */
-	const char *what;       /* for the log: "database", "read replica" */
-	PGconn *conn;           /* NULL or a connection with every statement prepared */
-	int ending;             /* the server said FATAL on conn: it is closing */
-	int quiet;              /* failing to connect is not logged (the caller logs) */
+	const char *url;  /* the conninfo: DATABASE_URL, or CHAT_DATABASE_READ_URL */
+	const char *what; /* for the log: "database", "read replica" */
+	PGconn *conn;     /* NULL or a connection with every statement prepared */
+	int ending;       /* the server said FATAL on conn: it is closing */
+	int quiet;        /* failing to connect is not logged (the caller logs) */
+	int listen;       /* LISTEN for the session cache (the primary only: a standby cannot) */
 	unsigned long connects; /* connections made: which one conn is */
 };
+
+/* What db_notifies hands each notification's payload to. */
+typedef void (*db_notify_fn)(void *ctx, const char *payload);
 
 /* Prepares *d for use with DATABASE_URL; connects lazily. cfg must outlive d. */
 void db_init(struct db *d, const struct cfg *cfg);
@@ -98,5 +102,18 @@ void db_release(struct db *d);
  */
 enum db_status db_exec(struct db *d, enum db_stmt stmt, const char *const *params, PGresult **res)
 	__attribute__((warn_unused_result));
+
+/* The connection's socket for poll(2), or -1 when there is none. */
+int db_fd(const struct db *d);
+
+/*
+ * Hands every notification the connection has received (LISTEN
+ * chat_fcgi, set up on every new connection) to fn, oldest first. With
+ * read, it first reads what the socket holds without blocking (call it
+ * when poll says the socket is readable); without, only what libpq has
+ * already read (no system call). Returns 0, or -1 when there is no
+ * connection or it broke (then released: the next db_exec reconnects).
+ */
+int db_notifies(struct db *d, int read, db_notify_fn fn, void *ctx);
 
 #endif

@@ -16,7 +16,7 @@ static const char *http_param(FCGX_Request *f, const char *name)
 	return FCGX_GetParam(name, f->envp);
 }
 
-void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned long seq)
+void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned pid, unsigned long seq)
 {
 	memset(r, 0, sizeof(*r));
 	r->fcgi = fcgi;
@@ -37,7 +37,7 @@ void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned long seq)
 		r->path = "";
 	if (!r->query)
 		r->query = "";
-	snprintf(r->id, sizeof(r->id), "%x-%lx", (unsigned)getpid(), seq);
+	snprintf(r->id, sizeof(r->id), "%x-%lx", pid, seq);
 }
 
 int http_cors(struct http_req *r, const char *allowed_origins)

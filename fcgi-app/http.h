@@ -31,10 +31,11 @@ struct http_req {
 
 /*
  * Reads the parameters of an accepted request. The strings point into
- * libfcgi's storage, valid until FCGX_Finish_r. seq makes the request id
- * unique within the process.
+ * libfcgi's storage, valid until FCGX_Finish_r. The request id is pid
+ * (the process's, given so that it costs no system call) and seq, which
+ * makes it unique within the process.
  */
-void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned long seq);
+void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned pid, unsigned long seq);
 
 /*
  * CORS (DESIGN.md section 7): when the request's Origin is an entry of

@@ -59,11 +59,14 @@ static void signals_install(void)
  * Accepts the next request: 0, or -1 when the worker must stop. It waits
  * with signals let in (pool_accept_wait) and accepts on the non-blocking
  * socket, so a connection another worker took first costs one EAGAIN.
+ * While it waits it also reads what the database connection says (the
+ * chat_fcgi notifications: api_db_input), so that an idle worker keeps up
+ * with them and never holds PostgreSQL's notification queue back.
  */
-static int serve_accept(FCGX_Request *req)
+static int serve_accept(struct api *api, FCGX_Request *req)
 {
 	for (;;) {
-		int rc;
+		int rc, db_ready;
 
 		if (stop_requested)
 			return -1;
@@ -72,10 +75,12 @@ static int serve_accept(FCGX_Request *req)
 			log_info("SIGHUP ignored: a worker has nothing to reload "
 				 "(send it to the pool master, docs/operations.md)");
 		}
-		rc = pool_accept_wait(0);
+		rc = pool_accept_wait(0, api_db_fd(api), &db_ready);
 		if (rc < 0)
 			return -1;
-		if (rc == 0)
+		if (db_ready)
+			api_db_input(api);
+		if (rc != 1)
 			continue;
 		rc = FCGX_Accept_r(req);
 		if (rc >= 0)
@@ -110,7 +115,7 @@ static int serve(void *arg, const struct pool_worker *w)
 	}
 	log_info("worker ready");
 	pool_worker_ready(&me);
-	while (serve_accept(&req) == 0) {
+	while (serve_accept(&api, &req) == 0) {
 		api_handle(&api, &req);
 		FCGX_Finish_r(&req);
 	}

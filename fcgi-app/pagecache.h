@@ -3,15 +3,15 @@
  * The room list counts members and online members of every room on the
  * page, which costs PostgreSQL far more than checking the session does. A
  * worker keeps the last answers for each (limit, offset) for at most
- * CHAT_ROOMS_CACHE_MS, tagged with the rooms version read together with
- * the session (fcgi-app/db.c DB_AUTH): the caller's user id, the newest
- * created_at, the count, newest number and summed read positions of the
- * caller's memberships, the newest message id and the number of deleted
- * messages. A page lists the caller's private rooms, roles and unread
- * counts, so an answer is only ever given again to the same user; a new
- * room, a membership of the caller made or ended, a read position moved,
- * a message sent or deleted anywhere makes it stale at once, so only the
- * member and online counts (and a role changed meanwhile) can lag, and by
+ * CHAT_ROOMS_CACHE_MS, tagged with the caller's rooms version
+ * (sesscache_rooms_version): the caller's user id and the worker's
+ * counters that NOTIFY chat_fcgi moves when a room is created, deleted or
+ * renamed, or a membership of the caller is made, ended, changes role or
+ * moves its read position (migration 0025). A page lists the caller's
+ * private rooms, roles and unread counts, so an answer is only ever given
+ * again to the same user; those changes make it stale as soon as the worker
+ * hears of them, so only the member and online counts, last_seq and unread
+ * (after messages sent or deleted meanwhile) can lag, and by
  * no more than the time limit. An empty version is never stored nor matched. Bounded:
  * PAGECACHE_SLOTS entries, the oldest is replaced. */
 #ifndef CHAT_PAGECACHE_H

@@ -417,16 +417,25 @@ int pool_listen_nonblock(int fd)
 	return 0;
 }
 
-int pool_accept_wait(int fd)
+int pool_accept_wait(int fd, int watch_fd, int *watch_ready)
 {
-	struct pollfd pfd = { fd, POLLIN, 0 };
-	sigset_t mask;
+	struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { watch_fd, POLLIN, 0 } };
+	/* The mask is the worker's for its life (pool_signals_block runs
+	 * before): read once, not a sigprocmask per request. */
+	static sigset_t mask;
+	static int have_mask;
 	int rc;
 
-	pool_waitmask(&mask);
-	rc = ppoll(&pfd, 1, NULL, &mask);
-	if (rc > 0)
-		return 1;
+	*watch_ready = 0;
+	if (!have_mask) {
+		pool_waitmask(&mask);
+		have_mask = 1;
+	}
+	rc = ppoll(pfd, watch_fd >= 0 ? 2 : 1, NULL, &mask);
+	if (rc > 0) {
+		*watch_ready = watch_fd >= 0 && pfd[1].revents != 0;
+		return pfd[0].revents ? 1 : 2;
+	}
 	if (rc < 0 && errno == EINTR)
 		return 0;
 	log_err("cannot wait for a connection: %s", rc < 0 ? strerror(errno) : "no event");

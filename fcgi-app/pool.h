@@ -57,11 +57,13 @@ void pool_worker_ready(struct pool_worker *w);
 int pool_listen_nonblock(int fd) __attribute__((warn_unused_result));
 
 /*
- * Waits until the listening socket fd has a connection waiting (returns 1)
- * or one of the blocked signals arrives (returns 0: look at the flags).
- * Returns -1 on any other error (logged).
+ * Waits until the listening socket fd has a connection waiting or the
+ * descriptor watch_fd (-1: none; the worker's database connection) has
+ * something to read (returns 1 when a connection waits, 2 when only
+ * watch_fd is readable; *watch_ready says whether it is), or one of the blocked signals arrives (returns 0: look at the
+ * flags). Returns -1 on any other error (logged).
  */
-int pool_accept_wait(int fd) __attribute__((warn_unused_result));
+int pool_accept_wait(int fd, int watch_fd, int *watch_ready) __attribute__((warn_unused_result));
 
 /*
  * Writes the address of the listening socket fd into buf ("/run/chat/fcgi.sock",

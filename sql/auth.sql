@@ -71,6 +71,75 @@ BEGIN
 END
 $function$;
 
+-- chat_fcgi_notify(p_kind text, p_user text)
+-- history: migrations/0025_session_notify.sql
+CREATE OR REPLACE FUNCTION public.chat_fcgi_notify(p_kind text, p_user text)
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+    SELECT pg_notify('chat_fcgi', p_kind || ':' || coalesce(p_user, ''))
+$function$;
+
+-- chat_fcgi_rooms_changed()
+-- history: migrations/0025_session_notify.sql
+CREATE OR REPLACE FUNCTION public.chat_fcgi_rooms_changed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM chat_fcgi_notify('g', NULL);
+    RETURN NULL;
+END
+$function$;
+
+-- chat_fcgi_rooms_of_user_changed()
+-- history: migrations/0025_session_notify.sql
+CREATE OR REPLACE FUNCTION public.chat_fcgi_rooms_of_user_changed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM chat_fcgi_notify('r', CASE WHEN TG_OP = 'DELETE' THEN OLD.user_id ELSE NEW.user_id END);
+    RETURN NULL;
+END
+$function$;
+
+-- chat_fcgi_sessions_changed()
+-- history: migrations/0025_session_notify.sql
+CREATE OR REPLACE FUNCTION public.chat_fcgi_sessions_changed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM chat_fcgi_notify('s', OLD.user_id);
+    RETURN NULL;
+END
+$function$;
+
+-- chat_fcgi_truncated()
+-- history: migrations/0025_session_notify.sql
+CREATE OR REPLACE FUNCTION public.chat_fcgi_truncated()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM chat_fcgi_notify('x', NULL);
+    RETURN NULL;
+END
+$function$;
+
+-- chat_fcgi_user_changed()
+-- history: migrations/0025_session_notify.sql
+CREATE OR REPLACE FUNCTION public.chat_fcgi_user_changed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM chat_fcgi_notify('u', OLD.id);
+    RETURN NULL;
+END
+$function$;
+
 -- chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
 -- history: migrations/0002_functions.sql migrations/0012_create_limits.sql migrations/0017_accounts.sql migrations/0019_private_rooms.sql migrations/0020_site_admin.sql
 CREATE OR REPLACE FUNCTION public.chat_join(p_username text, p_room text, p_hash bytea, p_ttl integer, p_caller text, p_addr text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
@@ -484,6 +553,27 @@ CREATE OR REPLACE FUNCTION public.chat_register_refusal_code(u users)
  STABLE
 AS $function$
     SELECT CASE WHEN u.banned_at IS NOT NULL THEN 'forbidden' ELSE 'username_taken' END
+$function$;
+
+-- chat_session_check(p_hash bytea, p_ttl integer, OUT user_id text, OUT expires_s bigint)
+-- history: migrations/0025_session_notify.sql
+CREATE OR REPLACE FUNCTION public.chat_session_check(p_hash bytea, p_ttl integer, OUT user_id text, OUT expires_s bigint)
+ RETURNS SETOF record
+ LANGUAGE plpgsql
+AS $function$
+#variable_conflict use_column
+BEGIN
+    SELECT a.user_id INTO user_id FROM chat_auth(p_hash, p_ttl) a;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- A statement of its own: its snapshot sees chat_auth's slide.
+    SELECT floor(extract(epoch FROM s.expires_at))::bigint INTO expires_s
+      FROM sessions s WHERE s.token_hash = p_hash;
+    IF FOUND THEN
+        RETURN NEXT;
+    END IF;
+END
 $function$;
 
 -- chat_session_open(u users, p_room text, p_hash bytea, p_ttl integer)

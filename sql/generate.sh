@@ -47,6 +47,13 @@ chat_notify                common
 
 chat_join                  auth
 chat_auth                  auth
+chat_session_check         auth
+chat_fcgi_notify           auth
+chat_fcgi_sessions_changed auth
+chat_fcgi_user_changed     auth
+chat_fcgi_rooms_of_user_changed auth
+chat_fcgi_rooms_changed    auth
+chat_fcgi_truncated        auth
 chat_me                    auth
 chat_logout                auth
 chat_user_json             auth

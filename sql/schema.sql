@@ -506,16 +506,88 @@ CREATE UNIQUE INDEX users_external_id_key ON public.users USING btree (external_
 CREATE UNIQUE INDEX users_username_lower_key ON public.users USING btree (lower(username));
 
 --
+-- Name: rooms rooms_fcgi_insert_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER rooms_fcgi_insert_delete AFTER INSERT OR DELETE ON public.rooms FOR EACH STATEMENT EXECUTE FUNCTION public.chat_fcgi_rooms_changed();
+
+--
+-- Name: rooms rooms_fcgi_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER rooms_fcgi_truncate AFTER TRUNCATE ON public.rooms FOR EACH STATEMENT EXECUTE FUNCTION public.chat_fcgi_truncated();
+
+--
+-- Name: rooms rooms_fcgi_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER rooms_fcgi_update AFTER UPDATE ON public.rooms FOR EACH ROW WHEN (((old.name IS DISTINCT FROM new.name) OR (old.description IS DISTINCT FROM new.description) OR (old.visibility IS DISTINCT FROM new.visibility))) EXECUTE FUNCTION public.chat_fcgi_rooms_changed();
+
+--
+-- Name: sessions sessions_fcgi_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER sessions_fcgi_delete AFTER DELETE ON public.sessions FOR EACH ROW WHEN ((old.expires_at > now())) EXECUTE FUNCTION public.chat_fcgi_sessions_changed();
+
+--
+-- Name: sessions sessions_fcgi_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER sessions_fcgi_truncate AFTER TRUNCATE ON public.sessions FOR EACH STATEMENT EXECUTE FUNCTION public.chat_fcgi_truncated();
+
+--
+-- Name: sessions sessions_fcgi_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER sessions_fcgi_update AFTER UPDATE ON public.sessions FOR EACH ROW WHEN (((new.expires_at < old.expires_at) OR (new.user_id <> old.user_id) OR (new.token_hash <> old.token_hash))) EXECUTE FUNCTION public.chat_fcgi_sessions_changed();
+
+--
 -- Name: user_rooms user_rooms_direct_check; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER user_rooms_direct_check BEFORE INSERT OR UPDATE OF user_id, room_id ON public.user_rooms FOR EACH ROW EXECUTE FUNCTION public.chat_direct_members_check();
 
 --
+-- Name: user_rooms user_rooms_fcgi_insert_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER user_rooms_fcgi_insert_delete AFTER INSERT OR DELETE ON public.user_rooms FOR EACH ROW EXECUTE FUNCTION public.chat_fcgi_rooms_of_user_changed();
+
+--
+-- Name: user_rooms user_rooms_fcgi_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER user_rooms_fcgi_truncate AFTER TRUNCATE ON public.user_rooms FOR EACH STATEMENT EXECUTE FUNCTION public.chat_fcgi_truncated();
+
+--
+-- Name: user_rooms user_rooms_fcgi_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER user_rooms_fcgi_update AFTER UPDATE ON public.user_rooms FOR EACH ROW WHEN (((old.role IS DISTINCT FROM new.role) OR (old.last_read_seq IS DISTINCT FROM new.last_read_seq) OR (old.user_id <> new.user_id))) EXECUTE FUNCTION public.chat_fcgi_rooms_of_user_changed();
+
+--
 -- Name: user_rooms user_rooms_read_start; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER user_rooms_read_start BEFORE INSERT ON public.user_rooms FOR EACH ROW EXECUTE FUNCTION public.chat_read_start();
+
+--
+-- Name: users users_fcgi_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_fcgi_delete AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.chat_fcgi_user_changed();
+
+--
+-- Name: users users_fcgi_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_fcgi_truncate AFTER TRUNCATE ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.chat_fcgi_truncated();
+
+--
+-- Name: users users_fcgi_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_fcgi_update AFTER UPDATE ON public.users FOR EACH ROW WHEN (((old.banned_at IS DISTINCT FROM new.banned_at) OR (old.site_admin IS DISTINCT FROM new.site_admin) OR (old.username IS DISTINCT FROM new.username) OR (old.password_hash IS DISTINCT FROM new.password_hash))) EXECUTE FUNCTION public.chat_fcgi_user_changed();
 
 --
 -- Name: direct_rooms direct_rooms_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -739,6 +811,42 @@ GRANT ALL ON FUNCTION public.chat_enter_messages(p_room text, p_since bigint, p_
 --
 
 GRANT ALL ON FUNCTION public.chat_external_user(p_sub text, p_name text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_fcgi_notify(p_kind text, p_user text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_fcgi_notify(p_kind text, p_user text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_fcgi_rooms_changed(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_fcgi_rooms_changed() TO chat_app;
+
+--
+-- Name: FUNCTION chat_fcgi_rooms_of_user_changed(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_fcgi_rooms_of_user_changed() TO chat_app;
+
+--
+-- Name: FUNCTION chat_fcgi_sessions_changed(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_fcgi_sessions_changed() TO chat_app;
+
+--
+-- Name: FUNCTION chat_fcgi_truncated(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_fcgi_truncated() TO chat_app;
+
+--
+-- Name: FUNCTION chat_fcgi_user_changed(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_fcgi_user_changed() TO chat_app;
 
 --
 -- Name: FUNCTION chat_housekeeping(); Type: ACL; Schema: public; Owner: -
@@ -1140,6 +1248,12 @@ GRANT ALL ON FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_c
 
 REVOKE ALL ON FUNCTION public.chat_send_message(p_user text, p_room text, p_content text, p_client_id text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_send_message(p_user text, p_room text, p_content text, p_client_id text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_session_check(p_hash bytea, p_ttl integer, OUT user_id text, OUT expires_s bigint); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_session_check(p_hash bytea, p_ttl integer, OUT user_id text, OUT expires_s bigint) TO chat_app;
 
 --
 -- Name: FUNCTION chat_session_open(u public.users, p_room text, p_hash bytea, p_ttl integer); Type: ACL; Schema: public; Owner: -

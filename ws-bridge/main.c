@@ -318,8 +318,7 @@ static int app_start(struct app *a)
 	if (cfg->ws_listen[0]) {
 		socket_perms(cfg->ws_listen);
 		log_info("listening on %s", cfg->ws_listen);
-	}
-	else
+	} else
 		log_info("listening on 127.0.0.1:%ld", cfg->ws_port);
 	a->run.bridge = &a->bridge;
 	a->run.conns = &a->conns;

@@ -263,6 +263,21 @@ export async function waitFor(fn, timeoutMs = 30_000, stepMs = 200) {
   }
 }
 
+/**
+ * Asserts that token is refused (401 unauthorized) on urlPath, polling for
+ * at most 5 s: a logout, a ban or a password change reaches the chat-fcgi
+ * workers that cached the session through NOTIFY chat_fcgi within about
+ * 100 ms (docs/security.md), not before the answer that ended it.
+ */
+export async function refusedSoon(token, urlPath = '/api/me') {
+  let r = await api('GET', urlPath, { token });
+  for (const end = Date.now() + 5_000; r.status !== 401 && Date.now() < end;) {
+    await new Promise((res) => setTimeout(res, 10));
+    r = await api('GET', urlPath, { token });
+  }
+  fails(r, 401, 'unauthorized');
+}
+
 /** Returns the Set-Cookie header lines of a response. */
 export function setCookies(r) {
   if (typeof r.headers.getSetCookie === 'function') return r.headers.getSetCookie();

@@ -29,11 +29,11 @@ static struct fake {
 	int fd, peer;
 	unsigned char *pend; /* lws's buflist_out: the rest of a short send */
 	size_t pend_len;
-	int armed;                 /* writable callback asked for */
-	unsigned writes, sends;    /* lws_write calls; send() calls */
-	unsigned arms;             /* lws_callback_on_writable calls */
-	int killed, close_reason;  /* lws_set_timeout(KILL), lws_close_reason */
-	int fail;                  /* send() fails (a reset peer) */
+	int armed;                /* writable callback asked for */
+	unsigned writes, sends;   /* lws_write calls; send() calls */
+	unsigned arms;            /* lws_callback_on_writable calls */
+	int killed, close_reason; /* lws_set_timeout(KILL), lws_close_reason */
+	int fail;                 /* send() fails (a reset peer) */
 } fk;
 
 /* Stands for the struct lws of the session's WebSocket: never looked into. */
@@ -136,8 +136,7 @@ void lws_set_timeout(struct lws *wsi, enum pending_timeout reason, int secs)
 
 void lws_close_reason(struct lws *wsi, enum lws_close_status status, unsigned char *buf,
 		      size_t len);
-void lws_close_reason(struct lws *wsi, enum lws_close_status status, unsigned char *buf,
-		      size_t len)
+void lws_close_reason(struct lws *wsi, enum lws_close_status status, unsigned char *buf, size_t len)
 {
 	(void)buf;
 	(void)len;
