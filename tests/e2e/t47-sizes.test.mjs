@@ -13,12 +13,8 @@ afterEach(closeAll);
 
 const enc = encodeURIComponent;
 
-/** The raw text of a response body (key order is part of what is compared). */
-async function raw(token, urlPath) {
-  const r = await api('GET', urlPath, { token });
-  assert.equal(r.status, 200, r.text);
-  return r;
-}
+/** The data of a GET (parsed in order: key order is compared too). */
+const get = async (token, urlPath) => ok(await api('GET', urlPath, { token }));
 
 test('GET /api/me lists every room exactly as GET /api/rooms/{id} shows it', async () => {
   const alice = await join('sz_alice');
@@ -39,7 +35,7 @@ test('GET /api/me lists every room exactly as GET /api/rooms/{id} shows it', asy
   rooms.push(dm);
   for (const r of rooms) {
     if (r.id !== priv.id && r.id !== dm.id && r.created_by !== alice.user.id) {
-      ok(await api('POST', '/api/join', { token: alice.token, body: { room_id: r.id } }), 200);
+      ok(await api('POST', '/api/join', { token: alice.token, body: { username: alice.user.username, room_id: r.id } }), 201);
     }
   }
   // Every kind of read state: unread from others, deletions after the
@@ -60,12 +56,12 @@ test('GET /api/me lists every room exactly as GET /api/rooms/{id} shows it', asy
   const sb = (await connect(bob.token)).socket;
   await joinRoom(sb, rooms[0].id);
 
-  const me = JSON.parse((await raw(alice.token, '/api/me')).text);
+  const me = await get(alice.token, '/api/me');
   const ids = me.rooms.map((r) => r.id);
   assert.deepEqual([...ids].sort(), rooms.map((r) => r.id).sort(), 'every room of alice, once');
   for (const r of me.rooms) {
     assertRoom(r);
-    const one = JSON.parse((await raw(alice.token, `/api/rooms/${enc(r.id)}`)).text).room;
+    const one = (await get(alice.token, `/api/rooms/${enc(r.id)}`)).room;
     assert.deepEqual(r, one, `room ${r.name}`);
     assert.deepEqual(Object.keys(r), Object.keys(one), `key order of ${r.name}`);
   }
@@ -83,7 +79,7 @@ test('GET /api/me lists every room exactly as GET /api/rooms/{id} shows it', asy
   // The same list in the CONNECT ack.
   // The same list in the CONNECT ack (alice now online: read /api/me again).
   const conn = await connect(alice.token);
-  const me2 = JSON.parse((await raw(alice.token, '/api/me')).text);
+  const me2 = await get(alice.token, '/api/me');
   assert.deepEqual(conn.connected.rooms, me2.rooms, 'CONNECT carries the same rooms');
 });
 
