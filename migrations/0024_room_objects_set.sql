@@ -10,7 +10,7 @@
 -- count as lateral subqueries of its own query (two index probes per room
 -- of the same plan, and none at all for a room read to its end), and
 -- splices role and unread into the object as chat_room_personal does, so
--- the JSON is the same byte for byte (tests/e2e t34 and t38; a direct
+-- the JSON is the same byte for byte (tests/e2e t34 and t47; a direct
 -- room, rare in a list, still goes through chat_room_personal for its
 -- peer). The member and online counts stay the view's per-room
 -- subqueries: written as aggregates over every member row of the rooms
