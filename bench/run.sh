@@ -22,7 +22,9 @@
 # for a user in 500 rooms, each with unread messages; GET /api/rooms/{id}
 # and GET /api/me for a member of a room of 100k messages, 100k unread;
 # search in a room of 1M messages for a rare word, a word in 1000
-# messages and a word in every message.
+# messages and a word in every message; history pages of that room; a
+# room of 10,000 members (its Room object, the first and last page of its
+# member list).
 #
 # Environment:
 #   BENCH_STATE_DIR   state dir of the benchmark stack (var/bench)
@@ -184,7 +186,7 @@ sql() {
 
 # The read-state and search set (--read): seeded straight in SQL.
 read_set() {
-  local uid other r100k r1m small
+  local uid other r100k r10k r1m small
   uid=$(curl -sf "$url/api/me" -H "Authorization: Bearer $token" | sed -n 's/.*"user" *: *{ *"id" *: *"\([^"]*\)".*/\1/p')
   [ -n "$uid" ] || { echo "bench: no user id for the token" >&2; failed+=(read-set); return; }
   # Baselines of the same run: the user in one room, searching a small room.
@@ -240,6 +242,24 @@ read_set() {
   wrk_run read-room-100k "/api/rooms/$r100k"
   wrk_run read-me-500-100k /api/me
 
+  # Issue 16 item 7: a room of 10,000 members, half of them online (presence
+  # rows on the live bridge, as connected clients would have).
+  say "read set: seeding a room of 10000 members, 5000 online"
+  r10k=$(sql "INSERT INTO rooms (name, visibility, created_by)
+                VALUES ('rb10k-$stamp', 'public', '$other') RETURNING id")
+  sql "INSERT INTO users (username) SELECT 'rb10k-$stamp-' || g FROM generate_series(1, 10000) g;
+       INSERT INTO user_rooms (user_id, room_id)
+         SELECT id, '$r10k' FROM users WHERE username LIKE 'rb10k-$stamp-%';
+       INSERT INTO user_rooms (user_id, room_id) VALUES ('$uid', '$r10k');
+       INSERT INTO presence (bridge_id, conn_id, user_id)
+         SELECT (SELECT id FROM bridges ORDER BY heartbeat_at DESC LIMIT 1), 'rb10k-' || u.id, u.id
+           FROM users u WHERE u.username LIKE 'rb10k-$stamp-%' AND right(u.username, 1) IN ('0', '2', '4', '6', '8');
+       ANALYZE" >/dev/null
+  say "read set: the 10k room: $(curl -sf "$url/api/rooms/$r10k" -H "Authorization: Bearer $token" | sed -n 's/.*"member_count" *: *\([0-9]*\), *"online_count" *: *\([0-9]*\).*/members \1, online \2/p')"
+  wrk_run size-room-10k "/api/rooms/$r10k"
+  wrk_run size-users-10k-first "/api/users/$r10k?limit=100"
+  wrk_run size-users-10k-last "/api/users/$r10k?limit=100&offset=9900"
+
   say "read set: seeding a room of 1000000 messages (about a minute)"
   r1m=$(sql "INSERT INTO rooms (name, visibility, created_by, last_seq)
                VALUES ('rb1m-$stamp', 'public', '$other', 1000000) RETURNING id")
@@ -250,6 +270,11 @@ read_set() {
            FROM generate_series(1, 1000000) g;
        ANALYZE messages" >/dev/null
   sql "VACUUM ANALYZE messages" >/dev/null
+  # History paging at a million messages: the newest page, and a page from
+  # the middle (before=500000), against the same page of the small room.
+  wrk_run size-history-small "/api/messages/$small?limit=50"
+  wrk_run size-history-1m-newest "/api/messages/$r1m?limit=50"
+  wrk_run size-history-1m-middle "/api/messages/$r1m?before=500000&limit=50"
   wrk_run search-1m-rare "/api/messages/$r1m/search?q=needle"
   wrk_run search-1m-1000 "/api/messages/$r1m/search?q=w42"
   wrk_run search-1m-all "/api/messages/$r1m/search?q=common"

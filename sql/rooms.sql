@@ -225,18 +225,43 @@ END
 $function$;
 
 -- chat_member_rooms_json(p_user text)
--- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql migrations/0021_read_state.sql
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql migrations/0021_read_state.sql migrations/0024_room_objects_set.sql
 CREATE OR REPLACE FUNCTION public.chat_member_rooms_json(p_user text)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
 AS $function$
 BEGIN
-    RETURN (SELECT coalesce(json_agg(chat_room_personal(o.obj, ur.role, o.id, p_user,
-                                                        ur.last_read_seq)
-                                     ORDER BY ur.joined_at, o.id), '[]'::json)
-              FROM user_rooms ur JOIN chat_room_objects o ON o.id = ur.room_id
-             WHERE ur.user_id = p_user);
+    RETURN (
+        SELECT coalesce(json_agg(
+                   CASE WHEN o.visibility = 'direct' THEN
+                       chat_room_personal(o.obj, ur.role, o.id, p_user, ur.last_read_seq)
+                   ELSE
+                       -- As chat_room_personal splices them.
+                       (left(o.obj::text, -1) || ', "role" : ' || to_json(ur.role)::text
+                        || ', "unread" : ' || rd.unread::text || '}')::json
+                   END
+                   ORDER BY ur.joined_at, ur.room_id), '[]'::json)
+          FROM user_rooms ur
+          JOIN rooms r ON r.id = ur.room_id
+          JOIN chat_room_objects o ON o.id = ur.room_id
+          -- chat_read_pos: nothing after the stored position, no probe.
+          CROSS JOIN LATERAL (
+              SELECT CASE WHEN ur.last_read_seq >= r.last_seq THEN ur.last_read_seq
+                     ELSE greatest(ur.last_read_seq,
+                                   coalesce((SELECT m.seq FROM messages m
+                                              WHERE m.room_id = ur.room_id
+                                                AND m.user_id = ur.user_id
+                                              ORDER BY m.seq DESC LIMIT 1), 0)) END AS pos) p
+          -- chat_unread.
+          CROSS JOIN LATERAL (
+              SELECT CASE WHEN p.pos >= r.last_seq THEN 0
+                     ELSE greatest(r.last_seq - p.pos
+                                   - (SELECT count(*) FROM messages d
+                                       WHERE d.room_id = ur.room_id AND d.seq > p.pos
+                                         AND d.seq <= r.last_seq AND d.content IS NULL), 0)
+                     END AS unread) rd
+         WHERE ur.user_id = p_user);
 END
 $function$;
 

@@ -494,6 +494,12 @@ CREATE UNIQUE INDEX user_rooms_one_owner_key ON public.user_rooms USING btree (r
 CREATE INDEX user_rooms_room_idx ON public.user_rooms USING btree (room_id, user_id);
 
 --
+-- Name: user_rooms_room_joined_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX user_rooms_room_joined_idx ON public.user_rooms USING btree (room_id, joined_at, user_id);
+
+--
 -- Name: users_external_id_key; Type: INDEX; Schema: public; Owner: -
 --
 
