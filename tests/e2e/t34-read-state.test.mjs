@@ -110,7 +110,7 @@ async function eventually(cond, what, ms = 10_000) {
   }
 }
 
-test('GET /api/rooms: a read position moved shows at once however warm the cached pages; a new message within the cache time', async () => {
+test('GET /api/rooms: a read position moved shows on every worker without waiting for the cache time; a new message within it', async () => {
   const alice = await join('rs_calice');
   const room = await createRoom(alice.token, 'rs_cache');
   const bob = await join('rs_cbob', { room_id: room.id });
@@ -124,7 +124,13 @@ test('GET /api/rooms: a read position moved shows at once however warm the cache
     return true;
   }, 'every worker lists unread 1 (CHAT_ROOMS_CACHE_MS)');
   ok(await markRead(bob.token, room.id, { seq: 1 }));
-  for (let i = 0; i < 12; i++) assert.equal((await listed(bob.token, room.id, page)).unread, 0, `GET ${i} after mark read`);
+  // The worker that took the mark drops its pages at once; the others when
+  // the NOTIFY chat_fcgi of the read position reaches them (milliseconds,
+  // sesscache.h), so a request racing it may still see the old page.
+  await eventually(async () => {
+    for (let i = 0; i < 12; i++) if ((await listed(bob.token, room.id, page)).unread !== 0) return false;
+    return true;
+  }, 'every worker lists unread 0 after mark read', 3_000);
 });
 
 test('a deleted message leaves the unread counts, whoever deletes it, once', async () => {
