@@ -244,6 +244,25 @@ export async function sendWs(socket, roomId, message, extra = {}) {
   return a.message;
 }
 
+/**
+ * Waits until every bridge, the stack's and those on extraPorts, has both
+ * its database connections (/healthz 200). After PostgreSQL restarts, each
+ * bridge reconnects on its own backoff (up to 5 s), so one bridge can take
+ * events again well before another.
+ */
+export async function bridgesUp(extraPorts = [], timeout = 30_000) {
+  const ports = [...Array(STACK_BRIDGES).keys()].map((i) => BRIDGE_PORT + i).concat(extraPorts);
+  const end = Date.now() + timeout;
+  for (const port of ports) {
+    for (;;) {
+      const status = await fetch(`${direct(port)}/healthz`).then((r) => r.status, () => 0);
+      if (status === 200) break;
+      assert.ok(Date.now() < end, `bridge on ${port}: /healthz ${status}, not 200 within ${timeout} ms`);
+      await sleep(100);
+    }
+  }
+}
+
 /** GET /api/users/{room}: the member with this id (undefined when none). */
 export async function member(token, roomId, userId) {
   const d = ok(await api('GET', `/api/users/${encodeURIComponent(roomId)}`, { token }));

@@ -1,16 +1,19 @@
 // t19-sio-db-restart -- PostgreSQL stops and starts again while WebSocket
 // clients stay connected to two bridges (the stack's through nginx, and an
 // extra one). Keep this family last: it stops the database of the shared stack.
-import { test } from 'node:test';
+import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { api, ok, join, createRoom, history, stack, waitFor, show } from './lib.mjs';
 import {
   connect, connectError, closeAll, collect, ack, ackFails, joinRoom, sendWs, member, sleep,
-  extraBridge, PsqlSession, conninfo, psql,
+  extraBridge, PsqlSession, conninfo, psql, bridgesUp,
 } from './sio.mjs';
 
 const B = extraBridge();
+
+// Every test starts with every bridge connected to the database again.
+beforeEach(() => bridgesUp([B.bridge.port]));
 
 /** Retries fn until it returns a truthy value (bounded); returns it. */
 async function retry(fn, timeoutMs, what) {
@@ -106,7 +109,8 @@ test('db restart: acks fail with db_unavailable during the outage; afterwards th
   for (const [i, d] of drops.entries()) assert.deepEqual(d.items, [], `connection ${i} stayed connected`);
   for (const s of sockets) assert.ok(s.connected);
   assert.equal((await member(owner.token, room.id, listeners[2].user.id)).online, true);
-  // New connections work again.
+  // New connections work again, on every bridge once each has reconnected.
+  await bridgesUp([B.bridge.port]);
   const { connected } = await connect(late.token);
   assert.equal(connected.user.id, late.user.id);
   // And a last message after all that arrives everywhere, once.
@@ -198,14 +202,43 @@ test('a connection closed while the database is down: the user goes offline once
  * the connection before the client hears of the commit. Returns what
  * send() resolved with, PostgreSQL started again. One at a time: a COMMIT
  * that NOTIFYs holds the notification queue's lock while it waits.
+ *
+ * Two races are closed first. The checkpointer applies
+ * synchronous_standby_names some time after the reload, so a probe commit
+ * must be seen waiting before send() starts. And any other commit that
+ * waits meanwhile (a bridge's presence heartbeat on the same pipelined
+ * connection, or a NOTIFY holding the queue's lock) would hold send()'s
+ * statement back: such waits are cancelled (the commit stays, the client
+ * gets a WARNING), so only the send is left waiting.
  */
 async function hiddenCommit(app, send) {
   psql("ALTER SYSTEM SET synchronous_standby_names = 'chat_t19_nobody'");
   psql('SELECT pg_reload_conf()');
+  const waiting = (where) => `SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND ${where}`;
+  const cancelOthers = () => psql(`SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND pid <> pg_backend_pid() AND query NOT LIKE '%chat_send%'`);
   let stopped = false;
   try {
+    const probe = await PsqlSession.open({ app: 'chat_t19_probe' });
+    try {
+      let pending = null;
+      await retry(async () => {
+        // A commit that writes WAL; one that did not wait (the setting not
+        // yet in effect) ends, and another is tried.
+        pending ??= probe.run('BEGIN; CREATE TEMP TABLE chat_t19_probe (x int) ON COMMIT DROP; COMMIT').catch(() => {}).then(() => { pending = null; });
+        await sleep(100);
+        if (psql(waiting("application_name = 'chat_t19_probe'")) !== '1') return false;
+        cancelOthers();
+        return true;
+      }, 20_000, 'a commit waits for the standby (synchronous_standby_names in effect)');
+      await pending;
+    } finally {
+      probe.end();
+    }
     const p = send();
-    await retry(() => psql(`SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE '%chat_send%' AND application_name = '${app}'`) === '1', 20_000, `the ${app} send waits for the standby`);
+    await retry(() => {
+      cancelOthers();
+      return psql(waiting(`query LIKE '%chat_send%' AND application_name = '${app}'`)) === '1';
+    }, 20_000, `the ${app} send waits for the standby`);
     psql('ALTER SYSTEM RESET synchronous_standby_names'); // read at the next start
     stack('pg-stop');
     stopped = true;
