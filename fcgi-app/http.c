@@ -1,6 +1,7 @@
 /* http.c -- one FastCGI request: its parameters, its body, its answer. */
 #include "http.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "cfg.h"
 #include "envelope.h"
+#include "fcgiout.h"
 #include "log.h"
 
 static const char *http_param(FCGX_Request *f, const char *name)
@@ -161,11 +163,29 @@ int http_send(struct http_req *r, int status, const char *extra_headers, const c
 int http_send_typed(struct http_req *r, int status, const char *type, const char *extra_headers,
 		    const char *body, size_t len)
 {
-	FCGX_Stream *out = r->fcgi->out;
+	struct iovec part = { (void *)(uintptr_t)body, len };
+
+	return http_send_parts(r, status, type, extra_headers, &part, 1);
+}
+
+int http_send_parts(struct http_req *r, int status, const char *type, const char *extra_headers,
+		    const struct iovec *body, int nbody)
+{
+	struct iovec parts[FCGIOUT_PARTS_MAX];
 	char head[2048];
+	size_t len = 0;
 	int n;
 
-	/* libfcgi's own printf knows no %zu: format here, then write. */
+	if (r->ended) {
+		log_err("a second answer (%d) for request '%s' dropped", status, r->id);
+		return -1;
+	}
+	if (nbody < 0 || nbody >= FCGIOUT_PARTS_MAX) {
+		log_err("answer of %d parts for request '%s'", nbody, r->id);
+		return -1;
+	}
+	for (int i = 0; i < nbody; i++)
+		len += body[i].iov_len;
 	n = snprintf(head, sizeof(head),
 		     "Status: %d %s\r\n"
 		     "Content-Type: %s\r\n"
@@ -181,11 +201,12 @@ int http_send_typed(struct http_req *r, int status, const char *type, const char
 		log_err("response header too long for request '%s'", r->id);
 		return -1;
 	}
-	if (FCGX_PutStr(head, n, out) < 0)
-		return -1;
-	if (len && FCGX_PutStr(body, (int)len, out) < 0)
-		return -1;
-	return 0;
+	parts[0] = (struct iovec){ head, (size_t)n };
+	if (nbody > 0)
+		memcpy(parts + 1, body, (size_t)nbody * sizeof(*body));
+	/* Whatever happens now, the request is over (fcgiout.h). */
+	r->ended = 1;
+	return fcgiout_end(r->fcgi->ipcFd, r->fcgi->requestId, parts, nbody + 1) ? -1 : 0;
 }
 
 int http_send_error(struct http_req *r, enum err_code code, const char *message, const char *field,

@@ -10,6 +10,7 @@
 #include "cfg.h"
 #include "check.h"
 #include "cli.h"
+#include "fcgiout.h"
 #include "listener.h"
 #include "log.h"
 #include "logsink.h"
@@ -116,8 +117,12 @@ static int serve(void *arg, const struct pool_worker *w)
 	log_info("worker ready");
 	pool_worker_ready(&me);
 	while (serve_accept(&api, &req) == 0) {
-		api_handle(&api, &req);
-		FCGX_Finish_r(&req);
+		/* An answer written whole (fcgiout.h) already ended the request:
+		 * finishing it would write the end again. */
+		if (api_handle(&api, &req))
+			fcgiout_release(&req);
+		else
+			FCGX_Finish_r(&req);
 	}
 	FCGX_Free(&req, 1);
 	api_release(&api);
