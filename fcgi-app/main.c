@@ -107,6 +107,8 @@ static int serve(void *arg, const struct pool_worker *w)
 	FCGX_Request req;
 
 	(void)slot;
+	if (sc->cfg->fcgi_sched_batch)
+		(void)pool_sched_batch(); /* a worker under the default policy still serves */
 	if (api_init(&api, sc->cfg, sc->metrics, sc->slots))
 		return 1;
 	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0 || pool_listen_nonblock(0)) {
