@@ -400,6 +400,92 @@ static void test_http_send_through_libfcgi(void **state)
 	free(page);
 }
 
+/* A copy of list (NULL-terminated) as libfcgi's envp: writable strings. */
+static char **env_dup(const char *const *list)
+{
+	size_t n = 0;
+	char **v;
+
+	while (list[n])
+		n++;
+	v = calloc(n + 1, sizeof(*v));
+	assert_non_null(v);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = strdup(list[i]);
+		assert_non_null(v[i]);
+	}
+	return v;
+}
+
+static void env_free(char **v)
+{
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* http_req_init's one pass: FCGX_GetParam's answers (the first entry of a name, whole names only). */
+static void test_http_req_params(void **state)
+{
+	static const char *const env1[] = { "HTTP_COOKIE2=x",
+					    "REQUEST_METHOD=GET",
+					    "HTTP_COOKIE=a=b",
+					    "HTTP_COOKIE=second",
+					    "SCRIPT_NAME=/api/x",
+					    "QUERY_STRING=",
+					    "NOEQUALS",
+					    "=",
+					    "HTTP_ORIGIN=https://o",
+					    "REQUEST_METHODX=PUT",
+					    "REMOTE_ADDR=::1",
+					    NULL };
+	static const char *const env2[] = { "SCRIPT_NAME=/s",
+					    "DOCUMENT_URI=/api/rooms",
+					    "CONTENT_LENGTH=12",
+					    "CONTENT_TYPE=application/json",
+					    "HTTP_AUTHORIZATION=Bearer t",
+					    NULL };
+	static const char *const env3[] = { NULL };
+	static const char *const names[] = { "REQUEST_METHOD",     "DOCUMENT_URI", "SCRIPT_NAME",
+					     "QUERY_STRING",       "CONTENT_TYPE", "CONTENT_LENGTH",
+					     "HTTP_AUTHORIZATION", "HTTP_COOKIE",  "REMOTE_ADDR",
+					     "HTTP_ORIGIN" };
+	const char *const *envs[] = { env1, env2, env3 };
+	FCGX_Request fr;
+	struct http_req r;
+
+	(void)state;
+	for (size_t k = 0; k < 3; k++) {
+		const char *want[10];
+
+		memset(&fr, 0, sizeof(fr));
+		fr.envp = env_dup(envs[k]);
+		http_req_init(&r, &fr, 1, 2);
+		/* What the per-name scans gave. */
+		for (size_t i = 0; i < 10; i++)
+			want[i] = FCGX_GetParam(names[i], fr.envp);
+		assert_string_equal(r.method, want[0] ? want[0] : "");
+		assert_string_equal(r.path, want[1] ? want[1] : want[2] ? want[2] : "");
+		assert_string_equal(r.query, want[3] ? want[3] : "");
+		assert_ptr_equal(r.content_type, want[4]);
+		assert_ptr_equal(r.content_length, want[5]);
+		assert_ptr_equal(r.authorization, want[6]);
+		assert_ptr_equal(r.cookie, want[7]);
+		assert_ptr_equal(r.remote_addr, want[8]);
+		assert_ptr_equal(r.origin, want[9]);
+		if (k == 0) {
+			assert_string_equal(r.method, "GET");
+			assert_string_equal(r.cookie, "a=b");
+			assert_string_equal(r.path, "/api/x");
+			assert_string_equal(r.remote_addr, "::1");
+			assert_string_equal(r.id, "1-2");
+		} else if (k == 1) {
+			assert_string_equal(r.path, "/api/rooms");
+		}
+		env_free(fr.envp);
+	}
+}
+
 /* A body left unread: libfcgi's lingering close (shutdown, then reading until the peer closes). */
 static void test_unread_body_lingers(void **state)
 {
@@ -426,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_parts_out_of_range),
 		cmocka_unit_test(test_http_send_through_libfcgi),
 		cmocka_unit_test(test_unread_body_lingers),
+		cmocka_unit_test(test_http_req_params),
 	};
 
 	if (FCGX_Init() != 0)
