@@ -39,7 +39,7 @@ void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned pid, unsigne
 		&r->origin,         &script,
 	};
 
-	memset(r, 0, sizeof(r[0]));
+	memset(r, 0, sizeof(*r));
 	r->fcgi = fcgi;
 	/* One pass over the environment (about 40 entries from nginx), not
 	 * one FCGX_GetParam scan per name; as FCGX_GetParam, the first entry
