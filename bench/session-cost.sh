@@ -21,25 +21,8 @@ tree=$(cd "${1:-$here/..}" && pwd)
 cd "$tree"
 export CHAT_STATE_DIR=var/sbench
 export CHAT_PORT=${BENCH_PORT:-19380}
-# shellcheck source=bench/stack-env.sh
-. bench/stack-env.sh
-url=http://127.0.0.1:$CHAT_PORT
-stack=deploy/local/stack.sh
-trap '"$stack" stop >/dev/null 2>&1 || true' EXIT
-"$stack" stop >/dev/null 2>&1 || true
-rm -rf "$CHAT_STATE_DIR"
-"$stack" start >&2
-
-token=$(build/chat-bench --scenario token --url "$url" --room general --label wrk)
-for ((i = 0; i < 50; i++)); do
-  curl -sf -o /dev/null -X POST "$url/api/rooms" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -d "{\"room_name\":\"seed-$i\",\"description\":\"bench seed room\"}"
-done
-
-fcgi=$(pgrep -d ' ' -f "$tree/build/chat-fcgi" || true)
-workers=$(for p in $fcgi; do if [ -z "$(pgrep -P "$p" || true)" ]; then echo "$p"; fi; done | tr '\n' ' ')
-nginx=$(pgrep -d ' ' -P "$(cat "$CHAT_STATE_DIR/run/nginx.pid")" || true)
-pg=$(pgrep -d ' ' -P "$(head -1 "$CHAT_STATE_DIR/pg/postmaster.pid")" || true)
+# shellcheck source=bench/rooms-lib.sh
+. "$here/rooms-lib.sh"
 
 wrk_reqs() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p'; }
 run_wrk() { WRK_TOKEN=$token WRK_METHOD=GET wrk -t2 -c50 -d6s --timeout 10s -s bench/wrk/api.lua "$url/api/rooms"; }
@@ -60,18 +43,6 @@ awk -v n="$n" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { c[$NF] += $4 } EN
   /tmp/sbench-strace.* | sort -k2 -nr
 rm -f /tmp/sbench-strace.*
 
-# ticks (utime + stime) of the given pids
-ticks() {
-  local t=0 p f
-  for p in "$@"; do
-    if [ -r "/proc/$p/stat" ]; then
-      f=$(sed 's/.*) //' "/proc/$p/stat")
-      t=$((t + $(echo "$f" | awk '{print $12 + $13}')))
-    fi
-  done
-  echo "$t"
-}
-hz=$(getconf CLK_TCK)
 echo "== wrk without strace: CPU per request" >&2
 # shellcheck disable=SC2086
 a_f=$(ticks $workers) a_n=$(ticks $nginx) a_p=$(ticks $pg)

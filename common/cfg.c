@@ -85,6 +85,9 @@ static const struct cfg_long cfg_longs[] = {
 	{ "CHAT_SESSION_CACHE_MS", CFG_FIELD(session_cache_ms), 2000, 0, 60000 },
 	{ "CHAT_DB_TIMEOUT", CFG_FIELD(db_timeout), 5, 1, 300 },
 	{ "CHAT_FCGI_WORKERS", CFG_FIELD(fcgi_workers), 0, 0, 256 },
+	/* A worker woken by nginx's connect waits for nginx to write the
+	 * request instead of preempting it (fcgi-app/pool.h, pool_sched_batch). */
+	{ "CHAT_FCGI_SCHED_BATCH", CFG_FIELD(fcgi_sched_batch), 1, 0, 1 },
 	/* Argon2id's cost, measured in docs/security.md (bench/pwhash). */
 	{ "CHAT_PWHASH_OPSLIMIT", CFG_FIELD(pwhash_opslimit), 3, 1, 32 },
 	{ "CHAT_PWHASH_MEMLIMIT", CFG_FIELD(pwhash_memlimit), 32L << 20, 1L << 20, 4096L << 20 },

@@ -41,6 +41,7 @@ struct cfg {
 	long session_cache_ms;      /* CHAT_SESSION_CACHE_MS: a session check's reuse, 0 = off */
 	long db_timeout;            /* CHAT_DB_TIMEOUT: connect and statement seconds */
 	long fcgi_workers;          /* CHAT_FCGI_WORKERS: 0 serves in-process */
+	long fcgi_sched_batch;      /* CHAT_FCGI_SCHED_BATCH: workers run SCHED_BATCH */
 	long pwhash_opslimit;       /* CHAT_PWHASH_OPSLIMIT: Argon2id passes */
 	long pwhash_memlimit;       /* CHAT_PWHASH_MEMLIMIT: bytes per hash */
 	long pwhash_max_concurrent; /* CHAT_PWHASH_MAX_CONCURRENT: hashes at once, 0 = one per CPU */

@@ -49,8 +49,11 @@ void api_db_input(struct api *a);
 
 /*
  * Answers one accepted request completely, whatever it holds; every
- * failure becomes an error envelope. The caller finishes the request.
+ * failure becomes an error envelope. Returns nonzero when the answer also
+ * ended the FastCGI request (http_send_parts): the caller then releases it
+ * with fcgiout_release; else (nothing could be sent) it finishes it with
+ * FCGX_Finish_r.
  */
-void api_handle(struct api *a, FCGX_Request *fcgi);
+int api_handle(struct api *a, FCGX_Request *fcgi);
 
 #endif

@@ -1,6 +1,7 @@
 /* http.c -- one FastCGI request: its parameters, its body, its answer. */
 #include "http.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,28 +10,53 @@
 
 #include "cfg.h"
 #include "envelope.h"
+#include "fcgiout.h"
 #include "log.h"
 
-static const char *http_param(FCGX_Request *f, const char *name)
-{
-	return FCGX_GetParam(name, f->envp);
-}
+/* The parameters http_req_init takes, as "NAME=" (the order of its fields[]). */
+#define HTTP_EQ(name) \
+	{ \
+		name "=", sizeof(name) \
+	}
+static const struct {
+	const char *eq;
+	size_t len; /* of eq */
+} http_param_eq[] = {
+	HTTP_EQ("REQUEST_METHOD"), HTTP_EQ("DOCUMENT_URI"),   HTTP_EQ("QUERY_STRING"),
+	HTTP_EQ("CONTENT_TYPE"),   HTTP_EQ("CONTENT_LENGTH"), HTTP_EQ("HTTP_AUTHORIZATION"),
+	HTTP_EQ("HTTP_COOKIE"),    HTTP_EQ("REMOTE_ADDR"),    HTTP_EQ("HTTP_ORIGIN"),
+	HTTP_EQ("SCRIPT_NAME"),
+};
+
+#define HTTP_NPARAMS (sizeof(http_param_eq) / sizeof(http_param_eq[0]))
 
 void http_req_init(struct http_req *r, FCGX_Request *fcgi, unsigned pid, unsigned long seq)
 {
+	const char *script = NULL;
+	const char **fields[HTTP_NPARAMS] = {
+		&r->method,         &r->path,          &r->query,  &r->content_type,
+		&r->content_length, &r->authorization, &r->cookie, &r->remote_addr,
+		&r->origin,         &script,
+	};
+
 	memset(r, 0, sizeof(*r));
 	r->fcgi = fcgi;
-	r->method = http_param(fcgi, "REQUEST_METHOD");
-	r->path = http_param(fcgi, "DOCUMENT_URI");
+	/* One pass over the environment (about 40 entries from nginx), not
+	 * one FCGX_GetParam scan per name; as FCGX_GetParam, the first entry
+	 * of a name wins. */
+	for (char **e = fcgi->envp; e && *e; e++) {
+		for (size_t i = 0; i < HTTP_NPARAMS; i++) {
+			const char *eq = http_param_eq[i].eq;
+
+			if ((*e)[0] == eq[0] && !*fields[i] &&
+			    strncmp(*e, eq, http_param_eq[i].len) == 0) {
+				*fields[i] = *e + http_param_eq[i].len;
+				break;
+			}
+		}
+	}
 	if (!r->path)
-		r->path = http_param(fcgi, "SCRIPT_NAME");
-	r->query = http_param(fcgi, "QUERY_STRING");
-	r->content_type = http_param(fcgi, "CONTENT_TYPE");
-	r->content_length = http_param(fcgi, "CONTENT_LENGTH");
-	r->authorization = http_param(fcgi, "HTTP_AUTHORIZATION");
-	r->cookie = http_param(fcgi, "HTTP_COOKIE");
-	r->remote_addr = http_param(fcgi, "REMOTE_ADDR");
-	r->origin = http_param(fcgi, "HTTP_ORIGIN");
+		r->path = script;
 	if (!r->method)
 		r->method = "";
 	if (!r->path)
@@ -161,11 +187,29 @@ int http_send(struct http_req *r, int status, const char *extra_headers, const c
 int http_send_typed(struct http_req *r, int status, const char *type, const char *extra_headers,
 		    const char *body, size_t len)
 {
-	FCGX_Stream *out = r->fcgi->out;
+	struct iovec part = { (void *)(uintptr_t)body, len };
+
+	return http_send_parts(r, status, type, extra_headers, &part, 1);
+}
+
+int http_send_parts(struct http_req *r, int status, const char *type, const char *extra_headers,
+		    const struct iovec *body, int nbody)
+{
+	struct iovec parts[FCGIOUT_PARTS_MAX];
 	char head[2048];
+	size_t len = 0;
 	int n;
 
-	/* libfcgi's own printf knows no %zu: format here, then write. */
+	if (r->ended) {
+		log_err("a second answer (%d) for request '%s' dropped", status, r->id);
+		return -1;
+	}
+	if (nbody < 0 || nbody >= FCGIOUT_PARTS_MAX) {
+		log_err("answer of %d parts for request '%s'", nbody, r->id);
+		return -1;
+	}
+	for (int i = 0; i < nbody; i++)
+		len += body[i].iov_len;
 	n = snprintf(head, sizeof(head),
 		     "Status: %d %s\r\n"
 		     "Content-Type: %s\r\n"
@@ -181,11 +225,12 @@ int http_send_typed(struct http_req *r, int status, const char *type, const char
 		log_err("response header too long for request '%s'", r->id);
 		return -1;
 	}
-	if (FCGX_PutStr(head, n, out) < 0)
-		return -1;
-	if (len && FCGX_PutStr(body, (int)len, out) < 0)
-		return -1;
-	return 0;
+	parts[0] = (struct iovec){ head, (size_t)n };
+	if (nbody > 0)
+		memcpy(parts + 1, body, (size_t)nbody * sizeof(*body));
+	/* Whatever happens now, the request is over (fcgiout.h). */
+	r->ended = 1;
+	return fcgiout_end(r->fcgi->ipcFd, r->fcgi->requestId, parts, nbody + 1) ? -1 : 0;
 }
 
 int http_send_error(struct http_req *r, enum err_code code, const char *message, const char *field,

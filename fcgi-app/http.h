@@ -4,6 +4,7 @@
 
 #include <fcgiapp.h>
 #include <stddef.h>
+#include <sys/uio.h>
 
 #include "err.h"
 
@@ -24,7 +25,8 @@ struct http_req {
 	char id[32];                /* request id for logs and X-Request-Id */
 	char *body;                 /* owned, NUL-terminated, after http_read_body */
 	size_t body_len;
-	int status;                       /* status sent, 0 until then */
+	int status; /* status sent, 0 until then */
+	int ended;  /* the answer and the end of the request were written (http_send_parts) */
 	char set_cookie[192];             /* a Set-Cookie line every answer carries, or "" */
 	char cors[HTTP_ORIGIN_MAX + 192]; /* CORS lines every answer carries, or "" */
 };
@@ -60,7 +62,11 @@ int http_is_json(const struct http_req *r);
 
 /*
  * Sends the status, the standard headers, extra_headers (each line ending
- * in "\r\n", or NULL) and the body. Returns 0, or -1 when the client is gone.
+ * in "\r\n", or NULL) and the body, and ends the FastCGI request
+ * (fcgiout_end: r->ended is set, and the caller releases the request with
+ * FCGX_Free instead of FCGX_Finish_r). A request is answered once: a second
+ * answer is dropped. Returns 0, or -1 when the client is gone or nothing
+ * could be sent.
  */
 int http_send(struct http_req *r, int status, const char *extra_headers, const char *body,
 	      size_t len);
@@ -68,6 +74,10 @@ int http_send(struct http_req *r, int status, const char *extra_headers, const c
 /* As http_send, with another Content-Type than JSON. */
 int http_send_typed(struct http_req *r, int status, const char *type, const char *extra_headers,
 		    const char *body, size_t len);
+
+/* As http_send_typed, the body being the concatenation of body[0, nbody), nbody < FCGIOUT_PARTS_MAX. */
+int http_send_parts(struct http_req *r, int status, const char *type, const char *extra_headers,
+		    const struct iovec *body, int nbody);
 
 /* Sends the error envelope with the code's status. Returns as http_send. */
 int http_send_error(struct http_req *r, enum err_code code, const char *message, const char *field,

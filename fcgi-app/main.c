@@ -10,6 +10,7 @@
 #include "cfg.h"
 #include "check.h"
 #include "cli.h"
+#include "fcgiout.h"
 #include "listener.h"
 #include "log.h"
 #include "logsink.h"
@@ -106,6 +107,8 @@ static int serve(void *arg, const struct pool_worker *w)
 	FCGX_Request req;
 
 	(void)slot;
+	if (sc->cfg->fcgi_sched_batch)
+		(void)pool_sched_batch(); /* a worker under the default policy still serves */
 	if (api_init(&api, sc->cfg, sc->metrics, sc->slots))
 		return 1;
 	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0 || pool_listen_nonblock(0)) {
@@ -116,8 +119,12 @@ static int serve(void *arg, const struct pool_worker *w)
 	log_info("worker ready");
 	pool_worker_ready(&me);
 	while (serve_accept(&api, &req) == 0) {
-		api_handle(&api, &req);
-		FCGX_Finish_r(&req);
+		/* An answer written whole (fcgiout.h) already ended the request:
+		 * finishing it would write the end again. */
+		if (api_handle(&api, &req))
+			fcgiout_release(&req);
+		else
+			FCGX_Finish_r(&req);
 	}
 	FCGX_Free(&req, 1);
 	api_release(&api);

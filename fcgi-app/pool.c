@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +413,18 @@ int pool_listen_nonblock(int fd)
 
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 		log_err("cannot make the FastCGI socket non-blocking: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int pool_sched_batch(void)
+{
+	struct sched_param sp;
+
+	memset(&sp, 0, sizeof(sp));
+	if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0) {
+		log_warn("cannot run under SCHED_BATCH: %s", strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -45,6 +45,19 @@ int pool_run(int workers, int grace_s, const struct pool_flags *f,
 	     int (*worker)(void *arg, const struct pool_worker *w), void *arg,
 	     unsigned long long *restarts) __attribute__((warn_unused_result));
 
+/*
+ * Puts the calling process under SCHED_BATCH (sched(7)): when nginx's
+ * connect wakes it, it does not preempt nginx, which goes on to write the
+ * request and to wait for the answer, so the worker finds the request
+ * whole at its first read. Under the default policy the woken worker took
+ * the CPU at once, found nothing to read and slept again: about 2.6
+ * context switches per request instead of 0.3, and twice the CPU per GET
+ * /api/rooms (bench/README.md, "Issue 16, round 2"). Its cost: a woken
+ * worker waits for the running task's time slice (milliseconds at most)
+ * when the CPU is busy. Any user may choose it. Returns 0, or -1 (logged).
+ */
+int pool_sched_batch(void);
+
 /* Tells the pool this worker accepts requests now (a no-op for w == NULL or the second time). */
 void pool_worker_ready(struct pool_worker *w);
 

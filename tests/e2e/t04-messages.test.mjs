@@ -96,6 +96,23 @@ test('content is stored and returned verbatim (Unicode, newlines, tabs, markup, 
   assert.deepEqual(page.messages.map((m) => m.content), samples);
 });
 
+// chat-fcgi frames an answer itself (fcgi-app/fcgiout.c): past 65528 bytes
+// it takes several FastCGI records, and past 32 KB nginx's first buffer.
+test('a history page of 5 x 4000 four-byte characters (80 KB: two FastCGI records) arrives whole, its Content-Length exact', async () => {
+  const { alice, room } = await fresh('big');
+  const samples = [];
+  for (let i = 0; i < 5; i++) samples.push(`${i}${'\u{1F600}'.repeat(3999)}`);
+  for (const s of samples) await send(alice.token, room.id, s);
+  const r = await api('GET', `/api/messages/${room.id}?limit=5`, { token: alice.token });
+  const page = ok(r);
+  assert.deepEqual(page.messages.map((m) => m.content), samples);
+  const bytes = Buffer.byteLength(r.text);
+  assert.ok(bytes > 80_000, `the page is ${bytes} bytes`);
+  assert.equal(Number(r.headers.get('content-length')), bytes);
+  assert.equal(r.headers.get('cache-control'), 'no-store');
+  assert.match(r.headers.get('x-request-id') || '', /^[0-9a-f]+-[0-9a-f]+$/);
+});
+
 test('message: 1..4000 characters counted in code points', async () => {
   const { alice, room } = await fresh();
   for (const unit of ['a', '\u00e9', '\u20ac', '\u{1F600}']) {

@@ -77,6 +77,9 @@ function syslogReceiver(sockPath, outPath) {
   return child;
 }
 
+/** The scheduling policy of pid (sched(7): 0 SCHED_OTHER, 3 SCHED_BATCH): field 41 of /proc/<pid>/stat. */
+const schedPolicy = (pid) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[38]);
+
 const semKeys = new Set();
 const read = (p) => (fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '');
 
@@ -114,6 +117,8 @@ test('spawn-fcgi -F 2: both workers answer, log to syslog at the right priority,
   assert.ok(ready, `each worker's "worker ready" reached syslog:\n${read(syslog)}`);
   assert.doesNotMatch(read(syslog), /ts=/, 'syslog stamps its own time');
   sharedKey(read(syslog), 2);
+  // CHAT_FCGI_SCHED_BATCH's default, without a pool master too (pool.h).
+  for (const p of pids) assert.equal(schedPolicy(p), 3, `worker ${p} runs under SCHED_BATCH`);
 
   for (let i = 0; i < 10; i++) {
     const r = await fcgiRequest(sock, '/api/health');
@@ -137,7 +142,7 @@ test('spawn-fcgi -n -- multiwatch -f 2: workers answer, log on stderr, a killed 
   fs.chmodSync(dir, 0o777);
   const sock = path.join(dir, 'm.sock');
   const logPath = path.join(dir, 'multiwatch.log');
-  const env = { ...stackFcgiEnv(), CHAT_FCGI_WORKERS: '0' };
+  const env = { ...stackFcgiEnv(), CHAT_FCGI_WORKERS: '0', CHAT_FCGI_SCHED_BATCH: '0' };
   const mw = run(['spawn-fcgi', '-n', '-s', sock, '-M', '0600', '--', '/usr/bin/multiwatch', '-f', '2', '--', fcgiBin()], env, logPath);
   started.push(mw.pid);
   const exited = new Promise((res) => mw.on('exit', (code, signal) => res({ code, signal })));
@@ -148,6 +153,7 @@ test('spawn-fcgi -n -- multiwatch -f 2: workers answer, log on stderr, a killed 
   }, 20_000, 50);
   assert.ok(first, `multiwatch runs two ready workers:\n${read(logPath)}`);
   sharedKey(read(logPath), 2);
+  for (const p of first) assert.equal(schedPolicy(p), 0, `worker ${p} keeps the default policy (CHAT_FCGI_SCHED_BATCH=0)`);
   for (let i = 0; i < 10; i++) assert.equal((await fcgiRequest(sock, '/api/health')).status, 200);
 
   // A worker dies: multiwatch starts another on the same socket.
@@ -230,4 +236,12 @@ test('a socket held by another process, as systemd\'s chat-fcgi.socket holds it:
   assert.ok((read(logPath).match(/msg="pool stopped/g) || []).length >= 2, `each old pool stopped:\n${read(logPath)}`);
   process.kill(holder.pid, 'SIGTERM');
   assert.ok(await waitFor(() => !procAlive(holder.pid), 15_000, 50), 'the holder stops with its chat-fcgi');
+});
+
+test('the stack\'s pool: its workers run under SCHED_BATCH (CHAT_FCGI_SCHED_BATCH=1, the default), the master under the default policy', () => {
+  const master = Number(fs.readFileSync(path.join(state, 'run/fcgi.pid'), 'utf8').trim());
+  const workers = procChildren(master);
+  assert.ok(workers.length > 0, `the pool master ${master} has workers`);
+  assert.equal(schedPolicy(master), 0);
+  for (const p of workers) assert.equal(schedPolicy(p), 3, `worker ${p} runs under SCHED_BATCH`);
 });

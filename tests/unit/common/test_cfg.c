@@ -76,6 +76,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.presence_ttl, 30);
 	assert_int_equal(c.db_timeout, 5);
 	assert_int_equal(c.fcgi_workers, 0);
+	assert_int_equal(c.fcgi_sched_batch, 1);
 	assert_string_equal(c.ws_listen, "");
 	assert_string_equal(c.bridge_id, "");
 	assert_int_equal(c.ws_port, 8081);
@@ -196,6 +197,8 @@ static void test_bad_values_rejected(void **state)
 	expect_rejected("CHAT_CLIENT_ID_MAX", "257");
 	expect_rejected("CHAT_FCGI_WORKERS", "-1");
 	expect_rejected("CHAT_FCGI_WORKERS", "257");
+	expect_rejected("CHAT_FCGI_SCHED_BATCH", "2");
+	expect_rejected("CHAT_FCGI_SCHED_BATCH", "batch");
 	expect_rejected("CHAT_WS_PORT", "0");
 	expect_rejected("CHAT_WS_PORT", "65536");
 }
