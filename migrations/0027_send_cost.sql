@@ -154,3 +154,12 @@ CREATE TRIGGER rooms_messages_key_update AFTER UPDATE ON rooms
 CREATE TRIGGER users_messages_key_update AFTER UPDATE ON users
     FOR EACH ROW WHEN (NEW.id IS DISTINCT FROM OLD.id)
     EXECUTE FUNCTION chat_messages_key_update();
+
+-- No JIT compilation in chat_send_batch. Its statements are planned
+-- without knowing the batch's size (generate_subscripts counts as 1000
+-- rows), so once messages has statistics the planner's cost of the
+-- classifying SELECT passes jit_above_cost (100000) and every call
+-- compiled it with LLVM again: about 10 ms per batch, more than the batch
+-- itself (bench/README.md, "Issue 16, round 2: durable sends"). The
+-- statements are index probes per request, which JIT never speeds up.
+ALTER FUNCTION chat_send_batch(text[], text[], text[], text[], integer[], integer[]) SET jit = off;

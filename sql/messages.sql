@@ -401,6 +401,7 @@ $function$;
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
+ SET jit TO 'off'
 AS $function$
 DECLARE
     n        integer := coalesce(cardinality(p_users), 0);

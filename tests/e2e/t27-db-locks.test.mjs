@@ -406,3 +406,21 @@ test('a room or user deleted while a message is being inserted: the delete waits
   await assert.rejects(ins, /messages_user_id_fkey/);
   assert.equal(psql(`SELECT count(*) FROM messages WHERE user_id = ${lit(u2)}`), '0');
 });
+
+test('chat_send_batch is never compiled by JIT, whatever the planner\'s cost (it was, per batch, once messages had statistics)', { skip: !!process.env.DATABASE_URL && 'DATABASE_URL: auto_explain needs a superuser' }, async () => {
+  if (psql('SELECT pg_jit_available()') !== 't') return;
+  const { r1, users: [u1, u2] } = await fourUsersTwoRooms('jt');
+  // Every plan costs more than 0: without the function's own jit = off, each
+  // of its statements would be compiled, and auto_explain would say so.
+  const sql = `LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0;
+    SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice;
+    SET jit = on; SET jit_above_cost = 0; ${batchSql([[u1, r1, 'j1'], [u2, r1, 'j2']])}`;
+  const r = spawnSync('psql', [conninfo('chat'), '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'ok,ok');
+  // One auto_explain block per statement; the caller's own SELECT (planned
+  // before the function's settings apply) is not the function's.
+  const inner = r.stderr.split('Query Text:').slice(1).filter((b) => !/FROM chat_send_batch\(/.test(b));
+  assert.ok(inner.some((b) => /INSERT INTO messages/.test(b)), `auto_explain logged the statements inside: ${r.stderr.slice(0, 2000)}`);
+  for (const b of inner) assert.doesNotMatch(b, /JIT:/, `a statement of chat_send_batch was JIT-compiled: ${b.slice(0, 300)}`);
+});
