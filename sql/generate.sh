@@ -107,6 +107,12 @@ chat_room_reads            rooms
 
 chat_send_message          messages
 chat_send_batch            messages
+chat_messages_fk_fail      messages
+chat_messages_refs_insert  messages
+chat_messages_refs_update  messages
+chat_rooms_deleted_messages messages
+chat_users_deleted_messages messages
+chat_messages_key_update   messages
 chat_messages_page         messages
 chat_messages_range        messages
 chat_message_json          messages

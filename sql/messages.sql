@@ -205,6 +205,46 @@ AS $function$
                            chat_ts(m.edited_at))::chat_message_wire)
 $function$;
 
+-- chat_messages_fk_fail(p_col text, p_val text)
+-- history: migrations/0027_send_cost.sql
+CREATE OR REPLACE FUNCTION public.chat_messages_fk_fail(p_col text, p_val text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    RAISE EXCEPTION 'insert or update on table "messages" violates foreign key constraint "messages_%_fkey"',
+                    p_col
+          USING ERRCODE = 'foreign_key_violation',
+                DETAIL = format('Key (%s)=(%s) is not present in table "%s".', p_col, p_val,
+                                CASE p_col WHEN 'room_id' THEN 'rooms' ELSE 'users' END),
+                TABLE = 'messages', CONSTRAINT = 'messages_' || p_col || '_fkey';
+END
+$function$;
+
+-- chat_messages_key_update()
+-- history: migrations/0027_send_cost.sql
+CREATE OR REPLACE FUNCTION public.chat_messages_key_update()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+BEGIN
+    IF TG_TABLE_NAME = 'rooms' THEN
+        IF EXISTS (SELECT 1 FROM messages m WHERE m.room_id = OLD.id) THEN
+            RAISE EXCEPTION 'update or delete on table "rooms" violates foreign key constraint "messages_room_id_fkey" on table "messages"'
+                  USING ERRCODE = 'foreign_key_violation',
+                        DETAIL = format('Key (id)=(%s) is still referenced from table "messages".', OLD.id);
+        END IF;
+    ELSIF EXISTS (SELECT 1 FROM messages m WHERE m.user_id = OLD.id) THEN
+        RAISE EXCEPTION 'update or delete on table "users" violates foreign key constraint "messages_user_id_fkey" on table "messages"'
+              USING ERRCODE = 'foreign_key_violation',
+                    DETAIL = format('Key (id)=(%s) is still referenced from table "messages".', OLD.id);
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
 -- chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
 -- history: migrations/0002_functions.sql migrations/0019_private_rooms.sql
 CREATE OR REPLACE FUNCTION public.chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
@@ -257,6 +297,57 @@ AS $function$
      ORDER BY m.seq LIMIT p_limit
 $function$;
 
+-- chat_messages_refs_insert()
+-- history: migrations/0027_send_cost.sql
+CREATE OR REPLACE FUNCTION public.chat_messages_refs_insert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+DECLARE
+    bad text;
+BEGIN
+    PERFORM 1 FROM rooms r WHERE r.id IN (SELECT n.room_id FROM new_rows n)
+     ORDER BY r.id FOR KEY SHARE;
+    SELECT n.room_id INTO bad FROM new_rows n
+     WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = n.room_id) LIMIT 1;
+    IF FOUND THEN
+        PERFORM chat_messages_fk_fail('room_id', bad);
+    END IF;
+    PERFORM 1 FROM users u WHERE u.id IN (SELECT n.user_id FROM new_rows n)
+     ORDER BY u.id FOR KEY SHARE;
+    SELECT n.user_id INTO bad FROM new_rows n
+     WHERE n.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = n.user_id)
+     LIMIT 1;
+    IF FOUND THEN
+        PERFORM chat_messages_fk_fail('user_id', bad);
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+-- chat_messages_refs_update()
+-- history: migrations/0027_send_cost.sql
+CREATE OR REPLACE FUNCTION public.chat_messages_refs_update()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+BEGIN
+    IF NEW.room_id IS DISTINCT FROM OLD.room_id
+       AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = NEW.room_id FOR KEY SHARE) THEN
+        PERFORM chat_messages_fk_fail('room_id', NEW.room_id);
+    END IF;
+    IF NEW.user_id IS NOT NULL AND NEW.user_id IS DISTINCT FROM OLD.user_id
+       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = NEW.user_id FOR KEY SHARE) THEN
+        PERFORM chat_messages_fk_fail('user_id', NEW.user_id);
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
 -- chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
 -- history: migrations/0021_read_state.sql
 CREATE OR REPLACE FUNCTION public.chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
@@ -291,11 +382,26 @@ AS $function$
     UPDATE rooms SET change_seq = change_seq + 1 WHERE id = p_room RETURNING change_seq
 $function$;
 
+-- chat_rooms_deleted_messages()
+-- history: migrations/0027_send_cost.sql
+CREATE OR REPLACE FUNCTION public.chat_rooms_deleted_messages()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+BEGIN
+    DELETE FROM messages m USING old_rows o WHERE m.room_id = o.id;
+    RETURN NULL;
+END
+$function$;
+
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
 -- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql migrations/0023_send_set.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
+ SET jit TO 'off'
 AS $function$
 DECLARE
     n        integer := coalesce(cardinality(p_users), 0);
@@ -515,5 +621,19 @@ BEGIN
     SELECT b.err, b.msg, b.field, b.retry, b.data INTO err, msg, field, retry, data
       FROM chat_send_batch(ARRAY[p_user], ARRAY[p_room], ARRAY[p_content], ARRAY[p_client_id],
                            ARRAY[p_rate], ARRAY[p_window]) b;
+END
+$function$;
+
+-- chat_users_deleted_messages()
+-- history: migrations/0027_send_cost.sql
+CREATE OR REPLACE FUNCTION public.chat_users_deleted_messages()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+BEGIN
+    UPDATE messages m SET user_id = NULL FROM old_rows o WHERE m.user_id = o.id;
+    RETURN NULL;
 END
 $function$;

@@ -512,6 +512,18 @@ CREATE UNIQUE INDEX users_external_id_key ON public.users USING btree (external_
 CREATE UNIQUE INDEX users_username_lower_key ON public.users USING btree (lower(username));
 
 --
+-- Name: messages messages_refs_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER messages_refs_insert AFTER INSERT ON public.messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.chat_messages_refs_insert();
+
+--
+-- Name: messages messages_refs_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER messages_refs_update AFTER UPDATE ON public.messages FOR EACH ROW WHEN (((new.room_id IS DISTINCT FROM old.room_id) OR ((new.user_id IS NOT NULL) AND (new.user_id IS DISTINCT FROM old.user_id)))) EXECUTE FUNCTION public.chat_messages_refs_update();
+
+--
 -- Name: rooms rooms_fcgi_insert_delete; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -528,6 +540,18 @@ CREATE TRIGGER rooms_fcgi_truncate AFTER TRUNCATE ON public.rooms FOR EACH STATE
 --
 
 CREATE TRIGGER rooms_fcgi_update AFTER UPDATE ON public.rooms FOR EACH ROW WHEN (((old.name IS DISTINCT FROM new.name) OR (old.description IS DISTINCT FROM new.description) OR (old.visibility IS DISTINCT FROM new.visibility))) EXECUTE FUNCTION public.chat_fcgi_rooms_changed();
+
+--
+-- Name: rooms rooms_messages_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER rooms_messages_delete AFTER DELETE ON public.rooms REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.chat_rooms_deleted_messages();
+
+--
+-- Name: rooms rooms_messages_key_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER rooms_messages_key_update AFTER UPDATE ON public.rooms FOR EACH ROW WHEN ((new.id IS DISTINCT FROM old.id)) EXECUTE FUNCTION public.chat_messages_key_update();
 
 --
 -- Name: sessions sessions_fcgi_delete; Type: TRIGGER; Schema: public; Owner: -
@@ -596,6 +620,18 @@ CREATE TRIGGER users_fcgi_truncate AFTER TRUNCATE ON public.users FOR EACH STATE
 CREATE TRIGGER users_fcgi_update AFTER UPDATE ON public.users FOR EACH ROW WHEN (((old.banned_at IS DISTINCT FROM new.banned_at) OR (old.site_admin IS DISTINCT FROM new.site_admin) OR (old.username IS DISTINCT FROM new.username) OR (old.password_hash IS DISTINCT FROM new.password_hash))) EXECUTE FUNCTION public.chat_fcgi_user_changed();
 
 --
+-- Name: users users_messages_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_messages_delete AFTER DELETE ON public.users REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.chat_users_deleted_messages();
+
+--
+-- Name: users users_messages_key_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_messages_key_update AFTER UPDATE ON public.users FOR EACH ROW WHEN ((new.id IS DISTINCT FROM old.id)) EXECUTE FUNCTION public.chat_messages_key_update();
+
+--
 -- Name: direct_rooms direct_rooms_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -615,20 +651,6 @@ ALTER TABLE ONLY public.direct_rooms
 
 ALTER TABLE ONLY public.direct_rooms
     ADD CONSTRAINT direct_rooms_user_lo_fkey FOREIGN KEY (user_lo) REFERENCES public.users(id) ON DELETE CASCADE;
-
---
--- Name: messages messages_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.messages
-    ADD CONSTRAINT messages_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON DELETE CASCADE;
-
---
--- Name: messages messages_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.messages
-    ADD CONSTRAINT messages_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE SET NULL;
 
 --
 -- Name: presence presence_bridge_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -988,6 +1010,18 @@ REVOKE ALL ON FUNCTION public.chat_message_json(m public.messages) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_message_json(m public.messages) TO chat_app;
 
 --
+-- Name: FUNCTION chat_messages_fk_fail(p_col text, p_val text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_messages_fk_fail(p_col text, p_val text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_messages_key_update(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_messages_key_update() TO chat_app;
+
+--
 -- Name: FUNCTION chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 
@@ -999,6 +1033,18 @@ GRANT ALL ON FUNCTION public.chat_messages_page(p_user text, p_room text, p_limi
 
 REVOKE ALL ON FUNCTION public.chat_messages_range(p_room text, p_after bigint, p_upto bigint, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_messages_range(p_room text, p_after bigint, p_upto bigint, p_limit integer) TO chat_app;
+
+--
+-- Name: FUNCTION chat_messages_refs_insert(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_messages_refs_insert() TO chat_app;
+
+--
+-- Name: FUNCTION chat_messages_refs_update(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_messages_refs_update() TO chat_app;
 
 --
 -- Name: FUNCTION chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
@@ -1231,6 +1277,12 @@ GRANT ALL ON FUNCTION public.chat_room_users(p_user text, p_room text, p_limit i
 GRANT ALL ON FUNCTION public.chat_room_visible(p_user text, p_room text) TO chat_app;
 
 --
+-- Name: FUNCTION chat_rooms_deleted_messages(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_rooms_deleted_messages() TO chat_app;
+
+--
 -- Name: FUNCTION chat_rooms_json(p_user text, p_limit integer, p_offset integer); Type: ACL; Schema: public; Owner: -
 --
 
@@ -1319,6 +1371,12 @@ GRANT ALL ON FUNCTION public.chat_user_room_ids(p_user text) TO chat_app;
 --
 
 GRANT ALL ON FUNCTION public.chat_user_sessions_revoke(p_user text) TO chat_app;
+
+--
+-- Name: FUNCTION chat_users_deleted_messages(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_users_deleted_messages() TO chat_app;
 
 --
 -- Name: TABLE admin_log; Type: ACL; Schema: public; Owner: -

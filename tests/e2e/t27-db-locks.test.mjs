@@ -335,3 +335,92 @@ test('one user\'s flood of events does not fill the bridge\'s database queue for
   assert.ok(codes.rate_limited > 0, `the flooder is slowed down: ${JSON.stringify(codes)}`);
   assert.equal(codes.db_unavailable, undefined, `nobody is told the database is down: ${JSON.stringify(codes)}`);
 });
+
+/*
+ * messages' references to rooms and users (migration 0027 checks them once
+ * per statement instead of a foreign key's query per row): the same refusals,
+ * the same ON DELETE effects, and the same locks against a concurrent delete.
+ */
+const insertSql = (room, user, seq, content = 'direct') => `INSERT INTO messages (room_id, seq, user_id, username, content)
+  VALUES (${lit(room)}, ${Number(seq)}, ${lit(user)}, 'x', ${lit(content)})`;
+const refused = (fn, re) => assert.throws(fn, re);
+
+test('messages keep their references: unknown rooms and users refused, a deleted room takes its messages, a deleted user leaves them anonymous', async () => {
+  const { owner, r1, r2, users: [u1, u2, u3] } = await fourUsersTwoRooms('fk');
+  assert.equal(psql(batchSql([[u1, r1, 'm1'], [u2, r1, 'm2'], [u1, r2, 'm3'], [u3, r2, 'm4']])), 'ok,ok,ok,ok');
+  // Unknown keys, alone or among good rows: the statement is refused whole.
+  refused(() => psql(insertSql('fk-no-such-room', u1, 1)), /messages_room_id_fkey[\s\S]*Key \(room_id\)=\(fk-no-such-room\) is not present in table "rooms"/);
+  refused(() => psql(insertSql(r1, 'fk-no-such-user', 1000)), /messages_user_id_fkey[\s\S]*Key \(user_id\)=\(fk-no-such-user\) is not present in table "users"/);
+  refused(() => psql(`INSERT INTO messages (room_id, seq, user_id, username, content)
+    VALUES (${lit(r1)}, 1001, ${lit(u1)}, 'x', 'good'), (${lit(r1)}, 1002, 'fk-nobody', 'x', 'bad')`), /messages_user_id_fkey/);
+  assert.equal(psql(`SELECT count(*) FROM messages WHERE room_id = ${lit(r1)} AND seq > 2`), '0');
+  // A message without a user (its author deleted) is fine.
+  psql(insertSql(r1, null, 1003));
+  psql(`DELETE FROM messages WHERE room_id = ${lit(r1)} AND seq = 1003`);
+  // Pointing a message elsewhere is checked; a referenced id does not change.
+  refused(() => psql(`UPDATE messages SET room_id = 'fk-no-such-room' WHERE room_id = ${lit(r1)} AND seq = 1`), /messages_room_id_fkey/);
+  refused(() => psql(`UPDATE messages SET user_id = 'fk-no-such-user' WHERE room_id = ${lit(r1)} AND seq = 1`), /messages_user_id_fkey/);
+  // (A room and a user that only messages refer to: no other foreign key speaks first.)
+  const bare = `fk-bare-${Date.now()}`;
+  psql(`INSERT INTO rooms (id, name) VALUES (${lit(bare)}, ${lit(bare)}); INSERT INTO users (id, username) VALUES (${lit(bare)}, ${lit(bare)})`);
+  psql(insertSql(bare, bare, 1));
+  refused(() => psql(`UPDATE rooms SET id = 'fk-renamed' WHERE id = ${lit(bare)}`), /messages_room_id_fkey[\s\S]*still referenced from table "messages"/);
+  refused(() => psql(`UPDATE users SET id = 'fk-renamed' WHERE id = ${lit(bare)}`), /messages_user_id_fkey[\s\S]*still referenced from table "messages"/);
+  psql(`UPDATE rooms SET name = 'fk renamed' WHERE id = ${lit(bare)}`);
+  psql(`DELETE FROM users WHERE id = ${lit(bare)}`);
+  assert.equal(psql(`SELECT coalesce(user_id, '-') || ':' || content FROM messages WHERE room_id = ${lit(bare)}`), '-:direct');
+  psql(`DELETE FROM rooms WHERE id = ${lit(bare)}`);
+  assert.equal(psql(`SELECT count(*) FROM messages WHERE room_id = ${lit(bare)}`), '0');
+  // A user deleted: their messages stay, without user_id; nobody else's change.
+  psql(`DELETE FROM users WHERE id = ${lit(u1)}`);
+  assert.equal(psql(`SELECT string_agg(coalesce(user_id, '-') || ':' || content, ',' ORDER BY room_id = ${lit(r2)}, seq)
+    FROM messages WHERE room_id IN (${lit(r1)}, ${lit(r2)})`), `-:m1,${u2}:m2,-:m3,${u3}:m4`);
+  // A room deleted: its messages go with it, the other room's stay; a send to it is not_found.
+  assert.equal(psql(`SELECT coalesce(err, 'ok') FROM chat_room_delete(${lit(owner.user.id)}, ${lit(r1)})`), 'ok');
+  assert.equal(psql(`SELECT count(*) FROM messages WHERE room_id = ${lit(r1)}`), '0');
+  assert.equal(psql(`SELECT count(*) FROM messages WHERE room_id = ${lit(r2)}`), '2');
+  assert.equal(psql(batchSql([[u2, r1, 'late'], [u2, r2, 'm5']])), 'not_found,ok');
+  refused(() => psql(insertSql(r1, u2, 1)), /messages_room_id_fkey/);
+});
+
+test('a room or user deleted while a message is being inserted: the delete waits and takes it along, or the insert is refused', async () => {
+  const { r1, r2, users: [u1, u2] } = await fourUsersTwoRooms('fr');
+  const s1 = await session('t27-fk-s1');
+  const s2 = await session('t27-fk-s2');
+  // The insert first: the room's DELETE waits for it, then deletes its message too.
+  await s1.run('BEGIN');
+  await s1.run(insertSql(r1, u1, 7));
+  const del = s2.run(`DELETE FROM rooms WHERE id = ${lit(r1)}`);
+  del.catch(() => {});
+  assert.ok(await lockWaiting('t27-fk-s2'), 'the DELETE of the room waits for the inserting transaction');
+  await s1.run('COMMIT');
+  await del;
+  assert.equal(psql(`SELECT count(*) FROM messages WHERE room_id = ${lit(r1)}`), '0', 'no message left without its room');
+  // The user's DELETE first: the insert waits for it, then is refused.
+  await s1.run('BEGIN');
+  await s1.run(`DELETE FROM users WHERE id = ${lit(u2)}`);
+  const ins = s2.run(insertSql(r2, u2, 7));
+  ins.catch(() => {});
+  assert.ok(await lockWaiting('t27-fk-s2'), 'the insert waits for the transaction deleting its user');
+  await s1.run('COMMIT');
+  await assert.rejects(ins, /messages_user_id_fkey/);
+  assert.equal(psql(`SELECT count(*) FROM messages WHERE user_id = ${lit(u2)}`), '0');
+});
+
+test('chat_send_batch is never compiled by JIT, whatever the planner\'s cost (it was, per batch, once messages had statistics)', { skip: !!process.env.DATABASE_URL && 'DATABASE_URL: auto_explain needs a superuser' }, async () => {
+  if (psql('SELECT pg_jit_available()') !== 't') return;
+  const { r1, users: [u1, u2] } = await fourUsersTwoRooms('jt');
+  // Every plan costs more than 0: without the function's own jit = off, each
+  // of its statements would be compiled, and auto_explain would say so.
+  const sql = `LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0;
+    SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice;
+    SET jit = on; SET jit_above_cost = 0; ${batchSql([[u1, r1, 'j1'], [u2, r1, 'j2']])}`;
+  const r = spawnSync('psql', [conninfo('chat'), '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'ok,ok');
+  // One auto_explain block per statement; the caller's own SELECT (planned
+  // before the function's settings apply) is not the function's.
+  const inner = r.stderr.split('Query Text:').slice(1).filter((b) => !/FROM chat_send_batch\(/.test(b));
+  assert.ok(inner.some((b) => /INSERT INTO messages/.test(b)), `auto_explain logged the statements inside: ${r.stderr.slice(0, 2000)}`);
+  for (const b of inner) assert.doesNotMatch(b, /JIT:/, `a statement of chat_send_batch was JIT-compiled: ${b.slice(0, 300)}`);
+});
