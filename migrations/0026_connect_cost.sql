@@ -23,7 +23,8 @@
 -- * chat_user_json(u, online): the user object with its online flag given,
 --   so that a list computes the flags in its own query (an EXISTS over
 --   presence and live bridges, chat_user_online's condition) instead of a
---   PL/pgSQL call per user. chat_user_json(u) is unchanged.
+--   PL/pgSQL call per user. chat_user_json(u) passes chat_user_online's
+--   answer to it: one shape for both.
 -- * chat_room_enter: room, membership and ban in one query; chat_member_add
 --   only for a user who is not yet a member (its checks then run as
 --   before); the room object spliced as chat_room_personal does, in one
@@ -68,6 +69,12 @@ LANGUAGE sql STABLE AS $$
         'last_seen', chat_ts(u.last_seen),
         'online', p_online,
         'registered', u.registered)
+$$;
+
+-- The one-argument form, the same object from the same shape.
+CREATE OR REPLACE FUNCTION chat_user_json(u users) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT chat_user_json(u, chat_user_online(u.id))
 $$;
 
 CREATE OR REPLACE FUNCTION chat_room_enter(p_user text, p_room text, p_since bigint,

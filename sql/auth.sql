@@ -613,13 +613,7 @@ CREATE OR REPLACE FUNCTION public.chat_user_json(u users)
  LANGUAGE sql
  STABLE
 AS $function$
-    SELECT json_build_object(
-        'id', u.id,
-        'username', u.username,
-        'joined_at', chat_ts(u.joined_at),
-        'last_seen', chat_ts(u.last_seen),
-        'online', chat_user_online(u.id),
-        'registered', u.registered)
+    SELECT chat_user_json(u, chat_user_online(u.id))
 $function$;
 
 -- chat_user_json(u users, p_online boolean)
