@@ -26,6 +26,7 @@
 #   STORM_CONNS      10000     STORM_RAMP 5000    STORM_USERS 1000
 #   STORM_CONCURRENCY 600 (handshakes in flight)
 #   STORM_HB_CONNS   5000      STORM_PING_MS 1000  STORM_HB_SECS 10
+#   STORM_PARTS      "ramp heartbeat" (one of them alone: only that part)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,6 +45,12 @@ hb_conns=${STORM_HB_CONNS:-5000} ping_ms=${STORM_PING_MS:-1000} hb_secs=${STORM_
 for v in "$conns" "$ramp" "$users" "$conc" "$hb_conns" "$ping_ms" "$hb_secs"; do
   [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "storm: expected a positive number, got '$v'" >&2; exit 2; }
 done
+parts=${STORM_PARTS:-ramp heartbeat}
+case " $parts " in
+  *" ramp "* | *" heartbeat "*) ;;
+  *) echo "storm: STORM_PARTS takes ramp and/or heartbeat, got '$parts'" >&2; exit 2 ;;
+esac
+part() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 
 url=http://127.0.0.1:$CHAT_PORT
 stack=deploy/local/stack.sh
@@ -85,6 +92,7 @@ pidfile() { head -n 1 "$CHAT_STATE_DIR/run/$1" 2>/dev/null | tr -dc 0-9; }
 
 # ---------------------------------------------------------------- ramp
 
+if part ramp; then
 say "ramp: $conns connections at $ramp/s ($conc in flight), $users users"
 stack_start
 psql_stack -c "ALTER SYSTEM SET track_functions = 'pl'" -c 'SELECT pg_reload_conf()' >/dev/null
@@ -106,9 +114,11 @@ psql_stack -At -F ' ' -c "SELECT funcname, calls, round(total_time::numeric), ro
   >"build/bench/storm-$stamp-pgfuncs.txt" || true
 tail -n 1 "$results.ramp" >>"$results"
 rm -f "$results.ramp"
+fi
 
 # ---------------------------------------------------------------- heartbeat
 
+if part heartbeat; then
 say "heartbeat: $hb_conns connections, a ping every $ping_ms ms, perf stat for $hb_secs s"
 stack_start CHAT_WS_PING_INTERVAL="$ping_ms"
 hold=$((hb_secs + 15))
@@ -156,9 +166,10 @@ node -e '
   console.log(JSON.stringify(j));
 ' "$results.hb" "$hbdir" "$hb_secs" "$ping_ms" >>"$results" || tail -n 1 "$results.hb" >>"$results"
 rm -rf "$hbdir" "$results.hb"
+fi
 "$stack" stop >&2 || true
 
 # ---------------------------------------------------------------- report
 
 say "results: $results"
-node "$here/storm-report.mjs" "$results" "build/bench/storm-$stamp-pgfuncs.txt"
+STORM_PARTS=$parts node "$here/storm-report.mjs" "$results" "build/bench/storm-$stamp-pgfuncs.txt"

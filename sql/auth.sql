@@ -607,8 +607,18 @@ AS $function$
 $function$;
 
 -- chat_user_json(u users)
--- history: migrations/0002_functions.sql migrations/0017_accounts.sql
+-- history: migrations/0002_functions.sql migrations/0017_accounts.sql migrations/0026_connect_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_user_json(u users)
+ RETURNS json
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT chat_user_json(u, chat_user_online(u.id))
+$function$;
+
+-- chat_user_json(u users, p_online boolean)
+-- history: migrations/0002_functions.sql migrations/0017_accounts.sql migrations/0026_connect_cost.sql
+CREATE OR REPLACE FUNCTION public.chat_user_json(u users, p_online boolean)
  RETURNS json
  LANGUAGE sql
  STABLE
@@ -618,7 +628,7 @@ AS $function$
         'username', u.username,
         'joined_at', chat_ts(u.joined_at),
         'last_seen', chat_ts(u.last_seen),
-        'online', chat_user_online(u.id),
+        'online', p_online,
         'registered', u.registered)
 $function$;
 

@@ -59,34 +59,38 @@ END
 $function$;
 
 -- chat_connect_batch(p_hashes bytea[], p_ttls integer[], p_bridges text[], p_conns text[])
--- history: migrations/0011_connect_batch.sql migrations/0014_lock_order.sql
+-- history: migrations/0011_connect_batch.sql migrations/0014_lock_order.sql migrations/0026_connect_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_connect_batch(p_hashes bytea[], p_ttls integer[], p_bridges text[], p_conns text[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
 AS $function$
 DECLARE
-    n     integer := coalesce(cardinality(p_hashes), 0);
-    uids  text[] := '{}';
-    datas json[] := '{}';
-    uid   text;
-    j     integer;
-    u     users%ROWTYPE;
+    n      integer := coalesce(cardinality(p_hashes), 0);
+    uids   text[];
+    datas  json[] := '{}';
+    uid    text;
+    j      integer;
+    u      users%ROWTYPE;
+    online boolean;
 BEGIN
     IF cardinality(p_ttls) IS DISTINCT FROM n OR cardinality(p_bridges) IS DISTINCT FROM n
        OR cardinality(p_conns) IS DISTINCT FROM n THEN
         RAISE EXCEPTION 'chat_connect_batch: arrays of different lengths';
     END IF;
     -- Who: nothing is written before the locks.
-    FOR i IN 1 .. n LOOP
-        uid := NULL;
-        SELECT s.user_id INTO uid FROM sessions s
-         WHERE s.token_hash = p_hashes[i] AND s.expires_at > now();
-        uids := uids || uid;
-        datas := datas || NULL::json;
-    END LOOP;
-    FOR uid IN SELECT DISTINCT x FROM unnest(uids) x WHERE x IS NOT NULL ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(hashtextextended('chat.presence:' || uid, 0));
-    END LOOP;
+    SELECT coalesce(array_agg(s.user_id ORDER BY h.i), '{}') INTO uids
+      FROM unnest(p_hashes) WITH ORDINALITY AS h(hash, i)
+      LEFT JOIN sessions s ON s.token_hash = h.hash AND s.expires_at > now();
+    datas := array_fill(NULL::json, ARRAY[n]);
+    -- The locks in the order of the user ids, as one statement.
+    PERFORM pg_advisory_xact_lock(hashtextextended('chat.presence:' || x.uid, 0))
+       FROM (SELECT DISTINCT o.uid FROM unnest(uids) AS o(uid)
+              WHERE o.uid IS NOT NULL ORDER BY 1) x;
+    -- chat_presence_open's bridge row, once for the batch.
+    INSERT INTO bridges (id)
+    SELECT DISTINCT b.id FROM unnest(p_bridges) WITH ORDINALITY AS b(id, i)
+     WHERE uids[b.i::integer] IS NOT NULL
+    ON CONFLICT (id) DO NOTHING;
     -- The writes, user by user in the order of the locks.
     FOR j IN SELECT o.i FROM unnest(uids) WITH ORDINALITY AS o(uid, i)
               WHERE o.uid IS NOT NULL ORDER BY o.uid, o.i LOOP
@@ -96,9 +100,18 @@ BEGIN
             uids[j] := NULL; -- logged out meanwhile
             CONTINUE;
         END IF;
-        PERFORM chat_presence_open(p_bridges[j], p_conns[j], uid);
-        SELECT * INTO u FROM users WHERE id = uid;
-        datas[j] := json_build_object('user', chat_user_json(u),
+        -- chat_presence_open (its lock is held), online as chat_user_online.
+        online := EXISTS (SELECT 1 FROM presence p JOIN bridges b ON b.id = p.bridge_id
+                           WHERE p.user_id = uid AND b.heartbeat_at > chat_presence_cutoff());
+        INSERT INTO presence (bridge_id, conn_id, user_id) VALUES (p_bridges[j], p_conns[j], uid)
+        ON CONFLICT (bridge_id, conn_id) DO UPDATE SET user_id = EXCLUDED.user_id;
+        UPDATE users SET last_seen = now() WHERE id = uid RETURNING * INTO u;
+        IF NOT online THEN
+            PERFORM chat_notify_status(uid, 'online');
+        END IF;
+        online := EXISTS (SELECT 1 FROM presence p JOIN bridges b ON b.id = p.bridge_id
+                           WHERE p.user_id = uid AND b.heartbeat_at > chat_presence_cutoff());
+        datas[j] := json_build_object('user', chat_user_json(u, online),
                                       'rooms', chat_member_rooms_json(uid));
     END LOOP;
     FOR i IN 1 .. n LOOP

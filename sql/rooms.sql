@@ -393,13 +393,15 @@ END
 $function$;
 
 -- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
--- history: migrations/0003_bridge.sql migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql migrations/0019_private_rooms.sql
+-- history: migrations/0003_bridge.sql migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql migrations/0019_private_rooms.sql migrations/0026_connect_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
  RETURNS record
  LANGUAGE plpgsql
 AS $function$
 DECLARE
-    r         rooms%ROWTYPE;
+    vis       text;
+    is_member boolean;
+    banned    boolean;
     room      json;
     last      bigint;
     arr       json;
@@ -408,22 +410,69 @@ DECLARE
     more      boolean;
 BEGIN
     PERFORM chat_member_lock(p_room, p_user);
-    SELECT e.err, e.msg, e.field INTO err, msg, field FROM chat_room_entry(p_user, p_room) e;
-    IF err IS NOT NULL THEN
+    -- chat_room_entry's checks and the membership, in one look.
+    SELECT r.visibility, ur.user_id IS NOT NULL, coalesce(ur.gen, 0),
+           EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = p_room AND b.user_id = p_user)
+      INTO vis, is_member, member_gen, banned
+      FROM rooms r
+      LEFT JOIN user_rooms ur ON ur.room_id = r.id AND ur.user_id = p_user
+     WHERE r.id = p_room;
+    IF vis IS NULL OR (vis <> 'public' AND NOT is_member) THEN
+        err := 'not_found'; msg := 'room not found'; field := 'room_id';
+        member_gen := NULL;
+        RETURN;
+    ELSIF banned THEN
+        err := 'forbidden'; msg := 'you are banned from this room'; field := 'room_id';
+        member_gen := NULL;
         RETURN;
     END IF;
-    SELECT * INTO r FROM rooms WHERE id = p_room;
-    PERFORM chat_member_add(p_user, p_room);
-    SELECT coalesce(ur.gen, 0) INTO member_gen
-      FROM user_rooms ur WHERE ur.user_id = p_user AND ur.room_id = p_room;
+    IF NOT is_member THEN
+        PERFORM chat_member_add(p_user, p_room);
+        member_gen := NULL;
+        SELECT coalesce(ur.gen, 0) INTO member_gen
+          FROM user_rooms ur WHERE ur.user_id = p_user AND ur.room_id = p_room;
+    END IF;
     -- The room object's last_seq is the line: the ack holds the messages
-    -- up to it, everything after it arrives live.
-    room := chat_room_json_for(p_user, p_room);
+    -- up to it, everything after it arrives live. As chat_room_json_for.
+    SELECT CASE WHEN o.visibility = 'direct' THEN
+               chat_room_personal(o.obj, ur.role, o.id, p_user, ur.last_read_seq)
+           ELSE
+               -- As chat_room_personal splices them.
+               (left(o.obj::text, -1) || ', "role" : ' || coalesce(to_json(ur.role)::text, 'null')
+                || ', "unread" : ' || coalesce(rd.unread::text, 'null') || '}')::json
+           END
+      INTO room
+      FROM chat_room_objects o
+      JOIN rooms r ON r.id = o.id
+      LEFT JOIN user_rooms ur ON ur.room_id = o.id AND ur.user_id = p_user
+      -- chat_read_pos: nothing after the stored position, no probe.
+      CROSS JOIN LATERAL (
+          SELECT CASE WHEN ur.last_read_seq IS NULL THEN NULL
+                      WHEN ur.last_read_seq >= r.last_seq THEN ur.last_read_seq
+                 ELSE greatest(ur.last_read_seq,
+                               coalesce((SELECT m.seq FROM messages m
+                                          WHERE m.room_id = o.id AND m.user_id = p_user
+                                          ORDER BY m.seq DESC LIMIT 1), 0)) END AS pos) p
+      -- chat_unread.
+      CROSS JOIN LATERAL (
+          SELECT CASE WHEN p.pos IS NULL THEN NULL
+                      WHEN p.pos >= r.last_seq THEN 0
+                 ELSE greatest(r.last_seq - p.pos
+                               - (SELECT count(*) FROM messages d
+                                   WHERE d.room_id = o.id AND d.seq > p.pos
+                                     AND d.seq <= r.last_seq AND d.content IS NULL), 0)
+                 END AS unread) rd
+     WHERE o.id = p_room;
     last := (room->>'last_seq')::bigint;
     SELECT e.messages, e.recovered INTO arr, recovered
       FROM chat_enter_messages(p_room, p_since, p_limit, p_recovery_max, last,
                                p_max_bytes) e;
-    SELECT coalesce(json_agg(chat_user_json(x.u) ORDER BY x.joined_at, (x.u).id)
+    -- chat_user_json per member, its online flag as chat_user_online's query.
+    SELECT coalesce(json_agg(chat_user_json(x.u, EXISTS (
+                                 SELECT 1 FROM presence p JOIN bridges b ON b.id = p.bridge_id
+                                  WHERE p.user_id = (x.u).id
+                                    AND b.heartbeat_at > chat_presence_cutoff()))
+                             ORDER BY x.joined_at, (x.u).id)
                     FILTER (WHERE x.n <= p_members), '[]'::json),
            count(*) > p_members
       INTO members, more

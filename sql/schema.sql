@@ -201,11 +201,12 @@ CREATE VIEW public.chat_room_objects AS
     r.created_at,
     json_build_object('id', r.id, 'name', r.name, 'description', r.description, 'created_at', public.chat_ts(r.created_at), 'created_by', r.created_by, 'member_count', ( SELECT count(*) AS count
            FROM public.user_rooms ur
-          WHERE (ur.room_id = r.id)), 'online_count', ( SELECT count(DISTINCT ur.user_id) AS count
-           FROM ((public.user_rooms ur
-             JOIN public.presence p ON ((p.user_id = ur.user_id)))
-             JOIN public.bridges b ON ((b.id = p.bridge_id)))
-          WHERE ((ur.room_id = r.id) AND (b.heartbeat_at > public.chat_presence_cutoff()))), 'last_seq', r.last_seq, 'visibility', r.visibility, 'change_seq', r.change_seq) AS obj,
+          WHERE (ur.room_id = r.id)), 'online_count', ( SELECT count(*) AS count
+           FROM public.user_rooms ur
+          WHERE ((ur.room_id = r.id) AND (EXISTS ( SELECT 1
+                   FROM (public.presence p
+                     JOIN public.bridges b ON ((b.id = p.bridge_id)))
+                  WHERE ((p.user_id = ur.user_id) AND (b.heartbeat_at > public.chat_presence_cutoff())))))), 'last_seq', r.last_seq, 'visibility', r.visibility, 'change_seq', r.change_seq) AS obj,
     r.visibility
    FROM public.rooms r;
 
@@ -1351,6 +1352,12 @@ GRANT ALL ON FUNCTION public.chat_user_ban_refusal(u public.users) TO chat_app;
 
 REVOKE ALL ON FUNCTION public.chat_user_json(u public.users) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.chat_user_json(u public.users) TO chat_app;
+
+--
+-- Name: FUNCTION chat_user_json(u public.users, p_online boolean); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_user_json(u public.users, p_online boolean) TO chat_app;
 
 --
 -- Name: FUNCTION chat_user_online(p_user text); Type: ACL; Schema: public; Owner: -
