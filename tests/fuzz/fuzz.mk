@@ -45,7 +45,7 @@ FUZZ_LLVM_COV ?= llvm-cov
 
 FUZZ_COMMON_SRC := $(sort $(wildcard common/*.c))
 FUZZ_SIO_SRC    := ws-bridge/sio.c ws-bridge/frame.c
-FUZZ_FCGI_SRC   := fcgi-app/route.c fcgi-app/http.c
+FUZZ_FCGI_SRC   := fcgi-app/route.c fcgi-app/http.c fcgi-app/fcgiout.c
 
 # What each harness links besides common/, its extra libraries, its input size.
 FUZZ_SRC_sio           := $(FUZZ_SIO_SRC)
