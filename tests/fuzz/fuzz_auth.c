@@ -141,9 +141,23 @@ static void check_route(const char *path)
 		const char *path;
 		enum route_id id;
 	} exact[] = {
-		{ "/api/health", ROUTE_HEALTH },   { "/api/join", ROUTE_JOIN },
-		{ "/api/session", ROUTE_SESSION }, { "/api/me", ROUTE_ME },
-		{ "/api/metrics", ROUTE_METRICS }, { "/api/rooms", ROUTE_ROOMS },
+		{ "/api/health", ROUTE_HEALTH },           { "/api/join", ROUTE_JOIN },
+		{ "/api/session", ROUTE_SESSION },         { "/api/me", ROUTE_ME },
+		{ "/api/metrics", ROUTE_METRICS },         { "/api/rooms", ROUTE_ROOMS },
+		{ "/api/register", ROUTE_REGISTER },       { "/api/login", ROUTE_LOGIN },
+		{ "/api/me/password", ROUTE_ME_PASSWORD }, { "/api/dm", ROUTE_DM },
+	};
+	/* PREFIX{id}/NAME, and PREFIX{id}/NAME/{id2} where two is set; a NAME
+	 * of NULL is any second segment (a message id). */
+	static const struct {
+		const char *prefix, *name;
+		enum route_id one, two;
+	} nested[] = {
+		{ "/api/rooms/", "members", ROUTE_ROOM_MEMBERS, ROUTE_ROOM_MEMBER },
+		{ "/api/rooms/", "read", ROUTE_ROOM_READ, ROUTE_NONE },
+		{ "/api/rooms/", "reads", ROUTE_ROOM_READS, ROUTE_NONE },
+		{ "/api/messages/", "search", ROUTE_SEARCH, ROUTE_NONE },
+		{ "/api/messages/", "changes", ROUTE_CHANGES, ROUTE_NONE },
 	};
 	static const struct {
 		const char *prefix;
@@ -155,7 +169,8 @@ static void check_route(const char *path)
 	};
 	struct route_match m;
 	enum route_id want = ROUTE_NONE;
-	const char *param = NULL;
+	const char *param = NULL, *param2 = NULL;
+	size_t param_len = 0;
 	enum route_id r;
 
 	memset(&m, 0x5a, sizeof(m));
@@ -169,11 +184,47 @@ static void check_route(const char *path)
 		if (strncmp(path, with_id[i].prefix, n) == 0 && path[n] && !strchr(path + n, '/')) {
 			want = with_id[i].id;
 			param = path + n;
+			param_len = strlen(param);
+		}
+	}
+	/* Nested resources: segments split at '/', the first (the id) not empty. */
+	for (size_t i = 0; i < sizeof(nested) / sizeof(nested[0]); i++) {
+		size_t n = strlen(nested[i].prefix), k = strlen(nested[i].name);
+		const char *id = path + n, *seg, *end;
+
+		if (strncmp(path, nested[i].prefix, n) != 0 || !(seg = strchr(id, '/')) ||
+		    seg == id)
+			continue;
+		seg++;
+		if (strncmp(seg, nested[i].name, k) != 0)
+			continue;
+		end = seg + k;
+		if (*end == '\0' ||
+		    (nested[i].two != ROUTE_NONE && *end == '/' && end[1] &&
+		     !strchr(end + 1, '/'))) {
+			want = *end ? nested[i].two : nested[i].one;
+			param = id;
+			param2 = *end ? end + 1 : NULL;
+			param_len = (size_t)(seg - 1 - id);
+			break;
+		}
+	}
+	/* /api/messages/{room}/{id}: any other second segment, not empty, last. */
+	if (want == ROUTE_NONE && strncmp(path, "/api/messages/", 14) == 0) {
+		const char *id = path + 14, *seg = strchr(id, '/');
+
+		if (seg && seg != id && seg[1] && !strchr(seg + 1, '/')) {
+			want = ROUTE_MESSAGE;
+			param = id;
+			param_len = (size_t)(seg - id);
+			param2 = seg + 1;
 		}
 	}
 	FUZZ_CHECK(r == want && m.id == want);
 	FUZZ_CHECK(m.param == param);
-	FUZZ_CHECK(m.param_len == (param ? strlen(param) : 0));
+	FUZZ_CHECK(m.param_len == (param ? param_len : 0));
+	FUZZ_CHECK(m.param2 == param2);
+	FUZZ_CHECK(m.param2_len == (param2 ? strlen(param2) : 0));
 	if (param) {
 		/* What api_room_param then does with it. */
 		int ok = valid_room_id(m.param, m.param_len);
