@@ -232,6 +232,24 @@ export function fcgiPids() {
   return m[1].trim().split(/\s+/).map(Number).sort((a, b) => a - b);
 }
 
+/** The environment process pid was started with, as an object (throws when /proc cannot be read). */
+export function procEnv(pid) {
+  const env = {};
+  for (const kv of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+    const i = kv.indexOf('=');
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return env;
+}
+
+/** The environment the stack gave its chat-fcgi (DATABASE_URL, CHAT_*, sanitizer options), and its binary. */
+export function stackFcgiEnv(state) {
+  const pid = fs.readFileSync(path.join(state, 'run/fcgi.pid'), 'utf8').trim();
+  const env = procEnv(pid);
+  assert.ok(env.DATABASE_URL, 'the stack chat-fcgi has DATABASE_URL');
+  return { env, bin: fs.readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '') };
+}
+
 /** True when process pid runs (a zombie nobody reaped has ended). */
 export function procAlive(pid) {
   try {

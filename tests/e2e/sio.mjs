@@ -18,7 +18,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
-import { BASE, REPO, api, ok } from './lib.mjs';
+import { BASE, REPO, api, ok, procEnv } from './lib.mjs';
 
 export { WebSocket };
 
@@ -646,11 +646,7 @@ function stackBridgeEnv() {
   const pid = stackBridgePid();
   if (!pid) return null;
   try {
-    const env = {};
-    for (const kv of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
-      const i = kv.indexOf('=');
-      if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
-    }
+    const env = procEnv(pid);
     return env.DATABASE_URL ? env : null;
   } catch {
     return null;

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { waitFor, procAlive, procChildren, fcgiRequest } from './lib.mjs';
+import { waitFor, procAlive, procChildren, fcgiRequest, stackFcgiEnv } from './lib.mjs';
 import { STATE_DIR, sleep } from './sio.mjs';
 
 const state = fs.realpathSync(STATE_DIR);
@@ -31,18 +31,6 @@ after(() => {
   for (const key of semKeys) spawnSync('ipcrm', ['-S', key]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-/** The environment the stack gave its chat-fcgi (DATABASE_URL, CHAT_*, sanitizer options). */
-function stackFcgiEnv() {
-  const pid = fs.readFileSync(path.join(state, 'run/fcgi.pid'), 'utf8').trim();
-  const env = {};
-  for (const kv of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
-    const i = kv.indexOf('=');
-    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  assert.ok(env.DATABASE_URL, 'the stack chat-fcgi has DATABASE_URL');
-  return env;
-}
 
 const fcgiBin = () => {
   const pid = fs.readFileSync(path.join(state, 'run/fcgi.pid'), 'utf8').trim();
@@ -101,7 +89,7 @@ test('spawn-fcgi -F 2: both workers answer, log to syslog at the right priority,
   assert.ok(await waitFor(() => fs.existsSync(logSock), 10_000, 50), 'the syslog receiver listens');
   const sock = path.join(dir, 'f.sock');
   const pidFile = path.join(dir, 'f.pid');
-  const env = { ...stackFcgiEnv(), CHAT_FCGI_WORKERS: '0', CHAT_SYSLOG_SOCKET: logSock };
+  const env = { ...stackFcgiEnv(state).env, CHAT_FCGI_WORKERS: '0', CHAT_SYSLOG_SOCKET: logSock };
   const stdoutLog = path.join(dir, 'spawn-F.log');
   const sp = run(['spawn-fcgi', '-F', '2', '-s', sock, '-M', '0600', '-P', pidFile, '--', fcgiBin()], env, stdoutLog);
   await new Promise((res) => sp.on('exit', res));
@@ -142,7 +130,7 @@ test('spawn-fcgi -n -- multiwatch -f 2: workers answer, log on stderr, a killed 
   fs.chmodSync(dir, 0o777);
   const sock = path.join(dir, 'm.sock');
   const logPath = path.join(dir, 'multiwatch.log');
-  const env = { ...stackFcgiEnv(), CHAT_FCGI_WORKERS: '0', CHAT_FCGI_SCHED_BATCH: '0' };
+  const env = { ...stackFcgiEnv(state).env, CHAT_FCGI_WORKERS: '0', CHAT_FCGI_SCHED_BATCH: '0' };
   const mw = run(['spawn-fcgi', '-n', '-s', sock, '-M', '0600', '--', '/usr/bin/multiwatch', '-f', '2', '--', fcgiBin()], env, logPath);
   started.push(mw.pid);
   const exited = new Promise((res) => mw.on('exit', (code, signal) => res({ code, signal })));
@@ -195,7 +183,7 @@ test('a socket held by another process, as systemd\'s chat-fcgi.socket holds it:
     'signal.signal(signal.SIGUSR2, restart); signal.signal(signal.SIGTERM, stop)',
     'while True: signal.pause()',
   ].join('\n');
-  const env = { ...stackFcgiEnv(), CHAT_FCGI_WORKERS: '2' };
+  const env = { ...stackFcgiEnv(state).env, CHAT_FCGI_WORKERS: '2' };
   const holder = run(['/usr/bin/python3', '-c', py, sock, fcgiBin()], env, logPath);
   started.push(holder.pid);
   assert.ok(await waitFor(async () => {

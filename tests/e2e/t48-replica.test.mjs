@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { join, createRoom, waitFor, procAlive, fcgiRequest, stack } from './lib.mjs';
+import { join, createRoom, waitFor, procAlive, fcgiRequest, stack, stackFcgiEnv } from './lib.mjs';
 import { STATE_DIR, psql } from './sio.mjs';
 
 const state = fs.realpathSync(STATE_DIR);
@@ -31,17 +31,6 @@ const read = (p) => (fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '');
 
 /** psql on the standby (its superuser); returns the unaligned output. */
 const standby = (sql) => stack('pg-replica-psql', {}, ['-tA', '-c', sql]).trim();
-
-/** The environment the stack gave its chat-fcgi (DATABASE_URL, CHAT_*, sanitizer options). */
-function stackFcgiEnv() {
-  const pid = fs.readFileSync(path.join(state, 'run/fcgi.pid'), 'utf8').trim();
-  const env = {};
-  for (const kv of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
-    const i = kv.indexOf('=');
-    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return { env, bin: fs.readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '') };
-}
 
 /** The standby has replayed everything the primary has written so far. */
 async function caughtUp() {
@@ -93,7 +82,7 @@ before(async () => {
   assert.match(url, /port=5433/, out.join('\n'));
   fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
   fs.chmodSync(dir, 0o777);
-  const { env, bin } = stackFcgiEnv();
+  const { env, bin } = stackFcgiEnv(state);
   Object.assign(env, { CHAT_DATABASE_READ_URL: url, CHAT_FCGI_WORKERS: '2', CHAT_ROOMS_CACHE_MS: '0' });
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const argv = ['spawn-fcgi', '-n', '-s', sock, '-M', '0666', '--', bin];
