@@ -42,7 +42,6 @@
 #define HS_MAX 8192u                 /* largest HTTP upgrade answer */
 #define OPEN_LOOP_QUEUE_MAX 1000u    /* frames queued on one connection */
 #define JOIN_ACK_ID 0u
-#define CONN_TIMEOUT_NS (60 * 1000000000LL) /* for a connection to become ready */
 #define MAX_EVENTS 512
 
 /*
@@ -381,8 +380,12 @@ static void want_out(struct worker *w, struct wconn *c, int on)
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
 	ev.data.u32 = (uint32_t)(c - w->conns);
-	if (!epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev))
-		c->pollout = (uint8_t)on;
+	if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev)) {
+		/* Queued bytes would never be written: the connection fails. */
+		conn_close(w, c, "epoll_ctl failed");
+		return;
+	}
+	c->pollout = (uint8_t)on;
 }
 
 static void open_conn(struct worker *w, struct wconn *c)
@@ -973,17 +976,14 @@ static void start_sending(struct worker *w)
 }
 
 /*
- * socket.io-client closes a connection that has heard no ping for
- * pingInterval + pingTimeout ("ping timeout"); so do we, once a second.
- */
-
-/*
  * Once a second: socket.io-client closes a connection that has heard no
  * ping for pingInterval + pingTimeout ("ping timeout"), and so do we; a
- * connection that is not ready CONN_TIMEOUT_NS after it was opened fails.
+ * connection that is not ready --connect-timeout seconds after it was
+ * opened fails.
  */
 static void sweep(struct worker *w, int64_t now)
 {
+	char why[64];
 	uint32_t i;
 
 	if (now < w->next_sweep)
@@ -995,24 +995,17 @@ static void sweep(struct worker *w, int64_t now)
 		if (c->fd < 0)
 			continue;
 		if (c->state < CS_READY) {
-			if (now - c->t_open > CONN_TIMEOUT_NS)
+			if (now - c->t_open > (int64_t)(w->o->connect_timeout * 1e9))
 				conn_close(w, c, "timed out");
 			continue;
 		}
 		if (c->state != CS_READY || !w->ping_deadline ||
 		    now - c->last_ping <= w->ping_deadline)
 			continue;
-		c->state = CS_CLOSED;
-		if (w->phase < PH_CLOSE) {
-			ctr_add(&w->sp->ctr[CTR_DISCONNECT], 1);
-			bench_err(w->sp, "disconnected: no ping for %lld s (client ping timeout)",
-				  (long long)(w->ping_deadline / 1000000000));
-		}
-		if (c->inflight) {
-			ctr_add(&w->sp->inflight, (uint64_t)0 - c->inflight);
-			c->inflight = 0;
-		}
-		conn_close(w, c, "ping timeout");
+		/* on_closed() counts it as a disconnect, as for any other end. */
+		snprintf(why, sizeof(why), "no ping for %lld s (client ping timeout)",
+			 (long long)(w->ping_deadline / 1000000000));
+		conn_close(w, c, why);
 	}
 }
 
