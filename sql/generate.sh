@@ -109,6 +109,7 @@ chat_send_message          messages
 chat_send_batch            messages
 chat_messages_fk_fail      messages
 chat_messages_refs_insert  messages
+chat_messages_truncated_refs messages
 chat_messages_refs_update  messages
 chat_rooms_deleted_messages messages
 chat_users_deleted_messages messages

@@ -373,6 +373,20 @@ BEGIN
 END
 $function$;
 
+-- chat_messages_truncated_refs()
+-- history: migrations/0028_messages_truncate.sql
+CREATE OR REPLACE FUNCTION public.chat_messages_truncated_refs()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'public', 'pg_temp'
+AS $function$
+BEGIN
+    TRUNCATE messages;
+    RETURN NULL;
+END
+$function$;
+
 -- chat_room_change_next(p_room text)
 -- history: migrations/0022_edit.sql
 CREATE OR REPLACE FUNCTION public.chat_room_change_next(p_room text)

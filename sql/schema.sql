@@ -555,6 +555,12 @@ CREATE TRIGGER rooms_messages_delete AFTER DELETE ON public.rooms REFERENCING OL
 CREATE TRIGGER rooms_messages_key_update AFTER UPDATE ON public.rooms FOR EACH ROW WHEN ((new.id IS DISTINCT FROM old.id)) EXECUTE FUNCTION public.chat_messages_key_update();
 
 --
+-- Name: rooms rooms_messages_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER rooms_messages_truncate AFTER TRUNCATE ON public.rooms FOR EACH STATEMENT EXECUTE FUNCTION public.chat_messages_truncated_refs();
+
+--
 -- Name: sessions sessions_fcgi_delete; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -631,6 +637,12 @@ CREATE TRIGGER users_messages_delete AFTER DELETE ON public.users REFERENCING OL
 --
 
 CREATE TRIGGER users_messages_key_update AFTER UPDATE ON public.users FOR EACH ROW WHEN ((new.id IS DISTINCT FROM old.id)) EXECUTE FUNCTION public.chat_messages_key_update();
+
+--
+-- Name: users users_messages_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_messages_truncate AFTER TRUNCATE ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.chat_messages_truncated_refs();
 
 --
 -- Name: direct_rooms direct_rooms_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1052,6 +1064,12 @@ GRANT ALL ON FUNCTION public.chat_messages_refs_update() TO chat_app;
 --
 
 GRANT ALL ON FUNCTION public.chat_messages_search(p_user text, p_room text, p_q text, p_limit integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
+
+--
+-- Name: FUNCTION chat_messages_truncated_refs(); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_messages_truncated_refs() TO chat_app;
 
 --
 -- Name: FUNCTION chat_notify(p_payload json); Type: ACL; Schema: public; Owner: -

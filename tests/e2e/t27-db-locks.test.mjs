@@ -381,6 +381,16 @@ test('messages keep their references: unknown rooms and users refused, a deleted
   assert.equal(psql(`SELECT count(*) FROM messages WHERE room_id = ${lit(r2)}`), '2');
   assert.equal(psql(batchSql([[u2, r1, 'late'], [u2, r2, 'm5']])), 'not_found,ok');
   refused(() => psql(insertSql(r1, u2, 1)), /messages_room_id_fkey/);
+  // TRUNCATE ... CASCADE of rooms or of users empties messages, as the
+  // foreign keys' cascade did (rolled back: the stack's data stays).
+  const tr = await session('t27-truncate');
+  for (const table of ['rooms', 'users']) {
+    await tr.run('BEGIN');
+    await tr.run(`TRUNCATE ${table} CASCADE`);
+    assert.equal(await tr.run('SELECT count(*) FROM messages'), '0', table);
+    await tr.run('ROLLBACK');
+  }
+  assert.equal(psql(`SELECT count(*) FROM messages WHERE room_id = ${lit(r2)}`), '3', 'm3, m4, m5 stay after the rollback');
 });
 
 test('a room or user deleted while a message is being inserted: the delete waits and takes it along, or the insert is refused', async () => {
