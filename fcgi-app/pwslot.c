@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fnv.h"
 #include "log.h"
 
 /* semctl's fourth argument, which the caller defines (semctl(2)). */
@@ -42,13 +43,8 @@ int pwslot_open(struct pwslot *s, long slots)
 key_t pwslot_key(const char *name)
 {
 	/* FNV-1a over a prefix of ours and the name; 0 is IPC_PRIVATE. */
-	const char *parts[2] = { "chat-fcgi pwslot ", name };
-	unsigned int h = 2166136261u;
+	uint32_t h = fnv1a(fnv1a(FNV1A_INIT, "chat-fcgi pwslot "), name) & 0x7fffffffu;
 
-	for (int i = 0; i < 2; i++)
-		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
-			h = (h ^ *p) * 16777619u;
-	h &= 0x7fffffffu;
 	return (key_t)(h ? h : 1);
 }
 

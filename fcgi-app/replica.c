@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "dbcall.h"
+#include "fnv.h"
 #include "log.h"
 
 static int64_t replica_now_ms(void)
@@ -53,11 +54,7 @@ uint64_t replica_lsn_parse(const char *s)
 
 unsigned replica_slot(const char *user)
 {
-	uint32_t h = 2166136261u;
-
-	for (const unsigned char *p = (const unsigned char *)user; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h % METRICS_FENCE_SLOTS;
+	return fnv1a(FNV1A_INIT, user) % METRICS_FENCE_SLOTS;
 }
 
 void replica_fence_raise(atomic_ullong *slot, uint64_t lsn)

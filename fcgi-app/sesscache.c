@@ -5,18 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
+
 /* FNV-1a: the sets and buckets. Refusals are keyed by an attacker's
  * token, so at worst they crowd one refusal set; sessions are keyed by
  * tokens the server made. */
 static uint32_t sesscache_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
+	return fnv1a(FNV1A_INIT, s);
 }
 
 static uint32_t sesscache_bucket(const char *user_id)
