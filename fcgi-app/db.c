@@ -92,9 +92,12 @@ static const struct db_def db_defs[DB__COUNT] = {
 				 DBCALL_SELECT "chat_message_changes($1, $2, $3::bigint, $4::int)",
 				 4, 1 },
 	/* Read-your-writes with a replica (replica.h). A standby answers
-	 * NULL change counters for a room it does not have yet. */
+	 * NULL change counters for a room it does not have yet; a server not
+	 * in recovery (a primary, or a standby since promoted, whose replay
+	 * position stays where it stopped) NULL for its position. */
 	[DB_REPLICA_STATE] = { "replica_state",
-			       "SELECT pg_last_wal_replay_lsn()::text AS lsn, "
+			       "SELECT CASE WHEN pg_is_in_recovery() "
+			       "THEN pg_last_wal_replay_lsn() END::text AS lsn, "
 			       "(SELECT last_seq FROM rooms WHERE id = $1) AS last_seq, "
 			       "(SELECT change_seq FROM rooms WHERE id = $1) AS change_seq",
 			       1, 1 },
