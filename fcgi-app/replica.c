@@ -82,17 +82,28 @@ void replica_wrote(struct replica *r, struct db *primary, const char *user)
 		replica_fence_raise(&r->metrics->fence[replica_slot(user)], lsn);
 }
 
-/* The replica failed st: the primary answers until REPLICA_RETRY_MS from now. */
+int replica_retry_delay(int prev_ms)
+{
+	if (prev_ms <= 0)
+		return REPLICA_RETRY_MS;
+	return prev_ms < REPLICA_RETRY_MAX_MS / 2 ? prev_ms * 2 : REPLICA_RETRY_MAX_MS;
+}
+
+/* The replica failed st: the primary answers for REPLICA_RETRY_MS, then
+ * twice as long after each failed try, up to REPLICA_RETRY_MAX_MS. */
 static void replica_down(struct replica *r, enum db_status st)
 {
 	if (st == DB_FAILED)
 		return; /* the statement, not the server (logged by db_exec) */
-	if (!r->down)
+	if (!r->down) {
 		log_warn("the read replica is unavailable: reads go to the primary, "
-			 "the replica is tried again every %d ms",
-			 REPLICA_RETRY_MS);
+			 "the replica is tried again after %d ms, then less and less often "
+			 "(at most every %d ms)",
+			 REPLICA_RETRY_MS, REPLICA_RETRY_MAX_MS);
+	}
+	r->retry_delay_ms = replica_retry_delay(r->down ? r->retry_delay_ms : 0);
 	r->down = 1;
-	r->retry_ms = replica_now_ms() + REPLICA_RETRY_MS;
+	r->retry_ms = replica_now_ms() + r->retry_delay_ms;
 	db_release(&r->db);
 }
 

@@ -20,7 +20,9 @@
  * is past it or the request names a seq. A replica that cannot be reached
  * sends the reads to the primary (logged once per outage per worker,
  * counted in chat_fcgi_replica_reads_total) and is tried again after
- * REPLICA_RETRY_MS. An error envelope from the replica (not found,
+ * REPLICA_RETRY_MS, twice as long after each try that fails again, at
+ * most REPLICA_RETRY_MAX_MS: a try against a host that drops packets holds
+ * one request up to CHAT_DB_TIMEOUT. An error envelope from the replica (not found,
  * forbidden: maybe a room or membership it has not replayed) is asked of
  * the primary again.
  */
@@ -32,8 +34,9 @@
 #include "db.h"
 #include "metrics.h"
 
-/* How long a worker leaves an unreachable replica alone. */
+/* How long a worker leaves an unreachable replica alone, at first and at most. */
 #define REPLICA_RETRY_MS 2000
+#define REPLICA_RETRY_MAX_MS 60000
 
 /* What the caller of one read has already seen. */
 struct replica_want {
@@ -47,6 +50,7 @@ struct replica {
 	struct metrics *metrics;   /* counters and fences; NULL when off */
 	int down;                  /* the last try failed: the primary until retry_ms */
 	int64_t retry_ms;          /* CLOCK_MONOTONIC */
+	int retry_delay_ms;        /* the wait before retry_ms: doubles while down */
 	uint64_t replayed;         /* the replica had replayed at least this ... */
 	unsigned long replayed_on; /* ... on this connection (db.connects) */
 };
@@ -74,6 +78,9 @@ enum db_status replica_exec(struct replica *r, struct db *primary, enum db_stmt 
 
 /* A pg_lsn's text ("16/B374D848") as a number; 0 when s is NULL or malformed. */
 uint64_t replica_lsn_parse(const char *s);
+
+/* The wait after a failed try that followed a wait of prev_ms (0: the first). */
+int replica_retry_delay(int prev_ms);
 
 /* The fence slot of user (FNV-1a over its id). */
 unsigned replica_slot(const char *user);

@@ -31,6 +31,22 @@ static void test_lsn_parse(void **state)
 	assert_true(replica_lsn_parse("0/100000000") == 0);
 }
 
+static void test_retry_delay_doubles_to_its_bound(void **state)
+{
+	int d = 0, n = 0;
+
+	(void)state;
+	assert_int_equal(replica_retry_delay(0), REPLICA_RETRY_MS);
+	assert_int_equal(replica_retry_delay(-5), REPLICA_RETRY_MS);
+	assert_int_equal(replica_retry_delay(REPLICA_RETRY_MS), 2 * REPLICA_RETRY_MS);
+	while (d < REPLICA_RETRY_MAX_MS && n++ < 64)
+		d = replica_retry_delay(d);
+	assert_int_equal(d, REPLICA_RETRY_MAX_MS);
+	assert_true(n < 10);
+	assert_int_equal(replica_retry_delay(REPLICA_RETRY_MAX_MS), REPLICA_RETRY_MAX_MS);
+	assert_int_equal(replica_retry_delay(REPLICA_RETRY_MAX_MS - 1), REPLICA_RETRY_MAX_MS);
+}
+
 static void test_fence_only_rises(void **state)
 {
 	atomic_ullong slot = 0;
@@ -80,6 +96,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lsn_parse),
+		cmocka_unit_test(test_retry_delay_doubles_to_its_bound),
 		cmocka_unit_test(test_fence_only_rises),
 		cmocka_unit_test(test_slots),
 		cmocka_unit_test(test_off),
