@@ -6,7 +6,7 @@
 // in (joined_at, id) order from an index, ties included.
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, ok, fails, join, createRoom, send, assertRoom } from './lib.mjs';
+import { api, ok, fails, join, createRoom, send, assertRoom, waitFor } from './lib.mjs';
 import { connect, closeAll, joinRoom, ack, ackOk, psql } from './sio.mjs';
 
 afterEach(closeAll);
@@ -118,4 +118,91 @@ test('a member list of a large room pages in (joined_at, id) order, ties include
   const a = ackOk(await ack(s, 'join_room', { room_id: room.id }));
   assert.deepEqual(a.members.map((u) => u.id), want.slice(0, a.members.length));
   assert.equal(a.members_has_more, true);
+});
+
+// 0030: chat_member_rooms_json counts the online members of a user's rooms
+// either by a presence probe per member row or, for rooms with many member
+// rows, from presence read once into a hashed set. Both must give what the
+// view (GET /api/rooms/{id}) gives, after every kind of change.
+test('GET /api/me and the CONNECT rooms: counts, unread and role of many rooms exact after joins, leaves, bans, deletes and presence changes, both ways of counting online', async () => {
+  const owner = await join('sz_many_o');
+  const rooms = [];
+  for (let i = 0; i < 24; i++) rooms.push(await createRoom(owner.token, `sz_many${i}`));
+  const alice = await join('sz_many_a');
+  const [b, c, d] = [await join('sz_many_b'), await join('sz_many_c'), await join('sz_many_d')];
+  const small = await join('sz_many_s', { room_id: rooms[0].id }); // few member rows: probes
+  await api('POST', '/api/join', { token: small.token, body: { username: small.user.username, room_id: rooms[1].id } });
+  for (const u of [alice, b, c, d]) {
+    for (const r of rooms) ok(await api('POST', '/api/join', { token: u.token, body: { username: u.user.username, room_id: r.id } }), 201);
+  }
+  // 150 more members of one room (offline), so that alice's rooms have
+  // enough member rows for the hashed set whatever else presence holds.
+  psql(`WITH u AS (INSERT INTO users (username) SELECT 'szm_' || g || '_' || substr(md5(random()::text), 1, 6)
+                     FROM generate_series(1, 150) g RETURNING id)
+        INSERT INTO user_rooms (user_id, room_id) SELECT u.id, '${rooms[10].id}' FROM u`);
+  // Read state: others' messages, a deletion, alice's own message, a read mark.
+  for (let i = 0; i < 3; i++) await send(b.token, rooms[2].id, `b${i}`);
+  const gone = await send(b.token, rooms[2].id, 'gone');
+  ok(await api('DELETE', `/api/messages/${enc(rooms[2].id)}/${gone.id}`, { token: b.token }));
+  await send(b.token, rooms[3].id, 'x');
+  await send(alice.token, rooms[3].id, 'mine');
+  await send(b.token, rooms[7].id, 'y1');
+  await send(b.token, rooms[7].id, 'y2');
+  ok(await api('POST', `/api/rooms/${enc(rooms[7].id)}/read`, { token: alice.token, body: { seq: 1 } }));
+  // Presence: alice and b live, c connected then gone, d only on a stale bridge.
+  const sa = (await connect(alice.token)).socket;
+  await connect(b.token);
+  const sc = (await connect(c.token)).socket;
+  const bridge = `t51-stale-${process.pid}`;
+  psql(`INSERT INTO bridges (id, heartbeat_at) VALUES ('${bridge}', now() - interval '1 hour')
+          ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at;
+        INSERT INTO presence (bridge_id, conn_id, user_id) VALUES ('${bridge}', 'c-${d.user.id}', '${d.user.id}')
+          ON CONFLICT DO NOTHING`);
+  // Membership changes: c leaves one room, d is banned from another, a room
+  // is deleted, alice becomes moderator of one, then c goes offline.
+  ackOk(await ack(sc, 'leave_room', { room_id: rooms[4].id }));
+  ok(await api('DELETE', `/api/rooms/${enc(rooms[5].id)}/members/${enc(d.user.id)}?ban=true`, { token: owner.token }));
+  psql(`SELECT chat_room_delete(NULL, '${rooms[6].id}')`);
+  ok(await api('PATCH', `/api/rooms/${enc(rooms[8].id)}/members/${enc(alice.user.id)}`, { token: owner.token, body: { role: 'moderator' } }));
+  sc.disconnect();
+  await waitFor(async () => (await get(alice.token, `/api/rooms/${enc(rooms[0].id)}`)).room.online_count === 2);
+
+  // Which way each user's rooms are counted (the decision of 0030).
+  const hashed = (u) => psql(`SELECT s.n >= 64 AND (SELECT count(*) FROM presence) < 3 * s.n
+                                FROM (SELECT sum((SELECT count(*) FROM user_rooms m WHERE m.room_id = ur.room_id)) AS n
+                                        FROM user_rooms ur WHERE ur.user_id = '${u.user.id}') s`);
+  assert.equal(hashed(alice), 't', 'alice: presence read once');
+  assert.equal(hashed(small), 'f', 'the small user: probes');
+
+  for (const u of [alice, small]) {
+    const me = await get(u.token, '/api/me');
+    for (const r of me.rooms) {
+      const one = (await get(u.token, `/api/rooms/${enc(r.id)}`)).room;
+      assert.deepEqual(r, one, `room ${r.name} of ${u.user.username}`);
+      assert.deepEqual(Object.keys(r), Object.keys(one), `key order of ${r.name}`);
+    }
+    // A second connection of an online user: the CONNECT rooms equal GET /api/me.
+    const conn = await connect(u.token);
+    const again = await get(u.token, '/api/me');
+    assert.deepEqual(conn.connected.rooms, again.rooms, `CONNECT rooms of ${u.user.username}`);
+  }
+  const me = await get(alice.token, '/api/me');
+  const byId = Object.fromEntries(me.rooms.map((r) => [r.id, r]));
+  assert.equal(me.rooms.length, 23, 'the deleted room is gone');
+  assert.equal(byId[rooms[6].id], undefined);
+  // owner, alice, b, c, d (+ small in rooms 0 and 1).
+  assert.equal(byId[rooms[0].id].member_count, 6);
+  assert.equal(byId[rooms[0].id].online_count, 3, 'alice, b and small (connected above)');
+  assert.equal(byId[rooms[9].id].member_count, 5);
+  assert.equal(byId[rooms[9].id].online_count, 2, 'alice and b: c gone, d stale');
+  assert.equal(byId[rooms[10].id].member_count, 155);
+  assert.equal(byId[rooms[10].id].online_count, 2);
+  assert.equal(byId[rooms[4].id].member_count, 4, 'c left');
+  assert.equal(byId[rooms[5].id].member_count, 4, 'd banned');
+  assert.equal(byId[rooms[2].id].unread, 3, 'the deleted message is not unread');
+  assert.equal(byId[rooms[3].id].unread, 0, "alice's own message reads the room");
+  assert.equal(byId[rooms[7].id].unread, 1);
+  assert.equal(byId[rooms[8].id].role, 'moderator');
+  assert.equal(byId[rooms[9].id].role, 'member');
+  sa.disconnect();
 });
