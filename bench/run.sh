@@ -24,7 +24,9 @@
 # search in a room of 1M messages for a rare word, a word in 1000
 # messages and a word in every message; history pages of that room; a
 # room of 10,000 members (its Room object, the first and last page of its
-# member list).
+# member list); last, GET /api/me for the user of the 500 rooms once they
+# have 20 more members each, 5,000 of them online (read-me-500-busy). With
+# BENCH_ONLY, only the seeding that the wanted rows read is done.
 #
 # Environment:
 #   BENCH_STATE_DIR   state dir of the benchmark stack (var/bench)
@@ -128,6 +130,13 @@ wanted() {
   return 1
 }
 
+# wanted_any LABEL... -- any of them wanted (the seeding a set of rows needs)
+wanted_any() {
+  local l
+  for l in "$@"; do wanted "$l" && return 0; done
+  return 1
+}
+
 # run LABEL ARGS... -- one chat-bench run, its JSON line appended to the results.
 run() {
   local label=$1 line
@@ -226,60 +235,94 @@ read_set() {
       RAISE NOTICE 'with role and unread % ms, the bare objects % ms', round(a::numeric, 2), round(b::numeric, 2);
     END \$\$" 2>&1 | sed -n 's/.*NOTICE: *//p')"
 
-  say "read set: seeding a room of 100000 messages"
-  r100k=$(sql "INSERT INTO rooms (name, visibility, created_by, last_seq)
-                 VALUES ('rb100k-$stamp', 'private', '$other', 100000) RETURNING id")
-  sql "INSERT INTO messages (room_id, seq, user_id, username, content)
-         SELECT '$r100k', g, '$other', 'rb-$stamp', 'big room message ' || g
-           FROM generate_series(1, 100000) g;
-       INSERT INTO user_rooms (user_id, room_id) VALUES ('$uid', '$r100k');
-       UPDATE user_rooms SET last_read_seq = 0 WHERE user_id = '$uid' AND room_id = '$r100k';
-       UPDATE messages SET content = NULL, deleted_at = now()
-         WHERE room_id = '$r100k' AND seq % 100 = 2;
-       ANALYZE" >/dev/null
-  sql "VACUUM ANALYZE messages" >/dev/null
-  say "read set: unread of the 100k room: $(curl -sf "$url/api/rooms/$r100k" -H "Authorization: Bearer $token" | sed -n 's/.*"unread" *: *\([0-9]*\).*/\1/p')"
-  wrk_run read-room-100k "/api/rooms/$r100k"
-  wrk_run read-me-500-100k /api/me
+  # Each seeding only when a row that reads it is wanted (BENCH_ONLY).
+  if wanted_any read-room-100k read-me-500-100k; then
+    say "read set: seeding a room of 100000 messages"
+    r100k=$(sql "INSERT INTO rooms (name, visibility, created_by, last_seq)
+                   VALUES ('rb100k-$stamp', 'private', '$other', 100000) RETURNING id")
+    sql "INSERT INTO messages (room_id, seq, user_id, username, content)
+           SELECT '$r100k', g, '$other', 'rb-$stamp', 'big room message ' || g
+             FROM generate_series(1, 100000) g;
+         INSERT INTO user_rooms (user_id, room_id) VALUES ('$uid', '$r100k');
+         UPDATE user_rooms SET last_read_seq = 0 WHERE user_id = '$uid' AND room_id = '$r100k';
+         UPDATE messages SET content = NULL, deleted_at = now()
+           WHERE room_id = '$r100k' AND seq % 100 = 2;
+         ANALYZE" >/dev/null
+    sql "VACUUM ANALYZE messages" >/dev/null
+    say "read set: unread of the 100k room: $(curl -sf "$url/api/rooms/$r100k" -H "Authorization: Bearer $token" | sed -n 's/.*"unread" *: *\([0-9]*\).*/\1/p')"
+    wrk_run read-room-100k "/api/rooms/$r100k"
+    wrk_run read-me-500-100k /api/me
+  fi
 
   # Issue 16 item 7: a room of 10,000 members, half of them online (presence
   # rows on the live bridge, as connected clients would have).
-  say "read set: seeding a room of 10000 members, 5000 online"
-  r10k=$(sql "INSERT INTO rooms (name, visibility, created_by)
-                VALUES ('rb10k-$stamp', 'public', '$other') RETURNING id")
-  sql "INSERT INTO users (username) SELECT 'rb10k-$stamp-' || g FROM generate_series(1, 10000) g;
-       INSERT INTO user_rooms (user_id, room_id)
-         SELECT id, '$r10k' FROM users WHERE username LIKE 'rb10k-$stamp-%';
-       INSERT INTO user_rooms (user_id, room_id) VALUES ('$uid', '$r10k');
-       INSERT INTO presence (bridge_id, conn_id, user_id)
-         SELECT (SELECT id FROM bridges ORDER BY heartbeat_at DESC LIMIT 1), 'rb10k-' || u.id, u.id
-           FROM users u WHERE u.username LIKE 'rb10k-$stamp-%' AND right(u.username, 1) IN ('0', '2', '4', '6', '8');
-       ANALYZE" >/dev/null
-  say "read set: the 10k room: $(curl -sf "$url/api/rooms/$r10k" -H "Authorization: Bearer $token" | sed -n 's/.*"member_count" *: *\([0-9]*\), *"online_count" *: *\([0-9]*\).*/members \1, online \2/p')"
-  wrk_run size-room-10k "/api/rooms/$r10k"
-  wrk_run size-users-10k-first "/api/users/$r10k?limit=100"
-  wrk_run size-users-10k-last "/api/users/$r10k?limit=100&offset=9900"
+  if wanted_any size-room-10k size-users-10k-first size-users-10k-last size-history-small \
+    size-history-1m-newest size-history-1m-middle search-1m-rare search-1m-1000 search-1m-all \
+    search-1m-none search-1m-two; then
+    say "read set: seeding a room of 10000 members, 5000 online"
+    r10k=$(sql "INSERT INTO rooms (name, visibility, created_by)
+                  VALUES ('rb10k-$stamp', 'public', '$other') RETURNING id")
+    sql "INSERT INTO users (username) SELECT 'rb10k-$stamp-' || g FROM generate_series(1, 10000) g;
+         INSERT INTO user_rooms (user_id, room_id)
+           SELECT id, '$r10k' FROM users WHERE username LIKE 'rb10k-$stamp-%';
+         INSERT INTO user_rooms (user_id, room_id) VALUES ('$uid', '$r10k');
+         INSERT INTO presence (bridge_id, conn_id, user_id)
+           SELECT (SELECT id FROM bridges ORDER BY heartbeat_at DESC LIMIT 1), 'rb10k-' || u.id, u.id
+             FROM users u WHERE u.username LIKE 'rb10k-$stamp-%' AND right(u.username, 1) IN ('0', '2', '4', '6', '8');
+         ANALYZE" >/dev/null
+    say "read set: the 10k room: $(curl -sf "$url/api/rooms/$r10k" -H "Authorization: Bearer $token" | sed -n 's/.*"member_count" *: *\([0-9]*\), *"online_count" *: *\([0-9]*\).*/members \1, online \2/p')"
+    wrk_run size-room-10k "/api/rooms/$r10k"
+    wrk_run size-users-10k-first "/api/users/$r10k?limit=100"
+    wrk_run size-users-10k-last "/api/users/$r10k?limit=100&offset=9900"
 
-  say "read set: seeding a room of 1000000 messages (about a minute)"
-  r1m=$(sql "INSERT INTO rooms (name, visibility, created_by, last_seq)
-               VALUES ('rb1m-$stamp', 'public', '$other', 1000000) RETURNING id")
-  sql "INSERT INTO messages (room_id, seq, user_id, username, content)
-         SELECT '$r1m', g, '$other', 'rb-$stamp',
-                'common words for message ' || g || ' topic w' || (g % 1000)
-                || CASE WHEN g % 100000 = 7 THEN ' needle' ELSE '' END
-           FROM generate_series(1, 1000000) g;
-       ANALYZE messages" >/dev/null
-  sql "VACUUM ANALYZE messages" >/dev/null
-  # History paging at a million messages: the newest page, and a page from
-  # the middle (before=500000), against the same page of the small room.
-  wrk_run size-history-small "/api/messages/$small?limit=50"
-  wrk_run size-history-1m-newest "/api/messages/$r1m?limit=50"
-  wrk_run size-history-1m-middle "/api/messages/$r1m?before=500000&limit=50"
-  wrk_run search-1m-rare "/api/messages/$r1m/search?q=needle"
-  wrk_run search-1m-1000 "/api/messages/$r1m/search?q=w42"
-  wrk_run search-1m-all "/api/messages/$r1m/search?q=common"
-  wrk_run search-1m-none "/api/messages/$r1m/search?q=nosuchword"
-  wrk_run search-1m-two "/api/messages/$r1m/search?q=w42+topic&limit=100"
+    say "read set: seeding a room of 1000000 messages (about a minute)"
+    r1m=$(sql "INSERT INTO rooms (name, visibility, created_by, last_seq)
+                 VALUES ('rb1m-$stamp', 'public', '$other', 1000000) RETURNING id")
+    sql "INSERT INTO messages (room_id, seq, user_id, username, content)
+           SELECT '$r1m', g, '$other', 'rb-$stamp',
+                  'common words for message ' || g || ' topic w' || (g % 1000)
+                  || CASE WHEN g % 100000 = 7 THEN ' needle' ELSE '' END
+             FROM generate_series(1, 1000000) g;
+         ANALYZE messages" >/dev/null
+    sql "VACUUM ANALYZE messages" >/dev/null
+    # History paging at a million messages: the newest page, and a page from
+    # the middle (before=500000), against the same page of the small room.
+    wrk_run size-history-small "/api/messages/$small?limit=50"
+    wrk_run size-history-1m-newest "/api/messages/$r1m?limit=50"
+    wrk_run size-history-1m-middle "/api/messages/$r1m?before=500000&limit=50"
+    wrk_run search-1m-rare "/api/messages/$r1m/search?q=needle"
+    wrk_run search-1m-1000 "/api/messages/$r1m/search?q=w42"
+    wrk_run search-1m-all "/api/messages/$r1m/search?q=common"
+    wrk_run search-1m-none "/api/messages/$r1m/search?q=nosuchword"
+    wrk_run search-1m-two "/api/messages/$r1m/search?q=w42+topic&limit=100"
+  fi
+
+  # Issue 16 item 7, round 3: the same 500 rooms with 20 more members each
+  # (10,000 users), 5,000 of them online: the online counts of GET /api/me
+  # read 10,500 member rows (0030 reads presence once for them).
+  if wanted read-me-500-busy; then
+    say "read set: 20 more members in each of the 500 rooms, 5000 of them online"
+    sql "INSERT INTO users (username) SELECT 'rbb-$stamp-' || g FROM generate_series(1, 10000) g;
+         INSERT INTO user_rooms (user_id, room_id)
+           SELECT u.id, r.id
+             FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM rooms
+                    WHERE name LIKE 'rb500-$stamp-%') r
+             JOIN generate_series(0, 19) k ON true
+             JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM users
+                    WHERE username LIKE 'rbb-$stamp-%') u ON u.n = 1 + (r.n * 20 + k) % 10000;
+         INSERT INTO presence (bridge_id, conn_id, user_id)
+           SELECT (SELECT id FROM bridges ORDER BY heartbeat_at DESC LIMIT 1), 'rbb-' || u.id, u.id
+             FROM users u WHERE u.username LIKE 'rbb-$stamp-%' AND right(u.username, 1) IN ('1', '3', '5', '7', '9');
+         ANALYZE" >/dev/null
+    sql "VACUUM ANALYZE user_rooms" >/dev/null # as autovacuum would have, as above
+    wrk_run read-me-500-busy /api/me
+    say "read set: the busy 500 rooms in SQL, 20 calls: $(sql "
+      DO \$\$ DECLARE t0 timestamptz; BEGIN
+        t0 := clock_timestamp();
+        FOR i IN 1..20 LOOP PERFORM chat_member_rooms_json('$uid'); END LOOP;
+        RAISE NOTICE '% ms', round((extract(epoch FROM clock_timestamp() - t0) * 1000 / 20)::numeric, 2);
+      END \$\$" 2>&1 | sed -n 's/.*NOTICE: *//p')"
+  fi
 }
 
 # ---------------------------------------------------------------- the sets

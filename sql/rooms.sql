@@ -230,6 +230,7 @@ CREATE OR REPLACE FUNCTION public.chat_member_rooms_json(p_user text)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
+ SET jit TO 'off'
 AS $function$
 BEGIN
     RETURN (
