@@ -21,7 +21,8 @@
 -- * the member count is one index range per room, and the online count,
 --   for rooms with many members in all, reads presence once into a hashed
 --   set instead of probing it per member row (10,500 member rows against
---   5,000 users online: about a third of the time); a user with few member
+--   5,000 users online: about half the backend's CPU, a third of the
+--   PostgreSQL time per GET /api/me with JIT off too); a user with few member
 --   rows (the CONNECT of a user in a few rooms) still probes, as before.
 --   The decision is made when the query runs, not by the planner (a
 --   cached generic plan cannot flip it): presence is read at most 3 x the
@@ -97,6 +98,6 @@ $$;
 
 -- No JIT compilation (as chat_send_batch, 0027): with a few hundred rooms
 -- the planner's estimate passes jit_above_cost (100000) and every call
--- compiled its expressions, about 50 ms, for a query of index probes that
--- runs in a fraction of that (500 rooms of 21 members: 170 ms with JIT).
+-- compiled its expressions, about 50 ms of the 160 that 500 rooms of 21
+-- members took under EXPLAIN ANALYZE, for a query of index probes.
 ALTER FUNCTION chat_member_rooms_json(text) SET jit = off;
