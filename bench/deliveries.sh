@@ -6,7 +6,8 @@
 #
 # Starts a fresh stack of this tree (deploy/local/stack.sh, state dir
 # var/bench-d, nginx on BENCH_PORT, default 18380; CHAT_WS_UNIX=1 puts the
-# bridge on a unix socket), then
+# bridge on a unix socket; DIRECT=1 sends chat-bench's WebSockets straight to
+# chat-ws, without nginx, as bench/compare's chat-direct row), then
 #   fanout:    chat-bench fanout, 200 clients, 10 senders, --rate 200 (pass
 #              --rate 20 etc. to change it);
 #   heartbeat: 2000 idle clients with CHAT_WS_PING_INTERVAL=1000 (2000 ping
@@ -15,7 +16,8 @@
 # `perf stat -e 'syscalls:sys_enter_*'` on chat-ws and on the nginx workers
 # and their CPU ticks (/proc/<pid>/stat), and writes OUT.json (chat-bench),
 # OUT.ws.perf, OUT.ng.perf and OUT.cpu ("frames F sends S ws_ticks T ng_ticks U",
-# ticks of 10 ms, over the same 10 s). Run it under nice -n -19, base and new
+# ticks of 10 ms, over the same 10 s); RECORD=1 adds 5 s of `perf record -g`
+# on chat-ws after that window (OUT.ws.data). Run it under nice -n -19, base and new
 # interleaved. Needs root (perf) and linux-perf.
 set -uo pipefail
 out=$(readlink -f "${1:?usage: bench/deliveries.sh OUT [fanout|heartbeat] [args]}")
@@ -33,6 +35,7 @@ case $mode in
   *) echo "bench/deliveries.sh: fanout or heartbeat, not '$mode'" >&2; exit 2 ;;
 esac
 url=http://127.0.0.1:$CHAT_PORT
+[ "${DIRECT:-0}" = 0 ] || args+=(--ws-port $((CHAT_PORT + 1)))
 rm -rf var/bench-d
 CHAT_WS_BRIDGES=1 deploy/local/stack.sh start >/dev/null || exit 1
 trap 'CHAT_WS_BRIDGES=1 deploy/local/stack.sh stop >/dev/null 2>&1' EXIT
@@ -67,4 +70,5 @@ sleep 10
 w1=$(ticks "$wspid") n1=$(ticks "$workers")
 f1=$(metric chat_ws_frames_out_total) s1=$(metric chat_ws_sends_total)
 wait
+[ "${RECORD:-0}" = 0 ] || perf record -q -g -o "$out.ws.data" -p "$wspid" -- sleep 5 >/dev/null 2>&1
 echo "frames $((f1 - f0)) sends $((s1 - s0)) ws_ticks $((w1 - w0)) ng_ticks $((n1 - n0))" | tee "$out.cpu"
