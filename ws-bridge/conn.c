@@ -36,8 +36,9 @@ void conn_setup(struct conn_set *cs, const struct cfg *cfg, const struct conn_op
 	if (cfg->ws_io_uring) {
 		cs->ring = wsring_open();
 		if (!cs->ring)
-			log_warn("no io_uring (%s): each WebSocket send is a system call of its own",
-				 strerror(errno));
+			log_warn(
+				"no io_uring (%s): each WebSocket send is a system call of its own",
+				strerror(errno));
 	}
 }
 

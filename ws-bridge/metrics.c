@@ -106,8 +106,7 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 		"# TYPE chat_ws_queue_frames_max gauge\n"
 		"chat_ws_queue_frames_max %lu\n",
 		cs->frames_out, cs->bytes_out, cs->ws_sends, cs->ws_send_waits, cs->ws_ring_sends,
-		cs->ws_ring_submits, st->queue_frames,
-		st->queue_max);
+		cs->ws_ring_submits, st->queue_frames, st->queue_max);
 	histo_render(&st->delivery, "chat_ws_delivery_seconds",
 		     "From an event's NOTIFY in the database (its commit) to its arrival here.",
 		     buf, size, n);

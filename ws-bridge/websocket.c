@@ -109,7 +109,7 @@ static int websocket_write_queue(struct conn *c)
 static int websocket_flushable(struct conn *c)
 {
 	return c->transport == CONN_WEBSOCKET && c->ws && c->state != CONN_CLOSING &&
-	       !lws_partial_buffered(c->ws);
+		!lws_partial_buffered(c->ws);
 }
 
 /* The socket is broken: lws closes it, and the session ends with it (websocket_closed()). */
@@ -211,7 +211,8 @@ static void websocket_ring_done(struct ring_slot *s, ssize_t res)
 			off -= v->iov_len;
 		} else {
 			/* Read before the pop: it may free the frame. */
-			memcpy(out + rest, (const unsigned char *)v->iov_base + off, v->iov_len - off);
+			memcpy(out + rest, (const unsigned char *)v->iov_base + off,
+			       v->iov_len - off);
 			rest += v->iov_len - off;
 			off = 0;
 		}
@@ -238,7 +239,8 @@ void websocket_ring_go(struct conn_set *cs)
 	cs->ws_ring_submits++;
 	if (wsring_send(cs->ring, ring_sends, n)) {
 		/* What it did not send is reported as not sent (-EAGAIN). */
-		log_warn("io_uring failed: each WebSocket send is a system call of its own from now on");
+		log_warn(
+			"io_uring failed: each WebSocket send is a system call of its own from now on");
 		wsring_close(cs->ring);
 		cs->ring = NULL;
 	}

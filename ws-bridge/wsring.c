@@ -69,7 +69,8 @@ int wsring_send(struct wsring *r, struct wsring_send *s, unsigned n)
 		if (!sqe)
 			break; /* cannot happen: the ring is emptied after each call */
 		if (s[i].iovcnt == 1) {
-			io_uring_prep_send(sqe, s[i].fd, s[i].iov[0].iov_base, s[i].iov[0].iov_len, flags);
+			io_uring_prep_send(sqe, s[i].fd, s[i].iov[0].iov_base, s[i].iov[0].iov_len,
+					   flags);
 		} else {
 			memset(&s[i].msg, 0, sizeof(s[i].msg));
 			s[i].msg.msg_iov = s[i].iov;

@@ -204,7 +204,8 @@ static void run_mode(struct run *r, const char *mode)
 			double d = next - now_s();
 
 			if (d > 0) {
-				struct timespec ts = { (time_t)d, (long)((d - (double)(time_t)d) * 1e9) };
+				struct timespec ts = { (time_t)d,
+						       (long)((d - (double)(time_t)d) * 1e9) };
 
 				nanosleep(&ts, NULL);
 			}
@@ -237,16 +238,23 @@ static int parse(struct opts *o, int argc, char **argv)
 	o->size = 300;
 	o->mode = "both";
 	for (int i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--conns"))
-			o->conns = atoi(argv[i + 1]);
-		else if (!strcmp(argv[i], "--rate"))
-			o->rate = atof(argv[i + 1]);
-		else if (!strcmp(argv[i], "--seconds"))
-			o->seconds = atof(argv[i + 1]);
-		else if (!strcmp(argv[i], "--size"))
-			o->size = (size_t)atol(argv[i + 1]);
-		else if (!strcmp(argv[i], "--mode"))
+		char *end = NULL;
+		double v = strtod(argv[i + 1], &end);
+
+		if (!strcmp(argv[i], "--mode")) {
 			o->mode = argv[i + 1];
+			continue;
+		}
+		if (!*argv[i + 1] || *end)
+			return -1;
+		if (!strcmp(argv[i], "--conns"))
+			o->conns = (int)v;
+		else if (!strcmp(argv[i], "--rate"))
+			o->rate = v;
+		else if (!strcmp(argv[i], "--seconds"))
+			o->seconds = v;
+		else if (!strcmp(argv[i], "--size"))
+			o->size = (size_t)v;
 		else
 			return -1;
 	}
@@ -338,7 +346,8 @@ int main(int argc, char **argv)
 
 		line[n] = '\0';
 		if (sscanf(line, "%lf %lf %lf", &rc, &ru, &rs) == 3)
-			printf("receiver %.2f s of CPU over all runs (user %.2f, sys %.2f)\n", rc, ru, rs);
+			printf("receiver %.2f s of CPU over all runs (user %.2f, sys %.2f)\n", rc,
+			       ru, rs);
 	}
 	waitpid(child, NULL, 0);
 	return 0;

@@ -531,12 +531,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_send_error_kills, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_closing_not_flushed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_first_one_send, setup_ring, teardown),
-		cmocka_unit_test_setup_teardown(test_full_socket_waits_in_order, setup_ring, teardown),
-		cmocka_unit_test_setup_teardown(test_slow_reader_hits_the_bound, setup_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_full_socket_waits_in_order, setup_ring,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_slow_reader_hits_the_bound, setup_ring,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_send_error_kills, setup_ring, teardown),
 		cmocka_unit_test_setup_teardown(test_closing_not_flushed, setup_ring, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_one_submission, setup_ring, teardown),
-		cmocka_unit_test_setup_teardown(test_ring_short_send_rest_to_lws, setup_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_short_send_rest_to_lws, setup_ring,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
