@@ -16,8 +16,7 @@
 # `perf stat -e 'syscalls:sys_enter_*'` on chat-ws and on the nginx workers
 # and their CPU ticks (/proc/<pid>/stat), and writes OUT.json (chat-bench),
 # OUT.ws.perf, OUT.ng.perf and OUT.cpu ("frames F sends S ws_ticks T ng_ticks U",
-# ticks of 10 ms, over the same 10 s); RECORD=1 adds 5 s of `perf record -g`
-# on chat-ws after that window (OUT.ws.data). Run it under nice -n -19, base and new
+# ticks of 10 ms, over the same 10 s). Run it under nice -n -19, base and new
 # interleaved. Needs root (perf) and linux-perf.
 set -uo pipefail
 out=$(readlink -f "${1:?usage: bench/deliveries.sh OUT [fanout|heartbeat] [args]}")
@@ -70,5 +69,4 @@ sleep 10
 w1=$(ticks "$wspid") n1=$(ticks "$workers")
 f1=$(metric chat_ws_frames_out_total) s1=$(metric chat_ws_sends_total)
 wait
-[ "${RECORD:-0}" = 0 ] || perf record -q -g -o "$out.ws.data" -p "$wspid" -- sleep 5 >/dev/null 2>&1
 echo "frames $((f1 - f0)) sends $((s1 - s0)) ws_ticks $((w1 - w0)) ng_ticks $((n1 - n0))" | tee "$out.cpu"
