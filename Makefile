@@ -38,6 +38,8 @@ VERSION  := $(shell cat VERSION 2>/dev/null)
 PKG_CFLAGS := $(shell pkg-config --cflags libpq jansson libjwt 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libpq jansson libjwt 2>/dev/null)
 LWS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null)
+# chat-ws sends a flush's frames through one io_uring submission (ws-bridge/wsring.h).
+URING_LIBS := -luring
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes -Wmissing-prototypes \
 	-Wold-style-definition -Wpointer-arith -Wwrite-strings -Wvla -Wformat-security \
@@ -113,7 +115,7 @@ $(BUILD)/chat-fcgi: $(FCGI_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(COMMON_LIB) -lfcgi $(COMMON_LIBS)
 
 $(BUILD)/chat-ws: $(WS_OBJ) $(COMMON_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(WS_OBJ) $(COMMON_LIB) $(LWS_LIBS) -lev $(COMMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(WS_OBJ) $(COMMON_LIB) $(LWS_LIBS) $(URING_LIBS) -lev $(COMMON_LIBS)
 
 # The administration tool (docs/operations.md): libpq and the common library only.
 $(BUILD)/chatctl: $(CTL_OBJ) $(COMMON_LIB)
@@ -126,7 +128,7 @@ $(BUILD)/tests/%: tests/unit/common/%.c $(COMMON_LIB)
 $(BUILD)/tests/ws/%: tests/unit/ws-bridge/%.c $(WS_LIB_OBJ) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iws-bridge $(CFLAGS) -o $@ $< $(WS_LIB_OBJ) $(COMMON_LIB) -lcmocka \
-		$(LWS_LIBS) $(COMMON_LIBS)
+		$(LWS_LIBS) $(URING_LIBS) $(COMMON_LIBS)
 
 $(BUILD)/tests/fcgi/%: tests/unit/fcgi-app/%.c $(FCGI_LIB_OBJ) $(COMMON_LIB)
 	@mkdir -p $(dir $@)

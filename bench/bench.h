@@ -34,6 +34,7 @@ struct bench_opts {
 	const char *url; /* http://HOST:PORT */
 	char host[64];   /* parsed from url */
 	int port;
+	int ws_port; /* --ws-port: WebSockets to this port of host (0: port) */
 	const char *label;
 	const char *stack_dir;  /* select the processes of this stack only */
 	const char *pid_of[6];  /* "name=pid,pid" lists, NULL-terminated */

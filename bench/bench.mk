@@ -6,6 +6,9 @@
 #   make chat-bench      build $(BUILD)/chat-bench
 #   make pwhash-bench    build $(BUILD)/pwhash-bench and run it: milliseconds
 #                        per Argon2id hash for candidate costs (docs/security.md)
+#   make floor-fanout    build $(BUILD)/floor-fanout and run it: the bare CPU per
+#                        delivery of one frame written to 200 loopback sockets,
+#                        send() against io_uring (FLOOR_ARGS; bench/README.md)
 #   make bench           quick benchmark set (< 5 min), bench/run.sh
 #   make bench-full      everything, bench/run.sh --full
 #   make bench-read      read state and search at size, bench/run.sh --read
@@ -27,7 +30,7 @@ BENCH_OBJ    := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_CFLAGS := $(shell pkg-config --cflags libcurl jansson 2>/dev/null)
 BENCH_LIBS   := $(shell pkg-config --libs libcurl jansson 2>/dev/null)
 
-.PHONY: chat-bench bench bench-full bench-read bench-session bench-storm compare pwhash-bench
+.PHONY: chat-bench floor-fanout bench bench-full bench-read bench-session bench-storm compare pwhash-bench
 
 chat-bench: $(BUILD)/chat-bench
 
@@ -39,6 +42,13 @@ $(BUILD)/chat-bench: $(BENCH_OBJ)
 $(BUILD)/pwhash-bench: bench/pwhash/pwhash-bench.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(COMMON_LIBS)
+
+$(BUILD)/floor-fanout: bench/floor/floor-fanout.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -luring
+
+floor-fanout: $(BUILD)/floor-fanout
+	$(BUILD)/floor-fanout $(FLOOR_ARGS)
 
 pwhash-bench: $(BUILD)/pwhash-bench
 	$(BUILD)/pwhash-bench $(PWHASH_BENCH_ARGS)

@@ -6,7 +6,8 @@
 #
 # Starts a fresh stack of this tree (deploy/local/stack.sh, state dir
 # var/bench-d, nginx on BENCH_PORT, default 18380; CHAT_WS_UNIX=1 puts the
-# bridge on a unix socket), then
+# bridge on a unix socket; DIRECT=1 sends chat-bench's WebSockets straight to
+# chat-ws, without nginx, as bench/compare's chat-direct row), then
 #   fanout:    chat-bench fanout, 200 clients, 10 senders, --rate 200 (pass
 #              --rate 20 etc. to change it);
 #   heartbeat: 2000 idle clients with CHAT_WS_PING_INTERVAL=1000 (2000 ping
@@ -33,6 +34,7 @@ case $mode in
   *) echo "bench/deliveries.sh: fanout or heartbeat, not '$mode'" >&2; exit 2 ;;
 esac
 url=http://127.0.0.1:$CHAT_PORT
+[ "${DIRECT:-0}" = 0 ] || args+=(--ws-port $((CHAT_PORT + 1)))
 rm -rf var/bench-d
 CHAT_WS_BRIDGES=1 deploy/local/stack.sh start >/dev/null || exit 1
 trap 'CHAT_WS_BRIDGES=1 deploy/local/stack.sh stop >/dev/null 2>&1' EXIT

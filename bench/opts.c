@@ -29,6 +29,8 @@ void opt_usage(FILE *f)
 	      "\n"
 	      "Options (defaults):\n"
 	      "  --url URL              stack base URL (http://127.0.0.1:8080)\n"
+	      "  --ws-port P            WebSockets to this port of --url's host, the REST set-up to\n"
+	      "                         --url (a bridge without nginx; default: --url's port)\n"
 	      "  --duration S           measured seconds (10)\n"
 	      "  --warmup S             seconds of load before the window (2)\n"
 	      "  --drain S              at most this long for outstanding acks/deliveries (5)\n"
@@ -168,6 +170,12 @@ int opt_parse(struct bench_opts *o, int argc, char **argv, char *err, size_t err
 		} else if (num(v, &d)) {
 			snprintf(err, errlen, "%s wants a number, got '%s'", a, v);
 			return -1;
+		} else if (!strcmp(a, "--ws-port")) {
+			if (d < 1 || d > 65535 || d != (long)d) {
+				snprintf(err, errlen, "--ws-port wants a port, got '%s'", v);
+				return -1;
+			}
+			o->ws_port = (int)d;
 		} else if (!strcmp(a, "--duration")) {
 			o->duration = d;
 		} else if (!strcmp(a, "--warmup")) {

@@ -1047,6 +1047,7 @@ static int worker_init(struct worker *w, const struct bench *b, int proc)
 {
 	const struct bench_plan *pl = &b->plan;
 	struct addrinfo hints, *ai = NULL;
+	int wsport;
 	uint32_t i, n = 0, total_senders = 0;
 	unsigned s;
 	int rc;
@@ -1070,7 +1071,8 @@ static int worker_init(struct worker *w, const struct bench *b, int proc)
 	}
 	memcpy(&w->dst, ai->ai_addr, sizeof(w->dst));
 	freeaddrinfo(ai);
-	w->dst.sin_port = htons((uint16_t)b->o.port);
+	wsport = b->o.ws_port ? b->o.ws_port : b->o.port;
+	w->dst.sin_port = htons((uint16_t)wsport);
 	w->request_len = (size_t)snprintf(w->request, sizeof(w->request),
 					  "GET " SIO_PATH " HTTP/1.1\r\n"
 					  "Host: %s:%d\r\n"
@@ -1078,7 +1080,7 @@ static int worker_init(struct worker *w, const struct bench *b, int proc)
 					  "Connection: Upgrade\r\n"
 					  "Sec-WebSocket-Key: " WS_KEY "\r\n"
 					  "Sec-WebSocket-Version: 13\r\n\r\n",
-					  b->o.host, b->o.port);
+					  b->o.host, wsport);
 	w->nsrc = (unsigned)b->o.src_addrs;
 	for (s = 0; s < w->nsrc; s++) {
 		w->src[s].sin_family = AF_INET;

@@ -102,6 +102,7 @@ static const struct cfg_long cfg_longs[] = {
 	{ "CHAT_WS_PORT", CFG_FIELD(ws_port), 8081, 1, 65535 },
 	{ "CHAT_WS_MAX_CONN", CFG_FIELD(ws_max_conn), 200000, 1, 10000000 },
 	{ "CHAT_WS_LIBEV", CFG_FIELD(ws_libev), 1, 0, 1 },
+	{ "CHAT_WS_IO_URING", CFG_FIELD(ws_io_uring), 1, 0, 1 },
 	{ "CHAT_WS_MAX_CONN_PER_ADDR", CFG_FIELD(ws_max_conn_per_addr), 256, 0, 10000000 },
 	{ "CHAT_WS_MAX_UNAUTH_PER_ADDR", CFG_FIELD(ws_max_unauth_per_addr), 32, 0, 10000000 },
 	{ "CHAT_WS_QUEUE_FRAMES", CFG_FIELD(ws_queue_frames), 1000, 4, 1000000 },

@@ -57,6 +57,7 @@ struct cfg {
 	long ws_port;                /* CHAT_WS_PORT: TCP port on 127.0.0.1 */
 	long ws_max_conn;            /* CHAT_WS_MAX_CONN: connections per process */
 	long ws_libev;               /* CHAT_WS_LIBEV: 1 = libev (epoll) loop, 0 = lws's poll() */
+	long ws_io_uring;            /* CHAT_WS_IO_URING: 1 = sends through io_uring */
 	long ws_max_conn_per_addr;   /* CHAT_WS_MAX_CONN_PER_ADDR: per client address, 0 = off */
 	long ws_max_unauth_per_addr; /* CHAT_WS_MAX_UNAUTH_PER_ADDR: not yet authenticated, 0 = off */
 	long ws_queue_frames;        /* CHAT_WS_QUEUE_FRAMES: per-connection output bound */

@@ -1,6 +1,7 @@
 /* conn.c -- the set of Engine.IO sessions: their limits, bounded output, close and end. */
 #include "conn.h"
 
+#include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "log.h"
 #include "request.h"
 #include "websocket.h"
+#include "wsring.h"
 
 /* Seconds lws waits for a closing client to take its close frame. */
 #define CONN_CLOSE_WAIT_S 3
@@ -31,6 +33,13 @@ void conn_setup(struct conn_set *cs, const struct cfg *cfg, const struct conn_op
 	hmap_init(&cs->by_sid);
 	hmap_init(&cs->by_addr);
 	hmap_init(&cs->unauth_by_addr);
+	if (cfg->ws_io_uring) {
+		cs->ring = wsring_open();
+		if (!cs->ring)
+			log_warn(
+				"no io_uring (%s): each WebSocket send is a system call of its own",
+				strerror(errno));
+	}
 }
 
 void conn_teardown(struct conn_set *cs)
@@ -38,6 +47,8 @@ void conn_teardown(struct conn_set *cs)
 	hmap_release(&cs->by_sid);
 	hmap_release(&cs->by_addr);
 	hmap_release(&cs->unauth_by_addr);
+	wsring_close(cs->ring);
+	cs->ring = NULL;
 }
 
 /* Sessions of one client address in a count map (by_addr, unauth_by_addr). */
@@ -119,6 +130,17 @@ void conn_flush(struct conn_set *cs)
 {
 	struct conn *c;
 
+	if (cs->ring) {
+		while ((c = cs->flush_head)) {
+			conn_flush_del(c);
+			if (!cs->ring)
+				websocket_flush(c);
+			else if (websocket_ring_add(c) == WSRING_MAX)
+				websocket_ring_go(cs);
+		}
+		websocket_ring_go(cs);
+		return;
+	}
 	/* Each session leaves the list before it is written, and a write
 	 * queues nothing: the loop ends after at most one pass. */
 	while ((c = cs->flush_head)) {

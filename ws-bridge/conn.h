@@ -98,10 +98,14 @@ struct conn_set {
 	int refusing; /* shutting down: refuse new connections */
 	/* WebSockets whose queue went from empty to not: conn_flush() writes them. */
 	struct conn *flush_head;
+	/* conn_flush()'s sends in one submission (wsring.h); NULL: a send() each. */
+	struct wsring *ring;
 	/* Counters since start, for the metrics page. */
 	unsigned long long opened, refused, slow_closed, frames_out, bytes_out;
 	/* WebSocket sends, and those that had to wait for the socket (write first). */
 	unsigned long long ws_sends, ws_send_waits;
+	/* Of ws_sends, those made through the ring, and the submissions that carried them. */
+	unsigned long long ws_ring_sends, ws_ring_submits;
 	unsigned long long polls, posts, upgrades;
 };
 
@@ -125,7 +129,9 @@ int conn_send(struct conn *c, struct frame *f);
 /*
  * Writes first: every WebSocket on the flush list gets what is queued for
  * it, coalesced, in one send where its socket has room; only a socket that
- * did not take it all waits for a writable callback (websocket.h). Called
+ * did not take it all waits for a writable callback (websocket.h). With
+ * CHAT_WS_IO_URING the sends of up to WSRING_MAX sessions go to the kernel
+ * in one system call (wsring.h), else each is a send() of its own. Called
  * once per event-loop iteration, before the loop sleeps (main.c), so the
  * frames of one iteration (a batch of notifications) go out together.
  */

@@ -105,6 +105,11 @@ struct frame *outq_peek(const struct outq *q)
 	return q->count ? q->ring[q->head] : NULL;
 }
 
+struct frame *outq_at(const struct outq *q, unsigned i)
+{
+	return i < q->count ? q->ring[(q->head + i) % q->cap] : NULL;
+}
+
 void outq_pop(struct outq *q)
 {
 	struct frame *f;

@@ -74,6 +74,9 @@ int outq_push(struct outq *q, struct frame *f) __attribute__((warn_unused_result
 /* Returns the oldest frame (still queued) or NULL. */
 struct frame *outq_peek(const struct outq *q);
 
+/* Returns the i-th oldest frame (0 = outq_peek()), still queued, or NULL. */
+struct frame *outq_at(const struct outq *q, unsigned i);
+
 /* Removes the oldest frame and drops the queue's reference to it. */
 void outq_pop(struct outq *q);
 

@@ -92,14 +92,21 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 		"waited for it to be writable.\n"
 		"# TYPE chat_ws_send_waits_total counter\n"
 		"chat_ws_send_waits_total %llu\n"
+		"# HELP chat_ws_ring_sends_total Of the sends, those made through io_uring.\n"
+		"# TYPE chat_ws_ring_sends_total counter\n"
+		"chat_ws_ring_sends_total %llu\n"
+		"# HELP chat_ws_ring_submits_total io_uring submissions (system calls) that carried "
+		"them.\n"
+		"# TYPE chat_ws_ring_submits_total counter\n"
+		"chat_ws_ring_submits_total %llu\n"
 		"# HELP chat_ws_queue_frames Frames waiting in output queues (sampled).\n"
 		"# TYPE chat_ws_queue_frames gauge\n"
 		"chat_ws_queue_frames %lu\n"
 		"# HELP chat_ws_queue_frames_max The longest output queue at the last sample.\n"
 		"# TYPE chat_ws_queue_frames_max gauge\n"
 		"chat_ws_queue_frames_max %lu\n",
-		cs->frames_out, cs->bytes_out, cs->ws_sends, cs->ws_send_waits, st->queue_frames,
-		st->queue_max);
+		cs->frames_out, cs->bytes_out, cs->ws_sends, cs->ws_send_waits, cs->ws_ring_sends,
+		cs->ws_ring_submits, st->queue_frames, st->queue_max);
 	histo_render(&st->delivery, "chat_ws_delivery_seconds",
 		     "From an event's NOTIFY in the database (its commit) to its arrival here.",
 		     buf, size, n);

@@ -1,11 +1,15 @@
 /* websocket.c -- the WebSocket transport: handshake, reassembly, batched output, upgrade probe. */
 #include "websocket.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "frame.h"
+#include "log.h"
+#include "wsring.h"
 
 /*
  * Queued frames of one session go out together, up to CONN_BATCH_MAX bytes
@@ -96,20 +100,152 @@ static int websocket_write_queue(struct conn *c)
 	return 0;
 }
 
+/*
+ * Whether the flush may write the session now. A closing session is
+ * flushed and closed by its writable callback (conn_close() asked for it);
+ * lws holding the rest of a send has asked for one too, and what is queued
+ * must wait behind that rest.
+ */
+static int websocket_flushable(struct conn *c)
+{
+	return c->transport == CONN_WEBSOCKET && c->ws && c->state != CONN_CLOSING &&
+		!lws_partial_buffered(c->ws);
+}
+
+/* The socket is broken: lws closes it, and the session ends with it (websocket_closed()). */
+static void websocket_broken(struct conn *c)
+{
+	c->state = CONN_CLOSING;
+	lws_set_timeout(c->ws, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+}
+
 void websocket_flush(struct conn *c)
 {
-	/* A closing session is flushed and closed by its writable callback
-	 * (conn_close() asked for it); lws holding the rest of a send has
-	 * asked for one too, and what is queued must wait behind that rest. */
-	if (c->transport != CONN_WEBSOCKET || !c->ws || c->state == CONN_CLOSING ||
-	    lws_partial_buffered(c->ws))
-		return;
-	if (websocket_send_queue(c)) {
-		/* The socket is broken: lws closes it, and the session ends
-		 * with it (websocket_closed()). */
-		c->state = CONN_CLOSING;
-		lws_set_timeout(c->ws, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+	if (websocket_flushable(c) && websocket_send_queue(c))
+		websocket_broken(c);
+}
+
+/*
+ * The ring's sends of one flush (wsring.h): each session's frames from the
+ * head of its queue, as many as the plain path would put in one send (at
+ * most CONN_WRITE_BUDGET frames, CONN_BATCH_MAX bytes), each with its
+ * header written into the frame's own headroom (the same bytes for every
+ * recipient of a shared frame) and given to the kernel in place: no copy.
+ * The frames stay queued until the send's result is known.
+ */
+_Static_assert(LWS_PRE >= WS_HEADER_MAX, "a frame's headroom holds its header");
+
+static struct ring_slot {
+	struct conn *c;
+	unsigned frames;
+	struct iovec iov[CONN_WRITE_BUDGET];
+} ring_slots[WSRING_MAX];
+static struct wsring_send ring_sends[WSRING_MAX];
+static unsigned ring_used;
+
+unsigned websocket_ring_add(struct conn *c)
+{
+	struct ring_slot *s = &ring_slots[ring_used];
+	struct frame *f;
+	size_t used = 0;
+	unsigned k = 0;
+	int fd;
+
+	if (ring_used >= WSRING_MAX || !websocket_flushable(c) || !(f = outq_peek(&c->q)))
+		return ring_used;
+	fd = lws_get_socket_fd(c->ws);
+	if (fd < 0 || f->len + WS_HEADER_MAX > CONN_BATCH_MAX) {
+		/* Too big to batch: lws frames it and keeps its rest. */
+		websocket_flush(c);
+		return ring_used;
 	}
+	while (k < CONN_WRITE_BUDGET && (f = outq_at(&c->q, k)) &&
+	       used + WS_HEADER_MAX + f->len <= CONN_BATCH_MAX) {
+		unsigned char hdr[WS_HEADER_MAX];
+		size_t h = ws_text_header(hdr, f->len);
+		unsigned char *p = (unsigned char *)frame_payload(f) - h;
+
+		memcpy(p, hdr, h);
+		s->iov[k].iov_base = p;
+		s->iov[k].iov_len = h + f->len;
+		used += h + f->len;
+		k++;
+	}
+	s->c = c;
+	s->frames = k;
+	ring_sends[ring_used].fd = fd;
+	ring_sends[ring_used].iov = s->iov;
+	ring_sends[ring_used].iovcnt = (int)k;
+	return ++ring_used;
+}
+
+/*
+ * One session's send is done: the frames it took leave the queue; a short
+ * send's rest goes to lws (copied), which sends it before anything else
+ * and asks for a writable callback for what is left; a socket with no room
+ * waits for that callback with everything still queued.
+ */
+static void websocket_ring_done(struct ring_slot *s, ssize_t res)
+{
+	struct conn *c = s->c;
+	struct conn_set *cs = c->cs;
+	unsigned char *out = conn_batch + LWS_PRE;
+	size_t off, rest = 0;
+
+	cs->ws_sends++;
+	cs->ws_ring_sends++;
+	if (res == 0 || res == -EAGAIN || res == -EWOULDBLOCK) {
+		cs->ws_send_waits++;
+		lws_callback_on_writable(c->ws);
+		return;
+	}
+	if (res < 0) {
+		websocket_broken(c);
+		return;
+	}
+	off = (size_t)res;
+	for (unsigned k = 0; k < s->frames; k++) {
+		const struct iovec *v = &s->iov[k];
+
+		if (off >= v->iov_len) {
+			off -= v->iov_len;
+		} else {
+			/* Read before the pop: it may free the frame. */
+			memcpy(out + rest, (const unsigned char *)v->iov_base + off,
+			       v->iov_len - off);
+			rest += v->iov_len - off;
+			off = 0;
+		}
+		websocket_count_out(c, outq_peek(&c->q));
+		outq_pop(&c->q);
+	}
+	if (rest) {
+		cs->ws_send_waits++;
+		if (lws_write(c->ws, out, rest, LWS_WRITE_RAW) < 0)
+			websocket_broken(c);
+		return;
+	}
+	if (c->q.count)
+		lws_callback_on_writable(c->ws);
+}
+
+void websocket_ring_go(struct conn_set *cs)
+{
+	unsigned n = ring_used;
+
+	if (!n || !cs->ring)
+		return;
+	ring_used = 0;
+	cs->ws_ring_submits++;
+	if (wsring_send(cs->ring, ring_sends, n)) {
+		/* What it did not send is reported as not sent (-EAGAIN). */
+		log_warn(
+			"io_uring failed: each WebSocket send is a system call of its own from now on");
+		wsring_close(cs->ring);
+		cs->ring = NULL;
+	}
+	for (unsigned i = 0; i < n; i++)
+		websocket_ring_done(&ring_slots[i], ring_sends[i].res);
 }
 
 /* Appends a fragment; delivers the message when complete. */

@@ -49,6 +49,19 @@ int websocket_writeable(struct conn_wsi *w, struct lws *wsi);
  */
 void websocket_flush(struct conn *c);
 
+/*
+ * conn_flush() with a ring (conn.h): websocket_ring_add() prepares c's send
+ * (or writes c the plain way when its frame is too big to batch) and
+ * returns how many sends are prepared; at WSRING_MAX, or when the flush
+ * list is empty, websocket_ring_go() submits them in one system call and
+ * settles each session's queue with its result. Between the two nothing
+ * else may touch a prepared session. Should the ring fail it is closed
+ * (cs->ring NULL), and the sends it did not make wait for writable
+ * callbacks.
+ */
+unsigned websocket_ring_add(struct conn *c);
+void websocket_ring_go(struct conn_set *cs);
+
 /* The WebSocket is gone (LWS_CALLBACK_CLOSED): its session ends with it, a probe does not. */
 void websocket_closed(struct conn_wsi *w, struct lws *wsi);
 

@@ -17,7 +17,7 @@ set -euo pipefail
 build_reqs=(
   gcc libc6-dev make 'pkg-config|pkgconf'
   libfcgi-dev libpq-dev libjansson-dev libssl-dev libunistring-dev
-  libcmocka-dev libwebsockets-dev libev-dev libsodium-dev libjwt-dev
+  libcmocka-dev libwebsockets-dev libev-dev libsodium-dev libjwt-dev liburing-dev
   clang libclang-rt-14-dev 'clang-format|clang-format-14'
   # chat-bench (make test runs it briefly: tests/e2e/t49-bench-smoke)
   libcurl4-openssl-dev

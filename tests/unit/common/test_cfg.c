@@ -80,6 +80,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.ws_listen, "");
 	assert_string_equal(c.bridge_id, "");
 	assert_int_equal(c.ws_port, 8081);
+	assert_int_equal(c.ws_io_uring, 1);
 }
 
 static void test_env_overrides(void **state)
@@ -100,6 +101,7 @@ static void test_env_overrides(void **state)
 	setenv("CHAT_JOIN_RATE_WINDOW", "1", 1);
 	setenv("CHAT_COOKIE_SECURE", "1", 1);
 	setenv("CHAT_DESCRIPTION_MAX", "0", 1);
+	setenv("CHAT_WS_IO_URING", "0", 1);
 	assert_int_equal(cfg_load(&c, err, sizeof(err)), 0);
 	assert_string_equal(c.database_url, "host=/tmp dbname=x");
 	assert_string_equal(c.allowed_origins, "http://a,http://b");
@@ -113,6 +115,7 @@ static void test_env_overrides(void **state)
 	assert_int_equal(c.join_rate_window, 1);
 	assert_int_equal(c.cookie_secure, 1);
 	assert_int_equal(c.description_max, 0);
+	assert_int_equal(c.ws_io_uring, 0);
 	/* The others keep their defaults. */
 	assert_int_equal(c.room_name_max, 64);
 	assert_int_equal(c.session_ttl, 86400);
@@ -201,6 +204,8 @@ static void test_bad_values_rejected(void **state)
 	expect_rejected("CHAT_FCGI_SCHED_BATCH", "batch");
 	expect_rejected("CHAT_WS_PORT", "0");
 	expect_rejected("CHAT_WS_PORT", "65536");
+	expect_rejected("CHAT_WS_IO_URING", "2");
+	expect_rejected("CHAT_WS_IO_URING", "yes");
 }
 
 /*

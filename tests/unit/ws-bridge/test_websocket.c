@@ -6,6 +6,10 @@
  * writable callback asked for, later writes appended behind that rest. The
  * program's own definitions win over the shared library's for websocket.o
  * and conn.o, which are linked in.
+ *
+ * Each test runs twice: with the plain path (a lws_write() per send) and
+ * with the io_uring path (CHAT_WS_IO_URING, wsring.h), whose sends go to
+ * the socket itself and whose short sends hand their rest to lws_write().
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -110,6 +114,13 @@ int lws_write(struct lws *wsi, unsigned char *buf, size_t len, enum lws_write_pr
 	return fake_issue(buf, len);
 }
 
+int lws_get_socket_fd(struct lws *wsi);
+int lws_get_socket_fd(struct lws *wsi)
+{
+	assert_ptr_equal(wsi, WSI);
+	return fk.fd;
+}
+
 int lws_partial_buffered(struct lws *wsi);
 int lws_partial_buffered(struct lws *wsi)
 {
@@ -179,16 +190,20 @@ static const char *who(void *arg, const struct conn *cn)
 	return "slow";
 }
 
-static int setup(void **state)
+static int setup_with(int ring)
 {
 	struct conn_ops ops;
 	int sv[2], small = 4096;
 
-	(void)state;
 	memset(&fk, 0, sizeof(fk));
 	memset(&ops, 0, sizeof(ops));
 	ops.who = who;
+	cfg.ws_io_uring = ring;
 	conn_setup(&cs, &cfg, &ops);
+	if (ring)
+		assert_non_null(cs.ring);
+	else
+		assert_null(cs.ring);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	/* Small buffers: the socket fills after a few kilobytes. */
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
@@ -208,6 +223,24 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup(void **state)
+{
+	(void)state;
+	return setup_with(0);
+}
+
+static int setup_ring(void **state)
+{
+	(void)state;
+	return setup_with(1);
+}
+
+/* Sends made on the socket: through lws (the fake's send()) or the ring. */
+static unsigned nsends(void)
+{
+	return fk.sends + (unsigned)cs.ws_ring_sends;
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -223,7 +256,7 @@ static int teardown(void **state)
 /* Queues frame "<i>:" padded with 'x' to len bytes. */
 static int send_numbered(unsigned i, size_t len)
 {
-	char buf[8192];
+	static char buf[CONN_BATCH_MAX + 4096];
 	struct frame *f;
 	int rc, n = snprintf(buf, sizeof(buf), "%u:", i);
 
@@ -295,7 +328,7 @@ static void test_write_first_one_send(void **state)
 	assert_ptr_equal(cs.flush_head, c);
 	conn_flush(&cs);
 	assert_null(cs.flush_head);
-	assert_int_equal(fk.sends, 1);
+	assert_int_equal(nsends(), 1);
 	assert_int_equal(fk.arms, 0);
 	assert_int_equal(c->q.count, 0);
 	assert_int_equal(cs.ws_sends, 1);
@@ -304,7 +337,7 @@ static void test_write_first_one_send(void **state)
 	/* The next turn: a single frame, one send again. */
 	assert_int_equal(send_numbered(3, 50), 0);
 	conn_flush(&cs);
-	assert_int_equal(fk.sends, 2);
+	assert_int_equal(nsends(), 2);
 	assert_int_equal(fk.arms, 0);
 	assert_int_equal(read_frames(), 1);
 }
@@ -314,11 +347,13 @@ static void test_write_first_one_send(void **state)
  * once the reader reads everything arrives in order. */
 static void test_full_socket_waits_in_order(void **state)
 {
-	unsigned i = 0, sends_then, got = 0;
+	unsigned i = 0, sends_then, queued_then, got = 0;
 
 	(void)state;
 	memset(&rd, 0, sizeof(rd));
-	while (!lws_partial_buffered(WSI)) {
+	/* The plain path hands lws a short send's rest; the ring's send may
+	 * also find no room at all, and the frames wait queued. */
+	while (!lws_partial_buffered(WSI) && !fk.armed) {
 		assert_true(i < 200);
 		assert_int_equal(send_numbered(i++, 2000), 0);
 		conn_flush(&cs);
@@ -327,13 +362,14 @@ static void test_full_socket_waits_in_order(void **state)
 	assert_int_equal(cs.ws_send_waits, 1);
 	/* lws holds the rest of one send at most. */
 	assert_true(fk.pend_len <= CONN_BATCH_MAX);
-	sends_then = fk.sends;
+	sends_then = nsends();
+	queued_then = c->q.count;
 	for (unsigned k = 0; k < 10; k++) {
 		assert_int_equal(send_numbered(i++, 2000), 0);
 		conn_flush(&cs);
 	}
-	assert_int_equal(fk.sends, sends_then);
-	assert_int_equal(c->q.count, 10);
+	assert_int_equal(nsends(), sends_then);
+	assert_int_equal(c->q.count, queued_then + 10);
 	/* The reader catches up; writable callbacks drain lws, then the queue. */
 	for (unsigned turn = 0; turn < 1000 && (c->q.count || fk.pend_len || got < i); turn++) {
 		got += read_frames();
@@ -366,10 +402,10 @@ static void test_slow_reader_hits_the_bound(void **state)
 	assert_true(fk.armed);
 	/* The queue bound held: lws holds one send's rest at most. */
 	assert_true(fk.pend_len <= CONN_BATCH_MAX);
-	sends_then = fk.sends;
+	sends_then = nsends();
 	assert_int_equal(send_numbered(i + 1, 10), -1);
 	conn_flush(&cs);
-	assert_int_equal(fk.sends, sends_then);
+	assert_int_equal(nsends(), sends_then);
 	/* What reached the reader is a prefix, in order. */
 	read_frames();
 	assert_true(rd.next < i);
@@ -389,6 +425,9 @@ static void test_send_error_kills(void **state)
 {
 	(void)state;
 	fk.fail = 1;
+	/* The ring's send meets a real error: the peer is gone. */
+	close(fk.peer);
+	fk.peer = -1;
 	assert_int_equal(send_numbered(0, 10), 0);
 	conn_flush(&cs);
 	assert_int_equal(fk.killed, 1);
@@ -410,6 +449,79 @@ static void test_closing_not_flushed(void **state)
 	assert_int_equal(fk.writes, 0);
 }
 
+/* The ring: the frames of a flush in one submission, written to the socket
+ * without lws; a frame too big to batch goes through lws_write(), and what
+ * is queued behind its rest waits for it, in order. */
+static void test_ring_one_submission(void **state)
+{
+	unsigned got = 0;
+
+	(void)state;
+	memset(&rd, 0, sizeof(rd));
+	assert_int_equal(send_numbered(0, 100), 0);
+	assert_int_equal(send_numbered(1, 200), 0);
+	assert_int_equal(send_numbered(2, 130), 0); /* a 4-byte header */
+	conn_flush(&cs);
+	assert_int_equal(cs.ws_ring_submits, 1);
+	assert_int_equal(cs.ws_ring_sends, 1);
+	assert_int_equal(fk.writes, 0);
+	assert_int_equal(fk.sends, 0);
+	assert_int_equal(c->q.count, 0);
+	assert_int_equal(cs.frames_out, 3);
+	assert_int_equal(read_frames(), 3);
+	/* Too big for a batch: lws frames it, and keeps the rest (small buffers). */
+	assert_int_equal(send_numbered(3, CONN_BATCH_MAX + 100), 0);
+	conn_flush(&cs);
+	assert_int_equal(fk.writes, 1);
+	assert_int_equal(cs.ws_ring_sends, 1);
+	assert_true(lws_partial_buffered(WSI));
+	assert_int_equal(send_numbered(4, 50), 0);
+	conn_flush(&cs);
+	assert_int_equal(cs.ws_ring_sends, 1); /* behind lws's rest: not written */
+	assert_int_equal(c->q.count, 1);
+	for (unsigned turn = 0; turn < 1000 && (c->q.count || fk.pend_len || got < 2); turn++) {
+		got += read_frames();
+		assert_int_equal(fake_pollout(&w), 0);
+	}
+	got += read_frames();
+	assert_int_equal(got, 2);
+	assert_int_equal(rd.next, 5);
+	assert_int_equal(fk.killed, 0);
+}
+
+/* A short send through the ring (a unix socket takes 8064 of these 10 KB):
+ * the frames it took leave the queue, the rest of the send goes to lws
+ * (copied, one lws_write), which waits for the socket with it; the reader
+ * gets every byte, in order. */
+static void test_ring_short_send_rest_to_lws(void **state)
+{
+	unsigned got = 0;
+
+	(void)state;
+	memset(&rd, 0, sizeof(rd));
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(send_numbered(i, 2000), 0);
+	conn_flush(&cs);
+	assert_int_equal(cs.ws_ring_sends, 1);
+	assert_int_equal(cs.ws_send_waits, 1);
+	assert_int_equal(fk.writes, 1); /* the rest, LWS_WRITE_RAW */
+	assert_true(fk.pend_len > 0 && fk.pend_len < 2002);
+	assert_int_equal(c->q.count, 0);
+	assert_int_equal(cs.frames_out, 5);
+	assert_true(fk.armed);
+	assert_int_equal(send_numbered(5, 10), 0);
+	conn_flush(&cs);
+	assert_int_equal(cs.ws_ring_sends, 1); /* waits behind lws's rest */
+	for (unsigned turn = 0; turn < 1000 && (c->q.count || fk.pend_len || got < 6); turn++) {
+		got += read_frames();
+		assert_int_equal(fake_pollout(&w), 0);
+	}
+	got += read_frames();
+	assert_int_equal(got, 6);
+	assert_int_equal(rd.len, rd.off); /* nothing but whole frames */
+	assert_int_equal(fk.killed, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +530,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slow_reader_hits_the_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_error_kills, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_closing_not_flushed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_first_one_send, setup_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_full_socket_waits_in_order, setup_ring,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_slow_reader_hits_the_bound, setup_ring,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_send_error_kills, setup_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_closing_not_flushed, setup_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_one_submission, setup_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_short_send_rest_to_lws, setup_ring,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
