@@ -15,6 +15,9 @@
 #                        (COMPARE_ARGS=--quick for the short run)
 #   make bench-storm     connects/s and CPU per connect, CPU per idle heartbeat,
 #                        bench/storm.sh (stack on BENCH_PORT + 5)
+#   make bench-floor     the floors under those: CPU per loopback TCP round trip,
+#                        per WebSocket round trip and upgrade through nginx to a
+#                        trivial upstream (bench/floor/floor.sh, BENCH_PORT + 7, + 8)
 #
 # The benchmark targets build the release binaries themselves (make all
 # chat-bench into build/) and run their own stack: var/bench on port 18380,
@@ -27,7 +30,8 @@ BENCH_OBJ    := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_CFLAGS := $(shell pkg-config --cflags libcurl jansson 2>/dev/null)
 BENCH_LIBS   := $(shell pkg-config --libs libcurl jansson 2>/dev/null)
 
-.PHONY: chat-bench bench bench-full bench-read bench-session bench-storm compare pwhash-bench
+.PHONY: chat-bench bench bench-full bench-read bench-session bench-storm bench-floor compare \
+	pwhash-bench net-floor
 
 chat-bench: $(BUILD)/chat-bench
 
@@ -39,6 +43,12 @@ $(BUILD)/chat-bench: $(BENCH_OBJ)
 $(BUILD)/pwhash-bench: bench/pwhash/pwhash-bench.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(COMMON_LIBS)
+
+net-floor: $(BUILD)/net-floor
+
+$(BUILD)/net-floor: bench/floor/net-floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 pwhash-bench: $(BUILD)/pwhash-bench
 	$(BUILD)/pwhash-bench $(PWHASH_BENCH_ARGS)
@@ -60,6 +70,9 @@ compare:
 
 bench-storm:
 	bench/storm.sh
+
+bench-floor:
+	bench/floor/floor.sh
 
 -include $(BENCH_OBJ:.o=.d)
 endif
