@@ -200,6 +200,14 @@ void conn_close(struct conn *c, uint16_t code, const char *reason)
 	c->last_poll_ms = conn_now_ms();
 }
 
+void conn_wake(struct conn *c)
+{
+	if (c->transport == CONN_WEBSOCKET && c->ws)
+		conn_flush_add(c);
+	else
+		conn_kick(c);
+}
+
 int conn_send(struct conn *c, struct frame *f)
 {
 	int was_empty = c->q.count == 0;
@@ -218,10 +226,7 @@ int conn_send(struct conn *c, struct frame *f)
 	}
 	if (!was_empty)
 		return 0; /* already listed, or a writable callback is due */
-	if (c->transport == CONN_WEBSOCKET && c->ws)
-		conn_flush_add(c);
-	else
-		conn_kick(c);
+	conn_wake(c);
 	return 0;
 }
 

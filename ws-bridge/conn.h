@@ -123,6 +123,12 @@ void conn_teardown(struct conn_set *cs);
 int conn_send(struct conn *c, struct frame *f);
 
 /*
+ * Has what c queued written as conn_send() does: a WebSocket goes on the
+ * flush list, a polling session's held GET is woken.
+ */
+void conn_wake(struct conn *c);
+
+/*
  * Writes first: every WebSocket on the flush list gets what is queued for
  * it, coalesced, in one send where its socket has room; only a socket that
  * did not take it all waits for a writable callback (websocket.h). Called
