@@ -115,6 +115,63 @@ static void conn_flush_del(struct conn *c)
 	c->flush_prev = c->flush_next = NULL;
 }
 
+static void conn_due_del(struct conn *c)
+{
+	struct conn_set *cs = c->cs;
+
+	if (c->due_slot < 0)
+		return;
+	if (c->due_prev)
+		c->due_prev->due_next = c->due_next;
+	else
+		cs->wheel[c->due_slot] = c->due_next;
+	if (c->due_next)
+		c->due_next->due_prev = c->due_prev;
+	c->due_prev = c->due_next = NULL;
+	c->due_slot = -1;
+}
+
+void conn_due(struct conn *c, int64_t at_ms, int64_t now_ms)
+{
+	struct conn_set *cs = c->cs;
+	int64_t now_s = now_ms / 1000, at_s = at_ms / 1000;
+
+	/* Never the slot being swept (it would be visited again at once), nor
+	 * a lap ahead (that is the same slot). */
+	if (at_s <= now_s)
+		at_s = now_s + 1;
+	else if (at_s > now_s + CONN_WHEEL - 1)
+		at_s = now_s + CONN_WHEEL - 1;
+	conn_due_del(c);
+	c->due_slot = (int)(at_s % CONN_WHEEL);
+	c->due_prev = NULL;
+	c->due_next = cs->wheel[c->due_slot];
+	if (c->due_next)
+		c->due_next->due_prev = c;
+	cs->wheel[c->due_slot] = c;
+}
+
+void conn_due_each(struct conn_set *cs, int64_t now_ms, void (*fn)(void *arg, struct conn *c),
+		   void *arg)
+{
+	int64_t now_s = now_ms / 1000, s = cs->wheel_s;
+
+	if (s <= 0 || s < now_s - CONN_WHEEL)
+		s = now_s - CONN_WHEEL;
+	/* Each session taken leaves the slot; fn puts it in another one. */
+	for (s++; s <= now_s; s++) {
+		struct conn *c;
+		int slot = (int)(s % CONN_WHEEL);
+
+		while ((c = cs->wheel[slot])) {
+			conn_due_del(c);
+			fn(arg, c);
+		}
+	}
+	if (now_s > cs->wheel_s)
+		cs->wheel_s = now_s;
+}
+
 void conn_flush(struct conn_set *cs)
 {
 	struct conn *c;
@@ -145,6 +202,7 @@ void conn_end(struct conn *c)
 
 	cs->ops.on_close(cs->ops.arg, c);
 	conn_flush_del(c);
+	conn_due_del(c);
 	hmap_del(&cs->by_sid, c->sid, strlen(c->sid));
 	conn_addr_add(&cs->by_addr, c->addr, -1);
 	conn_unauth_done(c);
@@ -269,6 +327,7 @@ struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *w
 		return NULL;
 	}
 	c->cs = cs;
+	c->due_slot = -1;
 	c->id = cs->next_id++;
 	c->transport = t;
 	snprintf(c->key, sizeof(c->key), "%llu", (unsigned long long)c->id);
@@ -293,6 +352,7 @@ struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *w
 	c->unauth = 1;
 	conn_addr_add(&cs->unauth_by_addr, c->addr, +1);
 	cs->opened++;
+	conn_due(c, now, now);
 	cs->ops.on_open(cs->ops.arg, c);
 	return c;
 }

@@ -260,6 +260,8 @@ static int typing_prepare(struct ev_call *e)
 	on = json_is_true(it);
 	/* A refresh just moves the expiry. */
 	s->typing_until_ms = on ? conn_now_ms() + e->b->cfg->typing_ttl : 0;
+	/* The sweep expires it and sends what the coalescing holds back. */
+	conn_due(e->c, conn_now_ms(), conn_now_ms());
 	if (!typing_flush(e->b, s, e->ack_id, 1))
 		reply_ok(e->c, e->ack_id, "{}", 2);
 	return 1;

@@ -458,6 +458,15 @@ void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
 	session_on_sio(b, c, &p);
 }
 
+int64_t session_due(const struct conn *c, int64_t now_ms)
+{
+	const struct session *s = c->up;
+
+	if (!s)
+		return now_ms;
+	return heartbeat_due(&s->hb, c->state == CONN_OPEN || c->state == CONN_AUTHING);
+}
+
 int session_sweep(struct bridge *b, struct conn *c, int64_t now)
 {
 	struct session *s = c->up;
