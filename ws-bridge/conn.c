@@ -115,40 +115,49 @@ static void conn_flush_del(struct conn *c)
 	c->flush_prev = c->flush_next = NULL;
 }
 
+/* The list holding c: a slot of the wheel, or (CONN_WHEEL) the one being swept. */
+static struct conn **conn_due_list(struct conn_set *cs, int slot)
+{
+	return slot == CONN_WHEEL ? &cs->sweeping : &cs->wheel[slot];
+}
+
 static void conn_due_del(struct conn *c)
 {
-	struct conn_set *cs = c->cs;
-
 	if (c->due_slot < 0)
 		return;
 	if (c->due_prev)
 		c->due_prev->due_next = c->due_next;
 	else
-		cs->wheel[c->due_slot] = c->due_next;
+		*conn_due_list(c->cs, c->due_slot) = c->due_next;
 	if (c->due_next)
 		c->due_next->due_prev = c->due_prev;
 	c->due_prev = c->due_next = NULL;
 	c->due_slot = -1;
 }
 
+static void conn_due_add(struct conn *c, int slot)
+{
+	struct conn **head = conn_due_list(c->cs, slot);
+
+	c->due_slot = slot;
+	c->due_prev = NULL;
+	c->due_next = *head;
+	if (c->due_next)
+		c->due_next->due_prev = c;
+	*head = c;
+}
+
 void conn_due(struct conn *c, int64_t at_ms, int64_t now_ms)
 {
-	struct conn_set *cs = c->cs;
 	int64_t now_s = now_ms / 1000, at_s = at_ms / 1000;
 
-	/* Never the slot being swept (it would be visited again at once), nor
-	 * a lap ahead (that is the same slot). */
+	/* Not before the next second, and within the wheel's lap. */
 	if (at_s <= now_s)
 		at_s = now_s + 1;
 	else if (at_s > now_s + CONN_WHEEL - 1)
 		at_s = now_s + CONN_WHEEL - 1;
 	conn_due_del(c);
-	c->due_slot = (int)(at_s % CONN_WHEEL);
-	c->due_prev = NULL;
-	c->due_next = cs->wheel[c->due_slot];
-	if (c->due_next)
-		c->due_next->due_prev = c;
-	cs->wheel[c->due_slot] = c;
+	conn_due_add(c, (int)(at_s % CONN_WHEEL));
 }
 
 void conn_due_each(struct conn_set *cs, int64_t now_ms, void (*fn)(void *arg, struct conn *c),
@@ -158,12 +167,18 @@ void conn_due_each(struct conn_set *cs, int64_t now_ms, void (*fn)(void *arg, st
 
 	if (s <= 0 || s < now_s - CONN_WHEEL)
 		s = now_s - CONN_WHEEL;
-	/* Each session taken leaves the slot; fn puts it in another one. */
 	for (s++; s <= now_s; s++) {
-		struct conn *c;
 		int slot = (int)(s % CONN_WHEEL);
+		struct conn *c;
 
+		/* The slot's sessions move to a list of their own first: fn may put
+		 * one back in this very slot (a second a lap ahead, when a late
+		 * sweep catches up), which must wait for the next lap. */
 		while ((c = cs->wheel[slot])) {
+			conn_due_del(c);
+			conn_due_add(c, CONN_WHEEL);
+		}
+		while ((c = cs->sweeping)) {
 			conn_due_del(c);
 			fn(arg, c);
 		}

@@ -110,7 +110,8 @@ struct conn_set {
 	 * only the sessions due, not every session every second.
 	 */
 	struct conn *wheel[CONN_WHEEL];
-	int64_t wheel_s; /* the last second swept; 0 before the first sweep */
+	struct conn *sweeping; /* the slot conn_due_each() is visiting */
+	int64_t wheel_s;       /* the last second swept; 0 before the first sweep */
 	/* Counters since start, for the metrics page. */
 	unsigned long long opened, refused, slow_closed, frames_out, bytes_out;
 	/* WebSocket sends, and those that had to wait for the socket (write first). */

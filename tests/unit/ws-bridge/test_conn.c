@@ -144,6 +144,34 @@ static void test_wheel_visits_only_the_due(void **state)
 		assert_null(cs.wheel[i]);
 }
 
+/* A sweep catching up on missed seconds ends, each session seen at most twice. */
+static void test_wheel_catch_up_ends(void **state)
+{
+	static struct conn_set cs;
+	static struct conn c[3];
+	struct visits v = { .again_ms = 1 };
+	int64_t t0 = 5000000;
+
+	(void)state;
+	memset(&cs, 0, sizeof(cs));
+	memset(c, 0, sizeof(c));
+	for (int i = 0; i < 3; i++) {
+		c[i].cs = &cs;
+		c[i].due_slot = -1;
+	}
+	/* Put before the first sweep (a bridge's first seconds), each put back
+	 * at every visit into the next second: a slot of the lap being caught
+	 * up. This looped for ever once. */
+	conn_due(&c[0], t0, t0);
+	conn_due(&c[1], t0 + 7000, t0);
+	conn_due(&c[2], t0 + 40000, t0);
+	assert_in_range(sweep_at(&cs, &v, t0), 3, 6);
+	assert_int_equal(sweep_at(&cs, &v, t0 + 1000), 3);
+	/* Late by 30 s, same. */
+	assert_in_range(sweep_at(&cs, &v, t0 + 31000), 3, 6);
+	assert_int_equal(sweep_at(&cs, &v, t0 + 32000), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_sid_refused_without_random_bytes),
 		cmocka_unit_test(test_sid_refused_when_too_long),
 		cmocka_unit_test(test_wheel_visits_only_the_due),
+		cmocka_unit_test(test_wheel_catch_up_ends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
