@@ -99,10 +99,10 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 		"waited for it to be writable.\n"
 		"# TYPE chat_ws_send_waits_total counter\n"
 		"chat_ws_send_waits_total %llu\n"
-		"# HELP chat_ws_queue_frames Frames waiting in output queues (sampled).\n"
+		"# HELP chat_ws_queue_frames Frames waiting in output queues now.\n"
 		"# TYPE chat_ws_queue_frames gauge\n"
 		"chat_ws_queue_frames %lu\n"
-		"# HELP chat_ws_queue_frames_max The longest output queue at the last sample.\n"
+		"# HELP chat_ws_queue_frames_max The longest output queue now.\n"
 		"# TYPE chat_ws_queue_frames_max gauge\n"
 		"chat_ws_queue_frames_max %lu\n",
 		cs->frames_out, cs->bytes_out, cs->ws_sends, cs->ws_send_waits, queued, longest);

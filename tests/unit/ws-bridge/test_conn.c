@@ -96,6 +96,17 @@ static int sweep_at(struct conn_set *cs, struct visits *v, int64_t now_ms)
 	return v->n;
 }
 
+/* An empty set and n sessions of it on no slot. */
+static void wheel_setup(struct conn_set *cs, struct conn *c, int n)
+{
+	memset(cs, 0, sizeof(*cs));
+	memset(c, 0, sizeof(*c) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		c[i].cs = cs;
+		c[i].due_slot = -1;
+	}
+}
+
 static void test_wheel_visits_only_the_due(void **state)
 {
 	static struct conn_set cs;
@@ -104,12 +115,7 @@ static void test_wheel_visits_only_the_due(void **state)
 	int64_t t0 = 1000000; /* ms */
 
 	(void)state;
-	memset(&cs, 0, sizeof(cs));
-	memset(c, 0, sizeof(c));
-	for (int i = 0; i < 4; i++) {
-		c[i].cs = &cs;
-		c[i].due_slot = -1;
-	}
+	wheel_setup(&cs, c, 4);
 	/* The first sweep sets the clock (and sees an empty wheel). */
 	assert_int_equal(sweep_at(&cs, &v, t0), 0);
 	conn_due(&c[0], t0 + 25400, t0);  /* a ping in 25.4 s */
@@ -153,12 +159,7 @@ static void test_wheel_catch_up_ends(void **state)
 	int64_t t0 = 5000000;
 
 	(void)state;
-	memset(&cs, 0, sizeof(cs));
-	memset(c, 0, sizeof(c));
-	for (int i = 0; i < 3; i++) {
-		c[i].cs = &cs;
-		c[i].due_slot = -1;
-	}
+	wheel_setup(&cs, c, 3);
 	/* Put before the first sweep (a bridge's first seconds), each put back
 	 * at every visit into the next second: a slot of the lap being caught
 	 * up. This looped for ever once. */
