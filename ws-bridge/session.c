@@ -124,9 +124,10 @@ static int connect_who(enum pg_status st, const struct dbcall_row *r, char *uid,
 	data = connect_user(st, r, code, message);
 	user = json_object_get(data, "user");
 	if (json_is_string(json_object_get(user, "id"))) {
+		const char *name = json_string_value(json_object_get(user, "username"));
+
 		snprintf(uid, uidlen, "%s", json_string_value(json_object_get(user, "id")));
-		snprintf(uname, unamelen, "%s",
-			 json_string_value(json_object_get(user, "username")));
+		snprintf(uname, unamelen, "%s", name ? name : "");
 		rc = 0;
 	}
 	json_decref(data);
