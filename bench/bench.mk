@@ -18,6 +18,9 @@
 #                        (COMPARE_ARGS=--quick for the short run)
 #   make bench-storm     connects/s and CPU per connect, CPU per idle heartbeat,
 #                        bench/storm.sh (stack on BENCH_PORT + 5)
+#   make bench-floor     the floors under those: CPU per loopback TCP round trip,
+#                        per WebSocket round trip and upgrade through nginx to a
+#                        trivial upstream (bench/floor/floor.sh, BENCH_PORT + 7, + 8)
 #
 # The benchmark targets build the release binaries themselves (make all
 # chat-bench into build/) and run their own stack: var/bench on port 18380,
@@ -30,7 +33,8 @@ BENCH_OBJ    := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_CFLAGS := $(shell pkg-config --cflags libcurl jansson 2>/dev/null)
 BENCH_LIBS   := $(shell pkg-config --libs libcurl jansson 2>/dev/null)
 
-.PHONY: chat-bench floor-fanout bench bench-full bench-read bench-session bench-storm compare pwhash-bench
+.PHONY: chat-bench bench bench-full bench-read bench-session bench-storm bench-floor compare \
+	pwhash-bench net-floor floor-fanout
 
 chat-bench: $(BUILD)/chat-bench
 
@@ -49,6 +53,12 @@ $(BUILD)/floor-fanout: bench/floor/floor-fanout.c
 
 floor-fanout: $(BUILD)/floor-fanout
 	$(BUILD)/floor-fanout $(FLOOR_ARGS)
+
+net-floor: $(BUILD)/net-floor
+
+$(BUILD)/net-floor: bench/floor/net-floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 pwhash-bench: $(BUILD)/pwhash-bench
 	$(BUILD)/pwhash-bench $(PWHASH_BENCH_ARGS)
@@ -70,6 +80,9 @@ compare:
 
 bench-storm:
 	bench/storm.sh
+
+bench-floor:
+	bench/floor/floor.sh
 
 -include $(BENCH_OBJ:.o=.d)
 endif

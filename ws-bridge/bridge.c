@@ -143,27 +143,39 @@ void bridge_conn_ops(struct bridge *b, struct conn_ops *ops)
 
 /* ---- the periodic sweep: heartbeat, timeouts, typing expiry, grace --------------- */
 
+/* What sweep_one() needs besides the session. */
+struct sweep_ctx {
+	struct bridge *b;
+	int64_t now;
+};
+
+/*
+ * One session due (conn_due_each()): its heartbeat, deadlines and typing,
+ * then when it is due next. A polling session (its expiry moves with every
+ * request), a closing one and one with typing going on come back each second.
+ */
+static void sweep_one(void *arg, struct conn *c)
+{
+	const struct sweep_ctx *x = arg;
+	struct bridge *b = x->b;
+	int64_t now = x->now, due = now;
+
+	if (heartbeat_expire(b->cfg, c, now))
+		return; /* ended */
+	if (c->state != CONN_CLOSING && !session_sweep(b, c, now) && !typing_sweep(b, c, now) &&
+	    c->transport == CONN_WEBSOCKET)
+		due = session_due(c, now);
+	conn_due(c, due, now);
+}
+
 static void sweep_cb(lws_sorted_usec_list_t *sul)
 {
 	struct bridge *b = lws_container_of(sul, struct bridge, sweep_sul);
-	int64_t now = conn_now_ms();
-	struct conn *next;
+	struct sweep_ctx x = { b, conn_now_ms() };
 
-	b->stats.queue_frames = 0;
-	b->stats.queue_max = 0;
 	/* Nothing below frees a connection other than the one at hand. */
-	for (struct conn *c = b->conns->head; c; c = next) {
-		next = c->next;
-		if (heartbeat_expire(b->cfg, c, now))
-			continue;
-		b->stats.queue_frames += c->q.count;
-		if (c->q.count > b->stats.queue_max)
-			b->stats.queue_max = c->q.count;
-		if (c->state == CONN_CLOSING || session_sweep(b, c, now))
-			continue;
-		typing_sweep(b, c, now);
-	}
-	presence_sweep(b, now);
+	conn_due_each(b->conns, x.now, sweep_one, &x);
+	presence_sweep(b, x.now);
 	lws_sul_schedule(b->ctx, 0, &b->sweep_sul, sweep_cb, BRIDGE_SWEEP_US);
 }
 

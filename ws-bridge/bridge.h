@@ -60,11 +60,10 @@ struct bridge_stats {
 	struct histo delivery;        /* the NOTIFY's commit ("ts") to its arrival here */
 	struct histo ack;             /* a client event's arrival to its ack, via the database */
 	unsigned long long gap_reads; /* need_range calls */
-	unsigned long long range_reads[2];     /* pages read: for a room gap, for a subscriber */
-	unsigned long queue_frames, queue_max; /* sampled by the sweep */
-	unsigned long long reclosed;           /* presence closes tried again */
-	unsigned long long reclose_dropped;    /* given up: the retry list was full */
-	unsigned long long revoked_connects;   /* CONNECTs refused after a logout in flight */
+	unsigned long long range_reads[2];   /* pages read: for a room gap, for a subscriber */
+	unsigned long long reclosed;         /* presence closes tried again */
+	unsigned long long reclose_dropped;  /* given up: the retry list was full */
+	unsigned long long revoked_connects; /* CONNECTs refused after a logout in flight */
 };
 
 /*

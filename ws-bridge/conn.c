@@ -126,6 +126,78 @@ static void conn_flush_del(struct conn *c)
 	c->flush_prev = c->flush_next = NULL;
 }
 
+/* The list holding c: a slot of the wheel, or (CONN_WHEEL) the one being swept. */
+static struct conn **conn_due_list(struct conn_set *cs, int slot)
+{
+	return slot == CONN_WHEEL ? &cs->sweeping : &cs->wheel[slot];
+}
+
+static void conn_due_del(struct conn *c)
+{
+	if (c->due_slot < 0)
+		return;
+	if (c->due_prev)
+		c->due_prev->due_next = c->due_next;
+	else
+		*conn_due_list(c->cs, c->due_slot) = c->due_next;
+	if (c->due_next)
+		c->due_next->due_prev = c->due_prev;
+	c->due_prev = c->due_next = NULL;
+	c->due_slot = -1;
+}
+
+static void conn_due_add(struct conn *c, int slot)
+{
+	struct conn **head = conn_due_list(c->cs, slot);
+
+	c->due_slot = slot;
+	c->due_prev = NULL;
+	c->due_next = *head;
+	if (c->due_next)
+		c->due_next->due_prev = c;
+	*head = c;
+}
+
+void conn_due(struct conn *c, int64_t at_ms, int64_t now_ms)
+{
+	int64_t now_s = now_ms / 1000, at_s = at_ms / 1000;
+
+	/* Not before the next second, and within the wheel's lap. */
+	if (at_s <= now_s)
+		at_s = now_s + 1;
+	else if (at_s > now_s + CONN_WHEEL - 1)
+		at_s = now_s + CONN_WHEEL - 1;
+	conn_due_del(c);
+	conn_due_add(c, (int)(at_s % CONN_WHEEL));
+}
+
+void conn_due_each(struct conn_set *cs, int64_t now_ms, void (*fn)(void *arg, struct conn *c),
+		   void *arg)
+{
+	int64_t now_s = now_ms / 1000, s = cs->wheel_s;
+
+	if (s <= 0 || s < now_s - CONN_WHEEL)
+		s = now_s - CONN_WHEEL;
+	for (s++; s <= now_s; s++) {
+		int slot = (int)(s % CONN_WHEEL);
+		struct conn *c;
+
+		/* The slot's sessions move to a list of their own first: fn may put
+		 * one back in this very slot (a second a lap ahead, when a late
+		 * sweep catches up), which must wait for the next lap. */
+		while ((c = cs->wheel[slot])) {
+			conn_due_del(c);
+			conn_due_add(c, CONN_WHEEL);
+		}
+		while ((c = cs->sweeping)) {
+			conn_due_del(c);
+			fn(arg, c);
+		}
+	}
+	if (now_s > cs->wheel_s)
+		cs->wheel_s = now_s;
+}
+
 void conn_flush(struct conn_set *cs)
 {
 	struct conn *c;
@@ -167,6 +239,7 @@ void conn_end(struct conn *c)
 
 	cs->ops.on_close(cs->ops.arg, c);
 	conn_flush_del(c);
+	conn_due_del(c);
 	hmap_del(&cs->by_sid, c->sid, strlen(c->sid));
 	conn_addr_add(&cs->by_addr, c->addr, -1);
 	conn_unauth_done(c);
@@ -222,6 +295,14 @@ void conn_close(struct conn *c, uint16_t code, const char *reason)
 	c->last_poll_ms = conn_now_ms();
 }
 
+void conn_wake(struct conn *c)
+{
+	if (c->transport == CONN_WEBSOCKET && c->ws)
+		conn_flush_add(c);
+	else
+		conn_kick(c);
+}
+
 int conn_send(struct conn *c, struct frame *f)
 {
 	int was_empty = c->q.count == 0;
@@ -240,10 +321,7 @@ int conn_send(struct conn *c, struct frame *f)
 	}
 	if (!was_empty)
 		return 0; /* already listed, or a writable callback is due */
-	if (c->transport == CONN_WEBSOCKET && c->ws)
-		conn_flush_add(c);
-	else
-		conn_kick(c);
+	conn_wake(c);
 	return 0;
 }
 
@@ -286,6 +364,7 @@ struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *w
 		return NULL;
 	}
 	c->cs = cs;
+	c->due_slot = -1;
 	c->id = cs->next_id++;
 	c->transport = t;
 	snprintf(c->key, sizeof(c->key), "%llu", (unsigned long long)c->id);
@@ -310,6 +389,7 @@ struct conn *conn_open(struct conn_set *cs, enum conn_transport t, struct lws *w
 	c->unauth = 1;
 	conn_addr_add(&cs->unauth_by_addr, c->addr, +1);
 	cs->opened++;
+	conn_due(c, now, now);
 	cs->ops.on_open(cs->ops.arg, c);
 	return c;
 }

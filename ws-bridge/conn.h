@@ -33,6 +33,9 @@ enum conn_transport {
  * state only: what the layers above keep (the user, the subscriptions,
  * the rate) hangs from up.
  */
+/* Slots (seconds) of the sweep's timer wheel: a session due later is visited after 63 s. */
+#define CONN_WHEEL 64
+
 struct conn {
 	struct conn_set *cs;
 	uint64_t id;
@@ -60,6 +63,9 @@ struct conn {
 	/* On the set's flush list: a WebSocket with frames to write at once. */
 	struct conn *flush_prev, *flush_next;
 	int flush_listed;
+	/* In the sweep's wheel (conn_due()): its slot's list, due_slot -1 when in none. */
+	struct conn *due_prev, *due_next;
+	int due_slot;
 };
 
 struct conn_ops {
@@ -100,6 +106,14 @@ struct conn_set {
 	struct conn *flush_head;
 	/* conn_flush()'s sends in one submission (wsring.h); NULL: a send() each. */
 	struct wsring *ring;
+	/*
+	 * The sweep's timer wheel: one slot per second, each session in the
+	 * slot of the second it is next due (conn_due()), so a sweep visits
+	 * only the sessions due, not every session every second.
+	 */
+	struct conn *wheel[CONN_WHEEL];
+	struct conn *sweeping; /* the slot conn_due_each() is visiting */
+	int64_t wheel_s;       /* the last second swept; 0 before the first sweep */
 	/* Counters since start, for the metrics page. */
 	unsigned long long opened, refused, slow_closed, frames_out, bytes_out;
 	/* WebSocket sends, and those that had to wait for the socket (write first). */
@@ -125,6 +139,27 @@ void conn_teardown(struct conn_set *cs);
  * returned. Frames for a closing connection are dropped (returns -1).
  */
 int conn_send(struct conn *c, struct frame *f);
+
+/*
+ * Has what c queued written as conn_send() does: a WebSocket goes on the
+ * flush list, a polling session's held GET is woken.
+ */
+void conn_wake(struct conn *c);
+
+/*
+ * Has the sweep (conn_due_each()) visit c in the second of at_ms, not
+ * earlier than the second after now_ms's, not later than 63 s from it. A
+ * new session is due in the second after it opened.
+ */
+void conn_due(struct conn *c, int64_t at_ms, int64_t now_ms);
+
+/*
+ * Takes each session due by now_ms off the wheel and calls fn(arg, c): fn
+ * puts it back (conn_due()) or ends it, and frees no other session. The
+ * seconds since the last call are swept, at most CONN_WHEEL of them.
+ */
+void conn_due_each(struct conn_set *cs, int64_t now_ms, void (*fn)(void *arg, struct conn *c),
+		   void *arg);
 
 /*
  * Writes first: every WebSocket on the flush list gets what is queued for

@@ -9,6 +9,7 @@
 #include "bridge.h"
 #include "dbcall.h"
 #include "dbreq.h"
+#include "jsonpeek.h"
 #include "reply.h"
 #include "typing.h"
 #include "valid.h"
@@ -131,15 +132,23 @@ static void join_done(struct dbreq *q, struct conn *c, const PGresult *res, int 
 	struct dbcall_row r;
 	json_t *j = NULL;
 	json_int_t last;
+	long long last_peek;
 	uint64_t gen = 0;
 	int gen_col = PQfnumber(res, "member_gen");
 	struct member *m = session_member(c);
 	struct sub *s;
 
-	if (!dbcall_row(&r, res, row))
-		j = json_loadb(r.data, r.data_len, 0, NULL);
-	last = json_integer_value(json_object_get(json_object_get(j, "room"), "last_seq"));
-	json_decref(j);
+	int have = dbcall_row(&r, res, row) == 0;
+
+	/* The ack's room.last_seq, read out of its text (jsonpeek.h). */
+	if (have && jsonpeek_int(r.data, r.data_len, "room", "last_seq", &last_peek) == 0) {
+		last = (json_int_t)last_peek;
+	} else {
+		/* Not a plain integer there: as jansson reads it (0 if none). */
+		j = have ? json_loadb(r.data, r.data_len, 0, NULL) : NULL;
+		last = json_integer_value(json_object_get(json_object_get(j, "room"), "last_seq"));
+		json_decref(j);
+	}
 	if (gen_col >= 0 && !PQgetisnull(res, row, gen_col))
 		gen = strtoull(PQgetvalue(res, row, gen_col), NULL, 10);
 	s = room_sub_of(m, q->room);
@@ -251,6 +260,8 @@ static int typing_prepare(struct ev_call *e)
 	on = json_is_true(it);
 	/* A refresh just moves the expiry. */
 	s->typing_until_ms = on ? conn_now_ms() + e->b->cfg->typing_ttl : 0;
+	/* The sweep expires it and sends what the coalescing holds back. */
+	conn_due(e->c, conn_now_ms(), conn_now_ms());
 	if (!typing_flush(e->b, s, e->ack_id, 1))
 		reply_ok(e->c, e->ack_id, "{}", 2);
 	return 1;

@@ -39,6 +39,17 @@ void heartbeat_pong(struct heartbeat_timer *t)
 	t->pong_deadline_ms = 0;
 }
 
+int64_t heartbeat_due(const struct heartbeat_timer *t, int authing)
+{
+	int64_t due = t->next_ping_ms;
+
+	if (t->pong_deadline_ms && t->pong_deadline_ms < due)
+		due = t->pong_deadline_ms;
+	if (authing && t->auth_deadline_ms < due)
+		due = t->auth_deadline_ms;
+	return due;
+}
+
 int heartbeat_sweep(const struct heartbeat *h, const struct cfg *cfg, struct conn *c,
 		    struct heartbeat_timer *t, int64_t now)
 {

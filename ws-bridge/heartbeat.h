@@ -51,6 +51,12 @@ void heartbeat_start(const struct cfg *cfg, struct heartbeat_timer *t, int64_t n
 void heartbeat_pong(struct heartbeat_timer *t);
 
 /*
+ * When heartbeat_sweep() has something to do next: the next ping, the pong's
+ * deadline, and with authing (no CONNECT answered yet) the auth deadline.
+ */
+int64_t heartbeat_due(const struct heartbeat_timer *t, int authing);
+
+/*
  * The sweep, for one open connection: the auth deadline, the ping timeout
  * and the next ping. Returns 1 when it closed c (nothing else is due for
  * it), 0 otherwise.

@@ -76,7 +76,14 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 {
 	const struct conn_set *cs = b->conns;
 	const struct bridge_stats *st = &b->stats;
+	unsigned long queued = 0, longest = 0;
 
+	/* Sampled now: the sweep no longer visits every session each second. */
+	for (const struct conn *c = cs->head; c; c = c->next) {
+		queued += c->q.count;
+		if (c->q.count > longest)
+			longest = c->q.count;
+	}
 	textbuf_printf(
 		buf, size, n,
 		"# HELP chat_ws_frames_out_total WebSocket frames written.\n"
@@ -99,14 +106,14 @@ static void metrics_flow(const struct bridge *b, const struct pgloop_stats *pg, 
 		"them.\n"
 		"# TYPE chat_ws_ring_submits_total counter\n"
 		"chat_ws_ring_submits_total %llu\n"
-		"# HELP chat_ws_queue_frames Frames waiting in output queues (sampled).\n"
+		"# HELP chat_ws_queue_frames Frames waiting in output queues now.\n"
 		"# TYPE chat_ws_queue_frames gauge\n"
 		"chat_ws_queue_frames %lu\n"
-		"# HELP chat_ws_queue_frames_max The longest output queue at the last sample.\n"
+		"# HELP chat_ws_queue_frames_max The longest output queue now.\n"
 		"# TYPE chat_ws_queue_frames_max gauge\n"
 		"chat_ws_queue_frames_max %lu\n",
 		cs->frames_out, cs->bytes_out, cs->ws_sends, cs->ws_send_waits, cs->ws_ring_sends,
-		cs->ws_ring_submits, st->queue_frames, st->queue_max);
+		cs->ws_ring_submits, queued, longest);
 	histo_render(&st->delivery, "chat_ws_delivery_seconds",
 		     "From an event's NOTIFY in the database (its commit) to its arrival here.",
 		     buf, size, n);

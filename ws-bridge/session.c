@@ -12,6 +12,7 @@
 #include "dbreq.h"
 #include "events.h"
 #include "jwtauth.h"
+#include "jsonpeek.h"
 #include "log.h"
 #include "presence.h"
 #include "reply.h"
@@ -104,13 +105,42 @@ static json_t *connect_user(enum pg_status st, const struct dbcall_row *r, const
 	return data;
 }
 
+/*
+ * The user's id and name out of a CONNECT check's data ({"user": {...},
+ * "rooms": [...]}): read out of its text (jsonpeek.h), or by parsing it whole
+ * when that cannot (an escape in a name). Returns 0, or -1 when the data
+ * holds no user id (the refusal's code and message are then set).
+ */
+static int connect_who(enum pg_status st, const struct dbcall_row *r, char *uid, size_t uidlen,
+		       char *uname, size_t unamelen, const char **code, const char **message)
+{
+	json_t *data, *user;
+	int rc = -1;
+
+	if (st == PG_OK && !r->err &&
+	    jsonpeek_string(r->data, r->data_len, "user", "id", uid, uidlen) == 0 &&
+	    jsonpeek_string(r->data, r->data_len, "user", "username", uname, unamelen) == 0)
+		return 0;
+	data = connect_user(st, r, code, message);
+	user = json_object_get(data, "user");
+	if (json_is_string(json_object_get(user, "id"))) {
+		const char *name = json_string_value(json_object_get(user, "username"));
+
+		snprintf(uid, uidlen, "%s", json_string_value(json_object_get(user, "id")));
+		snprintf(uname, unamelen, "%s", name ? name : "");
+		rc = 0;
+	}
+	json_decref(data);
+	return rc;
+}
+
 static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, int row)
 {
 	struct dbreq *q = arg;
 	struct conn *c = dbreq_conn(q);
-	json_t *data = NULL, *user;
 	const char *code, *message;
 	struct dbcall_row r;
+	char uid[sizeof(sess(c)->member.user_id)], uname[sizeof(sess(c)->username)];
 
 	if (st == PG_OK && (!res || dbcall_row(&r, res, row)))
 		st = PG_FAILED;
@@ -133,16 +163,13 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 			    sio_connect_error("/", 1, "unauthorized", "the session was revoked"));
 		goto out;
 	}
-	data = connect_user(st, &r, &code, &message);
-	user = json_object_get(data, "user");
-	if (!json_is_string(json_object_get(user, "id"))) {
+	if (connect_who(st, &r, uid, sizeof(uid), uname, sizeof(uname), &code, &message)) {
 		c->state = CONN_OPEN;
 		reply_frame(c, sio_connect_error("/", 1, code, message));
 		goto out;
 	}
 	/* Its user was banned while the check was in flight. */
-	if (session_banned_since(q->b, json_string_value(json_object_get(user, "id")),
-				 sess(c)->connect_ms)) {
+	if (session_banned_since(q->b, uid, sess(c)->connect_ms)) {
 		presence_close_now(q->b, q->key);
 		log_info("connection %s: user banned while connecting", c->key);
 		c->state = CONN_OPEN;
@@ -151,16 +178,13 @@ static void on_connect_done(void *arg, enum pg_status st, const PGresult *res, i
 					      "this user is banned from the site"));
 		goto out;
 	}
-	snprintf(sess(c)->member.user_id, sizeof(sess(c)->member.user_id), "%s",
-		 json_string_value(json_object_get(user, "id")));
-	snprintf(sess(c)->username, sizeof(sess(c)->username), "%s",
-		 json_string_value(json_object_get(user, "username")));
+	snprintf(sess(c)->member.user_id, sizeof(sess(c)->member.user_id), "%s", uid);
+	snprintf(sess(c)->username, sizeof(sess(c)->username), "%s", uname);
 	conn_ready(c);
 	reply_frame(c, sio_connect_ok(c->sid));
 	reply_frame(c, sio_event("connected", r.data, r.data_len));
 	log_debug("connection %s authenticated as '%s'", c->key, session_user(c));
 out:
-	json_decref(data);
 	dbreq_free(q);
 }
 
@@ -433,6 +457,15 @@ void session_on_message(struct bridge *b, struct conn *c, char *buf, size_t len)
 		break;
 	}
 	session_on_sio(b, c, &p);
+}
+
+int64_t session_due(const struct conn *c, int64_t now_ms)
+{
+	const struct session *s = c->up;
+
+	if (!s)
+		return now_ms;
+	return heartbeat_due(&s->hb, c->state == CONN_OPEN || c->state == CONN_AUTHING);
 }
 
 int session_sweep(struct bridge *b, struct conn *c, int64_t now)

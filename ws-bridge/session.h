@@ -93,4 +93,7 @@ void session_ban(struct bridge *b, const char *user_id);
  */
 int session_sweep(struct bridge *b, struct conn *c, int64_t now_ms);
 
+/* When the sweep has something to do for c's heartbeat next (now_ms without a session). */
+int64_t session_due(const struct conn *c, int64_t now_ms);
+
 #endif

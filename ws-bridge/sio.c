@@ -178,14 +178,17 @@ struct frame *sio_connect_error(const char *nsp, size_t nsp_len, const char *cod
 struct frame *sio_open(const char *sid, int can_upgrade, long ping_interval_ms,
 		       long ping_timeout_ms, long max_payload)
 {
-	json_t *upgrades = can_upgrade ? json_pack("[s]", "websocket") : json_array();
+	char buf[192];
+	/* One per connection: printed, as sio_connect_ok (the sid needs no escape). */
+	int n = snprintf(buf, sizeof(buf),
+			 "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%ld,"
+			 "\"pingTimeout\":%ld,\"maxPayload\":%ld}",
+			 sid, can_upgrade ? "\"websocket\"" : "", ping_interval_ms, ping_timeout_ms,
+			 max_payload);
 
-	return sio_dump("0", 1,
-			json_pack("{s:s, s:o, s:I, s:I, s:I}", "sid", sid, "upgrades", upgrades,
-				  "pingInterval", (json_int_t)ping_interval_ms, "pingTimeout",
-				  (json_int_t)ping_timeout_ms, "maxPayload",
-				  (json_int_t)max_payload),
-			"");
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return NULL;
+	return frame_from(buf, (size_t)n);
 }
 
 static json_t *sio_error_obj(const char *code, const char *message)

@@ -51,13 +51,16 @@ int typing_flush(struct bridge *b, struct sub *s, long long ack_id, int from_cli
 	return 1;
 }
 
-void typing_sweep(struct bridge *b, struct conn *c, int64_t now_ms)
+int typing_sweep(struct bridge *b, struct conn *c, int64_t now_ms)
 {
 	const struct member *m = session_member(c);
+	int busy = 0;
 
 	for (struct sub *s = m ? m->subs : NULL; s; s = s->member_next) {
 		if (s->typing_until_ms && now_ms >= s->typing_until_ms)
 			s->typing_until_ms = 0;
 		typing_flush(b, s, -1, 0);
+		busy |= s->typing_until_ms != 0 || s->typing_sent;
 	}
+	return busy;
 }

@@ -26,7 +26,11 @@ void typing_stop(struct bridge *b, struct sub *s);
  */
 int typing_flush(struct bridge *b, struct sub *s, long long ack_id, int from_client);
 
-/* The sweep: expires the typing of c's subscriptions and sends what waited. */
-void typing_sweep(struct bridge *b, struct conn *c, int64_t now_ms);
+/*
+ * The sweep: expires the typing of c's subscriptions and sends what waited.
+ * Returns 1 while one of them types or was last told to its room as typing
+ * (the sweep comes back in a second), 0 otherwise.
+ */
+int typing_sweep(struct bridge *b, struct conn *c, int64_t now_ms);
 
 #endif

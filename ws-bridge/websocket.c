@@ -365,7 +365,9 @@ int websocket_established(struct conn_set *cs, struct conn_wsi *w, struct lws *w
 	}
 	c->ws = wsi;
 	w->c = c;
-	lws_callback_on_writable(wsi);
+	/* The open packet goes out with the flush before the loop sleeps, as
+	 * any frame (conn.h): no writable-interest round trip per connect. */
+	conn_wake(c);
 	return 0;
 }
 

@@ -74,6 +74,26 @@ test('typing expires to false without a refresh (CHAT_TYPING_TTL 5 s)', async ()
   assert.deepEqual(bTyping.items.map((e) => e.is_typing), [true, false]);
 });
 
+// The bridge's sweep visits a connection when its heartbeat is next due (every
+// 25 s here), and every second while it types: the expiry must not wait for
+// the next ping.
+test('typing expires on time on a connection idle since it connected (not at its next ping)', async () => {
+  const { a, room, a1, b1 } = await typingRoom('ty_idle');
+  // Past the sweep's first look at the new connections.
+  await sleep(2500);
+  const bTyping = collect(b1, 'typing');
+  ackOk(await ack(a1, 'typing', { room_id: room.id, is_typing: true }));
+  await bTyping.waitFor((e) => e.is_typing === true);
+  const off = await bTyping.waitFor((e) => e.is_typing === false, TYPING_TTL_MS + 4000, 'expiry');
+  assertTyping(off, room, a, false);
+  // A stop held back by the one-change-a-second coalescing goes out too.
+  ackOk(await ack(a1, 'typing', { room_id: room.id, is_typing: true }));
+  await bTyping.waitFor((e) => e.is_typing === true && bTyping.items.length === 3);
+  ackOk(await ack(a1, 'typing', { room_id: room.id, is_typing: false }));
+  await bTyping.waitFor((e) => e.is_typing === false && bTyping.items.length === 4, 5000, 'the held stop');
+  assert.deepEqual(bTyping.items.map((e) => e.is_typing), [true, false, true, false]);
+});
+
 test('disconnecting ends typing at once (well before the 5 s expiry)', async () => {
   const { a, room, a1, b1 } = await typingRoom('ty_disc');
   const bTyping = collect(b1, 'typing');

@@ -138,6 +138,16 @@ static void test_connect_error_and_open(void **state)
 	assert_memory_equal(frame_payload(f), "44{", 3);
 	frame_unref(f);
 	f = sio_open("sid1", 1, 25000, 20000, 65536);
+	/* Byte for byte what json_dumps(JSON_COMPACT) wrote before it was printed. */
+	assert_int_equal(f->len,
+			 strlen("0{\"sid\":\"sid1\",\"upgrades\":[\"websocket\"],"
+				"\"pingInterval\":25000,\"pingTimeout\":20000,"
+				"\"maxPayload\":65536}"));
+	assert_memory_equal(
+		frame_payload(f),
+		"0{\"sid\":\"sid1\",\"upgrades\":[\"websocket\"],\"pingInterval\":25000,"
+		"\"pingTimeout\":20000,\"maxPayload\":65536}",
+		f->len);
 	j = json_loadb(frame_payload(f) + 1, f->len - 1, 0, NULL);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "upgrades"), 0)),
 			    "websocket");
@@ -145,6 +155,7 @@ static void test_connect_error_and_open(void **state)
 	json_decref(j);
 	frame_unref(f);
 	f = sio_open("sid1", 0, 25000, 20000, 65536);
+	assert_memory_equal(frame_payload(f), "0{\"sid\":\"sid1\",\"upgrades\":[],\"ping", 34);
 	j = json_loadb(frame_payload(f) + 1, f->len - 1, 0, NULL);
 	assert_int_equal(json_array_size(json_object_get(j, "upgrades")), 0);
 	json_decref(j);
