@@ -230,12 +230,14 @@ CREATE OR REPLACE FUNCTION public.chat_member_rooms_json(p_user text)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
+DECLARE
+    ids text[] := ARRAY(SELECT ur.room_id FROM user_rooms ur WHERE ur.user_id = p_user
+                         ORDER BY ur.joined_at, ur.room_id);
 BEGIN
     RETURN (SELECT coalesce(json_agg(o.obj ORDER BY o.n), '[]'::json)
-              FROM chat_room_objects_for(p_user,
-                       ARRAY(SELECT ur.room_id FROM user_rooms ur WHERE ur.user_id = p_user
-                              ORDER BY ur.joined_at, ur.room_id)) o);
+              FROM chat_room_objects_for(p_user, ids) o);
 END
 $function$;
 
@@ -371,7 +373,6 @@ $function$;
 CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
  RETURNS record
  LANGUAGE plpgsql
- SET jit TO 'off'
 AS $function$
 DECLARE
     vis       text;
@@ -408,8 +409,9 @@ BEGIN
           FROM user_rooms ur WHERE ur.user_id = p_user AND ur.room_id = p_room;
     END IF;
     -- The room object's last_seq is the line: the ack holds the messages
-    -- up to it, everything after it arrives live. As chat_room_json_for.
-    SELECT o.obj INTO room FROM chat_room_objects_for(p_user, ARRAY[p_room]) o;
+    -- up to it, everything after it arrives live. The object of
+    -- chat_room_json_for (its generic plan and JIT setting stay there).
+    room := chat_room_json_for(p_user, p_room);
     last := (room->>'last_seq')::bigint;
     SELECT e.messages, e.recovered INTO arr, recovered
       FROM chat_enter_messages(p_room, p_since, p_limit, p_recovery_max, last,
@@ -484,6 +486,7 @@ CREATE OR REPLACE FUNCTION public.chat_room_json_for(p_user text, p_room text)
  LANGUAGE plpgsql
  STABLE
  SET jit TO 'off'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 BEGIN
     RETURN (SELECT o.obj FROM chat_room_objects_for(p_user, ARRAY[p_room]) o);
@@ -676,7 +679,12 @@ AS $function$
                                         ORDER BY m.seq DESC LIMIT 1), 0)) END AS pos
           FROM unnest(p_rooms) WITH ORDINALITY x(id, n)
           JOIN rooms r ON r.id = x.id
-          LEFT JOIN user_rooms ur ON ur.user_id = p_user AND ur.room_id = r.id),
+          -- One probe of the primary key per room: `OFFSET 0` keeps the
+          -- subquery from being pulled up into a join, which the generic
+          -- plan (ten rooms estimated) made a nested loop over all of
+          -- p_user's member rows per room (125,000 comparisons for 500).
+          LEFT JOIN LATERAL (SELECT u.role, u.last_read_seq FROM user_rooms u
+                              WHERE u.user_id = p_user AND u.room_id = r.id OFFSET 0) ur ON true),
     -- Online members: probe presence per member row unless the rooms have at
     -- least 64 member rows and presence holds fewer than three rows per
     -- member row: then read presence once into a hashed set. Deciding
@@ -847,16 +855,18 @@ CREATE OR REPLACE FUNCTION public.chat_rooms_json(p_user text, p_limit integer, 
  LANGUAGE plpgsql
  STABLE
  SET jit TO 'off'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
+DECLARE
+    ids text[] := ARRAY(SELECT r.id FROM rooms r
+                         WHERE r.visibility = 'public'
+                            OR EXISTS (SELECT 1 FROM user_rooms ur
+                                        WHERE ur.room_id = r.id AND ur.user_id = p_user)
+                         ORDER BY r.created_at, r.id
+                         LIMIT p_limit OFFSET p_offset);
 BEGIN
     RETURN (SELECT coalesce(json_agg(o.obj ORDER BY o.n), '[]'::json)
-              FROM chat_room_objects_for(p_user,
-                       ARRAY(SELECT r.id FROM rooms r
-                              WHERE r.visibility = 'public'
-                                 OR EXISTS (SELECT 1 FROM user_rooms ur
-                                             WHERE ur.room_id = r.id AND ur.user_id = p_user)
-                              ORDER BY r.created_at, r.id
-                              LIMIT p_limit OFFSET p_offset)) o);
+              FROM chat_room_objects_for(p_user, ids) o);
 END
 $function$;
 
