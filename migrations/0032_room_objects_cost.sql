@@ -25,10 +25,14 @@
 -- object spliced by chat_room_personal (tests/e2e t57 compares them with
 -- the view, which stays as the reference).
 --
--- chat_member_rooms_json (GET /api/me, the CONNECT rooms), chat_rooms_json
--- (GET /api/rooms pages), chat_room_json_for (GET /api/rooms/{id}, the
--- room of create and join answers) and chat_room_enter (the join_room
--- ack) now all build their objects with it.
+-- chat_rooms_json (GET /api/rooms pages), chat_room_json_for (GET
+-- /api/rooms/{id}, the room of create and join answers) and
+-- chat_room_enter (the join_room ack) now build their objects with it.
+-- chat_member_rooms_json (GET /api/me, the CONNECT rooms) keeps 0030's
+-- query: through this function (the ids as an array, a primary-key probe
+-- per room for the membership) GET /api/me of a member of 500 rooms cost
+-- 10-20 % more PostgreSQL CPU (bench/README.md, "Issue 16, round 3: GET
+-- /api/rooms pages ...").
 
 CREATE FUNCTION chat_room_objects_for(p_user text, p_rooms text[])
 RETURNS TABLE (n bigint, id text, obj json)
@@ -100,21 +104,10 @@ LANGUAGE sql STABLE AS $$
             FROM user_rooms m WHERE m.room_id = my.room_id) c
 $$;
 
--- The rooms' ids are read into a variable first: a subquery among a
+-- The page's ids are read into a variable first: a subquery among a
 -- set-returning SQL function's arguments keeps it from being inlined (it
 -- then ran as a function scan, planned again at every call: 7 ms for 500
 -- rooms). A STABLE function's statements share one snapshot.
-CREATE OR REPLACE FUNCTION chat_member_rooms_json(p_user text) RETURNS json
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    ids text[] := ARRAY(SELECT ur.room_id FROM user_rooms ur WHERE ur.user_id = p_user
-                         ORDER BY ur.joined_at, ur.room_id);
-BEGIN
-    RETURN (SELECT coalesce(json_agg(o.obj ORDER BY o.n), '[]'::json)
-              FROM chat_room_objects_for(p_user, ids) o);
-END
-$$;
-
 CREATE OR REPLACE FUNCTION chat_rooms_json(p_user text, p_limit integer, p_offset integer)
 RETURNS json LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -145,7 +138,6 @@ $$;
 -- counts are taken is decided when the query runs (g above), not by the
 -- plan. No JIT: a query of index probes whose estimate can pass
 -- jit_above_cost (0030).
-ALTER FUNCTION chat_member_rooms_json(text) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION chat_rooms_json(text, integer, integer) SET jit = off;
 ALTER FUNCTION chat_rooms_json(text, integer, integer) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION chat_room_json_for(text, text) SET jit = off;

@@ -225,19 +225,74 @@ END
 $function$;
 
 -- chat_member_rooms_json(p_user text)
--- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql migrations/0021_read_state.sql migrations/0024_room_objects_set.sql migrations/0030_member_rooms_cost.sql migrations/0032_room_objects_cost.sql
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql migrations/0021_read_state.sql migrations/0024_room_objects_set.sql migrations/0030_member_rooms_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_member_rooms_json(p_user text)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
- SET plan_cache_mode TO 'force_generic_plan'
+ SET jit TO 'off'
 AS $function$
-DECLARE
-    ids text[] := ARRAY(SELECT ur.room_id FROM user_rooms ur WHERE ur.user_id = p_user
-                         ORDER BY ur.joined_at, ur.room_id);
 BEGIN
-    RETURN (SELECT coalesce(json_agg(o.obj ORDER BY o.n), '[]'::json)
-              FROM chat_room_objects_for(p_user, ids) o);
+    RETURN (
+        -- The user's rooms, each with its member count (one index range per
+        -- room) and the read position, computed once (a lateral subquery's
+        -- expression was evaluated again wherever it was used: three probes
+        -- of messages_room_user_seq per room instead of one).
+        WITH my AS MATERIALIZED (
+            SELECT ur.room_id, ur.role, ur.joined_at, ur.last_read_seq, r.name, r.description,
+                   r.created_at, r.created_by, r.last_seq, r.visibility, r.change_seq,
+                   (SELECT count(*) FROM user_rooms m WHERE m.room_id = ur.room_id) AS members,
+                   CASE WHEN ur.last_read_seq >= r.last_seq THEN ur.last_read_seq
+                   ELSE greatest(ur.last_read_seq,
+                                 coalesce((SELECT m.seq FROM messages m
+                                            WHERE m.room_id = ur.room_id AND m.user_id = p_user
+                                            ORDER BY m.seq DESC LIMIT 1), 0)) END AS pos
+              FROM user_rooms ur JOIN rooms r ON r.id = ur.room_id
+             WHERE ur.user_id = p_user),
+        -- Online members: probe presence per member row (as the view does)
+        -- unless the rooms have at least 64 member rows and presence holds
+        -- fewer than three rows per member row: then read presence once
+        -- into a hashed set. Deciding reads at most 3 x rows of presence.
+        n AS MATERIALIZED (SELECT coalesce(sum(my.members), 0) AS rows FROM my),
+        g AS MATERIALIZED (
+            SELECT n.rows >= 64
+                   AND (SELECT count(*) FROM (SELECT 1 FROM presence LIMIT 3 * n.rows) x) < 3 * n.rows AS hash
+              FROM n),
+        onl AS MATERIALIZED (
+            SELECT p.user_id FROM presence p JOIN bridges b ON b.id = p.bridge_id
+             WHERE b.heartbeat_at > chat_presence_cutoff())
+        -- The object as chat_room_objects builds it, with role and unread as
+        -- chat_room_personal splices them: the same bytes, built once.
+        SELECT coalesce(json_agg(
+                   CASE WHEN my.visibility = 'direct' THEN
+                       chat_room_personal(json_build_object(
+                           'id', my.room_id, 'name', my.name, 'description', my.description,
+                           'created_at', chat_ts(my.created_at), 'created_by', my.created_by,
+                           'member_count', my.members, 'online_count', c.online,
+                           'last_seq', my.last_seq, 'visibility', my.visibility,
+                           'change_seq', my.change_seq), my.role, my.room_id, p_user, my.last_read_seq)
+                   ELSE json_build_object(
+                           'id', my.room_id, 'name', my.name, 'description', my.description,
+                           'created_at', chat_ts(my.created_at), 'created_by', my.created_by,
+                           'member_count', my.members, 'online_count', c.online,
+                           'last_seq', my.last_seq, 'visibility', my.visibility,
+                           'change_seq', my.change_seq, 'role', my.role,
+                           'unread', CASE WHEN my.pos >= my.last_seq THEN 0
+                                     ELSE greatest(my.last_seq - my.pos
+                                          - (SELECT count(*) FROM messages d
+                                              WHERE d.room_id = my.room_id AND d.seq > my.pos
+                                                AND d.seq <= my.last_seq AND d.content IS NULL), 0) END)
+                   END ORDER BY my.joined_at, my.room_id), '[]'::json)
+          FROM my CROSS JOIN g
+          -- `IN (SELECT ... FROM onl)` is a hashed subplan, built once, even
+          -- where presence's statistics say it is empty (checked: plan with
+          -- reltuples 0 and 5,000 rows); it is built only when g.hash.
+          CROSS JOIN LATERAL (
+              SELECT count(*) FILTER (WHERE CASE WHEN g.hash THEN m.user_id IN (SELECT onl.user_id FROM onl)
+                                       ELSE EXISTS (SELECT 1 FROM presence p JOIN bridges b ON b.id = p.bridge_id
+                                                     WHERE p.user_id = m.user_id
+                                                       AND b.heartbeat_at > chat_presence_cutoff()) END) AS online
+                FROM user_rooms m WHERE m.room_id = my.room_id) c);
 END
 $function$;
 
