@@ -94,6 +94,7 @@ chat_member_lock           rooms
 chat_member_insert         rooms
 chat_room_personal         rooms
 chat_room_json_for         rooms
+chat_room_objects_for      rooms
 chat_room_member_add       rooms
 chat_room_member_remove    rooms
 chat_room_member_role      rooms

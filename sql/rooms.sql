@@ -424,7 +424,7 @@ END
 $function$;
 
 -- chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
--- history: migrations/0003_bridge.sql migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql migrations/0019_private_rooms.sql migrations/0026_connect_cost.sql
+-- history: migrations/0003_bridge.sql migrations/0013_delivery.sql migrations/0015_enter_snapshot.sql migrations/0019_private_rooms.sql migrations/0026_connect_cost.sql migrations/0032_room_objects_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_room_enter(p_user text, p_room text, p_since bigint, p_limit integer, p_recovery_max integer, p_members integer, p_max_bytes integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json, OUT member_gen bigint)
  RETURNS record
  LANGUAGE plpgsql
@@ -464,36 +464,9 @@ BEGIN
           FROM user_rooms ur WHERE ur.user_id = p_user AND ur.room_id = p_room;
     END IF;
     -- The room object's last_seq is the line: the ack holds the messages
-    -- up to it, everything after it arrives live. As chat_room_json_for.
-    SELECT CASE WHEN o.visibility = 'direct' THEN
-               chat_room_personal(o.obj, ur.role, o.id, p_user, ur.last_read_seq)
-           ELSE
-               -- As chat_room_personal splices them.
-               (left(o.obj::text, -1) || ', "role" : ' || coalesce(to_json(ur.role)::text, 'null')
-                || ', "unread" : ' || coalesce(rd.unread::text, 'null') || '}')::json
-           END
-      INTO room
-      FROM chat_room_objects o
-      JOIN rooms r ON r.id = o.id
-      LEFT JOIN user_rooms ur ON ur.room_id = o.id AND ur.user_id = p_user
-      -- chat_read_pos: nothing after the stored position, no probe.
-      CROSS JOIN LATERAL (
-          SELECT CASE WHEN ur.last_read_seq IS NULL THEN NULL
-                      WHEN ur.last_read_seq >= r.last_seq THEN ur.last_read_seq
-                 ELSE greatest(ur.last_read_seq,
-                               coalesce((SELECT m.seq FROM messages m
-                                          WHERE m.room_id = o.id AND m.user_id = p_user
-                                          ORDER BY m.seq DESC LIMIT 1), 0)) END AS pos) p
-      -- chat_unread.
-      CROSS JOIN LATERAL (
-          SELECT CASE WHEN p.pos IS NULL THEN NULL
-                      WHEN p.pos >= r.last_seq THEN 0
-                 ELSE greatest(r.last_seq - p.pos
-                               - (SELECT count(*) FROM messages d
-                                   WHERE d.room_id = o.id AND d.seq > p.pos
-                                     AND d.seq <= r.last_seq AND d.content IS NULL), 0)
-                 END AS unread) rd
-     WHERE o.id = p_room;
+    -- up to it, everything after it arrives live. The object of
+    -- chat_room_json_for (its generic plan and JIT setting stay there).
+    room := chat_room_json_for(p_user, p_room);
     last := (room->>'last_seq')::bigint;
     SELECT e.messages, e.recovered INTO arr, recovered
       FROM chat_enter_messages(p_room, p_since, p_limit, p_recovery_max, last,
@@ -562,17 +535,16 @@ END
 $function$;
 
 -- chat_room_json_for(p_user text, p_room text)
--- history: migrations/0019_private_rooms.sql migrations/0021_read_state.sql
+-- history: migrations/0019_private_rooms.sql migrations/0021_read_state.sql migrations/0032_room_objects_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_room_json_for(p_user text, p_room text)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
+ SET jit TO 'off'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 BEGIN
-    RETURN (SELECT chat_room_personal(o.obj, ur.role, o.id, p_user, ur.last_read_seq)
-              FROM chat_room_objects o
-              LEFT JOIN user_rooms ur ON ur.room_id = o.id AND ur.user_id = p_user
-             WHERE o.id = p_room);
+    RETURN (SELECT o.obj FROM chat_room_objects_for(p_user, ARRAY[p_room]) o);
 END
 $function$;
 
@@ -741,6 +713,80 @@ BEGIN
 END
 $function$;
 
+-- chat_room_objects_for(p_user text, p_rooms text[])
+-- history: migrations/0032_room_objects_cost.sql
+CREATE OR REPLACE FUNCTION public.chat_room_objects_for(p_user text, p_rooms text[])
+ RETURNS TABLE(n bigint, id text, obj json)
+ LANGUAGE sql
+ STABLE
+AS $function$
+    -- The rooms, each with its member count (one index range per room) and
+    -- p_user's read position, computed once.
+    WITH my AS MATERIALIZED (
+        SELECT x.n, r.id AS room_id, ur.role, ur.last_read_seq, r.name, r.description,
+               r.created_at, r.created_by, r.last_seq, r.visibility, r.change_seq,
+               (SELECT count(*) FROM user_rooms m WHERE m.room_id = r.id) AS members,
+               CASE WHEN ur.last_read_seq IS NULL THEN NULL
+                    WHEN ur.last_read_seq >= r.last_seq THEN ur.last_read_seq
+               ELSE greatest(ur.last_read_seq,
+                             coalesce((SELECT m.seq FROM messages m
+                                        WHERE m.room_id = r.id AND m.user_id = p_user
+                                        ORDER BY m.seq DESC LIMIT 1), 0)) END AS pos
+          FROM unnest(p_rooms) WITH ORDINALITY x(id, n)
+          JOIN rooms r ON r.id = x.id
+          -- One probe of the primary key per room: `OFFSET 0` keeps the
+          -- subquery from being pulled up into a join, which the generic
+          -- plan (ten rooms estimated) made a nested loop over all of
+          -- p_user's member rows per room (125,000 comparisons for 500).
+          LEFT JOIN LATERAL (SELECT u.role, u.last_read_seq FROM user_rooms u
+                              WHERE u.user_id = p_user AND u.room_id = r.id OFFSET 0) ur ON true),
+    -- Online members: probe presence per member row unless the rooms have at
+    -- least 64 member rows and presence holds fewer than three rows per
+    -- member row: then read presence once into a hashed set. Deciding
+    -- reads at most 3 x rows of presence.
+    t AS MATERIALIZED (SELECT coalesce(sum(my.members), 0) AS rows FROM my),
+    g AS MATERIALIZED (
+        SELECT t.rows >= 64
+               AND (SELECT count(*) FROM (SELECT 1 FROM presence LIMIT 3 * t.rows) x) < 3 * t.rows AS hash
+          FROM t),
+    onl AS MATERIALIZED (
+        SELECT p.user_id FROM presence p JOIN bridges b ON b.id = p.bridge_id
+         WHERE b.heartbeat_at > chat_presence_cutoff())
+    -- The object as chat_room_objects builds it, with role and unread as
+    -- chat_room_personal splices them: the same bytes, built once.
+    SELECT my.n, my.room_id,
+           CASE WHEN my.visibility = 'direct' THEN
+               chat_room_personal(json_build_object(
+                   'id', my.room_id, 'name', my.name, 'description', my.description,
+                   'created_at', chat_ts(my.created_at), 'created_by', my.created_by,
+                   'member_count', my.members, 'online_count', c.online,
+                   'last_seq', my.last_seq, 'visibility', my.visibility,
+                   'change_seq', my.change_seq), my.role, my.room_id, p_user, my.last_read_seq)
+           ELSE json_build_object(
+                   'id', my.room_id, 'name', my.name, 'description', my.description,
+                   'created_at', chat_ts(my.created_at), 'created_by', my.created_by,
+                   'member_count', my.members, 'online_count', c.online,
+                   'last_seq', my.last_seq, 'visibility', my.visibility,
+                   'change_seq', my.change_seq, 'role', my.role,
+                   'unread', CASE WHEN my.pos IS NULL THEN NULL
+                                  WHEN my.pos >= my.last_seq THEN 0
+                             ELSE greatest(my.last_seq - my.pos
+                                  - (SELECT count(*) FROM messages d
+                                      WHERE d.room_id = my.room_id AND d.seq > my.pos
+                                        AND d.seq <= my.last_seq AND d.content IS NULL), 0) END)
+           END
+      FROM my CROSS JOIN g
+      -- `IN (SELECT ... FROM onl)` is a hashed subplan, built once (0030:
+      -- also where presence's statistics say it is empty); built only when
+      -- g.hash.
+      CROSS JOIN LATERAL (
+          SELECT count(*) FILTER (WHERE CASE WHEN g.hash THEN m.user_id IN (SELECT onl.user_id FROM onl)
+                                   ELSE EXISTS (SELECT 1 FROM presence p JOIN bridges b ON b.id = p.bridge_id
+                                                 WHERE p.user_id = m.user_id
+                                                   AND b.heartbeat_at > chat_presence_cutoff()) END) AS online
+            FROM user_rooms m WHERE m.room_id = my.room_id) c
+$function$;
+
 -- chat_room_personal(o json, p_role text, p_room text, p_user text)
 -- history: migrations/0019_private_rooms.sql migrations/0021_read_state.sql
 CREATE OR REPLACE FUNCTION public.chat_room_personal(o json, p_role text, p_room text, p_user text)
@@ -858,22 +904,24 @@ END
 $function$;
 
 -- chat_rooms_json(p_user text, p_limit integer, p_offset integer)
--- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql migrations/0021_read_state.sql
+-- history: migrations/0002_functions.sql migrations/0010_room_json_plans.sql migrations/0019_private_rooms.sql migrations/0021_read_state.sql migrations/0032_room_objects_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_rooms_json(p_user text, p_limit integer, p_offset integer)
  RETURNS json
  LANGUAGE plpgsql
  STABLE
+ SET jit TO 'off'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
+DECLARE
+    ids text[] := ARRAY(SELECT r.id FROM rooms r
+                         WHERE r.visibility = 'public'
+                            OR EXISTS (SELECT 1 FROM user_rooms ur
+                                        WHERE ur.room_id = r.id AND ur.user_id = p_user)
+                         ORDER BY r.created_at, r.id
+                         LIMIT p_limit OFFSET p_offset);
 BEGIN
-    RETURN (SELECT coalesce(json_agg(chat_room_personal(x.obj, x.role, x.id, p_user,
-                                                        x.last_read_seq)
-                                     ORDER BY x.created_at, x.id), '[]'::json)
-              FROM (SELECT o.id, o.created_at, o.obj, ur.role, ur.last_read_seq
-                      FROM chat_room_objects o
-                      LEFT JOIN user_rooms ur ON ur.room_id = o.id AND ur.user_id = p_user
-                     WHERE o.visibility = 'public' OR ur.user_id IS NOT NULL
-                     ORDER BY o.created_at, o.id
-                     LIMIT p_limit OFFSET p_offset) x);
+    RETURN (SELECT coalesce(json_agg(o.obj ORDER BY o.n), '[]'::json)
+              FROM chat_room_objects_for(p_user, ids) o);
 END
 $function$;
 

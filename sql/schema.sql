@@ -1266,6 +1266,12 @@ GRANT ALL ON FUNCTION public.chat_room_member_remove(p_actor text, p_room text, 
 GRANT ALL ON FUNCTION public.chat_room_member_role(p_actor text, p_room text, p_target text, p_role text, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_room_objects_for(p_user text, p_rooms text[]); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_room_objects_for(p_user text, p_rooms text[]) TO chat_app;
+
+--
 -- Name: FUNCTION chat_room_personal(o json, p_role text, p_room text, p_user text); Type: ACL; Schema: public; Owner: -
 --
 
