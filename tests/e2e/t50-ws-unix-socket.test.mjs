@@ -46,7 +46,7 @@ http {
             proxy_set_header Host $http_host;
             proxy_set_header X-Real-IP $remote_addr;
             proxy_buffering off;
-            proxy_buffer_size 1k;
+            proxy_buffer_size 4k;
             proxy_read_timeout 75s;
         }
     }
