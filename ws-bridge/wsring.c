@@ -88,6 +88,11 @@ int wsring_send(struct wsring *r, struct wsring_send *s, unsigned n)
 		submitted = io_uring_submit_and_wait(&r->ring, n);
 	if (submitted < 0)
 		return -1; /* nothing taken: every res is still -EAGAIN */
+	/* A submitted send whose completion is never reaped may have left: it
+	 * must count as failed (its session closed), not as not sent, or its
+	 * frames would go out again. Reaping overwrites this. */
+	for (i = 0; i < (unsigned)submitted && i < n; i++)
+		s[i].res = -ECANCELED;
 	for (;;) {
 		done += wsring_reap(r, s, n);
 		if (done >= (unsigned)submitted)
