@@ -17,6 +17,28 @@ export const TOKEN_RE = /^[0-9a-f]{64}$/;
 export const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
+ * fetch() over the suite's kept-alive connections. A test that blocks the
+ * event loop (psql by spawnSync) for about nginx's keepalive_timeout can
+ * have its pooled connection closed by nginx just as undici writes the next
+ * request onto it ("other side closed", seen in CI after t57's 65 s of
+ * psql). nginx closes a kept-alive connection only while it waits for a
+ * request; one it has read is always answered (the stack never returns
+ * 444), so a request that meets a connection closed under it, with no
+ * answer, was not acted on: it is sent once more, on a new connection.
+ * Anything else is thrown with its cause in the message.
+ */
+export async function fetchKeepAlive(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    const code = e.cause?.code;
+    if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') return fetch(url, init);
+    if (e.cause) e.message = `${e.message}: ${code || ''} ${e.cause.message}`;
+    throw e;
+  }
+}
+
+/**
  * Sends one request and returns {status, headers, json, text}.
  * body: a value sent as JSON (Content-Type application/json);
  * rawBody: a string or Buffer sent as is (Content-Type application/json
@@ -35,7 +57,7 @@ export async function api(method, urlPath, { body, token, headers = {}, rawBody 
   let payload;
   if (rawBody !== undefined) payload = rawBody;
   else if (body !== undefined) payload = JSON.stringify(body);
-  const res = await fetch(BASE + urlPath, { method, headers: h, body: payload, redirect: 'manual' });
+  const res = await fetchKeepAlive(BASE + urlPath, { method, headers: h, body: payload, redirect: 'manual' });
   const text = await res.text();
   let json;
   try {
