@@ -152,3 +152,19 @@ BEGIN
                               'rooms', chat_member_rooms_json(uid));
 END
 $function$;
+
+-- chat_segment_chain(p_prev text, p_this text)
+-- history: migrations/0033_segment_chain.sql
+CREATE OR REPLACE FUNCTION public.chat_segment_chain(p_prev text, p_this text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF p_prev <> '' AND current_setting('chat.segment', true) IS DISTINCT FROM p_prev THEN
+        RAISE EXCEPTION 'segment % did not commit', p_prev
+              USING ERRCODE = 'transaction_rollback',
+                    HINT = 'The bridge runs this segment again after it.';
+    END IF;
+    PERFORM set_config('chat.segment', p_this, false);
+END
+$function$;

@@ -140,6 +140,7 @@ chat_connect_batch         bridge
 chat_connect_external      bridge
 chat_bridge_heartbeat      bridge
 chat_bridge_remove         bridge
+chat_segment_chain         bridge
 
 chat_housekeeping          housekeeping
 

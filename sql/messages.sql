@@ -411,7 +411,7 @@ END
 $function$;
 
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
--- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql migrations/0023_send_set.sql
+-- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql migrations/0023_send_set.sql migrations/0034_send_lookup.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
@@ -470,7 +470,9 @@ BEGIN
     -- Membership, sender's name and an earlier message with the client_id,
     -- for every request at once. OFFSET 0 keeps each lookup an index probe
     -- per request: flattened into joins, the plan cached for the function
-    -- (which cannot know the batch's size) hashed whole tables.
+    -- (which cannot know the batch's size) hashed whole tables. The
+    -- requests come from unnest (0034): with p_users[i] in their place,
+    -- every row a lookup visited subscripted the arrays again.
     SELECT array_agg(c.uname ORDER BY c.i), array_agg(c.old ORDER BY c.i),
            array_agg(c.oldbad ORDER BY c.i), array_agg(c.first_i ORDER BY c.i)
       INTO a_name, a_old, a_oldbad, a_first
@@ -481,9 +483,9 @@ BEGIN
                         THEN min(q.i) OVER (PARTITION BY q.usr, q.cid,
                                             nm.username IS NOT NULL AND x.id IS NULL)
                    END AS first_i
-              FROM (SELECT i, p_users[i] AS usr, p_rooms[i] AS room, p_contents[i] AS content,
-                           p_client_ids[i] AS cid
-                      FROM generate_subscripts(p_users, 1) i) q
+              FROM (SELECT t.o::integer AS i, t.usr, t.room, t.content, t.cid
+                      FROM unnest(p_users, p_rooms, p_contents, p_client_ids)
+                           WITH ORDINALITY AS t(usr, room, content, cid, o)) q
               LEFT JOIN LATERAL (SELECT u.username
                                    FROM user_rooms ur JOIN users u ON u.id = ur.user_id
                                   WHERE ur.user_id = q.usr AND ur.room_id = q.room

@@ -1320,6 +1320,12 @@ GRANT ALL ON FUNCTION public.chat_rooms_json(p_user text, p_limit integer, p_off
 GRANT ALL ON FUNCTION public.chat_rooms_list(p_user text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json) TO chat_app;
 
 --
+-- Name: FUNCTION chat_segment_chain(p_prev text, p_this text); Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON FUNCTION public.chat_segment_chain(p_prev text, p_this text) TO chat_app;
+
+--
 -- Name: FUNCTION chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[]); Type: ACL; Schema: public; Owner: -
 --
 

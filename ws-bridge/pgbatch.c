@@ -1,6 +1,18 @@
-/* pgbatch.c -- the query connection: pipeline segments, batches, retries, order. */
+/* pgbatch.c -- the query connection: pipeline segments, batches, retries, order.
+ *
+ * Chained segments: a segment holding ordered requests may go out while
+ * another such segment is in flight (PG_ORDERED_INFLIGHT), so that the
+ * backend starts on it as soon as the one before commits instead of idling
+ * for a round trip through the bridge. Order survives a rollback because
+ * every ordered segment first runs chat_segment_chain(predecessor, itself)
+ * (migration 0033): it marks the session with the segment's number, a mark
+ * that a rollback takes back, and fails when the predecessor's mark is not
+ * there. So when a segment rolls back, the ordered segment behind it fails
+ * before doing anything; the requests of both run again, in their order,
+ * once nothing is in flight (the retry list). */
 #include "pgbatch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,9 +24,11 @@
 
 #define PG_SEGMENT_MAX 256     /* statements per pipeline segment (transaction) */
 #define PG_BATCH_MAX 256       /* requests in one batch call */
-#define PG_SEGMENTS_INFLIGHT 2 /* segments sent before the first one's sync */
-#define PG_QUEUE_MAX 20000     /* requests waiting for a segment */
-#define PG_TRIES 3             /* runs of a request whose segment rolled back */
+#define PG_SEGMENTS_INFLIGHT 3 /* segments sent before the first one's sync */
+#define PG_ORDERED_INFLIGHT 2  /* of them, segments holding ordered requests */
+#define PG_CHAIN_STMT "pgbatch_chain"
+#define PG_QUEUE_MAX 20000 /* requests waiting for a segment */
+#define PG_TRIES 3         /* runs of a request whose segment rolled back */
 
 static void pgbatch_flush(struct pgbatch *b);
 
@@ -45,6 +59,9 @@ static int pgbatch_setup(void *arg, PGconn *conn)
 		if (pgbatch_expect(b, PGREQ_SETUP))
 			return -1;
 	}
+	if (!PQsendPrepare(conn, PG_CHAIN_STMT, "SELECT chat_segment_chain($1, $2)", 2, NULL) ||
+	    pgbatch_expect(b, PGREQ_SETUP))
+		return -1;
 	for (int i = 0; i < b->nstmts; i++) {
 		const struct pg_stmt_def *d = &b->stmts[i];
 
@@ -99,6 +116,10 @@ static void pgbatch_lost(void *arg)
 	b->segments = 0;
 	b->ordered_segments = 0;
 	b->seg_failed = 0;
+	while ((r = pgreq_pop(&b->retry))) {
+		r->unavailable = 1; /* rolled back */
+		pgreq_push(&failed, r);
+	}
 	while ((r = pgreq_pop(&b->pending))) {
 		r->unavailable = 1;
 		pgreq_push(&failed, r);
@@ -126,11 +147,13 @@ static void pgbatch_ready(struct pgbatch *b)
  * Settles one request of a segment that ended: completes it, or (rolled
  * back with the failing one, or by a race) queues it on retry to run again.
  */
-static void pgbatch_settle(struct pgbatch *b, struct pgreq *r, int failed, struct pgreq_list *retry)
+static void pgbatch_settle(struct pgbatch *b, struct pgreq *r, int failed)
 {
 	unsigned n = r->nkids ? r->nkids : 1;
 
-	if (!failed) {
+	if (r->kind == PGREQ_CHAIN) {
+		pgreq_free(r);
+	} else if (!failed) {
 		b->stats.statements += n;
 		if (r->nkids) {
 			b->stats.batches++;
@@ -147,14 +170,13 @@ static void pgbatch_settle(struct pgbatch *b, struct pgreq *r, int failed, struc
 			r->res = NULL;
 		}
 		b->stats.retried += n;
-		pgreq_push(retry, r);
+		pgreq_push(&b->retry, r);
 	}
 }
 
 /* The segment's sync arrived: it committed, or rolled back if one failed. */
 static void pgbatch_segment_end(struct pgbatch *b, int64_t sent_us, int ordered)
 {
-	struct pgreq_list retry = { 0 };
 	struct pgreq *r;
 	int failed = b->seg_failed;
 
@@ -182,12 +204,15 @@ static void pgbatch_segment_end(struct pgbatch *b, int64_t sent_us, int ordered)
 		return;
 	}
 	while ((r = pgreq_pop(&b->seg_done)))
-		pgbatch_settle(b, r, failed, &retry);
+		pgbatch_settle(b, r, failed);
 	/*
-	 * Retries go first, in their original order. Nothing ordered went out
-	 * after them (pgbatch_flush), so they keep their place before it.
+	 * Retries go first, in their original order, once every segment sent
+	 * after them has ended: an ordered one among those failed at its
+	 * chain (its requests joined the retries behind these), and nothing
+	 * goes out while retries wait (pgbatch_flush).
 	 */
-	pgreq_prepend(&b->pending, &retry);
+	if (!b->segments)
+		pgreq_prepend(&b->pending, &b->retry);
 	pgbatch_flush(b);
 }
 
@@ -245,6 +270,11 @@ static void pgbatch_stmt_result(struct pgbatch *b, struct pgreq *r, PGresult *re
 			log_warn("statement '%s' rolled back, runs again: %s",
 				 b->stmts[r->stmt].name, PQresultErrorMessage(res));
 			r->raced = 1;
+			break;
+		}
+		if (r->kind == PGREQ_CHAIN) {
+			/* The segment before this one rolled back: both run again. */
+			log_info("a pipeline segment after one that rolled back runs again");
 			break;
 		}
 		log_err("statement '%s' failed: %s",
@@ -337,6 +367,29 @@ static struct pgreq *pgbatch_combine(struct pgbatch *b, struct pgreq *first)
 	return c;
 }
 
+/*
+ * Sends the chain statement of a new ordered segment: it runs only if the
+ * ordered segment in flight before it (if any) committed.
+ */
+static int pgbatch_chain(struct pgbatch *b)
+{
+	char prev[24] = "", this[24];
+	const char *params[2] = { prev, this };
+	struct pgreq *r = pgreq_new(PGREQ_CHAIN, -1, 0, NULL);
+
+	if (!r)
+		return -1;
+	if (b->ordered_segments > 0)
+		snprintf(prev, sizeof(prev), "%llu", b->chain);
+	snprintf(this, sizeof(this), "%llu", ++b->chain);
+	if (!PQsendQueryPrepared(b->conn.conn, PG_CHAIN_STMT, 2, params, NULL, NULL, 0)) {
+		pgreq_free(r);
+		return -1;
+	}
+	pgreq_push(&b->inflight, r);
+	return 0;
+}
+
 /* Sends pending requests as one segment, when the connection can take it. */
 static void pgbatch_flush(struct pgbatch *b)
 {
@@ -344,16 +397,24 @@ static void pgbatch_flush(struct pgbatch *b)
 	struct pgreq *r;
 	int n = 0, ordered = 0;
 
-	if (pc->state != PGCONN_READY || !b->pending.head || b->segments >= PG_SEGMENTS_INFLIGHT)
+	/* Retries wait until nothing is in flight (pgbatch_segment_end). */
+	if (pc->state != PGCONN_READY || !b->pending.head || b->retry.head ||
+	    b->segments >= PG_SEGMENTS_INFLIGHT)
 		return;
 	while (n < PG_SEGMENT_MAX && (r = b->pending.head)) {
 		const struct pg_stmt_def *d = &b->stmts[r->stmt];
 
 		if (d->alone && n > 0)
 			break; /* it starts the next segment */
-		if (d->ordered && b->ordered_segments > 0)
-			break; /* waits until the segment before it is done */
-		ordered |= d->ordered;
+		if (d->ordered && !ordered) {
+			if (b->ordered_segments >= PG_ORDERED_INFLIGHT)
+				break; /* waits until a segment before it is done */
+			if (pgbatch_chain(b)) {
+				pgconn_lost(pc, "cannot start an ordered pipeline segment");
+				return;
+			}
+			ordered = 1;
+		}
 		pgreq_pop(&b->pending);
 		if (d->batch_sql && !r->nkids && r->kind == PGREQ_STMT)
 			r = pgbatch_combine(b, r);
@@ -418,7 +479,7 @@ int pgbatch_query(struct pgbatch *b, int stmt, int nparams, const char *const *p
 
 unsigned pgbatch_pending(const struct pgbatch *b)
 {
-	return b->pending.n + b->inflight.n + b->seg_done.n;
+	return b->pending.n + b->retry.n + b->inflight.n + b->seg_done.n;
 }
 
 void pgbatch_start(struct pgbatch *b, struct lws_context *ctx, struct lws_vhost *vh,

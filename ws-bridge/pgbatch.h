@@ -33,10 +33,11 @@ struct pg_stmt_def {
 	 */
 	int alone;
 	/*
-	 * Its requests keep their order: no segment holding such a request is
-	 * sent while another one is in flight, so a segment that rolls back
-	 * and runs again cannot be overtaken by a later one (a sender's
-	 * messages keep their order).
+	 * Its requests keep their order: a segment holding such a request runs
+	 * only if the ordered segment sent before it committed (pgbatch.c,
+	 * chained segments), so a segment that rolls back and runs again
+	 * cannot be overtaken by a later one (a sender's messages keep their
+	 * order).
 	 */
 	int ordered;
 };
@@ -57,9 +58,11 @@ struct pgbatch {
 	struct pgreq_list pending;  /* queued, waiting for a segment */
 	struct pgreq_list inflight; /* sent: statements and sync markers, in order */
 	struct pgreq_list seg_done; /* statements of the current segment, results in */
+	struct pgreq_list retry;    /* rolled back, to run again once nothing is in flight */
 	int seg_failed;
-	int segments;         /* sync markers in flight */
-	int ordered_segments; /* of them, segments holding ordered requests */
+	int segments;             /* sync markers in flight */
+	int ordered_segments;     /* of them, segments holding ordered requests */
+	unsigned long long chain; /* the latest ordered segment's number (chained segments) */
 	lws_sorted_usec_list_t flush_sul;
 	int flush_scheduled;
 	struct pgbatch_stats stats;

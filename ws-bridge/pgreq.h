@@ -25,6 +25,7 @@ enum pgreq_kind {
 	PGREQ_STMT,  /* a prepared statement (or a batch of them) */
 	PGREQ_SYNC,  /* the end of a pipeline segment */
 	PGREQ_SETUP, /* a set-up command of the connection */
+	PGREQ_CHAIN, /* an ordered segment's chat_segment_chain (pgbatch.c) */
 };
 
 struct pgreq {
