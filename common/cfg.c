@@ -126,11 +126,20 @@ static const char *cfg_env(const char *name, const char *def)
 	return v && *v ? v : def;
 }
 
+/* Whether v is one of the n words of list. */
+static int cfg_one_of(const char *v, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int cfg_load(struct cfg *c, char *err, size_t errlen)
 {
 	static const char *const levels[] = { "debug", "info", "warn", "error" };
+	static const char *const plans[] = { "generic", "auto", "custom" };
 	size_t i;
-	int level_ok = 0;
 
 	if (errlen)
 		err[0] = '\0';
@@ -138,6 +147,7 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 	c->database_read_url = cfg_env("CHAT_DATABASE_READ_URL", "");
 	c->allowed_origins = cfg_env("CHAT_ALLOWED_ORIGINS", "");
 	c->log_level = cfg_env("CHAT_LOG_LEVEL", "info");
+	c->db_plans = cfg_env("CHAT_DB_PLANS", "generic");
 	c->syslog_socket = cfg_env("CHAT_SYSLOG_SOCKET", "/dev/log");
 	c->jwt_secret = cfg_env("CHAT_JWT_SECRET", "");
 	/* A short HMAC key can be guessed offline from one token: refuse to
@@ -169,13 +179,16 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 			 c->ws_sid_prefix);
 		return -1;
 	}
-	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		if (strcmp(c->log_level, levels[i]) == 0)
-			level_ok = 1;
-	if (!level_ok) {
+	if (!cfg_one_of(c->log_level, levels, sizeof(levels) / sizeof(levels[0]))) {
 		snprintf(err, errlen,
 			 "invalid CHAT_LOG_LEVEL '%s': expected debug, info, warn or error",
 			 c->log_level);
+		return -1;
+	}
+	if (!cfg_one_of(c->db_plans, plans, sizeof(plans) / sizeof(plans[0]))) {
+		snprintf(err, errlen,
+			 "invalid CHAT_DB_PLANS '%s': expected generic, auto or custom",
+			 c->db_plans);
 		return -1;
 	}
 	for (i = 0; i < sizeof(cfg_longs) / sizeof(cfg_longs[0]); i++) {

@@ -16,6 +16,7 @@ struct cfg {
 	const char *database_read_url;  /* CHAT_DATABASE_READ_URL: a standby for reads, "" = off */
 	const char *allowed_origins;    /* CHAT_ALLOWED_ORIGINS, comma-separated */
 	const char *log_level;          /* CHAT_LOG_LEVEL: debug, info, warn, error */
+	const char *db_plans;           /* CHAT_DB_PLANS: generic, auto or custom */
 	const char *syslog_socket;      /* CHAT_SYSLOG_SOCKET: log here if stderr is /dev/null */
 	const char *jwt_secret;         /* CHAT_JWT_SECRET: HS256 key of site tokens, "" = off */
 	const char *metrics_allow_list; /* CHAT_METRICS_ALLOW: who may GET the metrics */

@@ -87,6 +87,20 @@ void dbcall_conn_init(struct dbcall_conn *c, const struct cfg *cfg, const char *
 	c->settings[0].param = c->ttl;
 	c->settings[1].sql = "SELECT set_config('statement_timeout', $1, false)";
 	c->settings[1].param = c->stmt_ms;
+	/*
+	 * CHAT_DB_PLANS: the plans of the prepared statements and of the
+	 * functions' statements. Left to PostgreSQL (auto), a statement whose
+	 * parameters are arrays, or that runs an inlined SQL function, is
+	 * planned again on every call (its generic plan's estimate loses to
+	 * the custom ones'): most of a lone send's time, 1.1 -> 0.5 ms per
+	 * chat_send_message (bench/README.md, "Issue 16, round 4"). The
+	 * functions' statements are written for plans made once (index probes
+	 * per request, run-time choices in PL/pgSQL).
+	 */
+	c->settings[2].sql = "SELECT set_config('plan_cache_mode', $1, false)";
+	c->settings[2].param = strcmp(cfg->db_plans, "auto") == 0 ? "auto"
+		: strcmp(cfg->db_plans, "custom") == 0            ? "force_custom_plan"
+								  : "force_generic_plan";
 }
 
 void dbcall_notice(void *ending, const char *message)

@@ -95,7 +95,7 @@ int dbcall_row(struct dbcall_row *out, const PGresult *res, int row)
 	__attribute__((warn_unused_result));
 
 /* The settings each session gets before its statements are prepared. */
-#define DBCALL_NSETTINGS 2
+#define DBCALL_NSETTINGS 3
 
 struct dbcall_setting {
 	const char *sql;   /* a constant statement with one parameter */

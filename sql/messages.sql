@@ -246,7 +246,7 @@ END
 $function$;
 
 -- chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql migrations/0019_private_rooms.sql
+-- history: migrations/0002_functions.sql migrations/0019_private_rooms.sql migrations/0035_messages_page_plan.sql
 CREATE OR REPLACE FUNCTION public.chat_messages_page(p_user text, p_room text, p_limit integer, p_before bigint, p_after bigint, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -255,6 +255,10 @@ DECLARE
     arr  json;
     edge bigint;
     more boolean;
+    -- The upper bound as one index condition: "p_before IS NULL OR seq <
+    -- p_before" is not one, so a plan made once for every p_before walked
+    -- the room's index down from its newest message.
+    upto bigint := coalesce(p_before, 9223372036854775807);
 BEGIN
     IF NOT chat_room_visible(p_user, p_room) THEN
         err := 'not_found'; msg := 'room not found'; field := 'room_id';
@@ -266,17 +270,17 @@ BEGIN
           INTO arr, edge
           FROM (SELECT m FROM messages m
                  WHERE m.room_id = p_room AND m.seq > p_after
-                   AND (p_before IS NULL OR m.seq < p_before)
+                   AND m.seq < upto
                  ORDER BY m.seq LIMIT p_limit) x;
         more := edge IS NOT NULL AND EXISTS (
             SELECT 1 FROM messages m WHERE m.room_id = p_room AND m.seq > edge
-               AND (p_before IS NULL OR m.seq < p_before));
+               AND m.seq < upto);
     ELSE
         SELECT coalesce(json_agg(chat_message_json(x.m) ORDER BY (x.m).seq), '[]'::json),
                min((x.m).seq)
           INTO arr, edge
           FROM (SELECT m FROM messages m
-                 WHERE m.room_id = p_room AND (p_before IS NULL OR m.seq < p_before)
+                 WHERE m.room_id = p_room AND m.seq < upto
                  ORDER BY m.seq DESC LIMIT p_limit) x;
         more := edge IS NOT NULL AND EXISTS (
             SELECT 1 FROM messages m WHERE m.room_id = p_room AND m.seq < edge);

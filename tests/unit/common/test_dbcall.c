@@ -228,6 +228,7 @@ static void test_conn_params(void **state)
 	cfg.database_url = "postgresql://chat_svc@127.0.0.1/chat";
 	cfg.db_timeout = 5;
 	cfg.presence_ttl = 90;
+	cfg.db_plans = "generic";
 	dbcall_conn_init(&c, &cfg, "chat-test");
 	assert_string_equal(c.keys[0], "connect_timeout");
 	assert_string_equal(c.vals[0], "5");
@@ -242,6 +243,14 @@ static void test_conn_params(void **state)
 	assert_string_equal(c.settings[0].param, "90");
 	assert_non_null(strstr(c.settings[1].sql, "'statement_timeout', $1"));
 	assert_string_equal(c.settings[1].param, "5000");
+	assert_non_null(strstr(c.settings[2].sql, "'plan_cache_mode', $1"));
+	assert_string_equal(c.settings[2].param, "force_generic_plan");
+	cfg.db_plans = "auto";
+	dbcall_conn_init(&c, &cfg, "chat-test");
+	assert_string_equal(c.settings[2].param, "auto");
+	cfg.db_plans = "custom";
+	dbcall_conn_init(&c, &cfg, "chat-test");
+	assert_string_equal(c.settings[2].param, "force_custom_plan");
 }
 
 /* FATAL and PANIC mark the connection as ending; other notices only log. */
