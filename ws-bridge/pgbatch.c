@@ -1,7 +1,8 @@
 /* pgbatch.c -- the query connection: pipeline segments, batches, retries, order.
  *
  * Chained segments: a segment holding ordered requests may go out while
- * another such segment is in flight (PG_ORDERED_INFLIGHT), so that the
+ * another such segment is in flight (PG_ORDERED_INFLIGHT) when enough
+ * requests wait for it (PG_CHAIN_MIN), so that the
  * backend starts on it as soon as the one before commits instead of idling
  * for a round trip through the bridge. Order survives a rollback because
  * every ordered segment first runs chat_segment_chain(predecessor, itself)
@@ -26,6 +27,7 @@
 #define PG_BATCH_MAX 256       /* requests in one batch call */
 #define PG_SEGMENTS_INFLIGHT 3 /* segments sent before the first one's sync */
 #define PG_ORDERED_INFLIGHT 2  /* of them, segments holding ordered requests */
+#define PG_CHAIN_MIN 32        /* requests waiting before a second ordered segment goes */
 #define PG_CHAIN_STMT "pgbatch_chain"
 #define PG_QUEUE_MAX 20000 /* requests waiting for a segment */
 #define PG_TRIES 3         /* runs of a request whose segment rolled back */
@@ -407,7 +409,14 @@ static void pgbatch_flush(struct pgbatch *b)
 		if (d->alone && n > 0)
 			break; /* it starts the next segment */
 		if (d->ordered && !ordered) {
-			if (b->ordered_segments >= PG_ORDERED_INFLIGHT)
+			/*
+			 * A second ordered segment only for a queue worth it: a
+			 * few requests wait for the one in flight and go
+			 * together, as one commit, instead of paying a
+			 * transaction each (durable-if1, bench/README.md).
+			 */
+			if (b->ordered_segments >= PG_ORDERED_INFLIGHT ||
+			    (b->ordered_segments > 0 && b->pending.n < PG_CHAIN_MIN))
 				break; /* waits until a segment before it is done */
 			if (pgbatch_chain(b)) {
 				pgconn_lost(pc, "cannot start an ordered pipeline segment");

@@ -241,6 +241,70 @@ test('a send rolled back and run again keeps its place before the same socket\'s
   assert.deepEqual(stored, ['first', 'second']);
 }));
 
+/** The text of a 200 answer. */
+function ok200(r) {
+  assert.equal(r.status, 200, show(r));
+  return r.text;
+}
+
+test('a send rolled back and run again keeps its place before the sends queued behind it, which went out chained (a segment that runs only if the one before committed)', async () => serviceDeadlockTimeout(async () => {
+  const owner = await join('lc_o');
+  const room = await createRoom(owner.token, 'lc');
+  const u = await join('lc_u', { room_id: room.id });
+  const { socket } = await connect(u.token, { url: direct(BRIDGE_PORT) });
+  await joinRoom(socket, room.id);
+  // Four more senders on the same bridge, each under the rate limit.
+  const others = [];
+  for (let k = 0; k < 4; k++) {
+    const o = await join(`lc_s${k}`, { room_id: room.id });
+    const so = (await connect(o.token, { url: direct(BRIDGE_PORT) })).socket;
+    await joinRoom(so, room.id);
+    others.push(so);
+  }
+  const rolledBack = async () => {
+    const m = /^chat_ws_db_rolled_back_total (\d+)$/m.exec(ok200(await api('GET', '/metrics/ws/0')));
+    assert.ok(m, 'chat_ws_db_rolled_back_total of bridge 0');
+    return Number(m[1]);
+  };
+  const rolled0 = await rolledBack();
+  const s0 = await session('t24-s0');
+  await s0.run('BEGIN');
+  await s0.run("SET LOCAL deadlock_timeout = '60s'");
+  await s0.run(`SELECT 1 FROM rooms WHERE id = ${lit(room.id)} FOR UPDATE`);
+  const a1 = ack(socket, 'send_message', { room_id: room.id, message: 'first', client_id: 'lc-1' }, 60_000);
+  assert.ok(await lockWaiting('chat-ws'), 'the first send waits for the room row');
+  // 40 sends queue behind it: enough for a second, chained segment to go
+  // out while the first is in flight (ws-bridge/pgbatch.c, PG_CHAIN_MIN).
+  const later = [];
+  for (let n = 0; n < 10; n++) {
+    others.forEach((so, k) => later.push({ k, n, p: ack(so, 'send_message', { room_id: room.id, message: `s${k}-${n}` }, 60_000) }));
+  }
+  // The bridge has taken them in once an invalid event after them is answered.
+  for (const so of others) assert.equal((await ack(so, 'send_message', { room_id: room.id })).ok, false);
+  // The first one's transaction is aborted as a deadlock; the chained one
+  // behind it must not commit before it runs again.
+  await s0.run(`SELECT pg_advisory_xact_lock(hashtextextended(${lit(`chat.client:${u.user.id}:lc-1`)}, 0))`);
+  await s0.run('COMMIT');
+  const r1 = await a1;
+  assert.equal(r1.ok, true, JSON.stringify(r1));
+  const rs = [];
+  for (const x of later) {
+    const r = await x.p;
+    assert.equal(r.ok, true, `s${x.k}-${x.n}: ${JSON.stringify(r)}`);
+    rs.push({ ...x, seq: r.message.seq });
+  }
+  for (const x of rs) assert.ok(r1.message.seq < x.seq, `first seq ${r1.message.seq} < s${x.k}-${x.n} seq ${x.seq}`);
+  for (let k = 0; k < 4; k++) {
+    const mine = rs.filter((x) => x.k === k);
+    for (let n = 1; n < mine.length; n++) assert.ok(mine[n - 1].seq < mine[n].seq, `sender ${k}: sends keep their order`);
+  }
+  const stored = (await history(owner.token, room.id)).messages.map((m) => m.content);
+  assert.equal(stored.length, 41);
+  assert.equal(stored[0], 'first');
+  // Both segments rolled back: the first's, and the chained one behind it.
+  assert.ok((await rolledBack()) >= rolled0 + 2, 'the chained segment went out and was rolled back too');
+}));
+
 test('a logout while the CONNECT is being checked: the connection is refused, the user is not online', async () => {
   const u = await join('lv');
   const uid = u.user.id;
