@@ -147,7 +147,7 @@ int cfg_load(struct cfg *c, char *err, size_t errlen)
 	c->database_read_url = cfg_env("CHAT_DATABASE_READ_URL", "");
 	c->allowed_origins = cfg_env("CHAT_ALLOWED_ORIGINS", "");
 	c->log_level = cfg_env("CHAT_LOG_LEVEL", "info");
-	c->db_plans = cfg_env("CHAT_DB_PLANS", "generic");
+	c->db_plans = cfg_env("CHAT_DB_PLANS", "auto");
 	c->syslog_socket = cfg_env("CHAT_SYSLOG_SOCKET", "/dev/log");
 	c->jwt_secret = cfg_env("CHAT_JWT_SECRET", "");
 	/* A short HMAC key can be guessed offline from one token: refuse to

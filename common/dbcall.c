@@ -89,13 +89,12 @@ void dbcall_conn_init(struct dbcall_conn *c, const struct cfg *cfg, const char *
 	c->settings[1].param = c->stmt_ms;
 	/*
 	 * CHAT_DB_PLANS: the plans of the prepared statements and of the
-	 * functions' statements. Left to PostgreSQL (auto), a statement whose
-	 * parameters are arrays, or that runs an inlined SQL function, is
-	 * planned again on every call (its generic plan's estimate loses to
-	 * the custom ones'): most of a lone send's time, 1.1 -> 0.5 ms per
-	 * chat_send_message (bench/README.md, "Issue 16, round 4"). The
-	 * functions' statements are written for plans made once (index probes
-	 * per request, run-time choices in PL/pgSQL).
+	 * functions' statements. Left to PostgreSQL (auto, the default), a
+	 * statement whose parameters are arrays, or that runs an inlined SQL
+	 * function, is planned again on every call. Plans made once (generic)
+	 * halve a lone send and speed history up, but slow the CONNECT path's
+	 * Room objects down (bench/README.md, "Issue 16, round 4"); the send
+	 * functions take generic plans of their own (migration 0036).
 	 */
 	c->settings[2].sql = "SELECT set_config('plan_cache_mode', $1, false)";
 	c->settings[2].param = strcmp(cfg->db_plans, "auto") == 0 ? "auto"

@@ -420,6 +420,7 @@ CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[]
  RETURNS TABLE(err text, msg text, field text, retry integer, data json)
  LANGUAGE plpgsql
  SET jit TO 'off'
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 DECLARE
     n        integer := coalesce(cardinality(p_users), 0);
@@ -636,6 +637,7 @@ $function$;
 CREATE OR REPLACE FUNCTION public.chat_send_message(p_user text, p_room text, p_content text, p_client_id text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 BEGIN
     SELECT b.err, b.msg, b.field, b.retry, b.data INTO err, msg, field, retry, data

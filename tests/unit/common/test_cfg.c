@@ -58,7 +58,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.database_url, "dbname=chat");
 	assert_string_equal(c.allowed_origins, "");
 	assert_string_equal(c.log_level, "info");
-	assert_string_equal(c.db_plans, "generic");
+	assert_string_equal(c.db_plans, "auto");
 	assert_int_equal(c.port, 8080);
 	assert_int_equal(c.max_body, 65536);
 	assert_int_equal(c.username_max, 32);
@@ -93,7 +93,7 @@ static void test_env_overrides(void **state)
 	setenv("DATABASE_URL", "host=/tmp dbname=x", 1);
 	setenv("CHAT_ALLOWED_ORIGINS", "http://a,http://b", 1);
 	setenv("CHAT_LOG_LEVEL", "debug", 1);
-	setenv("CHAT_DB_PLANS", "auto", 1);
+	setenv("CHAT_DB_PLANS", "generic", 1);
 	setenv("CHAT_PORT", "18080", 1);
 	setenv("CHAT_MAX_BODY", "1024", 1);
 	setenv("CHAT_USERNAME_MAX", "128", 1);
@@ -108,7 +108,7 @@ static void test_env_overrides(void **state)
 	assert_string_equal(c.database_url, "host=/tmp dbname=x");
 	assert_string_equal(c.allowed_origins, "http://a,http://b");
 	assert_string_equal(c.log_level, "debug");
-	assert_string_equal(c.db_plans, "auto");
+	assert_string_equal(c.db_plans, "generic");
 	assert_int_equal(c.port, 18080);
 	assert_int_equal(c.max_body, 1024);
 	assert_int_equal(c.username_max, 128);
