@@ -274,13 +274,15 @@ static void pgbatch_stmt_result(struct pgbatch *b, struct pgreq *r, PGresult *re
 			r->raced = 1;
 			break;
 		}
-		if (r->kind == PGREQ_CHAIN) {
+		if (r->kind == PGREQ_CHAIN && state && strcmp(state, "40000") == 0) {
 			/* The segment before this one rolled back: both run again. */
 			log_info("a pipeline segment after one that rolled back runs again");
 			break;
 		}
 		log_err("statement '%s' failed: %s",
-			r->kind == PGREQ_STMT ? b->stmts[r->stmt].name : "setup",
+			r->kind == PGREQ_STMT            ? b->stmts[r->stmt].name
+				: r->kind == PGREQ_CHAIN ? PG_CHAIN_STMT
+							 : "setup",
 			PQresultErrorMessage(res));
 		r->failed = 1;
 		r->unavailable = dberr_unavailable(state);

@@ -479,6 +479,20 @@ export async function rawConnect(token, opts = {}) {
 // ------------------------------------------------------------------ database
 
 /** Runs SQL on the stack's database (stack.sh psql); returns the unaligned output. */
+/** A metric of bridge i (its /metrics page through nginx), summed over label sets. */
+export async function bridgeMetric(i, name) {
+  const r = await api('GET', `/metrics/ws/${i}`);
+  assert.equal(r.status, 200, `metrics of bridge ${i}`);
+  let sum = 0;
+  let seen = false;
+  for (const m of r.text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)$`, 'gm'))) {
+    sum += Number(m[1]);
+    seen = true;
+  }
+  assert.ok(seen, `${name} on bridge ${i}`);
+  return sum;
+}
+
 export function psql(sql) {
   const r = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), ['psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
     cwd: REPO,

@@ -11,27 +11,13 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { api, ok, fails, join, createRoom, send, history, REPO } from './lib.mjs';
 import {
-  connect, closeAll, collect, ack, ackOk, ackFails, joinRoom, rawConnect, psql, sleep,
+  connect, closeAll, collect, ack, ackOk, ackFails, joinRoom, rawConnect, psql, sleep, bridgeMetric,
   direct, BRIDGE_PORT, STACK_BRIDGES,
 } from './sio.mjs';
 
 afterEach(closeAll);
 
 const lit = (s) => `'${String(s).replace(/'/g, "''")}'`;
-
-/** A metric of bridge i (its /metrics page through nginx), summed over label sets. */
-async function metric(i, name) {
-  const r = await api('GET', `/metrics/ws/${i}`);
-  assert.equal(r.status, 200, `metrics of bridge ${i}`);
-  let sum = 0;
-  let seen = false;
-  for (const m of r.text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)$`, 'gm'))) {
-    sum += Number(m[1]);
-    seen = true;
-  }
-  assert.ok(seen, `${name} on bridge ${i}`);
-  return sum;
-}
 
 /** Rooms made in SQL (fast, no rate limit), created by userId who is a member of each. */
 function sqlRooms(userId, n, prefix) {
@@ -277,21 +263,21 @@ test('a subscriber that cannot receive any more makes no endless range reads', a
   const jid = await stuck.emit('join_room', { room_id: room.id });
   assert.equal((await stuck.waitAck(jid)).ok, true);
   stuck.ws._socket.pause();
-  const slow0 = await metric(0, 'chat_ws_slow_clients_closed_total');
+  const slow0 = await bridgeMetric(0, 'chat_ws_slow_clients_closed_total');
   // Big messages (past the NOTIFY size) until the bridge gives up on it.
   let n = 0;
-  for (let round = 0; round < 200 && (await metric(0, 'chat_ws_slow_clients_closed_total')) === slow0; round++) {
+  for (let round = 0; round < 200 && (await bridgeMetric(0, 'chat_ws_slow_clients_closed_total')) === slow0; round++) {
     psql(`SELECT chat_send_message(${lit(owner.user.id)}, ${lit(room.id)}, repeat('😀', 4000), NULL, 0, 10)
             FROM generate_series(1, 20)`);
     n += 20;
   }
-  assert.ok((await metric(0, 'chat_ws_slow_clients_closed_total')) > slow0, `not closed after ${n} messages`);
+  assert.ok((await bridgeMetric(0, 'chat_ws_slow_clients_closed_total')) > slow0, `not closed after ${n} messages`);
   // The closing connection (cut off after a few seconds) falls behind the
   // ring now: more messages come at once.
-  const reads0 = await metric(0, 'chat_ws_gap_reads_total');
+  const reads0 = await bridgeMetric(0, 'chat_ws_gap_reads_total');
   psql(`SELECT chat_send_message(${lit(owner.user.id)}, ${lit(room.id)}, 'small ' || i, NULL, 0, 10) FROM generate_series(1, 150) i`);
   await sleep(1500);
-  const reads = (await metric(0, 'chat_ws_gap_reads_total')) - reads0;
+  const reads = (await bridgeMetric(0, 'chat_ws_gap_reads_total')) - reads0;
   // The room itself reads a few gaps (big messages come by reference); a
   // subscriber that keeps re-asking makes hundreds.
   assert.ok(reads <= 20, `range reads while a stuck subscriber was in the room: ${reads}`);

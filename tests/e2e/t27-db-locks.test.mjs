@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { api, ok, join, createRoom, history, waitFor, show } from './lib.mjs';
 import {
   connect, connectError, closeAll, ack, joinRoom, disconnected, psql, sleep, PsqlSession, conninfo,
-  direct, BRIDGE_PORT,
+  direct, BRIDGE_PORT, bridgeMetric,
 } from './sio.mjs';
 
 const sessions = [];
@@ -241,12 +241,6 @@ test('a send rolled back and run again keeps its place before the same socket\'s
   assert.deepEqual(stored, ['first', 'second']);
 }));
 
-/** The text of a 200 answer. */
-function ok200(r) {
-  assert.equal(r.status, 200, show(r));
-  return r.text;
-}
-
 test('a send rolled back and run again keeps its place before the sends queued behind it, which went out chained (a segment that runs only if the one before committed)', async () => serviceDeadlockTimeout(async () => {
   const owner = await join('lc_o');
   const room = await createRoom(owner.token, 'lc');
@@ -261,11 +255,7 @@ test('a send rolled back and run again keeps its place before the sends queued b
     await joinRoom(so, room.id);
     others.push(so);
   }
-  const rolledBack = async () => {
-    const m = /^chat_ws_db_rolled_back_total (\d+)$/m.exec(ok200(await api('GET', '/metrics/ws/0')));
-    assert.ok(m, 'chat_ws_db_rolled_back_total of bridge 0');
-    return Number(m[1]);
-  };
+  const rolledBack = () => bridgeMetric(0, 'chat_ws_db_rolled_back_total');
   const rolled0 = await rolledBack();
   const s0 = await session('t24-s0');
   await s0.run('BEGIN');
