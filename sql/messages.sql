@@ -302,7 +302,7 @@ AS $function$
 $function$;
 
 -- chat_messages_refs_insert()
--- history: migrations/0027_send_cost.sql
+-- history: migrations/0027_send_cost.sql migrations/0037_send_batch_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_messages_refs_insert()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -310,22 +310,32 @@ CREATE OR REPLACE FUNCTION public.chat_messages_refs_insert()
  SET search_path TO 'public', 'pg_temp'
 AS $function$
 DECLARE
-    bad text;
+    v_rooms text[];
+    v_users text[];
+    locked  bigint;
+    bad     text;
 BEGIN
-    PERFORM 1 FROM rooms r WHERE r.id IN (SELECT n.room_id FROM new_rows n)
-     ORDER BY r.id FOR KEY SHARE;
-    SELECT n.room_id INTO bad FROM new_rows n
-     WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = n.room_id) LIMIT 1;
-    IF FOUND THEN
-        PERFORM chat_messages_fk_fail('room_id', bad);
+    SELECT array_agg(DISTINCT n.room_id), array_agg(DISTINCT n.user_id) FILTER (WHERE n.user_id IS NOT NULL)
+      INTO v_rooms, v_users FROM new_rows n;
+    PERFORM 1 FROM rooms r WHERE r.id = ANY (v_rooms) ORDER BY r.id FOR KEY SHARE;
+    GET DIAGNOSTICS locked = ROW_COUNT;
+    IF locked < coalesce(cardinality(v_rooms), 0) THEN
+        SELECT x INTO bad FROM unnest(v_rooms) x
+         WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = x) ORDER BY x LIMIT 1;
+        IF FOUND THEN
+            PERFORM chat_messages_fk_fail('room_id', bad);
+        END IF;
     END IF;
-    PERFORM 1 FROM users u WHERE u.id IN (SELECT n.user_id FROM new_rows n)
-     ORDER BY u.id FOR KEY SHARE;
-    SELECT n.user_id INTO bad FROM new_rows n
-     WHERE n.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = n.user_id)
-     LIMIT 1;
-    IF FOUND THEN
-        PERFORM chat_messages_fk_fail('user_id', bad);
+    IF v_users IS NOT NULL THEN
+        PERFORM 1 FROM users u WHERE u.id = ANY (v_users) ORDER BY u.id FOR KEY SHARE;
+        GET DIAGNOSTICS locked = ROW_COUNT;
+        IF locked < cardinality(v_users) THEN
+            SELECT x INTO bad FROM unnest(v_users) x
+             WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x) ORDER BY x LIMIT 1;
+            IF FOUND THEN
+                PERFORM chat_messages_fk_fail('user_id', bad);
+            END IF;
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -415,9 +425,9 @@ END
 $function$;
 
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
--- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql migrations/0023_send_set.sql migrations/0034_send_lookup.sql
+-- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql migrations/0023_send_set.sql migrations/0034_send_lookup.sql migrations/0037_send_batch_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
- RETURNS TABLE(err text, msg text, field text, retry integer, data json)
+ RETURNS TABLE(err text, msg text, field text, retry integer, data text)
  LANGUAGE plpgsql
  SET jit TO 'off'
  SET plan_cache_mode TO 'force_generic_plan'
@@ -452,6 +462,7 @@ DECLARE
     buf      text;
     blen     integer := 0;
     ts       text;
+    v_rooms  text[];     -- the batch's distinct rooms
 BEGIN
     IF cardinality(p_rooms) IS DISTINCT FROM n OR cardinality(p_contents) IS DISTINCT FROM n
        OR cardinality(p_client_ids) IS DISTINCT FROM n OR cardinality(p_rates) IS DISTINCT FROM n
@@ -461,12 +472,13 @@ BEGIN
     IF n = 0 THEN
         RETURN;
     END IF;
+    v_rooms := ARRAY(SELECT DISTINCT x FROM unnest(p_rooms) x WHERE x IS NOT NULL);
     -- Every lock first, in the global order (see 0014_lock_order.sql).
     PERFORM pg_advisory_xact_lock(x.h)
        FROM (SELECT DISTINCT hashtextextended('chat.client:' || p_users[i] || ':' || p_client_ids[i], 0) AS h
                FROM generate_subscripts(p_users, 1) i
               WHERE p_client_ids[i] IS NOT NULL ORDER BY 1) x;
-    PERFORM 1 FROM rooms r WHERE r.id = ANY (p_rooms) ORDER BY r.id FOR NO KEY UPDATE;
+    PERFORM 1 FROM rooms r WHERE r.id = ANY (v_rooms) ORDER BY r.id FOR NO KEY UPDATE;
     PERFORM pg_advisory_xact_lock(x.h)
        FROM (SELECT DISTINCT hashtextextended('chat.rate:msg:' || p_users[i], 0) AS h
                FROM generate_subscripts(p_users, 1) i
@@ -553,7 +565,7 @@ BEGIN
                    p_contents[i] AS content, p_client_ids[i] AS cid,
                    r.last_seq + row_number() OVER (PARTITION BY p_rooms[i] ORDER BY i) AS seq
               FROM unnest(a_new) i
-              JOIN (SELECT r.id, r.last_seq FROM rooms r WHERE r.id = ANY (p_rooms)) r
+              JOIN (SELECT r.id, r.last_seq FROM rooms r WHERE r.id = ANY (v_rooms)) r
                 ON r.id = p_rooms[i]
         ), ins AS (
             INSERT INTO messages (room_id, seq, user_id, username, content, "timestamp", client_id)
@@ -570,7 +582,7 @@ BEGIN
         UPDATE rooms r SET last_seq = x.seq
           FROM (SELECT room, max(seq) AS seq FROM unnest(o_room, o_seq) AS t(room, seq)
                  GROUP BY room) x
-         WHERE r.id = x.room AND r.id = ANY (o_room);
+         WHERE r.id = x.room AND r.id = ANY (v_rooms);
 
         cnt := cardinality(o_i);
         FOR k IN 1 .. cnt LOOP
@@ -626,21 +638,21 @@ BEGIN
     END LOOP;
 
     RETURN QUERY
-        SELECT t.e, t.m, t.f, t.r, t.d::json
+        SELECT t.e, t.m, t.f, t.r, t.d
           FROM unnest(r_err, r_msg, r_field, r_retry, r_data) WITH ORDINALITY AS t(e, m, f, r, d, o)
          ORDER BY t.o;
 END
 $function$;
 
 -- chat_send_message(p_user text, p_room text, p_content text, p_client_id text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0002_functions.sql migrations/0009_send_batch.sql
+-- history: migrations/0002_functions.sql migrations/0009_send_batch.sql migrations/0037_send_batch_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_send_message(p_user text, p_room text, p_content text, p_client_id text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
 BEGIN
-    SELECT b.err, b.msg, b.field, b.retry, b.data INTO err, msg, field, retry, data
+    SELECT b.err, b.msg, b.field, b.retry, b.data::json INTO err, msg, field, retry, data
       FROM chat_send_batch(ARRAY[p_user], ARRAY[p_room], ARRAY[p_content], ARRAY[p_client_id],
                            ARRAY[p_rate], ARRAY[p_window]) b;
 END
