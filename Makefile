@@ -140,10 +140,11 @@ $(BUILD)/tests/chatctl/%: tests/unit/chatctl/%.c $(CTL_LIB_OBJ) $(COMMON_LIB)
 	$(CC) $(CPPFLAGS) -Ichatctl $(CFLAGS) -o $@ $< $(CTL_LIB_OBJ) $(COMMON_LIB) -lcmocka \
 		$(COMMON_LIBS)
 
-# chat-bench's framing (bench/wsframe.c, no other dependency).
-$(BUILD)/tests/bench/%: tests/unit/bench/%.c $(BUILD)/obj/bench/wsframe.o
+# chat-bench's framing and host probe (bench/wsframe.c, hostprobe.c: no other dependency).
+UNIT_BENCH_OBJ := $(BUILD)/obj/bench/wsframe.o $(BUILD)/obj/bench/hostprobe.o
+$(BUILD)/tests/bench/%: tests/unit/bench/%.c $(UNIT_BENCH_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -o $@ $< $(BUILD)/obj/bench/wsframe.o -lcmocka
+	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -o $@ $< $(UNIT_BENCH_OBJ) -lcmocka
 
 deps:
 	deploy/local/deps.sh

@@ -150,6 +150,14 @@ static void write_json(const struct bench *b, const struct result *r)
 	jw_str(&w, "started_at", r->started_at);
 	jw_str(&w, "url", o->url);
 	jw_num(&w, "background_busy_pct", r->background_pct, 1);
+	if (r->probe_n) {
+		jw_obj(&w, "host_probe");
+		jw_int(&w, "n", r->probe_n);
+		jw_num(&w, "p25_ns", r->probe_p25, 1);
+		jw_num(&w, "p50_ns", r->probe_p50, 1);
+		jw_num(&w, "p75_ns", r->probe_p75, 1);
+		jw_end(&w, '}');
+	}
 	config_json(&w, b);
 	if (has_clients(o->scenario)) {
 		jw_obj(&w, "setup");
@@ -455,9 +463,9 @@ int report_file(const char *path)
 		perror(path);
 		return -1;
 	}
-	printf("%-24s %12s %-9s %9s %9s %9s %7s %7s %7s %7s %7s %7s  %s\n", "run", "figure", "unit",
-	       "p50 ms", "p99 ms", "max ms", "ws%", "nginx%", "fcgi%", "pg%", "bench%", "mach%",
-	       "errors / notes");
+	printf("%-24s %12s %-9s %9s %9s %9s %7s %7s %7s %7s %7s %7s %6s  %s\n", "run", "figure",
+	       "unit", "p50 ms", "p99 ms", "max ms", "ws%", "nginx%", "fcgi%", "pg%", "bench%",
+	       "mach%", "probe", "errors / notes");
 	while (fgets(line, sizeof(line), fp)) {
 		json_error_t jerr;
 		json_t *root = json_loads(line, 0, &jerr);
@@ -539,6 +547,8 @@ int report_file(const char *path)
 
 			for (ci = 0; ci < sizeof(cols) / sizeof(cols[0]); ci++)
 				cell(jnum(pr, cols[ci]), 0, 7);
+			/* The host probe's median, ns per step (hostprobe.h): higher is a slower host. */
+			cell(jnum(pr, "host_probe.p50_ns"), 1, 6);
 		}
 		printf("  %s\n", note);
 		json_decref(root);

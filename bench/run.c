@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostprobe.h"
 #include "opts.h"
 #include "plan.h"
 #include "procstat.h"
@@ -26,6 +27,8 @@ struct parent {
 	int nprocs;
 	int crashed;
 	int64_t last_progress;
+	struct hostprobe *probe; /* stepped while a window is measured */
+	int probing;
 };
 
 static void nap_ns(int64_t ns)
@@ -112,6 +115,8 @@ static int wait_until(struct parent *p, int64_t until, const char *what)
 	int64_t now;
 
 	while ((now = bench_now_ns()) < until) {
+		if (p->probing)
+			hostprobe_tick(p->probe, now);
 		nap_ns(until - now < POLL_NS ? until - now : POLL_NS);
 		if (check_children(p))
 			return -1;
@@ -256,8 +261,10 @@ static int drive_load(struct parent *p, struct result *r)
 	if (wait_until(p, b->shm->t_m0, "warm-up"))
 		return -1;
 	sample(p, &r->w0);
+	p->probing = 1;
 	if (wait_until(p, b->shm->t_m1, "measuring"))
 		return -1;
+	p->probing = 0;
 	sample(p, &r->w1);
 	r->window_s = (double)(b->shm->t_m1 - b->shm->t_m0) / 1e9;
 	set_phase(b, PH_DRAIN);
@@ -282,8 +289,10 @@ static int hold_idle(struct parent *p, struct result *r)
 		return -1;
 	sample(p, &r->w0);
 	r->live_w0 = sum_ctr(b, CTR_READY) - sum_ctr(b, CTR_DISCONNECT);
+	p->probing = 1;
 	if (wait_until(p, r->w0.t_ns + (int64_t)(b->o.duration * 1e9), "holding"))
 		return -1;
+	p->probing = 0;
 	sample(p, &r->w1);
 	r->live_w1 = sum_ctr(b, CTR_READY) - sum_ctr(b, CTR_DISCONNECT);
 	r->window_s = (double)(r->w1.t_ns - r->w0.t_ns) / 1e9;
@@ -316,12 +325,15 @@ static void stop_workers(struct parent *p)
 
 static int run_watch(struct parent *p, struct result *r)
 {
-	int64_t t0 = bench_now_ns();
+	int64_t t0 = bench_now_ns(), now, until;
 
 	nap_ns((int64_t)(p->b->o.warmup * 1e9));
 	sample(p, &r->w0);
-	nap_ns((int64_t)(p->b->o.duration * 1e9) -
-	       (bench_now_ns() - t0 - (int64_t)(p->b->o.warmup * 1e9)));
+	until = t0 + (int64_t)((p->b->o.warmup + p->b->o.duration) * 1e9);
+	while ((now = bench_now_ns()) < until) {
+		hostprobe_tick(p->probe, now);
+		nap_ns(until - now < POLL_NS ? until - now : POLL_NS);
+	}
 	sample(p, &r->w1);
 	r->window_s = (double)(r->w1.t_ns - r->w0.t_ns) / 1e9;
 	return 0;
@@ -359,9 +371,20 @@ static int run_token(struct bench *b)
 	return 0;
 }
 
+/* The host probe's figures for the report; frees its ring. */
+static void probe_done(struct hostprobe *hp, struct result *r)
+{
+	r->probe_n = hp->nsamples;
+	r->probe_p25 = hostprobe_quantile(hp, 0.25);
+	r->probe_p50 = hostprobe_quantile(hp, 0.50);
+	r->probe_p75 = hostprobe_quantile(hp, 0.75);
+	hostprobe_free(hp);
+}
+
 int run_scenario(struct bench *b)
 {
 	static struct ps_filter filter;
+	static struct hostprobe probe;
 	struct parent p;
 	struct result *r;
 	char err[512];
@@ -383,16 +406,21 @@ int run_scenario(struct bench *b)
 	memset(&p, 0, sizeof(p));
 	p.b = b;
 	p.filter = &filter;
+	p.probe = &probe;
+	if (hostprobe_init(&probe, HOSTPROBE_BYTES / sizeof(*probe.ring)))
+		fprintf(stderr, "chat-bench: no host probe (out of memory)\n");
 	background(&p, r);
 	wall_clock(r->started_at, sizeof(r->started_at));
 	if (b->o.scenario == SC_WATCH) {
 		run_watch(&p, r);
+		probe_done(&probe, r);
 		report_result(b, r);
 		free(r);
 		return 0;
 	}
 	if (plan_build(b, err, sizeof(err))) {
 		fprintf(stderr, "chat-bench: %s\n", err);
+		hostprobe_free(&probe);
 		free(r);
 		return 1;
 	}
@@ -412,12 +440,14 @@ stop:
 		r->nbench = p.nprocs;
 		for (i = 0; i < p.nprocs; i++)
 			report_merge(r, &b->shm->procs[i]);
+		probe_done(&probe, r);
 		if (!rc)
 			report_result(b, r);
 	}
 	if (p.crashed)
 		rc = 1;
 out:
+	hostprobe_free(&probe);
 	if (b->shm)
 		munmap(b->shm, b->shm_size);
 	plan_free(&b->plan);
