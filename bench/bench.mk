@@ -21,6 +21,8 @@
 #   make bench-floor     the floors under those: CPU per loopback TCP round trip,
 #                        per WebSocket round trip and upgrade through nginx to a
 #                        trivial upstream (bench/floor/floor.sh, BENCH_PORT + 7, + 8)
+#   make floor-hiccup    build $(BUILD)/hiccup and run it: how long and how often
+#                        the CPUs stop running a busy process (HICCUP_SECONDS, 30)
 #
 # The benchmark targets build the release binaries themselves (make all
 # chat-bench into build/) and run their own stack: var/bench on port 18380,
@@ -34,7 +36,7 @@ BENCH_CFLAGS := $(shell pkg-config --cflags libcurl jansson 2>/dev/null)
 BENCH_LIBS   := $(shell pkg-config --libs libcurl jansson 2>/dev/null)
 
 .PHONY: chat-bench bench bench-full bench-read bench-session bench-storm bench-floor compare \
-	pwhash-bench net-floor floor-fanout
+	pwhash-bench net-floor floor-fanout floor-hiccup
 
 chat-bench: $(BUILD)/chat-bench
 
@@ -53,6 +55,13 @@ $(BUILD)/floor-fanout: bench/floor/floor-fanout.c
 
 floor-fanout: $(BUILD)/floor-fanout
 	$(BUILD)/floor-fanout $(FLOOR_ARGS)
+
+floor-hiccup: $(BUILD)/hiccup
+	$(BUILD)/hiccup $(HICCUP_SECONDS)
+
+$(BUILD)/hiccup: bench/floor/hiccup.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 net-floor: $(BUILD)/net-floor
 
