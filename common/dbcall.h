@@ -27,10 +27,12 @@
 
 /*
  * Its batch form (chat-ws): parameter i is the array literal of every
- * request's parameter i; one row per request, in their order.
+ * request's parameter i; one row per request, in their order. data comes
+ * as text (migration 0037: chat_send_batch, its json form, stays for
+ * bridges of the version before).
  */
 #define DBCALL_SEND_BATCH_SQL \
-	DBCALL_SELECT "chat_send_batch($1::text[], $2::text[], $3::text[], $4::text[], " \
+	DBCALL_SELECT "chat_send_many($1::text[], $2::text[], $3::text[], $4::text[], " \
 		      "$5::int[], $6::int[]) WITH ORDINALITY ORDER BY ordinality"
 
 #define DBCALL_SEND_NPARAMS 6

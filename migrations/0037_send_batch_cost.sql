@@ -1,5 +1,5 @@
 -- 0037_send_batch_cost.sql -- what chat_send_batch and the messages
--- insert trigger spent on nothing (issue 16 item 1).
+-- insert trigger spent on nothing (issue 16 item 1); chat_send_many.
 --
 -- perf of the sending backend with call graphs (DWARF; bench/README.md,
 -- "Issue 16, round 5") during durable-if32, batches of about 100 messages
@@ -8,10 +8,14 @@
 -- 1. chat_send_batch returned each request's data as json: its text,
 --    built by concatenation, was parsed again by the cast (json_in,
 --    1.2-1.5 % of the backend) only for libpq to send it back as text.
---    data is text now; chat_send_message, the REST path's single send,
---    still answers json (one message, cast once). Changing the result type
---    takes a DROP and CREATE, so the function is created again here with
---    its settings (jit = off of 0027, plan_cache_mode of 0036).
+--    chat_send_many is the same function answering data as text; chat-ws
+--    calls it from this version on, and chat_send_message (the REST
+--    path's single send, still answering json) calls it too.
+--    chat_send_batch stays, answering json, as a wrapper of
+--    chat_send_many for the bridges still running the version before:
+--    they prepared their statement with a json column, and a function
+--    dropped or retyped under them would fail every batched send with
+--    "cached plan must not change result type" until they restart.
 -- 2. The rooms were matched against p_rooms, the room of every request:
 --    `r.id = ANY (p_rooms)` compares each rooms row the plan visits with
 --    all n entries (texteq, 3.3 % of the backend where the planner scans
@@ -27,11 +31,9 @@
 --
 -- Everything else is 0034's function and 0027's trigger as they were.
 
-DROP FUNCTION chat_send_batch(text[], text[], text[], text[], integer[], integer[]);
-
-CREATE FUNCTION chat_send_batch(p_users text[], p_rooms text[], p_contents text[],
-                                           p_client_ids text[], p_rates integer[],
-                                           p_windows integer[])
+CREATE FUNCTION chat_send_many(p_users text[], p_rooms text[], p_contents text[],
+                               p_client_ids text[], p_rates integer[],
+                               p_windows integer[])
 RETURNS TABLE (err text, msg text, field text, retry integer, data text)
 LANGUAGE plpgsql SET jit = off SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
@@ -69,7 +71,7 @@ BEGIN
     IF cardinality(p_rooms) IS DISTINCT FROM n OR cardinality(p_contents) IS DISTINCT FROM n
        OR cardinality(p_client_ids) IS DISTINCT FROM n OR cardinality(p_rates) IS DISTINCT FROM n
        OR cardinality(p_windows) IS DISTINCT FROM n THEN
-        RAISE EXCEPTION 'chat_send_batch: arrays of different lengths';
+        RAISE EXCEPTION 'chat_send_many: arrays of different lengths';
     END IF;
     IF n = 0 THEN
         RETURN;
@@ -246,6 +248,24 @@ BEGIN
 END
 $$;
 
+REVOKE EXECUTE ON FUNCTION chat_send_many(text[], text[], text[], text[], integer[], integer[])
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION chat_send_many(text[], text[], text[], text[], integer[], integer[])
+    TO chat_app;
+
+-- The json answer, for bridges of the version before (their prepared
+-- statement's column is json); in the requests' order.
+CREATE OR REPLACE FUNCTION chat_send_batch(p_users text[], p_rooms text[], p_contents text[],
+                                           p_client_ids text[], p_rates integer[],
+                                           p_windows integer[])
+RETURNS TABLE (err text, msg text, field text, retry integer, data json)
+LANGUAGE sql SET jit = off SET plan_cache_mode = force_generic_plan AS $$
+    SELECT b.err, b.msg, b.field, b.retry, b.data::json
+      FROM chat_send_many(p_users, p_rooms, p_contents, p_client_ids, p_rates, p_windows)
+           WITH ORDINALITY AS b(err, msg, field, retry, data, o)
+     ORDER BY b.o;
+$$;
+
 -- A single send is a batch of one; its answer stays json.
 CREATE OR REPLACE FUNCTION chat_send_message(p_user text, p_room text, p_content text,
                                              p_client_id text, p_rate integer, p_window integer,
@@ -254,8 +274,8 @@ CREATE OR REPLACE FUNCTION chat_send_message(p_user text, p_room text, p_content
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     SELECT b.err, b.msg, b.field, b.retry, b.data::json INTO err, msg, field, retry, data
-      FROM chat_send_batch(ARRAY[p_user], ARRAY[p_room], ARRAY[p_content], ARRAY[p_client_id],
-                           ARRAY[p_rate], ARRAY[p_window]) b;
+      FROM chat_send_many(ARRAY[p_user], ARRAY[p_room], ARRAY[p_content], ARRAY[p_client_id],
+                          ARRAY[p_rate], ARRAY[p_window]) b;
 END
 $$;
 

@@ -108,6 +108,7 @@ chat_room_reads            rooms
 
 chat_send_message          messages
 chat_send_batch            messages
+chat_send_many             messages
 chat_messages_fk_fail      messages
 chat_messages_refs_insert  messages
 chat_messages_truncated_refs messages

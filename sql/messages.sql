@@ -427,6 +427,20 @@ $function$;
 -- chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
 -- history: migrations/0009_send_batch.sql migrations/0014_lock_order.sql migrations/0019_private_rooms.sql migrations/0023_send_set.sql migrations/0034_send_lookup.sql migrations/0037_send_batch_cost.sql
 CREATE OR REPLACE FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
+ RETURNS TABLE(err text, msg text, field text, retry integer, data json)
+ LANGUAGE sql
+ SET jit TO 'off'
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+    SELECT b.err, b.msg, b.field, b.retry, b.data::json
+      FROM chat_send_many(p_users, p_rooms, p_contents, p_client_ids, p_rates, p_windows)
+           WITH ORDINALITY AS b(err, msg, field, retry, data, o)
+     ORDER BY b.o;
+$function$;
+
+-- chat_send_many(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
+-- history: migrations/0037_send_batch_cost.sql
+CREATE OR REPLACE FUNCTION public.chat_send_many(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[])
  RETURNS TABLE(err text, msg text, field text, retry integer, data text)
  LANGUAGE plpgsql
  SET jit TO 'off'
@@ -467,7 +481,7 @@ BEGIN
     IF cardinality(p_rooms) IS DISTINCT FROM n OR cardinality(p_contents) IS DISTINCT FROM n
        OR cardinality(p_client_ids) IS DISTINCT FROM n OR cardinality(p_rates) IS DISTINCT FROM n
        OR cardinality(p_windows) IS DISTINCT FROM n THEN
-        RAISE EXCEPTION 'chat_send_batch: arrays of different lengths';
+        RAISE EXCEPTION 'chat_send_many: arrays of different lengths';
     END IF;
     IF n = 0 THEN
         RETURN;
@@ -653,8 +667,8 @@ CREATE OR REPLACE FUNCTION public.chat_send_message(p_user text, p_room text, p_
 AS $function$
 BEGIN
     SELECT b.err, b.msg, b.field, b.retry, b.data::json INTO err, msg, field, retry, data
-      FROM chat_send_batch(ARRAY[p_user], ARRAY[p_room], ARRAY[p_content], ARRAY[p_client_id],
-                           ARRAY[p_rate], ARRAY[p_window]) b;
+      FROM chat_send_many(ARRAY[p_user], ARRAY[p_room], ARRAY[p_content], ARRAY[p_client_id],
+                          ARRAY[p_rate], ARRAY[p_window]) b;
 END
 $function$;
 

@@ -1332,6 +1332,13 @@ GRANT ALL ON FUNCTION public.chat_segment_chain(p_prev text, p_this text) TO cha
 GRANT ALL ON FUNCTION public.chat_send_batch(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[]) TO chat_app;
 
 --
+-- Name: FUNCTION chat_send_many(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[]); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.chat_send_many(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.chat_send_many(p_users text[], p_rooms text[], p_contents text[], p_client_ids text[], p_rates integer[], p_windows integer[]) TO chat_app;
+
+--
 -- Name: FUNCTION chat_send_message(p_user text, p_room text, p_content text, p_client_id text, p_rate integer, p_window integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json); Type: ACL; Schema: public; Owner: -
 --
 

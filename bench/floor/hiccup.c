@@ -48,9 +48,11 @@ static int spin(int cpu, double secs)
 	}
 	start = prev = now_ns();
 	end = start + (int64_t)(secs * 1e9);
-	while ((t = now_ns()) < end) {
-		int64_t gap = t - prev;
+	do {
+		int64_t gap;
 
+		t = now_ns();
+		gap = t - prev; /* the last gap, across the end, counts too */
 		prev = t;
 		if (gap > max_gap)
 			max_gap = gap;
@@ -58,7 +60,7 @@ static int spin(int cpu, double secs)
 			count[i]++;
 			lost[i] += gap;
 		}
-	}
+	} while (t < end);
 	printf("cpu %d: %.0f s, longest gap %.2f ms\n", cpu, secs, (double)max_gap / 1e6);
 	for (int i = 0; i < NTH; i++)
 		printf("cpu %d:   gaps >= %5.1f ms: %6ld, %5.2f %% of the time\n", cpu,
@@ -70,11 +72,11 @@ static int spin(int cpu, double secs)
 
 int main(int argc, char **argv)
 {
-	double secs = argc > 1 ? atof(argv[1]) : 30;
+	double secs = argc > 1 ? strtod(argv[1], NULL) : 30;
 	cpu_set_t set;
 	int rc = 0, status;
 
-	if (secs <= 0 || secs > 3600) {
+	if (!(secs > 0 && secs <= 3600)) { /* NaN too */
 		fprintf(stderr, "usage: hiccup [SECONDS (0-3600]]\n");
 		return 2;
 	}

@@ -150,17 +150,18 @@ const sqlLit = (s) => (s === null ? 'NULL' : `'${String(s).replace(/'/g, "''")}'
 const sqlArr = (xs, type) => `ARRAY[${xs.map(sqlLit).join(',')}]::${type}[]`;
 
 /**
- * Runs one chat_send_batch in a psql session that LISTENs on chat_events.
+ * Runs one chat_send_many (or fn, its json form chat_send_batch) in a psql
+ * session that LISTENs on chat_events.
  * reqs: [{user, room, content (SQL expression), cid, rate, window}].
  * Returns {rows: [{err, data}], notes: [{raw, ev}]} with the notifications
  * the batch raised about the given rooms, in their order.
  */
-async function sqlBatch(reqs, rooms) {
+async function sqlBatch(reqs, rooms, fn = 'chat_send_many') {
   const s = await PsqlSession.open();
   try {
     await s.run('LISTEN chat_events');
     const out = await s.run(`SELECT coalesce(b.err, 'ok') || ' ' || coalesce(b.retry::text, '-') || ' ' || coalesce(b.data::text, '')
-      FROM chat_send_batch(${sqlArr(reqs.map((r) => r.user), 'text')}, ${sqlArr(reqs.map((r) => r.room), 'text')},
+      FROM ${fn}(${sqlArr(reqs.map((r) => r.user), 'text')}, ${sqlArr(reqs.map((r) => r.room), 'text')},
         ARRAY[${reqs.map((r) => r.content).join(',')}]::text[], ${sqlArr(reqs.map((r) => r.cid ?? null), 'text')},
         ARRAY[${reqs.map((r) => r.rate ?? 0).join(',')}]::int[], ARRAY[${reqs.map((r) => r.window ?? 10).join(',')}]::int[])
         WITH ORDINALITY b ORDER BY ordinality`);
@@ -326,6 +327,15 @@ test('client_id used twice in one batch: the first stores, later ones answer the
   assert.equal(second.rows[2].data.message.seq, 5);
   assert.deepEqual(second.rows[3].data, { ...second.rows[2].data, duplicate: true });
   stored.push(second.rows[2].data.message);
+  // chat_send_batch, kept with its json answer for bridges of the version
+  // before 0037, answers and stores as chat_send_many does, in order.
+  assert.match(psql(`SELECT pg_get_function_result('chat_send_batch(text[],text[],text[],text[],integer[],integer[])'::regprocedure)`), /data json\)$/);
+  assert.match(psql(`SELECT pg_get_function_result('chat_send_many(text[],text[],text[],text[],integer[],integer[])'::regprocedure)`), /data text\)$/);
+  const third = await sqlBatch([R(u, 'five', 'd-5'), R(u, 'one', 'd-1'), R(u, 'six', null)], [room.id], 'chat_send_batch');
+  assert.deepEqual(third.rows.map((r) => [r.err, r.data.duplicate, r.data.message.seq]), [['ok', false, 6], ['ok', true, 1], ['ok', false, 7]]);
+  assert.deepEqual(third.rows[1].data.message, r0.data.message);
+  stored.push(third.rows[0].data.message, third.rows[2].data.message);
+  assert.deepEqual(carried(third.notes, room.id), stored.slice(-2), 'announced as chat_send_many announces');
   for (const { port, col } of cols) {
     await col.waitCount(stored.length, 20_000, `bridge ${port}`);
     assert.deepEqual(col.items, stored, `bridge ${port}`);

@@ -70,7 +70,7 @@ async function waitingOrDone(app, p) {
 
 /** A send batch as a bridge would call it: [user, room, content, client_id] rows. */
 function batchSql(rows, rate = 0) {
-  return `SELECT string_agg(coalesce(err, 'ok'), ',' ORDER BY o) FROM chat_send_batch(
+  return `SELECT string_agg(coalesce(err, 'ok'), ',' ORDER BY o) FROM chat_send_many(
     ${arr(rows.map((r) => r[0]))}, ${arr(rows.map((r) => r[1]))}, ${arr(rows.map((r) => r[2]))},
     ${arr(rows.map((r) => r[3] ?? null))}, ${arr(rows.map(() => String(rate)), 'int')},
     ${arr(rows.map(() => '10'), 'int')}) WITH ORDINALITY AS b(err, msg, field, retry, data, o)`;
@@ -471,7 +471,7 @@ test('a room or user deleted while a message is being inserted: the delete waits
   assert.equal(psql(`SELECT count(*) FROM messages WHERE user_id = ${lit(u2)}`), '0');
 });
 
-test('chat_send_batch is never compiled by JIT, whatever the planner\'s cost (it was, per batch, once messages had statistics)', { skip: !!process.env.DATABASE_URL && 'DATABASE_URL: auto_explain needs a superuser' }, async () => {
+test('chat_send_many is never compiled by JIT, whatever the planner\'s cost (it was, per batch, once messages had statistics)', { skip: !!process.env.DATABASE_URL && 'DATABASE_URL: auto_explain needs a superuser' }, async () => {
   if (psql('SELECT pg_jit_available()') !== 't') return;
   const { r1, users: [u1, u2] } = await fourUsersTwoRooms('jt');
   // Every plan costs more than 0: without the function's own jit = off, each
@@ -484,7 +484,7 @@ test('chat_send_batch is never compiled by JIT, whatever the planner\'s cost (it
   assert.equal(r.stdout.trim(), 'ok,ok');
   // One auto_explain block per statement; the caller's own SELECT (planned
   // before the function's settings apply) is not the function's.
-  const inner = r.stderr.split('Query Text:').slice(1).filter((b) => !/FROM chat_send_batch\(/.test(b));
+  const inner = r.stderr.split('Query Text:').slice(1).filter((b) => !/FROM chat_send_many\(/.test(b));
   assert.ok(inner.some((b) => /INSERT INTO messages/.test(b)), `auto_explain logged the statements inside: ${r.stderr.slice(0, 2000)}`);
-  for (const b of inner) assert.doesNotMatch(b, /JIT:/, `a statement of chat_send_batch was JIT-compiled: ${b.slice(0, 300)}`);
+  for (const b of inner) assert.doesNotMatch(b, /JIT:/, `a statement of chat_send_many was JIT-compiled: ${b.slice(0, 300)}`);
 });
