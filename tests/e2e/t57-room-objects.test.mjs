@@ -109,9 +109,10 @@ test('GET /api/rooms pages, GET /api/rooms/{id} and the join_room ack: the bytes
   await send(b.token, dm.id, 'd1');
   await send(owner.token, priv.id, 'p1');
   // Presence: a and b online on the live bridge above (not through the
-  // suite's bridges, which earlier tests restart); a and c connected for
-  // their acks, c's presence removed below.
-  const sa = (await connect(a.token)).socket;
+  // suite's bridges, which earlier tests restart); c connected for its
+  // ack, its presence removed below, and a for the join_room ack at the
+  // end (connected only then: the synchronous psql calls in between block
+  // this process's event loop long enough to miss the bridge's pings).
   const sc = (await connect(c.token)).socket;
   // Membership: c leaves room 4, d is banned from room 5, room 5's a made
   // moderator, then c goes offline.
@@ -165,6 +166,7 @@ test('GET /api/rooms pages, GET /api/rooms/{id} and the join_room ack: the bytes
   r0 = (await get(a.token, `/api/rooms/${enc(rooms[0].id)}`)).room;
   assert.equal(r0.online_count, 2 + 50 + 30);
   // The join_room ack's room is GET /api/rooms/{id}'s, bytes compared above.
+  const sa = (await connect(a.token)).socket;
   const entered = ackOk(await ack(sa, 'join_room', { room_id: rooms[0].id }));
   assert.deepEqual(entered.room, r0);
   assert.deepEqual(Object.keys(entered.room), Object.keys(r0), 'key order');
