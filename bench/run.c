@@ -109,15 +109,21 @@ static void progress(struct parent *p, const char *what)
 		(unsigned long long)sum_ctr(b, CTR_DELIV));
 }
 
+/* Sleeps a poll interval at most (not past `until`), stepping the host probe first while it is on. */
+static void nap_step(struct parent *p, int64_t now, int64_t until)
+{
+	if (p->probing)
+		hostprobe_tick(p->probe, now);
+	nap_ns(until - now < POLL_NS ? until - now : POLL_NS);
+}
+
 /* Sleeps until the monotonic time `until`, watching the workers. */
 static int wait_until(struct parent *p, int64_t until, const char *what)
 {
 	int64_t now;
 
 	while ((now = bench_now_ns()) < until) {
-		if (p->probing)
-			hostprobe_tick(p->probe, now);
-		nap_ns(until - now < POLL_NS ? until - now : POLL_NS);
+		nap_step(p, now, until);
 		if (check_children(p))
 			return -1;
 		progress(p, what);
@@ -330,10 +336,10 @@ static int run_watch(struct parent *p, struct result *r)
 	nap_ns((int64_t)(p->b->o.warmup * 1e9));
 	sample(p, &r->w0);
 	until = t0 + (int64_t)((p->b->o.warmup + p->b->o.duration) * 1e9);
-	while ((now = bench_now_ns()) < until) {
-		hostprobe_tick(p->probe, now);
-		nap_ns(until - now < POLL_NS ? until - now : POLL_NS);
-	}
+	p->probing = 1;
+	while ((now = bench_now_ns()) < until)
+		nap_step(p, now, until);
+	p->probing = 0;
 	sample(p, &r->w1);
 	r->window_s = (double)(r->w1.t_ns - r->w0.t_ns) / 1e9;
 	return 0;

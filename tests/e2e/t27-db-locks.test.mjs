@@ -19,6 +19,15 @@ async function session(app) {
   return s;
 }
 
+/** A session whose open transaction holds room roomId's row (and waits a minute before it looks for deadlocks). */
+async function holdingRoom(roomId) {
+  const s = await session('t24-s0');
+  await s.run('BEGIN');
+  await s.run("SET LOCAL deadlock_timeout = '60s'");
+  await s.run(`SELECT 1 FROM rooms WHERE id = ${lit(roomId)} FOR UPDATE`);
+  return s;
+}
+
 afterEach(async () => {
   await closeAll();
   for (const s of sessions.splice(0)) s.end();
@@ -179,11 +188,8 @@ test('a bridge retries a send that PostgreSQL aborted as a deadlock: the ack is 
   const u = await join('ld_u', { room_id: room.id });
   const { socket } = await connect(u.token);
   await joinRoom(socket, room.id);
-  const s0 = await session('t24-s0');
   // s0 holds the room's row; the bridge's send takes its client_id lock, then waits for the row.
-  await s0.run('BEGIN');
-  await s0.run("SET LOCAL deadlock_timeout = '60s'");
-  await s0.run(`SELECT 1 FROM rooms WHERE id = ${lit(room.id)} FOR UPDATE`);
+  const s0 = await holdingRoom(room.id);
   const a = ack(socket, 'send_message', { room_id: room.id, message: 'through a deadlock', client_id: 'ld-1' }, 60_000);
   assert.ok(await lockWaiting('chat-ws'), 'the bridge waits for the room row');
   // s0 now wants the client_id lock the bridge holds: the bridge's backend
@@ -200,10 +206,7 @@ test('a bridge retries a send that PostgreSQL aborted as a deadlock: the ack is 
 test('a REST worker retries a send that PostgreSQL aborted as a deadlock: 201, stored once', async () => serviceDeadlockTimeout(async () => {
   const owner = await join('lf_o');
   const room = await createRoom(owner.token, 'lf');
-  const s0 = await session('t24-s0');
-  await s0.run('BEGIN');
-  await s0.run("SET LOCAL deadlock_timeout = '60s'");
-  await s0.run(`SELECT 1 FROM rooms WHERE id = ${lit(room.id)} FOR UPDATE`);
+  const s0 = await holdingRoom(room.id);
   const p = api('POST', `/api/messages/${room.id}`, { token: owner.token, body: { message: 'rest through a deadlock', client_id: 'lf-1' } });
   assert.ok(await lockWaiting('chat-fcgi'), 'the worker waits for the room row');
   await s0.run(`SELECT pg_advisory_xact_lock(hashtextextended(${lit(`chat.client:${owner.user.id}:lf-1`)}, 0))`);
@@ -220,10 +223,7 @@ test('a send rolled back and run again keeps its place before the same socket\'s
   const u = await join('lo_u', { room_id: room.id });
   const { socket } = await connect(u.token, { url: direct(BRIDGE_PORT) });
   await joinRoom(socket, room.id);
-  const s0 = await session('t24-s0');
-  await s0.run('BEGIN');
-  await s0.run("SET LOCAL deadlock_timeout = '60s'");
-  await s0.run(`SELECT 1 FROM rooms WHERE id = ${lit(room.id)} FOR UPDATE`);
+  const s0 = await holdingRoom(room.id);
   const a1 = ack(socket, 'send_message', { room_id: room.id, message: 'first', client_id: 'lo-1' }, 60_000);
   assert.ok(await lockWaiting('chat-ws'), 'the first send waits for the room row');
   // The second send comes while the first is in flight; the invalid event
@@ -257,10 +257,7 @@ test('a send rolled back and run again keeps its place before the sends queued b
   }
   const rolledBack = () => bridgeMetric(0, 'chat_ws_db_rolled_back_total');
   const rolled0 = await rolledBack();
-  const s0 = await session('t24-s0');
-  await s0.run('BEGIN');
-  await s0.run("SET LOCAL deadlock_timeout = '60s'");
-  await s0.run(`SELECT 1 FROM rooms WHERE id = ${lit(room.id)} FOR UPDATE`);
+  const s0 = await holdingRoom(room.id);
   const a1 = ack(socket, 'send_message', { room_id: room.id, message: 'first', client_id: 'lc-1' }, 60_000);
   assert.ok(await lockWaiting('chat-ws'), 'the first send waits for the room row');
   // 40 sends queue behind it: enough for a second, chained segment to go
