@@ -302,7 +302,7 @@ AS $function$
 $function$;
 
 -- chat_messages_refs_insert()
--- history: migrations/0027_send_cost.sql migrations/0037_send_batch_cost.sql
+-- history: migrations/0027_send_cost.sql migrations/0037_send_batch_cost.sql migrations/0038_sent_position.sql
 CREATE OR REPLACE FUNCTION public.chat_messages_refs_insert()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -337,6 +337,15 @@ BEGIN
             END IF;
         END IF;
     END IF;
+    -- Each sender has read the room up to their newest message in it: one
+    -- row per sender and room of the statement, a member's only (a
+    -- non-member's message moves nothing: they start at last_seq when they
+    -- join). The rooms' rows are locked above and by chat_send_many, so
+    -- two inserters of the same member row take it in turn, not crosswise.
+    UPDATE user_rooms ur SET last_sent_seq = n.seq
+      FROM (SELECT x.room_id, x.user_id, max(x.seq) AS seq FROM new_rows x
+             WHERE x.user_id IS NOT NULL GROUP BY x.room_id, x.user_id) n
+     WHERE ur.user_id = n.user_id AND ur.room_id = n.room_id AND ur.last_sent_seq < n.seq;
     RETURN NULL;
 END
 $function$;

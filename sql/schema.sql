@@ -188,7 +188,9 @@ CREATE TABLE public.user_rooms (
     gen bigint DEFAULT nextval('public.user_rooms_gen_seq'::regclass),
     role text DEFAULT 'member'::text NOT NULL,
     last_read_seq bigint DEFAULT 0 NOT NULL,
+    last_sent_seq bigint DEFAULT 0 NOT NULL,
     CONSTRAINT user_rooms_last_read_seq_check CHECK ((last_read_seq >= 0)),
+    CONSTRAINT user_rooms_last_sent_seq_check CHECK ((last_sent_seq >= 0)),
     CONSTRAINT user_rooms_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'moderator'::text, 'member'::text])))
 );
 
@@ -421,12 +423,6 @@ CREATE INDEX messages_deleted ON public.messages USING btree (room_id, seq) WHER
 --
 
 CREATE INDEX messages_room_change_idx ON public.messages USING btree (room_id, change_seq) WHERE (change_seq IS NOT NULL);
-
---
--- Name: messages_room_user_seq; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX messages_room_user_seq ON public.messages USING btree (room_id, user_id, seq);
 
 --
 -- Name: presence_user_idx; Type: INDEX; Schema: public; Owner: -

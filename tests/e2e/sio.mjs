@@ -493,8 +493,14 @@ export async function bridgeMetric(i, name) {
   return sum;
 }
 
+/**
+ * Runs sql (one string, or a list run as separate commands, each its own
+ * transaction, in one session) as the owner; returns stdout, trimmed. A
+ * session that LISTENs gets psql's "Asynchronous notification" lines in it.
+ */
 export function psql(sql) {
-  const r = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), ['psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+  const cmds = (Array.isArray(sql) ? sql : [sql]).flatMap((c) => ['-c', c]);
+  const r = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), ['psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', ...cmds], {
     cwd: REPO,
     env: process.env,
     encoding: 'utf8',

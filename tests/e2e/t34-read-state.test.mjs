@@ -338,3 +338,47 @@ test('read_receipt: a small room\'s subscribers on both bridges see a member rea
   await marker;
   assert.equal(bigSeen.items.length, 0, 'no read_receipt in a room of 52 members');
 });
+
+test('sends stored together move each sender\'s position (the member row), not their mark, and no worker forgets a page for it', async () => {
+  const alice = await join('rs_balice');
+  const room = await createRoom(alice.token, 'rs_batch');
+  const bob = await join('rs_bbob', { room_id: room.id });
+  const carol = await join('rs_bcarol', { room_id: room.id });
+  const dave = await join('rs_bdave'); // not a member: refused, moves nothing
+  await send(alice.token, room.id, 'before'); // seq 1
+  const rows = () => psql(`SELECT user_id, last_read_seq, last_sent_seq FROM user_rooms
+                            WHERE room_id = '${room.id}' ORDER BY user_id`).split('\n').sort();
+  const row = (u, read, sent) => `${u.user.id}|${read}|${sent}`;
+  assert.deepEqual(rows(), [row(alice, 0, 1), row(bob, 0, 0), row(carol, 0, 0)].sort());
+
+  // One statement, as chat-ws sends a batch: bob, carol, bob, dave.
+  const users = [bob, carol, bob, dave].map((u) => `'${u.user.id}'`).join(', ');
+  const out = psql(['LISTEN chat_fcgi',
+    `SELECT string_agg(coalesce(b.err, '-'), ',' ORDER BY b.o)
+       FROM chat_send_many(ARRAY[${users}], array_fill('${room.id}'::text, ARRAY[4]),
+                           ARRAY['b1', 'c1', 'b2', 'd1'], array_fill(NULL::text, ARRAY[4]),
+                           array_fill(0, ARRAY[4]), array_fill(0, ARRAY[4]))
+            WITH ORDINALITY AS b(err, msg, field, retry, data, o)`,
+    'SELECT 1']);
+  assert.equal(out.split('\n')[0], '-,-,-,forbidden', out);
+  assert.doesNotMatch(out, /Asynchronous notification "chat_fcgi"/, 'a send makes no worker forget a page');
+  assert.deepEqual(rows(), [row(alice, 0, 1), row(bob, 0, 4), row(carol, 0, 3)].sort(),
+    'the newest own message of each sender (b2 is 4, c1 is 3); no mark moved');
+
+  // Every reader of the position agrees: the Room objects, /api/me, a page, the receipts.
+  assert.equal((await roomOf(bob.token, room.id)).unread, 0);
+  assert.equal((await roomOf(carol.token, room.id)).unread, 1, 'b2 came after carol\'s c1');
+  assert.equal((await meRoom(carol.token, room.id)).unread, 1);
+  assert.equal((await listed(carol.token, room.id, await lastPage(carol.token))).unread, 1);
+  assert.equal((await roomOf(alice.token, room.id)).unread, 3);
+  const r = ok(await reads(alice.token, room.id));
+  assert.deepEqual(r.reads.map((x) => [x.user_id, x.last_read_seq]),
+    [[bob.user.id, 4], [carol.user.id, 3], [alice.user.id, 1]]);
+
+  // The control: a mark that moves does reach the workers (same session kind).
+  const marked = psql(['LISTEN chat_fcgi', `SELECT err FROM chat_mark_read('${carol.user.id}', '${room.id}', 4)`, 'SELECT 1']);
+  assert.match(marked, new RegExp(`Asynchronous notification "chat_fcgi" with payload "r:${carol.user.id}"`));
+  assert.equal((await roomOf(carol.token, room.id)).unread, 0);
+  // A mark below the sent position changes nothing, as before.
+  assert.deepEqual(ok(await markRead(bob.token, room.id, { seq: 2 })), { room_id: room.id, last_read_seq: 4, unread: 0 });
+});
