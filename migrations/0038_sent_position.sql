@@ -1,5 +1,5 @@
--- 0038_sent_position.sql -- the sender's read position as a column of the
--- member row, written once per sender and room per insert, instead of the
+-- 0038_sent_position.sql -- the sender's read position kept in a table of
+-- its own, written once per sender and room per insert, instead of the
 -- index messages_room_user_seq (issue 16 item 1).
 --
 -- Sending a message reads the room up to it (DESIGN §8). Since 0021 the
@@ -8,46 +8,61 @@
 -- messages_room_user_seq (room_id, user_id, seq), so that the send path
 -- wrote nothing for it. But that index is one of the four btrees every
 -- message enters. Measured on this machine (bench/README.md, "Issue 16,
--- round 6"): batches of 100 messages from 10 senders to one room through
--- chat_send_many, the sending backend's CPU per batch, two databases of
--- one cluster interleaved, 8 pairs: without the index and with this
--- migration's update 0.83-0.96 of with the index (median 0.93).
+-- round 6"): durable-if32 on fresh stacks, 6 runs each, alternating with
+-- the build before: median 19,246 against 16,234 acks/s, PostgreSQL's
+-- CPU per ack 43 against 48 us.
 --
--- 1. user_rooms.last_sent_seq: the seq of the member's newest message in
---    the room (0 for none). The messages insert trigger (once per
---    statement) sets it from the statement's rows: one UPDATE of one row
---    per sender and room of the batch, in place of an index entry per
---    message. It is not last_read_seq: a send moves no stored mark, raises
---    no `read` and no chat_fcgi `r:` invalidation (user_rooms_fcgi_update
---    watches last_read_seq), exactly as before.
--- 2. The position is greatest(last_read_seq, last_sent_seq): chat_read_pos
---    (one primary-key probe of the member row), and the member row's two
---    columns where the room lists and receipts already read it
---    (chat_member_rooms_json, chat_room_objects_for, chat_room_reads).
---    Before, a page of rooms probed the index per room not read to its
---    end.
+-- 1. user_room_sent (user_id, room_id, seq): the seq of the user's newest
+--    message in the room. The messages insert trigger (once per
+--    statement) upserts one row per sender and room of the statement, in
+--    place of an index entry per message. Only senders write it, and
+--    chat_send_many holds the rooms' rows while it does: a table of its
+--    own, not a column of user_rooms, because a bridge's transaction may
+--    hold a member row (mark_read, leave_room) and then wait for a room
+--    that a sending transaction holds, which would then wait for that
+--    member row. It moves no mark, raises no `read` and no chat_fcgi `r:`
+--    (as before). A row outlives a membership: a new membership starts at
+--    the room's last_seq (chat_read_start), at or beyond it. Its foreign
+--    keys take it away with its user or room, and follow an id that
+--    changes (where messages let it: chat_messages_key_update refuses a
+--    referenced one, with its own error, as before).
+-- 2. The position is greatest(last_read_seq, that seq): chat_read_pos
+--    (one primary-key probe), and the same probe where the room lists
+--    computed it inline (chat_member_rooms_json, chat_room_objects_for).
 -- 3. Existing members get their newest message's seq, read through the
---    index before it is dropped. The tables are locked first (user_rooms,
---    then messages, the order of the send path) so that no message is
---    stored between that read and the new trigger.
+--    index before it is dropped. messages is locked first (the send path
+--    locks rooms' rows, then inserts, then updates rooms: holding messages
+--    first leaves no sender between the two), so that no message is
+--    stored between that read and the new trigger; a lock not granted in
+--    10 s fails the migration instead of stopping traffic behind a long
+--    transaction (run it again).
 --
 -- Unchanged: the position only moves forward (a message deleted or
 -- truncated away leaves it where it was: before, a truncated newest
--- message took the position back), and a new membership starts at the
--- room's last_seq (chat_read_start).
+-- message took the position back), and non-members have none.
 
-LOCK TABLE user_rooms, messages IN ACCESS EXCLUSIVE MODE;
+SET LOCAL lock_timeout = '10s';
+LOCK TABLE messages IN ACCESS EXCLUSIVE MODE;
 
-ALTER TABLE user_rooms ADD COLUMN last_sent_seq bigint NOT NULL DEFAULT 0
-    CONSTRAINT user_rooms_last_sent_seq_check CHECK (last_sent_seq >= 0);
+CREATE TABLE user_room_sent (
+    user_id text NOT NULL REFERENCES users (id) ON DELETE CASCADE ON UPDATE CASCADE,
+    room_id text NOT NULL REFERENCES rooms (id) ON DELETE CASCADE ON UPDATE CASCADE,
+    seq     bigint NOT NULL CHECK (seq > 0),
+    PRIMARY KEY (user_id, room_id)
+);
+CREATE INDEX user_room_sent_room_idx ON user_room_sent (room_id);
+-- Read by chat_read_pos and the room lists as the caller; written only by
+-- the insert trigger (SECURITY DEFINER) and the foreign keys.
+GRANT SELECT ON user_room_sent TO chat_app;
 
-UPDATE user_rooms ur SET last_sent_seq = s.seq
+INSERT INTO user_room_sent (user_id, room_id, seq)
+SELECT s.user_id, s.room_id, s.seq
   FROM (SELECT u.user_id, u.room_id,
                (SELECT m.seq FROM messages m
                  WHERE m.room_id = u.room_id AND m.user_id = u.user_id
                  ORDER BY m.seq DESC LIMIT 1) AS seq
           FROM user_rooms u) s
- WHERE ur.user_id = s.user_id AND ur.room_id = s.room_id AND s.seq IS NOT NULL;
+ WHERE s.seq IS NOT NULL;
 
 -- As in 0037, and then the senders' positions.
 CREATE OR REPLACE FUNCTION chat_messages_refs_insert() RETURNS trigger
@@ -80,41 +95,44 @@ BEGIN
             END IF;
         END IF;
     END IF;
-    -- Each sender has read the room up to their newest message in it: one
-    -- row per sender and room of the statement, a member's only (a
-    -- non-member's message moves nothing: they start at last_seq when they
-    -- join). The rooms' rows are locked above and by chat_send_many, so
-    -- two inserters of the same member row take it in turn, not crosswise.
-    UPDATE user_rooms ur SET last_sent_seq = n.seq
-      FROM (SELECT x.room_id, x.user_id, max(x.seq) AS seq FROM new_rows x
-             WHERE x.user_id IS NOT NULL GROUP BY x.room_id, x.user_id) n
-     WHERE ur.user_id = n.user_id AND ur.room_id = n.room_id AND ur.last_sent_seq < n.seq;
+    -- Each sender has read the room up to their newest message in it. In
+    -- (user, room) order: inserters other than chat_send_many (which holds
+    -- the rooms' rows) take the rows in one order too.
+    INSERT INTO user_room_sent AS s (user_id, room_id, seq)
+    SELECT x.user_id, x.room_id, max(x.seq) FROM new_rows x
+     WHERE x.user_id IS NOT NULL GROUP BY x.user_id, x.room_id ORDER BY x.user_id, x.room_id
+        ON CONFLICT (user_id, room_id) DO UPDATE SET seq = excluded.seq WHERE s.seq < excluded.seq;
     RETURN NULL;
 END
 $$;
 
 -- A member's read position: the greater of the mark and their newest
--- message (0021's function, one probe of the member row now).
+-- message (0021's function; a primary-key probe now).
 CREATE OR REPLACE FUNCTION chat_read_pos(p_room text, p_user text, p_stored bigint) RETURNS bigint
 LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN p_stored IS NOT NULL THEN
-        greatest(p_stored, coalesce((SELECT ur.last_sent_seq FROM user_rooms ur
-                                      WHERE ur.user_id = p_user AND ur.room_id = p_room), 0))
+        greatest(p_stored, coalesce((SELECT s.seq FROM user_room_sent s
+                                      WHERE s.user_id = p_user AND s.room_id = p_room), 0))
     END
 $$;
 
--- As in 0030, the position from the member row.
+-- As in 0030, the newest own message from user_room_sent.
 CREATE OR REPLACE FUNCTION chat_member_rooms_json(p_user text) RETURNS json
 LANGUAGE plpgsql STABLE SET jit = off AS $$
 BEGIN
     RETURN (
         -- The user's rooms, each with its member count (one index range per
-        -- room) and the read position (0038: two columns of the member row).
+        -- room) and the read position, computed once (a lateral subquery's
+        -- expression was evaluated again wherever it was used: three probes
+        -- per room instead of one).
         WITH my AS MATERIALIZED (
             SELECT ur.room_id, ur.role, ur.joined_at, ur.last_read_seq, r.name, r.description,
                    r.created_at, r.created_by, r.last_seq, r.visibility, r.change_seq,
                    (SELECT count(*) FROM user_rooms m WHERE m.room_id = ur.room_id) AS members,
-                   greatest(ur.last_read_seq, ur.last_sent_seq) AS pos
+                   CASE WHEN ur.last_read_seq >= r.last_seq THEN ur.last_read_seq
+                   ELSE greatest(ur.last_read_seq,
+                                 coalesce((SELECT s.seq FROM user_room_sent s
+                                            WHERE s.user_id = p_user AND s.room_id = ur.room_id), 0)) END AS pos
               FROM user_rooms ur JOIN rooms r ON r.id = ur.room_id
              WHERE ur.user_id = p_user),
         -- Online members: probe presence per member row (as the view does)
@@ -164,7 +182,7 @@ BEGIN
 END
 $$;
 
--- As in 0032, the position from the member row.
+-- As in 0032, the newest own message from user_room_sent.
 CREATE OR REPLACE FUNCTION chat_room_objects_for(p_user text, p_rooms text[])
 RETURNS TABLE (n bigint, id text, obj json)
 LANGUAGE sql STABLE AS $$
@@ -174,14 +192,18 @@ LANGUAGE sql STABLE AS $$
         SELECT x.n, r.id AS room_id, ur.role, ur.last_read_seq, r.name, r.description,
                r.created_at, r.created_by, r.last_seq, r.visibility, r.change_seq,
                (SELECT count(*) FROM user_rooms m WHERE m.room_id = r.id) AS members,
-               greatest(ur.last_read_seq, ur.last_sent_seq) AS pos
+               CASE WHEN ur.last_read_seq IS NULL THEN NULL
+                    WHEN ur.last_read_seq >= r.last_seq THEN ur.last_read_seq
+               ELSE greatest(ur.last_read_seq,
+                             coalesce((SELECT s.seq FROM user_room_sent s
+                                        WHERE s.user_id = p_user AND s.room_id = r.id), 0)) END AS pos
           FROM unnest(p_rooms) WITH ORDINALITY x(id, n)
           JOIN rooms r ON r.id = x.id
           -- One probe of the primary key per room: `OFFSET 0` keeps the
           -- subquery from being pulled up into a join, which the generic
           -- plan (ten rooms estimated) made a nested loop over all of
           -- p_user's member rows per room (125,000 comparisons for 500).
-          LEFT JOIN LATERAL (SELECT u.role, u.last_read_seq, u.last_sent_seq FROM user_rooms u
+          LEFT JOIN LATERAL (SELECT u.role, u.last_read_seq FROM user_rooms u
                               WHERE u.user_id = p_user AND u.room_id = r.id OFFSET 0) ur ON true),
     -- Online members: probe presence per member row unless the rooms have at
     -- least 64 member rows and presence holds fewer than three rows per
@@ -228,38 +250,6 @@ LANGUAGE sql STABLE AS $$
                                                  WHERE p.user_id = m.user_id
                                                    AND b.heartbeat_at > chat_presence_cutoff()) END) AS online
             FROM user_rooms m WHERE m.room_id = my.room_id) c
-$$;
-
--- As in 0021, the position from the member row.
-CREATE OR REPLACE FUNCTION chat_room_reads(p_user text, p_room text, p_limit integer, p_offset integer,
-                                           OUT err text, OUT msg text, OUT field text, OUT retry integer,
-                                           OUT data json)
-LANGUAGE plpgsql AS $$
-DECLARE
-    total bigint;
-    reads json;
-BEGIN
-    IF NOT chat_room_visible(p_user, p_room) THEN
-        err := 'not_found'; msg := 'room not found'; field := 'room_id';
-        RETURN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM user_rooms ur WHERE ur.user_id = p_user AND ur.room_id = p_room) THEN
-        err := 'forbidden'; msg := 'join the room first'; field := 'room_id';
-        RETURN;
-    END IF;
-    SELECT count(*) INTO total FROM user_rooms WHERE room_id = p_room;
-    SELECT coalesce(json_agg(json_build_object('user_id', x.user_id, 'username', x.username,
-                                               'last_read_seq', x.pos)
-                             ORDER BY x.pos DESC, x.user_id), '[]'::json)
-      INTO reads
-      FROM (SELECT u.id AS user_id, u.username,
-                   greatest(ur.last_read_seq, ur.last_sent_seq) AS pos
-              FROM user_rooms ur JOIN users u ON u.id = ur.user_id
-             WHERE ur.room_id = p_room
-             ORDER BY 3 DESC, u.id LIMIT p_limit OFFSET p_offset) x;
-    data := json_build_object('reads', reads, 'total', total,
-                              'has_more', p_offset::bigint + p_limit < total);
-END
 $$;
 
 DROP INDEX messages_room_user_seq;

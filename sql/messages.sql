@@ -337,15 +337,13 @@ BEGIN
             END IF;
         END IF;
     END IF;
-    -- Each sender has read the room up to their newest message in it: one
-    -- row per sender and room of the statement, a member's only (a
-    -- non-member's message moves nothing: they start at last_seq when they
-    -- join). The rooms' rows are locked above and by chat_send_many, so
-    -- two inserters of the same member row take it in turn, not crosswise.
-    UPDATE user_rooms ur SET last_sent_seq = n.seq
-      FROM (SELECT x.room_id, x.user_id, max(x.seq) AS seq FROM new_rows x
-             WHERE x.user_id IS NOT NULL GROUP BY x.room_id, x.user_id) n
-     WHERE ur.user_id = n.user_id AND ur.room_id = n.room_id AND ur.last_sent_seq < n.seq;
+    -- Each sender has read the room up to their newest message in it. In
+    -- (user, room) order: inserters other than chat_send_many (which holds
+    -- the rooms' rows) take the rows in one order too.
+    INSERT INTO user_room_sent AS s (user_id, room_id, seq)
+    SELECT x.user_id, x.room_id, max(x.seq) FROM new_rows x
+     WHERE x.user_id IS NOT NULL GROUP BY x.user_id, x.room_id ORDER BY x.user_id, x.room_id
+        ON CONFLICT (user_id, room_id) DO UPDATE SET seq = excluded.seq WHERE s.seq < excluded.seq;
     RETURN NULL;
 END
 $function$;

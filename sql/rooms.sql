@@ -235,12 +235,17 @@ AS $function$
 BEGIN
     RETURN (
         -- The user's rooms, each with its member count (one index range per
-        -- room) and the read position (0038: two columns of the member row).
+        -- room) and the read position, computed once (a lateral subquery's
+        -- expression was evaluated again wherever it was used: three probes
+        -- per room instead of one).
         WITH my AS MATERIALIZED (
             SELECT ur.room_id, ur.role, ur.joined_at, ur.last_read_seq, r.name, r.description,
                    r.created_at, r.created_by, r.last_seq, r.visibility, r.change_seq,
                    (SELECT count(*) FROM user_rooms m WHERE m.room_id = ur.room_id) AS members,
-                   greatest(ur.last_read_seq, ur.last_sent_seq) AS pos
+                   CASE WHEN ur.last_read_seq >= r.last_seq THEN ur.last_read_seq
+                   ELSE greatest(ur.last_read_seq,
+                                 coalesce((SELECT s.seq FROM user_room_sent s
+                                            WHERE s.user_id = p_user AND s.room_id = ur.room_id), 0)) END AS pos
               FROM user_rooms ur JOIN rooms r ON r.id = ur.room_id
              WHERE ur.user_id = p_user),
         -- Online members: probe presence per member row (as the view does)
@@ -298,8 +303,8 @@ CREATE OR REPLACE FUNCTION public.chat_read_pos(p_room text, p_user text, p_stor
  STABLE
 AS $function$
     SELECT CASE WHEN p_stored IS NOT NULL THEN
-        greatest(p_stored, coalesce((SELECT ur.last_sent_seq FROM user_rooms ur
-                                      WHERE ur.user_id = p_user AND ur.room_id = p_room), 0))
+        greatest(p_stored, coalesce((SELECT s.seq FROM user_room_sent s
+                                      WHERE s.user_id = p_user AND s.room_id = p_room), 0))
     END
 $function$;
 
@@ -719,14 +724,18 @@ AS $function$
         SELECT x.n, r.id AS room_id, ur.role, ur.last_read_seq, r.name, r.description,
                r.created_at, r.created_by, r.last_seq, r.visibility, r.change_seq,
                (SELECT count(*) FROM user_rooms m WHERE m.room_id = r.id) AS members,
-               greatest(ur.last_read_seq, ur.last_sent_seq) AS pos
+               CASE WHEN ur.last_read_seq IS NULL THEN NULL
+                    WHEN ur.last_read_seq >= r.last_seq THEN ur.last_read_seq
+               ELSE greatest(ur.last_read_seq,
+                             coalesce((SELECT s.seq FROM user_room_sent s
+                                        WHERE s.user_id = p_user AND s.room_id = r.id), 0)) END AS pos
           FROM unnest(p_rooms) WITH ORDINALITY x(id, n)
           JOIN rooms r ON r.id = x.id
           -- One probe of the primary key per room: `OFFSET 0` keeps the
           -- subquery from being pulled up into a join, which the generic
           -- plan (ten rooms estimated) made a nested loop over all of
           -- p_user's member rows per room (125,000 comparisons for 500).
-          LEFT JOIN LATERAL (SELECT u.role, u.last_read_seq, u.last_sent_seq FROM user_rooms u
+          LEFT JOIN LATERAL (SELECT u.role, u.last_read_seq FROM user_rooms u
                               WHERE u.user_id = p_user AND u.room_id = r.id OFFSET 0) ur ON true),
     -- Online members: probe presence per member row unless the rooms have at
     -- least 64 member rows and presence holds fewer than three rows per
@@ -814,7 +823,7 @@ END
 $function$;
 
 -- chat_room_reads(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
--- history: migrations/0021_read_state.sql migrations/0038_sent_position.sql
+-- history: migrations/0021_read_state.sql
 CREATE OR REPLACE FUNCTION public.chat_room_reads(p_user text, p_room text, p_limit integer, p_offset integer, OUT err text, OUT msg text, OUT field text, OUT retry integer, OUT data json)
  RETURNS record
  LANGUAGE plpgsql
@@ -837,7 +846,7 @@ BEGIN
                              ORDER BY x.pos DESC, x.user_id), '[]'::json)
       INTO reads
       FROM (SELECT u.id AS user_id, u.username,
-                   greatest(ur.last_read_seq, ur.last_sent_seq) AS pos
+                   chat_read_pos(p_room, u.id, ur.last_read_seq) AS pos
               FROM user_rooms ur JOIN users u ON u.id = ur.user_id
              WHERE ur.room_id = p_room
              ORDER BY 3 DESC, u.id LIMIT p_limit OFFSET p_offset) x;

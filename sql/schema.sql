@@ -188,9 +188,7 @@ CREATE TABLE public.user_rooms (
     gen bigint DEFAULT nextval('public.user_rooms_gen_seq'::regclass),
     role text DEFAULT 'member'::text NOT NULL,
     last_read_seq bigint DEFAULT 0 NOT NULL,
-    last_sent_seq bigint DEFAULT 0 NOT NULL,
     CONSTRAINT user_rooms_last_read_seq_check CHECK ((last_read_seq >= 0)),
-    CONSTRAINT user_rooms_last_sent_seq_check CHECK ((last_sent_seq >= 0)),
     CONSTRAINT user_rooms_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'moderator'::text, 'member'::text])))
 );
 
@@ -281,6 +279,17 @@ CREATE TABLE public.sessions (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     expires_at timestamp with time zone NOT NULL,
     CONSTRAINT sessions_token_hash_check CHECK ((octet_length(token_hash) = 32))
+);
+
+--
+-- Name: user_room_sent; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.user_room_sent (
+    user_id text NOT NULL,
+    room_id text NOT NULL,
+    seq bigint NOT NULL,
+    CONSTRAINT user_room_sent_seq_check CHECK ((seq > 0))
 );
 
 --
@@ -387,6 +396,13 @@ ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_pkey PRIMARY KEY (token_hash);
 
 --
+-- Name: user_room_sent user_room_sent_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_room_sent
+    ADD CONSTRAINT user_room_sent_pkey PRIMARY KEY (user_id, room_id);
+
+--
 -- Name: user_rooms user_rooms_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -477,6 +493,12 @@ CREATE INDEX sessions_expires_idx ON public.sessions USING btree (expires_at);
 --
 
 CREATE INDEX sessions_user_idx ON public.sessions USING btree (user_id, expires_at);
+
+--
+-- Name: user_room_sent_room_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX user_room_sent_room_idx ON public.user_room_sent USING btree (room_id);
 
 --
 -- Name: user_rooms_one_owner_key; Type: INDEX; Schema: public; Owner: -
@@ -709,6 +731,20 @@ ALTER TABLE ONLY public.rooms
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: user_room_sent user_room_sent_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_room_sent
+    ADD CONSTRAINT user_room_sent_room_id_fkey FOREIGN KEY (room_id) REFERENCES public.rooms(id) ON UPDATE CASCADE ON DELETE CASCADE;
+
+--
+-- Name: user_room_sent user_room_sent_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.user_room_sent
+    ADD CONSTRAINT user_room_sent_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON UPDATE CASCADE ON DELETE CASCADE;
 
 --
 -- Name: user_rooms user_rooms_room_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1495,6 +1531,12 @@ GRANT SELECT ON TABLE public.schema_migrations TO chat_app;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.sessions TO chat_app;
+
+--
+-- Name: TABLE user_room_sent; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.user_room_sent TO chat_app;
 
 --
 -- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: public; Owner: -

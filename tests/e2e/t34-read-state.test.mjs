@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { api, ok, fails, show, join, createRoom, send, assertRoom } from './lib.mjs';
 import {
   connect, closeAll, collect, ack, ackOk, ackFails, joinRoom, sendWs, waitEvent, psql,
-  Bridge, EXTRA_PORT_1,
+  Bridge, EXTRA_PORT_1, PsqlSession,
 } from './sio.mjs';
 
 let B;
@@ -339,15 +339,16 @@ test('read_receipt: a small room\'s subscribers on both bridges see a member rea
   assert.equal(bigSeen.items.length, 0, 'no read_receipt in a room of 52 members');
 });
 
-test('sends stored together move each sender\'s position (the member row), not their mark, and no worker forgets a page for it', async () => {
+test('sends stored together move each sender\'s position (user_room_sent), not their mark, and no worker forgets a page for it', async () => {
   const alice = await join('rs_balice');
   const room = await createRoom(alice.token, 'rs_batch');
   const bob = await join('rs_bbob', { room_id: room.id });
   const carol = await join('rs_bcarol', { room_id: room.id });
   const dave = await join('rs_bdave'); // not a member: refused, moves nothing
   await send(alice.token, room.id, 'before'); // seq 1
-  const rows = () => psql(`SELECT user_id, last_read_seq, last_sent_seq FROM user_rooms
-                            WHERE room_id = '${room.id}' ORDER BY user_id`).split('\n').sort();
+  const rows = () => psql(`SELECT ur.user_id, ur.last_read_seq, coalesce(s.seq, 0) FROM user_rooms ur
+                            LEFT JOIN user_room_sent s ON s.user_id = ur.user_id AND s.room_id = ur.room_id
+                            WHERE ur.room_id = '${room.id}' ORDER BY ur.user_id`).split('\n').sort();
   const row = (u, read, sent) => `${u.user.id}|${read}|${sent}`;
   assert.deepEqual(rows(), [row(alice, 0, 1), row(bob, 0, 0), row(carol, 0, 0)].sort());
 
@@ -361,7 +362,10 @@ test('sends stored together move each sender\'s position (the member row), not t
             WITH ORDINALITY AS b(err, msg, field, retry, data, o)`,
     'SELECT 1']);
   assert.equal(out.split('\n')[0], '-,-,-,forbidden', out);
-  assert.doesNotMatch(out, /Asynchronous notification "chat_fcgi"/, 'a send makes no worker forget a page');
+  for (const u of [bob, carol]) {
+    assert.doesNotMatch(out, new RegExp(`Asynchronous notification "chat_fcgi" with payload "r:${u.user.id}"`),
+      'a send makes no worker forget the sender\'s pages');
+  }
   assert.deepEqual(rows(), [row(alice, 0, 1), row(bob, 0, 4), row(carol, 0, 3)].sort(),
     'the newest own message of each sender (b2 is 4, c1 is 3); no mark moved');
 
@@ -381,4 +385,26 @@ test('sends stored together move each sender\'s position (the member row), not t
   assert.equal((await roomOf(carol.token, room.id)).unread, 0);
   // A mark below the sent position changes nothing, as before.
   assert.deepEqual(ok(await markRead(bob.token, room.id, { seq: 2 })), { room_id: room.id, last_read_seq: 4, unread: 0 });
+});
+
+test('a send does not wait for a transaction that holds the sender\'s member row (a mark on another connection)', async () => {
+  const alice = await join('rs_halice');
+  const room = await createRoom(alice.token, 'rs_held');
+  const bob = await join('rs_hbob', { room_id: room.id });
+  await send(alice.token, room.id, 'one');
+  const held = await PsqlSession.open({ app: 't34-held' });
+  try {
+    await held.run('BEGIN');
+    // Moves bob's mark: his member row stays locked until COMMIT.
+    assert.match(await held.run(`SELECT data FROM chat_mark_read('${bob.user.id}', '${room.id}', 1)`), /"last_read_seq" : 1/);
+    // A send that locked the member row would wait here for the COMMIT
+    // below (and a bridge's segment holding a room could deadlock on it).
+    const mine = await send(bob.token, room.id, 'while the mark is open');
+    assert.equal(mine.seq, 2);
+    await held.run('COMMIT');
+  } finally {
+    held.end();
+  }
+  assert.equal((await roomOf(bob.token, room.id)).unread, 0);
+  assert.equal((await roomOf(alice.token, room.id)).unread, 1);
 });
