@@ -408,3 +408,18 @@ test('a send does not wait for a transaction that holds the sender\'s member row
   assert.equal((await roomOf(bob.token, room.id)).unread, 0);
   assert.equal((await roomOf(alice.token, room.id)).unread, 1);
 });
+
+test('a direct room\'s unread counts the peer\'s messages after one\'s own, in every Room object', async () => {
+  const ann = await join('rs_dmann');
+  const ben = await join('rs_dmben');
+  const room = ok(await api('POST', '/api/dm', { token: ann.token, body: { username: ben.user.username } }), 201).room;
+  assert.equal(room.visibility, 'direct');
+  for (const [who, text] of [[ann, 'a1'], [ann, 'a2'], [ben, 'b1'], [ann, 'a3']]) await send(who.token, room.id, text);
+  // ann's own a3 is her newest: nothing unread; ben read up to his b1: a3 is unread.
+  for (const [who, n] of [[ann, 0], [ben, 1]]) {
+    assert.equal((await roomOf(who.token, room.id)).unread, n, `GET /api/rooms/{id} for ${who.user.username}`);
+    assert.equal((await meRoom(who.token, room.id)).unread, n, `/api/me for ${who.user.username}`);
+  }
+  assert.deepEqual(ok(await reads(ann.token, room.id)).reads.map((x) => [x.user_id, x.last_read_seq]),
+    [[ann.user.id, 4], [ben.user.id, 3]]);
+});
