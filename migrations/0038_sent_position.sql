@@ -50,6 +50,7 @@ CREATE TABLE user_room_sent (
     seq     bigint NOT NULL CHECK (seq > 0),
     PRIMARY KEY (user_id, room_id)
 );
+-- The rooms foreign key's cascade finds a room's rows through it.
 CREATE INDEX user_room_sent_room_idx ON user_room_sent (room_id);
 -- Read by chat_read_pos and the room lists as the caller; written only by
 -- the insert trigger (SECURITY DEFINER) and the foreign keys.

@@ -495,12 +495,14 @@ export async function bridgeMetric(i, name) {
 
 /**
  * Runs sql (one string, or a list run as separate commands, each its own
- * transaction, in one session) as the owner; returns stdout, trimmed. A
- * session that LISTENs gets psql's "Asynchronous notification" lines in it.
+ * transaction, in one session) as the owner, in the stack's database or in
+ * database db; returns stdout, trimmed. A session that LISTENs gets psql's
+ * "Asynchronous notification" lines in it.
  */
-export function psql(sql) {
-  const cmds = (Array.isArray(sql) ? sql : [sql]).flatMap((c) => ['-c', c]);
-  const r = spawnSync(path.join(REPO, 'deploy/local/stack.sh'), ['psql', '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', ...cmds], {
+export function psql(sql, { db } = {}) {
+  const args = ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1',
+    ...(Array.isArray(sql) ? sql : [sql]).flatMap((c) => ['-c', c])];
+  const r = spawnSync(db ? 'psql' : path.join(REPO, 'deploy/local/stack.sh'), db ? [conninfo(db), ...args] : ['psql', ...args], {
     cwd: REPO,
     env: process.env,
     encoding: 'utf8',

@@ -29,15 +29,8 @@ function migrate(dir) {
   return r.stdout;
 }
 
-/** sql in the test's database, one session; stdout trimmed. */
-function q(sql) {
-  const r = spawnSync('psql', [conninfo(DB), '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  assert.equal(r.status, 0, `psql: ${r.stderr}`);
-  return r.stdout.trim();
-}
+/** sql in the test's database; stdout trimmed. */
+const q = (sql) => psql(sql, { db: DB });
 
 /** Sends of [user, room, text] in one call of chat_send_many (one batch of a bridge); the errors. */
 function sendMany(sends) {
